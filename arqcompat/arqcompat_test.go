@@ -1,0 +1,297 @@
+package arqcompat_test
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goarq/goarq/arqcompat"
+	"github.com/goarq/goarq/internal/samples"
+)
+
+var formats = map[string]func([]byte) (any, error){
+	"pickle":  arqcompat.Unpickle,
+	"json":    arqcompat.UnmarshalJSON,
+	"msgpack": arqcompat.UnmarshalMsgpack,
+}
+
+// Every row of the type table, as CPython writes it, decodes to the Go value.
+func TestDecodeWhatPythonWrites(t *testing.T) {
+	for ser, decode := range formats {
+		for _, s := range samples.For(ser) {
+			pattern := fmt.Sprintf("testdata/python/%s.%s", s.Name, map[string]string{"pickle": "p*.pkl", "json": "json", "msgpack": "msgpack"}[ser])
+			files, _ := filepath.Glob(pattern)
+			if len(files) == 0 {
+				t.Fatalf("no test data %s: run scripts/gen_testdata.py", pattern)
+			}
+			for _, f := range files {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := decode(data)
+				if err != nil {
+					t.Errorf("%s: %v", f, err)
+					continue
+				}
+				if want := samples.Expected(s.Value, ser); !arqcompat.Equal(got, want) {
+					t.Errorf("%s: got %s %s, want %s %s", f, arqcompat.PyTypeName(got), arqcompat.Repr(got), arqcompat.PyTypeName(want), arqcompat.Repr(want))
+				}
+			}
+		}
+	}
+}
+
+// What Go encodes, Go decodes to the same value (Python's side of this is
+// the interop suite).
+func TestRoundTrip(t *testing.T) {
+	for ser := range formats {
+		s, _ := arqcompat.SerializerByName(ser)
+		for _, row := range samples.For(ser) {
+			data, err := s.Marshal(row.Value)
+			if err != nil {
+				t.Errorf("%s %s: marshal: %v", ser, row.Name, err)
+				continue
+			}
+			got, err := s.Unmarshal(data)
+			if err != nil {
+				t.Errorf("%s %s: unmarshal: %v", ser, row.Name, err)
+				continue
+			}
+			if want := samples.Expected(row.Value, ser); !arqcompat.Equal(got, want) {
+				t.Errorf("%s %s: got %s, want %s", ser, row.Name, arqcompat.Repr(got), arqcompat.Repr(want))
+			}
+		}
+	}
+}
+
+// Values a serializer cannot carry are refused at encoding, with the reason,
+// rather than written in a form Python would misread.
+func TestEncodeRefusesWhatPythonCannotRead(t *testing.T) {
+	cases := []struct {
+		ser  string
+		v    any
+		want string
+	}{
+		{"json", []byte("x"), "bytes is not JSON serializable"},
+		{"json", arqcompat.Set{int64(1)}, "set is not JSON serializable"},
+		{"json", time.Now(), "datetime is not JSON serializable"},
+		{"msgpack", arqcompat.NewDict(int64(1), "x"), "strict_map_key"},
+		{"msgpack", new(big.Int).Lsh(big.NewInt(1), 70), "does not fit in 64 bits"},
+		{"msgpack", arqcompat.Decimal("1"), "can not serialize Decimal"},
+		{"pickle", "\xff\xfe", "not valid UTF-8"},
+		{"pickle", arqcompat.Date{Year: 0, Month: 1, Day: 1}, "out of Python's datetime range"},
+	}
+	for _, c := range cases {
+		s, _ := arqcompat.SerializerByName(c.ser)
+		_, err := s.Marshal(c.v)
+		var ee *arqcompat.EncodeError
+		if !errors.As(err, &ee) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %s: err %v, want EncodeError containing %q", c.ser, arqcompat.Repr(c.v), err, c.want)
+		}
+	}
+}
+
+func TestArqRecordsFromPython(t *testing.T) {
+	p := arqcompat.PickleSerializer(arqcompat.Limits{})
+	data, _ := os.ReadFile("testdata/python/record.job.pkl")
+	j, err := arqcompat.DecodeJob(p, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Function != "echo" || j.JobTry != 0 || j.EnqueueTimeMS != 1700000000123 ||
+		!arqcompat.Equal(arqcompat.Tuple(j.Args), arqcompat.Tuple{int64(1), "a"}) || !arqcompat.Equal(j.Kwargs, arqcompat.NewDict("k", 2.5)) {
+		t.Fatalf("job record: %+v", j)
+	}
+	data, _ = os.ReadFile("testdata/python/record.result.pkl")
+	r, err := arqcompat.DecodeResult(p, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exc, ok := r.Result.(*arqcompat.Exception)
+	if r.Success || !ok || exc.Error() != "ValueError: boom" || r.JobTry != 2 || r.Queue != "arq:queue" || r.JobID != "jid" ||
+		r.StartMS != 1700000000200 || r.FinishMS != 1700000000300 {
+		t.Fatalf("result record: %+v", r)
+	}
+	data, _ = os.ReadFile("testdata/python/record.result.json")
+	if r, err = arqcompat.DecodeResult(arqcompat.JSONSerializer(arqcompat.Limits{}), data); err != nil || !r.Success {
+		t.Fatalf("json result: %+v %v", r, err)
+	}
+}
+
+// arq's serialize_result fallback: a result the serializer cannot carry is
+// replaced by the string 'unable to serialize result' with success False.
+func TestResultFallback(t *testing.T) {
+	js := arqcompat.JSONSerializer(arqcompat.Limits{})
+	data, cause := arqcompat.EncodeResultFallback(js, arqcompat.ResultRecord{
+		JobRecord: arqcompat.JobRecord{Function: "f"}, Success: true, Result: arqcompat.NewException("builtins", "ValueError", "x"),
+	})
+	if cause == nil || data == nil {
+		t.Fatalf("want fallback data and a cause, got %v %v", data, cause)
+	}
+	r, err := arqcompat.DecodeResult(js, data)
+	if err != nil || r.Success || r.Result != arqcompat.UnserializableResult {
+		t.Fatalf("got %+v %v", r, err)
+	}
+}
+
+// A pickle that names os.system decodes to an inert object and runs nothing.
+func TestHostilePicklesStayInert(t *testing.T) {
+	_ = os.Remove("/tmp/goarq-pwned")
+	files, _ := filepath.Glob("testdata/hostile/os_system.*.pkl")
+	if len(files) == 0 {
+		t.Fatal("no hostile test data")
+	}
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		v, err := arqcompat.Unpickle(data)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		o, ok := v.(*arqcompat.Object)
+		if !ok || o.Class.Name != "system" || !arqcompat.Equal(o.Args, arqcompat.Tuple{"echo pwned > /tmp/goarq-pwned"}) {
+			t.Fatalf("%s: got %#v", f, v)
+		}
+	}
+	data, _ := os.ReadFile("testdata/hostile/job_with_os_system.pkl")
+	j, err := arqcompat.DecodeJob(arqcompat.PickleSerializer(arqcompat.Limits{}), data)
+	if err != nil || len(j.Args) != 1 {
+		t.Fatalf("job: %+v %v", j, err)
+	}
+	if _, err := os.Stat("/tmp/goarq-pwned"); err == nil {
+		t.Fatal("decoding ran os.system")
+	}
+	// re-encoding the inert object gives Python back the same reduce call
+	again, err := arqcompat.Pickle(j.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back, _ := arqcompat.Unpickle(again); !arqcompat.Equal(back, j.Args[0]) {
+		t.Fatalf("re-encoded object differs: %s", arqcompat.Repr(back))
+	}
+}
+
+func TestDecodingIsBounded(t *testing.T) {
+	for _, name := range []string{"cycle.pkl", "laughs.pkl"} {
+		data, _ := os.ReadFile("testdata/hostile/" + name)
+		start := time.Now()
+		_, err := arqcompat.UnpickleLimits(data, arqcompat.Limits{MaxItems: 100_000})
+		if !errors.Is(err, arqcompat.ErrLimit) {
+			t.Errorf("%s: err %v, want ErrLimit", name, err)
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Errorf("%s took %s", name, time.Since(start))
+		}
+	}
+	// a length far beyond the payload is refused before anything is allocated
+	huge := []byte("\x80\x04\x8e\xff\xff\xff\xff\xff\xff\xff\x7f.")
+	if _, err := arqcompat.Unpickle(huge); !errors.Is(err, arqcompat.ErrMalformed) {
+		t.Errorf("huge length: %v", err)
+	}
+	if _, err := arqcompat.UnpickleLimits(make([]byte, 2000), arqcompat.Limits{MaxBytes: 1000}); !errors.Is(err, arqcompat.ErrLimit) {
+		t.Errorf("oversized payload: %v", err)
+	}
+	deep := strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000)
+	if _, err := arqcompat.UnmarshalJSON([]byte(deep)); !errors.Is(err, arqcompat.ErrLimit) {
+		t.Errorf("deep json: %v", err)
+	}
+	deepPickle := []byte("\x80\x04" + strings.Repeat("]", 10_000) + strings.Repeat("a", 9_999) + ".")
+	if _, err := arqcompat.Unpickle(deepPickle); !errors.Is(err, arqcompat.ErrLimit) {
+		t.Errorf("deep pickle: %v", err)
+	}
+}
+
+// Every truncation of every Python pickle is an error, never a panic.
+func TestTruncatedAndGarbage(t *testing.T) {
+	files, _ := filepath.Glob("testdata/python/*")
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		decode := formats["pickle"]
+		switch filepath.Ext(f) {
+		case ".json":
+			decode = formats["json"]
+		case ".msgpack":
+			decode = formats["msgpack"]
+		}
+		for i := 0; i < len(data); i++ {
+			if _, err := decode(data[:i]); err == nil && filepath.Ext(f) == ".pkl" {
+				t.Errorf("%s truncated to %d bytes decoded without error", f, i)
+			}
+		}
+	}
+	for _, garbage := range []string{"", "\x00", "\x80\x04\xff", "\x80\x02c__builtin__\nset\n", "}(u", "\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00)R.", "\x80\x04(]\x8f(\x8f\x90\x90."} {
+		if _, err := arqcompat.Unpickle([]byte(garbage)); err == nil {
+			t.Errorf("garbage %q decoded", garbage)
+		}
+	}
+}
+
+func TestRecordsWithWrongFields(t *testing.T) {
+	p := arqcompat.PickleSerializer(arqcompat.Limits{})
+	cases := map[string]any{
+		"not a dict":   []any{int64(1)},
+		"no f":         arqcompat.NewDict("a", arqcompat.Tuple{}, "k", &arqcompat.Dict{}, "t", nil, "et", int64(1)),
+		"f not str":    arqcompat.NewDict("f", int64(1), "a", arqcompat.Tuple{}, "k", &arqcompat.Dict{}, "t", nil, "et", int64(1)),
+		"a not tuple":  arqcompat.NewDict("f", "x", "a", "nope", "k", &arqcompat.Dict{}, "t", nil, "et", int64(1)),
+		"et not int":   arqcompat.NewDict("f", "x", "a", arqcompat.Tuple{}, "k", &arqcompat.Dict{}, "t", nil, "et", "soon"),
+		"k not a dict": arqcompat.NewDict("f", "x", "a", arqcompat.Tuple{}, "k", []any{}, "t", nil, "et", int64(1)),
+	}
+	for name, v := range cases {
+		data, err := arqcompat.Pickle(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := arqcompat.DecodeJob(p, data); !errors.Is(err, arqcompat.ErrRecord) {
+			t.Errorf("%s: err %v, want ErrRecord", name, err)
+		}
+	}
+}
+
+func TestAssign(t *testing.T) {
+	var n int8
+	if err := arqcompat.Assign(&n, int64(300)); err == nil {
+		t.Error("300 fit in an int8")
+	}
+	type point struct {
+		X int     `json:"x"`
+		Y float64 `arq:"y"`
+		L []string
+	}
+	var p point
+	err := arqcompat.Assign(&p, arqcompat.NewDict("x", int64(1), "y", int64(2), "L", arqcompat.Tuple{"a", "b"}))
+	if err != nil || p.X != 1 || p.Y != 2 || len(p.L) != 2 {
+		t.Fatalf("%+v %v", p, err)
+	}
+	var s string
+	err = arqcompat.Assign(&s, int64(1))
+	var ae *arqcompat.AssignError
+	if !errors.As(err, &ae) || ae.Got != "int" || ae.Want != "string" {
+		t.Fatalf("%v", err)
+	}
+	var tm time.Time
+	if err := arqcompat.Assign(&tm, arqcompat.NaiveDateTime{Time: time.Unix(5, 0).UTC()}); err != nil || tm.Unix() != 5 {
+		t.Fatal(err)
+	}
+}
+
+func TestTimestampMSRoundsLikePython(t *testing.T) {
+	cases := map[int64]int64{1_000_499: 1000, 1_000_500: 1000, 1_001_500: 1002, 1_000_501: 1001}
+	for us, want := range cases {
+		if got := arqcompat.TimestampMS(time.UnixMicro(us)); got != want {
+			t.Errorf("%dus: got %d, want %d", us, got, want)
+		}
+	}
+}
+
+func TestFormatFloatLikePythonRepr(t *testing.T) {
+	for f, want := range map[float64]string{1: "1.0", 0.1: "0.1", 1e16: "1e+16", 1e15: "1000000000000000.0", 1.5e-5: "1.5e-05", -0.0: "0.0"} {
+		if got := arqcompat.FormatFloat(f); got != want {
+			t.Errorf("%v: got %s, want %s", f, got, want)
+		}
+	}
+}

@@ -1,0 +1,291 @@
+package arqcompat
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"reflect"
+	"time"
+)
+
+// AssignError reports a Python value that does not fit a Go type.
+type AssignError struct {
+	Path string // "" for the value itself, "[2]", ".name", "['key']" inside it
+	Want string // the Go type
+	Got  string // the Python type
+	Msg  string // more detail, optional
+}
+
+func (e *AssignError) Error() string {
+	s := fmt.Sprintf("cannot use Python %s as Go %s", e.Got, e.Want)
+	if e.Path != "" {
+		s = e.Path + ": " + s
+	}
+	if e.Msg != "" {
+		s += " (" + e.Msg + ")"
+	}
+	return s
+}
+
+// Assign stores a model value into the Go value dst points to, converting
+// as a Go user expects: Python int into any Go integer type (range-checked),
+// int or float into floats, list, tuple or set into slices and arrays, dict
+// into maps and structs (by `arq` or `json` tag, else field name), naive or
+// aware datetimes into time.Time, numbers of seconds or timedelta into
+// time.Duration. A destination of type any receives the model value as is.
+func Assign(dst any, src any) error {
+	rv := reflect.ValueOf(dst)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return fmt.Errorf("arqcompat.Assign: destination must be a non-nil pointer, got %T", dst)
+	}
+	return AssignValue(rv.Elem(), src)
+}
+
+// AssignValue is Assign for a settable reflect.Value.
+func AssignValue(rv reflect.Value, src any) error { return assign(rv, src, "", 0) }
+
+var (
+	typeTime     = reflect.TypeOf(time.Time{})
+	typeDuration = reflect.TypeOf(time.Duration(0))
+	typeBigInt   = reflect.TypeOf((*big.Int)(nil))
+	typeDict     = reflect.TypeOf((*Dict)(nil))
+)
+
+func assign(rv reflect.Value, src any, path string, depth int) error {
+	if depth > maxEncodeDepth {
+		return &AssignError{Path: path, Want: rv.Type().String(), Got: pyTypeName(src), Msg: "nested too deeply"}
+	}
+	fail := func(msg string) error {
+		return &AssignError{Path: path, Want: rv.Type().String(), Got: pyTypeName(src), Msg: msg}
+	}
+	t := rv.Type()
+	if src != nil && reflect.TypeOf(src) == t {
+		rv.Set(reflect.ValueOf(src))
+		return nil
+	}
+	if t.Kind() == reflect.Interface {
+		if src == nil {
+			rv.Set(reflect.Zero(t))
+			return nil
+		}
+		if reflect.TypeOf(src).Implements(t) {
+			rv.Set(reflect.ValueOf(src))
+			return nil
+		}
+		return fail("")
+	}
+	if t.Kind() == reflect.Pointer {
+		if src == nil {
+			rv.Set(reflect.Zero(t))
+			return nil
+		}
+		if t == typeBigInt {
+			switch x := src.(type) {
+			case int64:
+				rv.Set(reflect.ValueOf(big.NewInt(x)))
+				return nil
+			}
+			return fail("")
+		}
+		p := reflect.New(t.Elem())
+		if err := assign(p.Elem(), src, path, depth+1); err != nil {
+			return err
+		}
+		rv.Set(p)
+		return nil
+	}
+	if src == nil {
+		return fail("")
+	}
+	switch t {
+	case typeTime:
+		switch x := src.(type) {
+		case NaiveDateTime:
+			rv.Set(reflect.ValueOf(x.Time))
+			return nil
+		}
+		return fail("")
+	case typeDuration:
+		switch x := src.(type) {
+		case int64:
+			rv.SetInt(int64(time.Duration(x) * time.Second))
+			return nil
+		case float64:
+			rv.SetInt(int64(x * float64(time.Second)))
+			return nil
+		}
+		return fail("")
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		if b, ok := src.(bool); ok {
+			rv.SetBool(b)
+			return nil
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, ok := src.(int64)
+		if !ok {
+			if _, big := src.(*big.Int); big {
+				return fail("out of range")
+			}
+			break
+		}
+		if rv.OverflowInt(n) {
+			return fail(fmt.Sprintf("%d is out of range", n))
+		}
+		rv.SetInt(n)
+		return nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		var u uint64
+		switch x := src.(type) {
+		case int64:
+			if x < 0 {
+				return fail(fmt.Sprintf("%d is negative", x))
+			}
+			u = uint64(x)
+		case *big.Int:
+			if !x.IsUint64() {
+				return fail("out of range")
+			}
+			u = x.Uint64()
+		default:
+			return fail("")
+		}
+		if rv.OverflowUint(u) {
+			return fail(fmt.Sprintf("%d is out of range", u))
+		}
+		rv.SetUint(u)
+		return nil
+	case reflect.Float32, reflect.Float64:
+		switch x := src.(type) {
+		case float64:
+			rv.SetFloat(x)
+			return nil
+		case int64:
+			rv.SetFloat(float64(x))
+			return nil
+		case *big.Int:
+			f, _ := new(big.Float).SetInt(x).Float64()
+			if math.IsInf(f, 0) {
+				return fail("out of range")
+			}
+			rv.SetFloat(f)
+			return nil
+		}
+	case reflect.String:
+		switch x := src.(type) {
+		case string:
+			rv.SetString(x)
+			return nil
+		case Decimal:
+			rv.SetString(string(x))
+			return nil
+		}
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			switch x := src.(type) {
+			case []byte:
+				rv.SetBytes(append([]byte{}, x...))
+				return nil
+			case ByteArray:
+				rv.SetBytes(append([]byte{}, x...))
+				return nil
+			}
+		}
+		items, ok := sequence(src)
+		if !ok {
+			break
+		}
+		s := reflect.MakeSlice(t, len(items), len(items))
+		for i, it := range items {
+			if err := assign(s.Index(i), it, fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
+				return err
+			}
+		}
+		rv.Set(s)
+		return nil
+	case reflect.Array:
+		items, ok := sequence(src)
+		if !ok {
+			if b, isBytes := src.([]byte); isBytes && t.Elem().Kind() == reflect.Uint8 {
+				items = make([]any, len(b))
+				for i, c := range b {
+					items[i] = int64(c)
+				}
+			} else {
+				break
+			}
+		}
+		if len(items) != t.Len() {
+			return fail(fmt.Sprintf("length %d, want %d", len(items), t.Len()))
+		}
+		for i, it := range items {
+			if err := assign(rv.Index(i), it, fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case reflect.Map:
+		d, ok := src.(*Dict)
+		if !ok {
+			break
+		}
+		m := reflect.MakeMapWithSize(t, d.Len())
+		for _, it := range d.Items() {
+			k := reflect.New(t.Key()).Elem()
+			if err := assign(k, it.Key, path+"(key)", depth+1); err != nil {
+				return err
+			}
+			v := reflect.New(t.Elem()).Elem()
+			if err := assign(v, it.Value, fmt.Sprintf("%s[%s]", path, Repr(it.Key)), depth+1); err != nil {
+				return err
+			}
+			m.SetMapIndex(k, v)
+		}
+		rv.Set(m)
+		return nil
+	case reflect.Struct:
+		d, ok := src.(*Dict)
+		if !ok {
+			if o, isObj := src.(*Object); isObj && o.HasState {
+				d, ok = o.State.(*Dict) // a dataclass or plain instance: its __dict__
+			}
+		}
+		if !ok {
+			break
+		}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, skip := fieldName(f)
+			if skip {
+				continue
+			}
+			v, present := d.Get(name)
+			if !present {
+				continue
+			}
+			if err := assign(rv.Field(i), v, path+"."+name, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fail("")
+}
+
+func sequence(v any) ([]any, bool) {
+	switch x := v.(type) {
+	case []any:
+		return x, true
+	case Tuple:
+		return x, true
+	case Set:
+		return x, true
+	case FrozenSet:
+		return x, true
+	}
+	return nil, false
+}

@@ -1,0 +1,345 @@
+package arqcompat
+
+import (
+	"encoding/hex"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The Go model of Python values. Decoders produce, and encoders accept, these
+// types:
+//
+//	None                nil
+//	bool                bool
+//	int                 int64, or *big.Int beyond 64 bits (encoders also take every Go integer type)
+//	float               float64 (and float32 when encoding)
+//	str                 string (valid UTF-8)
+//	bytes               []byte
+//	bytearray           ByteArray
+//	tuple               Tuple
+//	list                []any (encoders take any slice)
+//	dict                *Dict, insertion order kept (encoders also take maps with sorted keys)
+//	set, frozenset      Set, FrozenSet
+//	datetime (aware)    time.Time in UTC or a fixed zone
+//	datetime (naive)    NaiveDateTime
+//	date                Date
+//	time                TimeOfDay
+//	timedelta           time.Duration
+//	Decimal             Decimal
+//	UUID                UUID
+//	exceptions          *Exception
+//	other instances     *Object (enum members included); re-encodes unchanged
+//	classes, functions  Global
+
+// Tuple is a Python tuple.
+type Tuple []any
+
+// Set is a Python set; element order carries no meaning.
+type Set []any
+
+// FrozenSet is a Python frozenset; element order carries no meaning.
+type FrozenSet []any
+
+// ByteArray is a Python bytearray.
+type ByteArray []byte
+
+// Decimal is a Python decimal.Decimal, kept as its exact string form
+// ("1.10", "-Infinity", "NaN").
+type Decimal string
+
+// UUID is a Python uuid.UUID.
+type UUID [16]byte
+
+// String returns the canonical hyphenated form, as Python's str(uuid).
+func (u UUID) String() string {
+	h := hex.EncodeToString(u[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// ParseUUID parses the hyphenated or plain hex form of a UUID.
+func ParseUUID(s string) (UUID, error) {
+	var u UUID
+	h := strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(s, "{"), "}"), "-", "")
+	h = strings.TrimPrefix(strings.TrimPrefix(h, "urn:uuid:"), "urn:uuid:")
+	if len(h) != 32 {
+		return u, fmt.Errorf("arqcompat: invalid UUID %q", s)
+	}
+	if _, err := hex.Decode(u[:], []byte(h)); err != nil {
+		return u, fmt.Errorf("arqcompat: invalid UUID %q", s)
+	}
+	return u, nil
+}
+
+// NaiveDateTime is a Python datetime without tzinfo. The embedded time holds
+// the wall-clock reading in the UTC location.
+type NaiveDateTime struct{ time.Time }
+
+// Date is a Python datetime.date.
+type Date struct {
+	Year  int
+	Month time.Month
+	Day   int
+}
+
+func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day) }
+
+// TimeOfDay is a Python datetime.time. Location is nil for a naive time.
+type TimeOfDay struct {
+	Hour, Minute, Second, Microsecond int
+	Location                          *time.Location
+}
+
+func (t TimeOfDay) String() string {
+	s := fmt.Sprintf("%02d:%02d:%02d", t.Hour, t.Minute, t.Second)
+	if t.Microsecond != 0 {
+		s += fmt.Sprintf(".%06d", t.Microsecond)
+	}
+	return s
+}
+
+// Global is a reference to a Python class or function by module and name, as
+// pickle stores it. Decoding never imports or calls it.
+type Global struct {
+	Module, Name string
+}
+
+func (g Global) String() string { return g.Module + "." + g.Name }
+
+// Object is an instance of a Python class that the model does not map to a
+// Go type: an enum member, a dataclass, any user class. It records how pickle
+// rebuilt it so that encoding it again gives Python the same object.
+type Object struct {
+	Class Global
+	// Args are the arguments passed to the class (REDUCE) or to cls.__new__ (NEWOBJ).
+	Args Tuple
+	// Kwargs are keyword arguments of NEWOBJ_EX; nil otherwise.
+	Kwargs *Dict
+	// NewObj is true when the instance was made by cls.__new__ (NEWOBJ).
+	NewObj bool
+	// State is what pickle's BUILD passed to __setstate__, or nil.
+	State any
+	// HasState reports whether BUILD was applied (State may be None).
+	HasState bool
+}
+
+func (o *Object) String() string {
+	return fmt.Sprintf("%s(%s)", o.Class.Name, ReprArgs(o.Args, nil))
+}
+
+// Exception is a Python exception instance: its class, its args and any
+// instance state. It is a Go error; errors.As finds it in a job failure.
+type Exception struct {
+	Class Global
+	Args  Tuple
+	// State is the instance __dict__, when the exception carried one.
+	State any
+}
+
+// NewException makes an exception of the given Python class, e.g.
+// NewException("builtins", "ValueError", "bad input").
+func NewException(module, name string, args ...any) *Exception {
+	return &Exception{Class: Global{module, name}, Args: Tuple(args)}
+}
+
+// Error returns "Name: message", like Python's traceback line.
+func (e *Exception) Error() string {
+	msg := e.Message()
+	if msg == "" {
+		return e.Class.Name
+	}
+	return e.Class.Name + ": " + msg
+}
+
+// Message is str(exception): the single argument, or the repr of the args tuple.
+func (e *Exception) Message() string {
+	switch len(e.Args) {
+	case 0:
+		return ""
+	case 1:
+		if s, ok := e.Args[0].(string); ok {
+			return s
+		}
+		return Repr(e.Args[0])
+	default:
+		return Repr(e.Args)
+	}
+}
+
+// Is matches another *Exception of the same class, so that
+// errors.Is(err, arqcompat.NewException("builtins", "ValueError")) works.
+func (e *Exception) Is(target error) bool {
+	t, ok := target.(*Exception)
+	return ok && t.Class == e.Class && len(t.Args) == 0
+}
+
+// Python classes that arq itself puts in results.
+var (
+	ClassCancelledError     = Global{"asyncio.exceptions", "CancelledError"}
+	ClassTimeoutError       = Global{"builtins", "TimeoutError"}
+	ClassJobExecutionFailed = Global{"arq.worker", "JobExecutionFailed"}
+	ClassSerializationError = Global{"arq.jobs", "SerializationError"}
+	ClassDeserialization    = Global{"arq.jobs", "DeserializationError"}
+	ClassTypeError          = Global{"builtins", "TypeError"}
+	ClassRuntimeError       = Global{"builtins", "RuntimeError"}
+)
+
+// IsCancellation reports whether v is an asyncio.CancelledError, the result
+// arq stores for an aborted job.
+func IsCancellation(v any) bool {
+	e, ok := v.(*Exception)
+	return ok && e.Class.Name == "CancelledError" && (e.Class.Module == "asyncio.exceptions" || e.Class.Module == "concurrent.futures._base" || e.Class.Module == "asyncio")
+}
+
+// Repr renders a value the way Python's repr would, for logs and the CLI.
+func Repr(v any) string {
+	var b strings.Builder
+	repr(&b, v, 0)
+	return b.String()
+}
+
+// ReprArgs renders call arguments as arq's args_to_string does: "1, 2, a=3".
+func ReprArgs(args []any, kwargs *Dict) string {
+	var parts []string
+	for _, a := range args {
+		parts = append(parts, Repr(a))
+	}
+	if kwargs != nil {
+		for _, it := range kwargs.Items() {
+			k, ok := it.Key.(string)
+			if !ok {
+				k = Repr(it.Key)
+			}
+			parts = append(parts, k+"="+Repr(it.Value))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func reprSeq(b *strings.Builder, open, close string, items []any, depth int) {
+	b.WriteString(open)
+	for i, it := range items {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		repr(b, it, depth+1)
+	}
+	b.WriteString(close)
+}
+
+func repr(b *strings.Builder, v any, depth int) {
+	if depth > 64 {
+		b.WriteString("...")
+		return
+	}
+	switch x := v.(type) {
+	case nil:
+		b.WriteString("None")
+	case bool:
+		if x {
+			b.WriteString("True")
+		} else {
+			b.WriteString("False")
+		}
+	case string:
+		b.WriteString(pyQuote(x))
+	case []byte:
+		b.WriteString("b" + pyQuote(string(x)))
+	case ByteArray:
+		b.WriteString("bytearray(b" + pyQuote(string(x)) + ")")
+	case float64:
+		b.WriteString(FormatFloat(x))
+	case Tuple:
+		if len(x) == 1 {
+			b.WriteString("(")
+			repr(b, x[0], depth+1)
+			b.WriteString(",)")
+			return
+		}
+		reprSeq(b, "(", ")", x, depth)
+	case []any:
+		reprSeq(b, "[", "]", x, depth)
+	case Set:
+		if len(x) == 0 {
+			b.WriteString("set()")
+			return
+		}
+		reprSeq(b, "{", "}", x, depth)
+	case FrozenSet:
+		reprSeq(b, "frozenset({", "})", x, depth)
+	case *Dict:
+		b.WriteString("{")
+		for i, it := range x.Items() {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			repr(b, it.Key, depth+1)
+			b.WriteString(": ")
+			repr(b, it.Value, depth+1)
+		}
+		b.WriteString("}")
+	case time.Time:
+		b.WriteString("datetime(" + x.Format("2006-01-02T15:04:05.999999Z07:00") + ")")
+	case NaiveDateTime:
+		b.WriteString("datetime(" + x.Format("2006-01-02T15:04:05.999999") + ")")
+	case Date:
+		b.WriteString("date(" + x.String() + ")")
+	case TimeOfDay:
+		b.WriteString("time(" + x.String() + ")")
+	case time.Duration:
+		b.WriteString("timedelta(" + x.String() + ")")
+	case Decimal:
+		b.WriteString("Decimal('" + string(x) + "')")
+	case UUID:
+		b.WriteString("UUID('" + x.String() + "')")
+	case *Exception:
+		b.WriteString(x.Class.Name)
+		reprSeq(b, "(", ")", x.Args, depth)
+	case *Object:
+		b.WriteString(x.Class.Name)
+		reprSeq(b, "(", ")", x.Args, depth)
+	case Global:
+		b.WriteString("<" + x.String() + ">")
+	default:
+		fmt.Fprintf(b, "%v", x)
+	}
+}
+
+// FormatFloat formats a float as Python's repr does: 1.0, 0.1, 1e+16, inf, nan.
+func FormatFloat(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case math.IsNaN(f):
+		return "nan"
+	}
+	if a := math.Abs(f); a == 0 || (a >= 1e-4 && a < 1e16) {
+		s := strconv.FormatFloat(f, 'f', -1, 64)
+		if !strings.Contains(s, ".") {
+			s += ".0"
+		}
+		return s
+	}
+	return strconv.FormatFloat(f, 'e', -1, 64)
+}
+
+func pyQuote(s string) string {
+	q := strconv.Quote(s)
+	if !strings.Contains(s, "'") {
+		return "'" + strings.ReplaceAll(q[1:len(q)-1], `\"`, `"`) + "'"
+	}
+	return q
+}
+
+// normalizeInt returns an int64 when b fits, b otherwise.
+func normalizeInt(b *big.Int) any {
+	if b.IsInt64() {
+		return b.Int64()
+	}
+	return b
+}

@@ -1,0 +1,423 @@
+// Package client enqueues jobs into arq queues and reads their status and
+// results, doing in Go what arq's ArqRedis and Job do in Python, with the
+// same keys, values and transactions: Python workers run what it enqueues,
+// and it reads what Python enqueues.
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/goarq/goarq/arqcompat"
+)
+
+// Options configures a Client. The zero value is arq's defaults.
+type Options struct {
+	// QueueName is the default queue (arq:queue).
+	QueueName string
+	// Serializer defaults to pickle, arq's default.
+	Serializer arqcompat.Serializer
+	// ExpiresExtra is added to the deferral to give the job key's TTL when
+	// no Expires is given (arq's expires_extra_ms, one day).
+	ExpiresExtra time.Duration
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now. For tests.
+	Now func() time.Time
+}
+
+// Client is safe for concurrent use.
+type Client struct {
+	rdb        redis.UniversalClient
+	queue      string
+	ser        arqcompat.Serializer
+	extraMS    int64
+	log        *slog.Logger
+	now        func() time.Time
+	ownsClient bool
+}
+
+// New wraps an existing go-redis client.
+func New(rdb redis.UniversalClient, opts Options) *Client {
+	c := &Client{rdb: rdb, queue: opts.QueueName, ser: opts.Serializer, log: opts.Logger, now: opts.Now,
+		extraMS: arqcompat.ExpiresExtraMS}
+	if c.queue == "" {
+		c.queue = arqcompat.DefaultQueueName
+	}
+	if c.ser == nil {
+		c.ser = arqcompat.PickleSerializer(arqcompat.Limits{})
+	}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if opts.ExpiresExtra > 0 {
+		c.extraMS = arqcompat.DurationMS(opts.ExpiresExtra)
+	}
+	return c
+}
+
+// Dial connects to Redis as arq's create_pool does (with retries) and
+// returns a Client that closes the connection on Close.
+func Dial(ctx context.Context, s RedisSettings, opts Options) (*Client, error) {
+	rdb, err := Connect(ctx, s, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	c := New(rdb, opts)
+	c.ownsClient = true
+	return c, nil
+}
+
+// DialURL is Dial with a DSN parsed by ParseDSN.
+func DialURL(ctx context.Context, dsn string, opts Options) (*Client, error) {
+	s, err := ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return Dial(ctx, s, opts)
+}
+
+// Close closes the Redis connection if Dial opened it.
+func (c *Client) Close() error {
+	if c.ownsClient {
+		return c.rdb.Close()
+	}
+	return nil
+}
+
+// Redis returns the underlying go-redis client.
+func (c *Client) Redis() redis.UniversalClient { return c.rdb }
+
+// QueueName is the default queue.
+func (c *Client) QueueName() string { return c.queue }
+
+// Serializer is the serializer in use.
+func (c *Client) Serializer() arqcompat.Serializer { return c.ser }
+
+// ErrJobExists is returned by Enqueue when a job with the same id is queued,
+// running or has a kept result: arq's enqueue_job returns None then.
+var ErrJobExists = errors.New("a job with this id already exists")
+
+// EnqueueOptions are the underscore arguments of arq's enqueue_job.
+type EnqueueOptions struct {
+	// JobID defaults to a random uuid4().hex.
+	JobID string
+	// QueueName defaults to the client's queue.
+	QueueName string
+	// DeferUntil and DeferBy delay the job; setting both is an error.
+	DeferUntil time.Time
+	DeferBy    time.Duration
+	// Expires: do not start or retry the job after this long; default is
+	// the deferral plus one day.
+	Expires time.Duration
+	// JobTry sets the try number the worker starts from (_job_try); 0 is None.
+	JobTry int
+}
+
+// Request is one job to enqueue.
+type Request struct {
+	Function string
+	Args     []any
+	// Kwargs is an *arqcompat.Dict, a map with string keys or a struct
+	// (fields named by `arq` or `json` tags); nil for none.
+	Kwargs  any
+	Options EnqueueOptions
+}
+
+// Enqueue enqueues function(*args) with default options.
+func (c *Client) Enqueue(ctx context.Context, function string, args ...any) (*Job, error) {
+	return c.EnqueueRequest(ctx, Request{Function: function, Args: args})
+}
+
+// ErrInvalidRequest is matched by errors.Is for requests enqueue rejects
+// before touching Redis.
+var ErrInvalidRequest = errors.New("invalid enqueue request")
+
+func (c *Client) kwargsDict(kw any) (*arqcompat.Dict, error) {
+	if kw == nil {
+		return &arqcompat.Dict{}, nil
+	}
+	if d, ok := kw.(*arqcompat.Dict); ok {
+		if d == nil {
+			return &arqcompat.Dict{}, nil
+		}
+		return d, nil
+	}
+	v, err := arqcompat.Normalize(kw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: kwargs: %v", ErrInvalidRequest, err)
+	}
+	d, ok := v.(*arqcompat.Dict)
+	if !ok {
+		return nil, fmt.Errorf("%w: kwargs must be a dict, map or struct, not %T", ErrInvalidRequest, kw)
+	}
+	return d, nil
+}
+
+// NewJobID returns a random id in the form of Python's uuid4().hex.
+func NewJobID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return hex.EncodeToString(b[:])
+}
+
+type prepared struct {
+	jobID, queue string
+	score        int64
+	expiresMS    int64
+	data         []byte
+}
+
+func (c *Client) prepare(r Request, nowMS int64) (prepared, error) {
+	var p prepared
+	o := r.Options
+	if r.Function == "" {
+		return p, fmt.Errorf("%w: no function name", ErrInvalidRequest)
+	}
+	if !o.DeferUntil.IsZero() && o.DeferBy != 0 {
+		return p, fmt.Errorf("%w: use either DeferUntil or DeferBy or neither, not both", ErrInvalidRequest)
+	}
+	p.jobID = o.JobID
+	if p.jobID == "" {
+		p.jobID = NewJobID()
+	}
+	p.queue = o.QueueName
+	if p.queue == "" {
+		p.queue = c.queue
+	}
+	kw, err := c.kwargsDict(r.Kwargs)
+	if err != nil {
+		return p, err
+	}
+	for _, it := range kw.Items() {
+		if _, ok := it.Key.(string); !ok {
+			return p, fmt.Errorf("%w: kwargs keys must be str, got %s", ErrInvalidRequest, arqcompat.PyTypeName(it.Key))
+		}
+	}
+	deferMS := arqcompat.DurationMS(o.DeferBy)
+	switch {
+	case !o.DeferUntil.IsZero():
+		p.score = arqcompat.TimestampMS(o.DeferUntil)
+	case deferMS != 0:
+		p.score = nowMS + deferMS
+	default:
+		p.score = nowMS
+	}
+	p.expiresMS = arqcompat.DurationMS(o.Expires)
+	if p.expiresMS == 0 {
+		p.expiresMS = p.score - nowMS + c.extraMS
+	}
+	args := r.Args
+	if args == nil {
+		args = []any{}
+	}
+	p.data, err = arqcompat.EncodeJob(c.ser, arqcompat.JobRecord{
+		Function: r.Function, Args: args, Kwargs: kw, JobTry: int64(o.JobTry), EnqueueTimeMS: nowMS,
+	})
+	if err != nil {
+		return p, fmt.Errorf("%w: %v", ErrInvalidRequest, err)
+	}
+	return p, nil
+}
+
+// EnqueueRequest enqueues one job with arq's enqueue_job transaction: WATCH
+// the job key; if the job or its result exists, write nothing and return
+// ErrJobExists; else MULTI, PSETEX the job, ZADD the queue, EXEC (a lost
+// race is ErrJobExists too).
+func (c *Client) EnqueueRequest(ctx context.Context, r Request) (*Job, error) {
+	jobID := r.Options.JobID
+	if jobID == "" {
+		jobID = NewJobID()
+		r.Options.JobID = jobID
+	}
+	jobKey := arqcompat.JobKey(jobID)
+	var p prepared
+	err := c.rdb.Watch(ctx, func(tx *redis.Tx) error {
+		n, err := tx.Exists(ctx, jobKey, arqcompat.ResultKey(jobID)).Result()
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrJobExists
+		}
+		p, err = c.prepare(r, arqcompat.TimestampMS(c.now()))
+		if err != nil {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+			pipe.Do(ctx, "PSETEX", jobKey, p.expiresMS, p.data)
+			pipe.ZAdd(ctx, p.queue, redis.Z{Score: float64(p.score), Member: jobID})
+			return nil
+		})
+		return err
+	}, jobKey)
+	switch {
+	case errors.Is(err, redis.TxFailedErr):
+		return nil, ErrJobExists
+	case err != nil:
+		return nil, err
+	}
+	return c.Job(jobID, p.queue), nil
+}
+
+// EnqueueMany enqueues a batch in one round trip of pipelined MULTI/EXEC
+// blocks, one per job, each with the same effect as EnqueueRequest: a job
+// whose id exists (queued, running or with a kept result) is skipped and
+// its entry in the returned slice is nil. It does not WATCH: the existence
+// check runs inside each transaction through a Lua script, so it is atomic.
+func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]*Job, error) {
+	nowMS := arqcompat.TimestampMS(c.now())
+	preps := make([]prepared, len(reqs))
+	for i, r := range reqs {
+		p, err := c.prepare(r, nowMS)
+		if err != nil {
+			return nil, fmt.Errorf("request %d (%s): %w", i, r.Function, err)
+		}
+		preps[i] = p
+	}
+	cmds := make([]*redis.Cmd, len(preps))
+	_, err := c.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, p := range preps {
+			cmds[i] = enqueueScript.Run(ctx, pipe, []string{arqcompat.JobKey(p.jobID), arqcompat.ResultKey(p.jobID), p.queue},
+				p.expiresMS, p.data, p.score, p.jobID)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	jobs := make([]*Job, len(preps))
+	for i, cmd := range cmds {
+		n, err := cmd.Int()
+		if err != nil {
+			return nil, err
+		}
+		if n == 1 {
+			jobs[i] = c.Job(preps[i].jobID, preps[i].queue)
+		}
+	}
+	return jobs, nil
+}
+
+// enqueueScript is enqueue_job's transaction as one atomic script.
+var enqueueScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
+redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+return 1`)
+
+// Job returns a handle on a job by id; queue "" means the client's queue.
+func (c *Client) Job(jobID, queue string) *Job {
+	if queue == "" {
+		queue = c.queue
+	}
+	return &Job{ID: jobID, Queue: queue, c: c}
+}
+
+// JobDef is a queued job as arq's JobDef.
+type JobDef struct {
+	JobID       string
+	Function    string
+	Args        []any
+	Kwargs      *arqcompat.Dict
+	JobTry      int // 0 when the enqueuer left it None
+	EnqueueTime time.Time
+	// Score is the queue score (ms when the job may run); nil when the job
+	// is not in the queue.
+	Score *int64
+}
+
+// JobResult is a finished job as arq's JobResult.
+type JobResult struct {
+	JobDef
+	Success    bool
+	Result     any
+	StartTime  time.Time
+	FinishTime time.Time
+	QueueName  string
+}
+
+func jobDefFrom(id string, r arqcompat.JobRecord) JobDef {
+	return JobDef{JobID: id, Function: r.Function, Args: r.Args, Kwargs: r.Kwargs, JobTry: int(r.JobTry), EnqueueTime: r.EnqueueTime()}
+}
+
+func jobResultFrom(r arqcompat.ResultRecord) *JobResult {
+	return &JobResult{JobDef: jobDefFrom(r.JobID, r.JobRecord), Success: r.Success, Result: r.Result,
+		StartTime: r.StartTime(), FinishTime: r.FinishTime(), QueueName: r.Queue}
+}
+
+// QueuedJobs lists the jobs of a queue ("" for the client's), as arq's
+// queued_jobs, in score order. A job whose key is gone is an error, as in arq.
+func (c *Client) QueuedJobs(ctx context.Context, queue string) ([]JobDef, error) {
+	if queue == "" {
+		queue = c.queue
+	}
+	zs, err := c.rdb.ZRangeWithScores(ctx, queue, 0, -1).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]JobDef, 0, len(zs))
+	for _, z := range zs {
+		id, _ := z.Member.(string)
+		v, err := c.rdb.Get(ctx, arqcompat.JobKey(id)).Bytes()
+		if errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("job %q not found", arqcompat.JobKey(id))
+		}
+		if err != nil {
+			return nil, err
+		}
+		rec, err := arqcompat.DecodeJob(c.ser, v)
+		if err != nil {
+			return nil, fmt.Errorf("job %s: unable to deserialize job: %w", id, err)
+		}
+		jd := jobDefFrom(id, rec)
+		s := int64(z.Score)
+		jd.Score = &s
+		out = append(out, jd)
+	}
+	return out, nil
+}
+
+// AllJobResults lists every kept result, as arq's all_job_results, sorted
+// by enqueue time. It uses SCAN rather than KEYS.
+func (c *Client) AllJobResults(ctx context.Context) ([]*JobResult, error) {
+	var keys []string
+	iter := c.rdb.Scan(ctx, 0, arqcompat.ResultKeyPrefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]*JobResult, 0, len(keys))
+	for _, k := range keys {
+		id := k[len(arqcompat.ResultKeyPrefix):]
+		r, err := c.Job(id, "").ResultInfo(ctx)
+		if errors.Is(err, ErrJobNotFound) {
+			continue // expired between SCAN and GET
+		}
+		if err != nil {
+			return nil, err
+		}
+		r.JobID = id
+		out = append(out, r)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].EnqueueTime.Before(out[j].EnqueueTime) })
+	return out, nil
+}
+
+func scoreString(s int64) string { return strconv.FormatInt(s, 10) }

@@ -1,0 +1,272 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/goarq/goarq/arqcompat"
+)
+
+// JobStatus is arq's JobStatus.
+type JobStatus string
+
+const (
+	StatusDeferred   JobStatus = "deferred"
+	StatusQueued     JobStatus = "queued"
+	StatusInProgress JobStatus = "in_progress"
+	StatusComplete   JobStatus = "complete"
+	StatusNotFound   JobStatus = "not_found"
+)
+
+var (
+	// ErrJobNotFound: the job has neither a definition nor a result.
+	ErrJobNotFound = errors.New("job not found")
+	// ErrResultNotFound: Result was asked for a job that is neither queued
+	// nor finished with a kept result (arq's ResultNotFound).
+	ErrResultNotFound = errors.New("not waiting for job result because the job is not in queue; is the worker function configured to keep result?")
+	// ErrResultTimeout: the result did not arrive within the timeout.
+	ErrResultTimeout = errors.New("timed out waiting for job result")
+	// ErrJobAborted is matched by errors.Is when a job's result is a
+	// cancellation (asyncio.CancelledError), as for an aborted job.
+	ErrJobAborted = errors.New("job was cancelled")
+)
+
+// JobFailedError is returned by Result for a job that failed. errors.As
+// with a **arqcompat.Exception gives the Python exception (class and args).
+type JobFailedError struct {
+	JobID  string
+	Result *JobResult
+	// Exception is the Python exception, or nil when the stored result is
+	// not an exception (arq's SerializationError case).
+	Exception *arqcompat.Exception
+}
+
+func (e *JobFailedError) Error() string {
+	if e.Exception != nil {
+		return fmt.Sprintf("job %s failed: %s", e.JobID, e.Exception.Error())
+	}
+	return fmt.Sprintf("job %s failed: %s", e.JobID, arqcompat.Repr(e.Result.Result))
+}
+
+func (e *JobFailedError) Unwrap() error {
+	if e.Exception != nil {
+		return e.Exception
+	}
+	return nil
+}
+
+func (e *JobFailedError) Is(target error) bool {
+	return target == ErrJobAborted && e.Exception != nil && arqcompat.IsCancellation(e.Exception)
+}
+
+// Job is a handle on a job, as arq's Job.
+type Job struct {
+	ID    string
+	Queue string
+	c     *Client
+}
+
+// Status reads the status with arq's rules: a kept result is complete, an
+// in-progress key in_progress, a queue score deferred or queued by the
+// clock, else not_found.
+func (j *Job) Status(ctx context.Context) (JobStatus, error) {
+	var res, inProg *redis.IntCmd
+	var score *redis.FloatCmd
+	_, err := j.c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		res = p.Exists(ctx, arqcompat.ResultKey(j.ID))
+		inProg = p.Exists(ctx, arqcompat.InProgressKey(j.ID))
+		score = p.ZScore(ctx, j.Queue, j.ID)
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", err
+	}
+	switch {
+	case res.Val() > 0:
+		return StatusComplete, nil
+	case inProg.Val() > 0:
+		return StatusInProgress, nil
+	}
+	s, err := score.Result()
+	if err != nil || s == 0 {
+		return StatusNotFound, nil
+	}
+	if int64(s) > arqcompat.TimestampMS(j.c.now()) {
+		return StatusDeferred, nil
+	}
+	return StatusQueued, nil
+}
+
+// ResultOptions: Timeout 0 waits forever (bounded by ctx); PollDelay
+// defaults to arq's 0.5 s.
+type ResultOptions struct {
+	Timeout   time.Duration
+	PollDelay time.Duration
+}
+
+// Result waits for the job's result as arq's Job.result: it returns the
+// value of a successful job; a *JobFailedError for a failed one;
+// ErrResultNotFound when the job is not queued and has no result;
+// ErrResultTimeout after the timeout.
+func (j *Job) Result(ctx context.Context, opts ResultOptions) (any, error) {
+	r, err := j.waitResult(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if r.Success {
+		return r.Result, nil
+	}
+	fe := &JobFailedError{JobID: j.ID, Result: r}
+	fe.Exception, _ = r.Result.(*arqcompat.Exception)
+	return nil, fe
+}
+
+// ResultInto is Result followed by arqcompat.Assign into dst (a pointer).
+func (j *Job) ResultInto(ctx context.Context, dst any, opts ResultOptions) error {
+	v, err := j.Result(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if err := arqcompat.Assign(dst, v); err != nil {
+		return fmt.Errorf("job %s result: %w", j.ID, err)
+	}
+	return nil
+}
+
+func (j *Job) waitResult(ctx context.Context, opts ResultOptions) (*JobResult, error) {
+	poll := opts.PollDelay
+	if poll <= 0 {
+		poll = 500 * time.Millisecond
+	}
+	start := time.Now()
+	for {
+		before := time.Now()
+		var get *redis.StringCmd
+		var score *redis.FloatCmd
+		_, err := j.c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			get = p.Get(ctx, arqcompat.ResultKey(j.ID))
+			score = p.ZScore(ctx, j.Queue, j.ID)
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, err
+		}
+		if v, err := get.Bytes(); err == nil {
+			rec, err := arqcompat.DecodeResult(j.c.ser, v)
+			if err != nil {
+				return nil, fmt.Errorf("job %s: unable to deserialize job result: %w", j.ID, err)
+			}
+			return jobResultFrom(rec), nil
+		}
+		if errors.Is(score.Err(), redis.Nil) {
+			return nil, fmt.Errorf("job %s: %w", j.ID, ErrResultNotFound)
+		}
+		if opts.Timeout > 0 && before.Sub(start) > opts.Timeout {
+			return nil, fmt.Errorf("job %s: %w after %s", j.ID, ErrResultTimeout, opts.Timeout)
+		}
+		wait := max(0, poll-time.Since(before))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// ResultInfo returns the stored result without waiting, or ErrJobNotFound.
+func (j *Job) ResultInfo(ctx context.Context) (*JobResult, error) {
+	v, err := j.c.rdb.Get(ctx, arqcompat.ResultKey(j.ID)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("job %s result: %w", j.ID, ErrJobNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec, err := arqcompat.DecodeResult(j.c.ser, v)
+	if err != nil {
+		return nil, fmt.Errorf("job %s: unable to deserialize job result: %w", j.ID, err)
+	}
+	return jobResultFrom(rec), nil
+}
+
+// Info returns all arq knows of the job: its result if there is one, else
+// its definition, with the current queue score; ErrJobNotFound otherwise.
+func (j *Job) Info(ctx context.Context) (*JobResult, error) {
+	info, err := j.ResultInfo(ctx)
+	if err != nil && !errors.Is(err, ErrJobNotFound) {
+		return nil, err
+	}
+	if info == nil {
+		v, err := j.c.rdb.Get(ctx, arqcompat.JobKey(j.ID)).Bytes()
+		if errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("job %s: %w", j.ID, ErrJobNotFound)
+		}
+		if err != nil {
+			return nil, err
+		}
+		rec, err := arqcompat.DecodeJob(j.c.ser, v)
+		if err != nil {
+			return nil, fmt.Errorf("job %s: unable to deserialize job: %w", j.ID, err)
+		}
+		info = &JobResult{JobDef: jobDefFrom(j.ID, rec)}
+	}
+	s, err := j.c.rdb.ZScore(ctx, j.Queue, j.ID).Result()
+	switch {
+	case err == nil:
+		si := int64(s)
+		info.Score = &si
+	case !errors.Is(err, redis.Nil):
+		return nil, err
+	}
+	info.JobID = j.ID
+	return info, nil
+}
+
+// IsFinished reports whether the info is a finished job's result.
+func (r *JobResult) IsFinished() bool { return !r.FinishTime.IsZero() }
+
+// Abort asks the worker to abort the job with arq's steps: a deferred job
+// is re-scored to 1 so that a worker picks it up at once, the id is added
+// to arq:abort with the current time, and the result is awaited. It
+// returns true only when the job ended cancelled. A worker running with
+// allow_abort_jobs off never cancels, so this returns false once the
+// timeout passes or the job finishes.
+func (j *Job) Abort(ctx context.Context, opts ResultOptions) (bool, error) {
+	info, err := j.Info(ctx)
+	if err != nil && !errors.Is(err, ErrJobNotFound) {
+		return false, err
+	}
+	now := arqcompat.TimestampMS(j.c.now())
+	if info != nil && info.Score != nil && *info.Score > now {
+		_, err := j.c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.ZRem(ctx, j.Queue, j.ID)
+			p.ZAdd(ctx, j.Queue, redis.Z{Score: 1, Member: j.ID})
+			return nil
+		})
+		if err != nil {
+			return false, err
+		}
+	}
+	if err := j.c.rdb.ZAdd(ctx, arqcompat.AbortJobsSS, redis.Z{Score: float64(now), Member: j.ID}).Err(); err != nil {
+		return false, err
+	}
+	_, err = j.Result(ctx, opts)
+	switch {
+	case errors.Is(err, ErrJobAborted):
+		return true, nil
+	case err == nil, errors.Is(err, ErrResultNotFound), errors.Is(err, ErrResultTimeout):
+		return false, nil
+	default:
+		var fe *JobFailedError
+		if errors.As(err, &fe) {
+			return false, nil
+		}
+		return false, err
+	}
+}

@@ -1,0 +1,79 @@
+"""Job functions the Python arq workers of the interop suite run."""
+import asyncio
+import dataclasses
+import enum
+
+from arq import Retry
+from arq.worker import Worker, func
+
+from .conftest import SERIALIZERS
+
+
+class Color(enum.Enum):
+    RED = 1
+    GREEN = "green"
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+
+
+class CustomError(Exception):
+    pass
+
+
+async def echo(ctx, *args, **kwargs):
+    return args, kwargs
+
+
+async def add(ctx, a, b):
+    return a + b
+
+
+async def fail(ctx, message="boom"):
+    raise ValueError(message)
+
+
+async def fail_custom(ctx, *args):
+    raise CustomError(*args)
+
+
+async def sleep(ctx, seconds):
+    await asyncio.sleep(seconds)
+    return seconds
+
+
+async def job_info(ctx):
+    return {"job_id": ctx["job_id"], "job_try": ctx["job_try"], "enqueue_time": ctx["enqueue_time"], "score": ctx["score"]}
+
+
+async def retry(ctx, times, defer_seconds):
+    if ctx["job_try"] <= times:
+        raise Retry(defer=defer_seconds)
+    return ctx["job_try"]
+
+
+async def count(ctx, key):
+    return await ctx["redis"].incr(key)
+
+
+FUNCTIONS = [echo, add, fail, fail_custom, sleep, job_info, retry, count, func(sleep, name="short_sleep", timeout=0.2)]
+
+
+def make_worker(pool, serializer="pickle", **kw):
+    ser, deser = SERIALIZERS[serializer]
+    opts = dict(functions=FUNCTIONS, redis_pool=pool, burst=True, poll_delay=0.02, handle_signals=False,
+                job_serializer=ser, job_deserializer=deser)
+    opts.update(kw)
+    return Worker(**opts)
+
+
+async def run_burst(pool, serializer="pickle", **kw):
+    w = make_worker(pool, serializer, **kw)
+    try:
+        await w.async_run()
+    finally:
+        await w.close()
+    return w

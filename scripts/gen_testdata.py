@@ -1,0 +1,90 @@
+"""Writes the Python-produced test data the Go tests read.
+
+    .venv/bin/python scripts/gen_testdata.py
+
+- arqcompat/testdata/python/<name>.<format>: every row of interop/samples.py
+  as CPython's pickle (protocols 1-5), json.dumps and msgpack.packb write it;
+  the Go tests decode each and compare with internal/samples.
+- arqcompat/testdata/python/record.*: arq's own serialize_job and
+  serialize_result output.
+- arqcompat/testdata/hostile/*.pkl: pickles that name os.system and other
+  globals; decoding must stay inert.
+- arqcompat/testdata/fuzz/Fuzz*/: seed corpora for the Go fuzz targets.
+"""
+import json
+import os
+import pickle
+import sys
+from pathlib import Path
+
+import msgpack
+from arq.jobs import serialize_job, serialize_result
+
+root = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(root))
+from interop.samples import SAMPLES  # noqa: E402
+
+out = root / "arqcompat" / "testdata"
+py = out / "python"
+hostile = out / "hostile"
+for d in (py, hostile):
+    d.mkdir(parents=True, exist_ok=True)
+
+
+def fuzz_seed(target, name, data):
+    d = out / "fuzz" / target
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_text("go test fuzz v1\n[]byte(%s)\n" % json.dumps(data.decode("latin-1")).replace("\\u00", "\\x"))
+
+
+for name, value, sers in SAMPLES:
+    if "p" in sers:
+        for proto in range(1, 6):  # protocol 0: see README, known differences
+            data = pickle.dumps(value, protocol=proto)
+            (py / f"{name}.p{proto}.pkl").write_bytes(data)
+            if proto in (2, 4, 5):
+                fuzz_seed("FuzzUnpickle", f"{name}-p{proto}", data)
+    if "j" in sers:
+        data = json.dumps(value).encode()
+        (py / f"{name}.json").write_bytes(data)
+        fuzz_seed("FuzzUnmarshalJSON", name, data)
+    if "m" in sers:
+        data = msgpack.packb(value)
+        (py / f"{name}.msgpack").write_bytes(data)
+        fuzz_seed("FuzzUnmarshalMsgpack", name, data)
+
+job = serialize_job("echo", (1, "a"), {"k": 2.5}, None, 1700000000123)
+(py / "record.job.pkl").write_bytes(job)
+fuzz_seed("FuzzDecodeJob", "job", job)
+res = serialize_result("echo", (1,), {}, 2, 1700000000123, False, ValueError("boom"), 1700000000200, 1700000000300,
+                       "ref", "arq:queue", "jid")
+(py / "record.result.pkl").write_bytes(res)
+fuzz_seed("FuzzDecodeJob", "result", res)
+jres = serialize_result("echo", (1,), {}, 1, 1, True, [1, 2], 2, 3, "ref", "q", "jid", serializer=lambda d: json.dumps(d).encode())
+(py / "record.result.json").write_bytes(jres)
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /tmp/goarq-pwned",))
+
+
+class EvilEval:
+    def __reduce__(self):
+        return (eval, ("__import__('os').system('echo pwned')",))
+
+
+for proto in (0, 2, 4):
+    (hostile / f"os_system.p{proto}.pkl").write_bytes(pickle.dumps(Evil(), protocol=proto))
+    fuzz_seed("FuzzUnpickle", f"os_system-p{proto}", pickle.dumps(Evil(), protocol=proto))
+(hostile / "eval.p4.pkl").write_bytes(pickle.dumps(EvilEval(), protocol=4))
+(hostile / "job_with_os_system.pkl").write_bytes(serialize_job("echo", (Evil(),), {}, None, 1))
+# self-referencing list and a billion-laughs of shared references
+lst = []
+lst.append(lst)
+(hostile / "cycle.pkl").write_bytes(pickle.dumps(lst, protocol=4))
+lol = ["x" * 10]
+for _ in range(30):
+    lol = [lol, lol]
+(hostile / "laughs.pkl").write_bytes(pickle.dumps(lol, protocol=4))
+print("wrote", sum(1 for _ in out.rglob("*") if _.is_file()), "files under", out)

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The test command: installs what it needs, then runs go vet, the Go tests
+# with the race detector, and the Python interop suite against a real
+# redis-server on a free loopback port. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+log() { printf '\n==> %s\n' "$*"; }
+
+# 1. redis-server (and redis-cli), from Debian's packages when missing
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+    log "installing redis-server"
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server redis-tools >/dev/null
+fi
+
+# 2. the Python virtualenv, from pyproject.toml's pinned dependencies
+source scripts/venv.sh
+
+# 3. Go checks
+log "go vet ./..."
+go vet ./...
+log "go test -race ./..."
+go test -race -count=1 ./...
+
+# 4. the interop fixtures
+log "building interop fixtures"
+mkdir -p interop/bin
+go build -o interop/bin/ $(go list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./interop/... ./cmd/...)
+
+# 5. a real redis-server on a free port, stopped on exit
+source scripts/redis.sh
+start_redis
+
+log "interop suite (pytest, arq $("$VENV/bin/python" -c 'import arq.version as v; print(v.VERSION)'), redis $(redis-server --version | awk '{print $3}'))"
+export GOARQ_BIN="$root/interop/bin"
+"$VENV/bin/python" -m pytest -p no:cacheprovider -q -rfEs interop "$@"
