@@ -289,15 +289,8 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]*Job, error
 		}
 		preps[i] = p
 	}
-	cmds := make([]*redis.Cmd, len(preps))
-	_, err := c.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for i, p := range preps {
-			cmds[i] = enqueueScript.Run(ctx, pipe, []string{arqcompat.JobKey(p.jobID), arqcompat.ResultKey(p.jobID), p.queue},
-				p.expiresMS, p.data, p.score, p.jobID)
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
+	cmds, err := c.runEnqueueScripts(ctx, preps)
+	if err != nil {
 		return nil, err
 	}
 	jobs := make([]*Job, len(preps))
@@ -311,6 +304,46 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]*Job, error
 		}
 	}
 	return jobs, nil
+}
+
+// runEnqueueScripts pipelines one EVALSHA per job; when the server does not
+// know the script yet (a fresh or restarted Redis), it loads it and re-runs
+// only the jobs that got NOSCRIPT, which therefore did not run.
+func (c *Client) runEnqueueScripts(ctx context.Context, preps []prepared) ([]*redis.Cmd, error) {
+	cmds := make([]*redis.Cmd, len(preps))
+	todo := make([]int, len(preps))
+	for i := range todo {
+		todo[i] = i
+	}
+	for attempt := 0; len(todo) > 0; attempt++ {
+		_, err := c.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			for _, i := range todo {
+				p := preps[i]
+				cmds[i] = enqueueScript.EvalSha(ctx, pipe, []string{arqcompat.JobKey(p.jobID), arqcompat.ResultKey(p.jobID), p.queue},
+					p.expiresMS, p.data, p.score, p.jobID)
+			}
+			return nil
+		})
+		if err != nil && !redis.HasErrorPrefix(err, "NOSCRIPT") {
+			return nil, err
+		}
+		var again []int
+		for _, i := range todo {
+			if redis.HasErrorPrefix(cmds[i].Err(), "NOSCRIPT") {
+				again = append(again, i)
+			}
+		}
+		if len(again) > 0 {
+			if attempt > 0 {
+				return nil, fmt.Errorf("enqueue script: %w", cmds[again[0]].Err())
+			}
+			if err := enqueueScript.Load(ctx, c.rdb).Err(); err != nil {
+				return nil, err
+			}
+		}
+		todo = again
+	}
+	return cmds, nil
 }
 
 // enqueueScript is enqueue_job's transaction as one atomic script.

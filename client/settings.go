@@ -219,12 +219,14 @@ func NewRedisClient(s RedisSettings) (redis.UniversalClient, error) {
 		return redis.NewFailoverClient(&redis.FailoverOptions{
 			MasterName: s.SentinelMaster, SentinelAddrs: s.SentinelAddrs,
 			Username: s.Username, Password: s.Password, DB: s.Database,
-			TLSConfig: tlsCfg, DialTimeout: timeout, PoolSize: s.MaxConnections,
+			TLSConfig: tlsCfg, DialTimeout: timeout, PoolSize: s.MaxConnections, DialerRetries: 1,
 		}), nil
 	}
 	opts := &redis.Options{
 		Addr: s.Addr(), Username: s.Username, Password: s.Password, DB: s.Database,
 		TLSConfig: tlsCfg, DialTimeout: timeout, PoolSize: s.MaxConnections,
+		// one dial per attempt: Connect and the worker's loop do the retrying
+		DialerRetries: 1,
 	}
 	if s.UnixSocketPath != "" {
 		opts.Network = "unix"

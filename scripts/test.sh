@@ -29,7 +29,7 @@ go test -race -count=1 ./...
 # 4. the interop fixtures
 log "building interop fixtures"
 mkdir -p interop/bin
-go build -o interop/bin/ $(go list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./interop/... ./cmd/...)
+go build -o interop/bin/ $(go list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./...)
 
 # 5. a real redis-server on a free port, stopped on exit
 source scripts/redis.sh

@@ -1,0 +1,232 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/goarq/goarq/arqcompat"
+	"github.com/goarq/goarq/client"
+)
+
+func TestParseDSNLikeArq(t *testing.T) {
+	cases := []struct {
+		dsn              string
+		host             string
+		port, db         int
+		user, pass, unix string
+		ssl              bool
+	}{
+		{"redis://localhost", "localhost", 6379, 0, "", "", "", false},
+		{"redis://h:1234/3", "h", 1234, 3, "", "", "", false},
+		{"rediss://u:p%40ss@h:6380/1", "h", 6380, 1, "u", "p@ss", "", true},
+		{"redis://:secret@h/2?db=5", "h", 6379, 5, "", "secret", "", false},
+		{"unix:///tmp/redis.sock", "localhost", 6379, 0, "", "", "/tmp/redis.sock", false},
+		{"unix:///tmp/redis.sock?db=4", "localhost", 6379, 4, "", "", "/tmp/redis.sock", false},
+	}
+	for _, c := range cases {
+		s, err := client.ParseDSN(c.dsn)
+		if err != nil {
+			t.Fatalf("%s: %v", c.dsn, err)
+		}
+		if s.Host != c.host || s.Port != c.port || s.Database != c.db || s.Username != c.user || s.Password != c.pass ||
+			s.UnixSocketPath != c.unix || s.SSL != c.ssl {
+			t.Errorf("%s: got %+v", c.dsn, s)
+		}
+	}
+	for _, bad := range []string{"http://h", "redis://u:s3cret@h:port", "redis://u:s3cret@h/notadb", "redis://u:s3cret@h/?db=x"} {
+		_, err := client.ParseDSN(bad)
+		if !errors.Is(err, client.ErrInvalidDSN) {
+			t.Errorf("%s: err %v, want ErrInvalidDSN", bad, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: error shows the password: %v", bad, err)
+		}
+	}
+	s, _ := client.ParseDSN("redis://u:s3cret@h:1/0")
+	if strings.Contains(s.String(), "s3cret") {
+		t.Errorf("String shows the password: %s", s)
+	}
+}
+
+func TestConnectRetriesThenNamesTheAddressNotThePassword(t *testing.T) {
+	s, _ := client.ParseDSN("redis://user:s3cret@127.0.0.1:1/0")
+	s.ConnRetries, s.ConnRetryDelay = 2, time.Millisecond
+	start := time.Now()
+	_, err := client.Connect(context.Background(), s, nil)
+	var ce *client.ConnectionError
+	if !errors.As(err, &ce) || ce.Tries != 3 {
+		t.Fatalf("err %v", err)
+	}
+	if !strings.Contains(err.Error(), "127.0.0.1:1") || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("message: %v", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("took %s", time.Since(start))
+	}
+}
+
+func newClient(t *testing.T, now func() time.Time) (*client.Client, *miniredis.Miniredis, *redis.Client) {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	return client.New(rdb, client.Options{Now: now}), mr, rdb
+}
+
+func TestEnqueueWritesWhatArqWrites(t *testing.T) {
+	ctx := context.Background()
+	now := time.UnixMilli(1_700_000_000_000)
+	c, mr, rdb := newClient(t, func() time.Time { return now })
+
+	job, err := c.EnqueueRequest(ctx, client.Request{Function: "add", Args: []any{1, 2}, Kwargs: map[string]any{"x": "y"},
+		Options: client.EnqueueOptions{JobID: "j1", DeferBy: 90 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.ID != "j1" || job.Queue != "arq:queue" {
+		t.Fatalf("job %+v", job)
+	}
+	score, _ := rdb.ZScore(ctx, "arq:queue", "j1").Result()
+	if int64(score) != now.UnixMilli()+90_000 {
+		t.Errorf("score %v", score)
+	}
+	if ttl := mr.TTL("arq:job:j1"); ttl != 90*time.Second+24*time.Hour {
+		t.Errorf("job key TTL %s, want deferral + expires_extra_ms", ttl)
+	}
+	raw, _ := rdb.Get(ctx, "arq:job:j1").Bytes()
+	rec, err := arqcompat.DecodeJob(c.Serializer(), raw)
+	if err != nil || rec.Function != "add" || rec.EnqueueTimeMS != now.UnixMilli() || rec.JobTry != 0 ||
+		!arqcompat.Equal(arqcompat.Tuple(rec.Args), arqcompat.Tuple{int64(1), int64(2)}) {
+		t.Fatalf("record %+v %v", rec, err)
+	}
+
+	// a queued id, or one with a kept result, is not enqueued again
+	if _, err := c.EnqueueRequest(ctx, client.Request{Function: "add", Options: client.EnqueueOptions{JobID: "j1"}}); !errors.Is(err, client.ErrJobExists) {
+		t.Errorf("duplicate: %v", err)
+	}
+	mr.Set("arq:result:j2", "x")
+	if _, err := c.EnqueueRequest(ctx, client.Request{Function: "add", Options: client.EnqueueOptions{JobID: "j2"}}); !errors.Is(err, client.ErrJobExists) {
+		t.Errorf("duplicate of a kept result: %v", err)
+	}
+	if mr.Exists("arq:job:j2") {
+		t.Error("a duplicate wrote the job key")
+	}
+
+	_, err = c.EnqueueRequest(ctx, client.Request{Function: "f", Options: client.EnqueueOptions{DeferBy: time.Second, DeferUntil: now}})
+	if !errors.Is(err, client.ErrInvalidRequest) {
+		t.Errorf("both defers: %v", err)
+	}
+	_, err = c.EnqueueRequest(ctx, client.Request{Function: "f", Options: client.EnqueueOptions{Expires: 5 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEnqueueManySkipsDuplicates(t *testing.T) {
+	ctx := context.Background()
+	c, mr, _ := newClient(t, nil)
+	if _, err := c.EnqueueRequest(ctx, client.Request{Function: "f", Options: client.EnqueueOptions{JobID: "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := c.EnqueueMany(ctx, []client.Request{
+		{Function: "f", Options: client.EnqueueOptions{JobID: "a"}},
+		{Function: "f", Options: client.EnqueueOptions{JobID: "b"}},
+		{Function: "f", Args: []any{"x"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jobs[0] == nil || jobs[1] != nil || jobs[2] == nil {
+		t.Fatalf("jobs %v", jobs)
+	}
+	members, _ := mr.ZMembers("arq:queue")
+	if len(members) != 3 {
+		t.Errorf("queue %v", members)
+	}
+}
+
+func TestStatusByArqRules(t *testing.T) {
+	ctx := context.Background()
+	now := time.UnixMilli(1_700_000_000_000)
+	c, mr, _ := newClient(t, func() time.Time { return now })
+	j := c.Job("s", "")
+	check := func(want client.JobStatus) {
+		t.Helper()
+		got, err := j.Status(ctx)
+		if err != nil || got != want {
+			t.Fatalf("status %q %v, want %q", got, err, want)
+		}
+	}
+	check(client.StatusNotFound)
+	mr.ZAdd("arq:queue", float64(now.UnixMilli()+1), "s")
+	check(client.StatusDeferred)
+	mr.ZAdd("arq:queue", float64(now.UnixMilli()), "s")
+	check(client.StatusQueued)
+	mr.Set("arq:in-progress:s", "1")
+	check(client.StatusInProgress)
+	mr.Set("arq:result:s", "x")
+	check(client.StatusComplete)
+}
+
+func TestResultOfFailedJobExposesTheException(t *testing.T) {
+	ctx := context.Background()
+	c, mr, _ := newClient(t, nil)
+	data, _ := arqcompat.EncodeResult(c.Serializer(), arqcompat.ResultRecord{
+		JobRecord: arqcompat.JobRecord{Function: "f"}, Success: false, JobID: "f1",
+		Result: arqcompat.NewException("builtins", "ValueError", "boom"),
+	})
+	mr.Set("arq:result:f1", string(data))
+	_, err := c.Job("f1", "").Result(ctx, client.ResultOptions{})
+	var exc *arqcompat.Exception
+	if !errors.As(err, &exc) || exc.Class.Name != "ValueError" || exc.Message() != "boom" {
+		t.Fatalf("err %v", err)
+	}
+	if !errors.Is(err, arqcompat.NewException("builtins", "ValueError")) {
+		t.Error("errors.Is does not match the class")
+	}
+	if errors.Is(err, client.ErrJobAborted) {
+		t.Error("a ValueError is not an abort")
+	}
+	// neither queued nor finished: ResultNotFound, as arq
+	if _, err := c.Job("nope", "").Result(ctx, client.ResultOptions{}); !errors.Is(err, client.ErrResultNotFound) {
+		t.Errorf("unknown job: %v", err)
+	}
+	// queued, no result yet: the timeout
+	mr.ZAdd("arq:queue", 1, "waiting")
+	_, err = c.Job("waiting", "").Result(ctx, client.ResultOptions{Timeout: 30 * time.Millisecond, PollDelay: 10 * time.Millisecond})
+	if !errors.Is(err, client.ErrResultTimeout) {
+		t.Errorf("timeout: %v", err)
+	}
+	// garbage in a result key is a clear error, not a panic
+	mr.Set("arq:result:junk", "\x80\x04garbage")
+	if _, err := c.Job("junk", "").Result(ctx, client.ResultOptions{}); err == nil || !errors.Is(err, arqcompat.ErrMalformed) {
+		t.Errorf("garbage: %v", err)
+	}
+}
+
+func TestResultInto(t *testing.T) {
+	ctx := context.Background()
+	c, mr, _ := newClient(t, nil)
+	data, _ := arqcompat.EncodeResult(c.Serializer(), arqcompat.ResultRecord{
+		JobRecord: arqcompat.JobRecord{Function: "f"}, Success: true, JobID: "ok",
+		Result: arqcompat.NewDict("name", "x", "sizes", arqcompat.Tuple{int64(1), int64(2)}),
+	})
+	mr.Set("arq:result:ok", string(data))
+	var out struct {
+		Name  string `json:"name"`
+		Sizes []int  `json:"sizes"`
+	}
+	if err := c.Job("ok", "").ResultInto(ctx, &out, client.ResultOptions{}); err != nil || out.Name != "x" || len(out.Sizes) != 2 {
+		t.Fatalf("%+v %v", out, err)
+	}
+	var n int
+	if err := c.Job("ok", "").ResultInto(ctx, &n, client.ResultOptions{}); err == nil {
+		t.Error("a dict fit in an int")
+	}
+}
