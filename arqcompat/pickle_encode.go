@@ -433,7 +433,7 @@ func (e *pickleEncoder) reflect(rv reflect.Value, depth int) error {
 // to *Dict (keys sorted), structs to *Dict of exported fields (named by an
 // `arq` or `json` tag), pointers to what they point to.
 func Normalize(v any) (any, error) {
-	return normalize(reflect.ValueOf(v), 0)
+	return normalizeAny(reflect.ValueOf(v), 0)
 }
 
 func normalize(rv reflect.Value, depth int) (any, error) {

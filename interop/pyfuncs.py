@@ -71,7 +71,11 @@ def make_worker(pool, serializer="pickle", **kw):
 
 
 async def run_burst(pool, serializer="pickle", **kw):
-    w = make_worker(pool, serializer, **kw)
+    """Run a Python burst worker on its own connection pool (arq's Worker.close
+    closes the pool it was given, so workers must not share one)."""
+    from .conftest import make_pool
+
+    w = make_worker(await make_pool(serializer), serializer, **kw)
     try:
         await w.async_run()
     finally:

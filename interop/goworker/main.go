@@ -1,0 +1,172 @@
+// Command goworker is the interop suite's Go worker: a goarq worker with a
+// fixed set of functions, configured by flags. Its functions and flags are a
+// contract the Python tests rely on:
+//
+//	noop()                        -> None
+//	add(a, b)                     -> a + b
+//	echo(*args, **kwargs)         -> (args, kwargs), values unchanged
+//	sleep(seconds)                -> seconds, after sleeping (stops early when cancelled)
+//	fail(message)                 -> raises; str() of Python's exception is message
+//	fail_as(module, name, message)-> raises that Python exception class
+//	retry(times, defer_seconds)   -> retries while job_try <= times, then returns job_try
+//	job_info()                    -> {'job_id', 'job_try', 'enqueue_time', 'score'}
+//	count(key)                    -> INCR key and return the new value
+//	panic(message)                -> panics
+//	typed(n int, s string)        -> [n, s]; a job with other types fails with TypeError
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/goarq/goarq/arqcompat"
+	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/worker"
+)
+
+func main() {
+	redisURL := flag.String("redis", os.Getenv("REDIS_URL"), "Redis URL")
+	queue := flag.String("queue", arqcompat.DefaultQueueName, "queue name")
+	serName := flag.String("serializer", "pickle", "pickle, json or msgpack")
+	maxJobs := flag.Int("max-jobs", 10, "max concurrent jobs")
+	jobTimeout := flag.Duration("job-timeout", 300*time.Second, "job timeout")
+	maxTries := flag.Int("max-tries", 5, "max tries")
+	keepResult := flag.Duration("keep-result", time.Hour, "keep results for (0: none)")
+	pollDelay := flag.Duration("poll-delay", 500*time.Millisecond, "poll delay")
+	burst := flag.Bool("burst", false, "stop when the queue is empty")
+	allowAbort := flag.Bool("allow-abort", false, "allow aborting jobs")
+	health := flag.Duration("health-check-interval", time.Hour, "health check interval")
+	completionWait := flag.Duration("job-completion-wait", 0, "let jobs finish this long after a signal")
+	cronCount := flag.String("cron-count", "", "run a unique cron job 'cron:count' every second that INCRs <this>:<job id>")
+	flag.Parse()
+
+	log := slog.New(worker.NewArqLogHandler(os.Stderr, slog.LevelInfo))
+	ser, err := arqcompat.SerializerByName(*serName)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	rs, err := client.ParseDSN(*redisURL)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	ctx := context.Background()
+	rdb, err := client.Connect(ctx, rs, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	keep := *keepResult
+	if keep == 0 {
+		keep = worker.DontKeep
+	}
+	s := worker.Settings{
+		Functions: functions(rdb), QueueName: *queue, RedisClient: rdb, Serializer: ser,
+		MaxJobs: *maxJobs, JobTimeout: *jobTimeout, MaxTries: *maxTries, KeepResult: keep, PollDelay: *pollDelay,
+		Burst: *burst, AllowAbortJobs: *allowAbort, HealthCheckInterval: *health, JobCompletionWait: *completionWait,
+		HandleSignals: true, Logger: log,
+	}
+	if *cronCount != "" {
+		key := *cronCount
+		s.CronJobs = []worker.CronJob{{Name: "cron:count", Second: worker.EverySecond,
+			Handler: worker.Func("", func(ctx context.Context) error {
+				j, _ := worker.JobFromContext(ctx)
+				return rdb.Incr(ctx, key+":"+j.ID).Err()
+			})}}
+	}
+	w, err := worker.New(s)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if err := w.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func functions(rdb redis.UniversalClient) []worker.Function {
+	return []worker.Function{
+		worker.Func("noop", func(ctx context.Context) {}),
+		worker.Raw("add", func(ctx context.Context, j *worker.Job) (any, error) {
+			if len(j.Args) != 2 {
+				return nil, worker.PythonError("builtins", "TypeError", fmt.Sprintf("add() takes 2 positional arguments but %d were given", len(j.Args)))
+			}
+			return pyAdd(j.Args[0], j.Args[1])
+		}),
+		worker.Raw("echo", func(ctx context.Context, j *worker.Job) (any, error) {
+			return arqcompat.Tuple{arqcompat.Tuple(j.Args), j.Kwargs}, nil
+		}),
+		worker.Func("sleep", func(ctx context.Context, seconds float64) (float64, error) {
+			t := time.NewTimer(time.Duration(seconds * float64(time.Second)))
+			defer t.Stop()
+			select {
+			case <-t.C:
+				return seconds, nil
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+		}, worker.WithParams("seconds")),
+		worker.Func("fail", func(ctx context.Context, message string) error {
+			return errors.New(message)
+		}, worker.WithParams("message")),
+		worker.Func("fail_as", func(ctx context.Context, module, name, message string) error {
+			return worker.PythonError(module, name, message)
+		}, worker.WithParams("module", "name", "message")),
+		worker.Func("retry", func(ctx context.Context, times int, deferSeconds float64) (int, error) {
+			j, _ := worker.JobFromContext(ctx)
+			if j.Try <= times {
+				return 0, worker.Retry(time.Duration(deferSeconds * float64(time.Second)))
+			}
+			return j.Try, nil
+		}, worker.WithParams("times", "defer_seconds")),
+		worker.Func("job_info", func(ctx context.Context) (*arqcompat.Dict, error) {
+			j, _ := worker.JobFromContext(ctx)
+			return arqcompat.NewDict("job_id", j.ID, "job_try", int64(j.Try), "enqueue_time", j.EnqueueTime, "score", j.Score), nil
+		}),
+		worker.Func("count", func(ctx context.Context, key string) (int64, error) {
+			return rdb.Incr(ctx, key).Result()
+		}, worker.WithParams("key")),
+		worker.Func("panic", func(ctx context.Context, message string) error { panic(message) }, worker.WithParams("message")),
+		worker.Func("typed", func(ctx context.Context, n int, s string) ([]any, error) { return []any{n, s}, nil },
+			worker.WithParams("n", "s")),
+	}
+}
+
+// pyAdd adds two Python numbers or concatenates two strings or lists.
+func pyAdd(a, b any) (any, error) {
+	switch x := a.(type) {
+	case int64:
+		switch y := b.(type) {
+		case int64:
+			return x + y, nil
+		case float64:
+			return float64(x) + y, nil
+		}
+	case float64:
+		switch y := b.(type) {
+		case int64:
+			return x + float64(y), nil
+		case float64:
+			return x + y, nil
+		}
+	case string:
+		if y, ok := b.(string); ok {
+			return x + y, nil
+		}
+	case []any:
+		if y, ok := b.([]any); ok {
+			return append(append([]any{}, x...), y...), nil
+		}
+	}
+	return nil, worker.PythonError("builtins", "TypeError",
+		fmt.Sprintf("unsupported operand type(s) for +: '%s' and '%s'", arqcompat.PyTypeName(a), arqcompat.PyTypeName(b)))
+}

@@ -1,0 +1,175 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/goarq/goarq/arqcompat"
+	"github.com/goarq/goarq/client"
+)
+
+// EverySecond as CronJob.Second runs the job every second (arq's second=None).
+var EverySecond = []int{}
+
+// CronJob is arq's cron(): a function the worker enqueues on a schedule.
+// A nil field matches every value, except Second, whose nil means 0 (arq's
+// default); Weekday counts from Monday = 0 as Python does.
+type CronJob struct {
+	// Name is the function name and the prefix of the job ids; arq uses
+	// 'cron:<function name>'.
+	Name string
+	// Handler runs the job (see Func and Raw).
+	Handler Function
+
+	Month, Day, Weekday, Hour, Minute []int
+	Second                            []int
+	// Microsecond defaults to 123456, as arq.
+	Microsecond *int
+
+	RunAtStartup bool
+	// NotUnique is arq's unique=False: every worker enqueues every tick.
+	NotUnique bool
+	// JobID, when set, is used for every run instead of '<name>:<unix ms>'.
+	JobID string
+	// Timeout, KeepResult (default: none, arq's 0), KeepResultForever and
+	// MaxTries (default 1) as arq's cron().
+	Timeout           time.Duration
+	KeepResult        time.Duration
+	KeepResultForever bool
+	MaxTries          int
+}
+
+func (c CronJob) function() (*Function, error) {
+	if c.Name == "" || c.Handler.handler == nil {
+		return nil, errors.New("worker: a cron job needs a Name and a Handler")
+	}
+	f := c.Handler
+	f.Name, f.cron = c.Name, true
+	f.Timeout = c.Timeout
+	f.KeepResult = c.KeepResult
+	if f.KeepResult == 0 {
+		f.KeepResult = DontKeep
+	}
+	forever := c.KeepResultForever
+	f.KeepResultForever = &forever
+	f.MaxTries = c.MaxTries
+	if f.MaxTries <= 0 {
+		f.MaxTries = 1
+	}
+	return &f, nil
+}
+
+func (c CronJob) micro() int {
+	if c.Microsecond == nil {
+		return 123_456
+	}
+	return *c.Microsecond
+}
+
+func (c CronJob) seconds() []int {
+	if c.Second == nil {
+		return []int{0}
+	}
+	if len(c.Second) == 0 {
+		return nil
+	}
+	return c.Second
+}
+
+// NextRun is arq's next_cron: the first time after prev that matches.
+func (c CronJob) NextRun(prev time.Time) time.Time {
+	t := prev.Add(time.Second)
+	for {
+		next, ok := c.nextDT(t)
+		if !ok {
+			return t
+		}
+		t = next
+	}
+}
+
+func pyWeekday(t time.Time) int { return (int(t.Weekday()) + 6) % 7 }
+
+func (c CronJob) nextDT(t time.Time) (time.Time, bool) {
+	fields := []struct {
+		name string
+		opt  []int
+		val  int
+	}{
+		{"month", c.Month, int(t.Month())},
+		{"day", c.Day, t.Day()},
+		{"weekday", c.Weekday, pyWeekday(t)},
+		{"hour", c.Hour, t.Hour()},
+		{"minute", c.Minute, t.Minute()},
+		{"second", c.seconds(), t.Second()},
+		{"microsecond", []int{c.micro()}, t.Nanosecond() / 1000},
+	}
+	us := time.Duration(t.Nanosecond()/1000) * time.Microsecond
+	for _, f := range fields {
+		if f.opt == nil || slices.Contains(f.opt, f.val) {
+			continue
+		}
+		micro := max(us-time.Duration(c.micro())*time.Microsecond, 0)
+		hms := time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute + time.Duration(t.Second())*time.Second
+		switch f.name {
+		case "month":
+			if t.Month() == 12 {
+				return time.Date(t.Year()+1, 1, 1, 0, 0, 0, 0, t.Location()), true
+			}
+			return time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, t.Location()), true
+		case "day", "weekday":
+			return t.Add(24*time.Hour - hms - micro), true
+		case "hour":
+			return t.Add(time.Hour - time.Duration(t.Minute())*time.Minute - time.Duration(t.Second())*time.Second - micro), true
+		case "minute":
+			return t.Add(time.Minute - time.Duration(t.Second())*time.Second - micro), true
+		case "second":
+			return t.Add(time.Second - micro), true
+		default:
+			return t.Add(time.Duration(c.micro())*time.Microsecond - us), true
+		}
+	}
+	return time.Time{}, false
+}
+
+type cronState struct {
+	job     CronJob
+	nextRun time.Time
+}
+
+// runCron is arq's run_cron: enqueue each cron job whose next run falls
+// within two windows from now, with the job id '<name>:<unix ms>' so that
+// every worker on the queue enqueues a tick once.
+func (w *Worker) runCron(ctx context.Context, now time.Time, window time.Duration) error {
+	cutoff := now.Add(2 * window)
+	for _, cs := range w.cron {
+		if cs.nextRun.IsZero() {
+			if cs.job.RunAtStartup {
+				cs.nextRun = now
+			} else {
+				cs.nextRun = cs.job.NextRun(now)
+				continue
+			}
+		}
+		if !cs.nextRun.Before(cutoff) {
+			continue
+		}
+		jobID := cs.job.JobID
+		if jobID == "" && !cs.job.NotUnique {
+			jobID = fmt.Sprintf("%s:%d", cs.job.Name, arqcompat.TimestampMS(cs.nextRun))
+		}
+		opts := client.EnqueueOptions{JobID: jobID, QueueName: w.s.QueueName}
+		if cs.nextRun.After(time.Now()) {
+			opts.DeferUntil = cs.nextRun
+		}
+		_, err := w.enq.EnqueueRequest(ctx, client.Request{Function: cs.job.Name, Options: opts})
+		if err != nil && !errors.Is(err, client.ErrJobExists) {
+			return fmt.Errorf("enqueueing cron job %s: %w", cs.job.Name, err)
+		}
+		cs.nextRun = cs.job.NextRun(cs.nextRun)
+	}
+	return nil
+}

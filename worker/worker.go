@@ -1,0 +1,617 @@
+// Package worker runs Go functions for jobs in arq queues, with arq 0.28's
+// protocol: the same keys, transactions, results, retries, aborts, health
+// check and cron, so that Python's Job API cannot tell a Go worker from a
+// Python one, and Python and Go workers can share a queue.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/goarq/goarq/arqcompat"
+	"github.com/goarq/goarq/client"
+)
+
+// Settings are arq's WorkerSettings. Zero values mean arq's defaults, noted
+// on each field.
+type Settings struct {
+	Functions []Function
+	// QueueName defaults to arq:queue.
+	QueueName string
+	CronJobs  []CronJob
+	// Redis is used when RedisClient is nil (default: localhost:6379/0).
+	Redis       *client.RedisSettings
+	RedisClient redis.UniversalClient
+	// Burst stops the worker once the queue is empty.
+	Burst bool
+	// Hooks, as arq's on_startup, on_shutdown, on_job_start, on_job_end and
+	// after_job_end.
+	OnStartup   func(ctx context.Context) error
+	OnShutdown  func(ctx context.Context) error
+	OnJobStart  func(ctx context.Context, job *Job)
+	OnJobEnd    func(ctx context.Context, job *Job)
+	AfterJobEnd func(ctx context.Context, job *Job)
+	// HandleSignals makes Run handle SIGINT and SIGTERM as arq does. arq
+	// defaults to true; a Go library leaves signals to its caller unless
+	// asked, so the zero value is false. Cancelling Run's context has the
+	// same effect, logged without a signal name.
+	HandleSignals bool
+	// JobCompletionWait lets running jobs finish for up to this long after a
+	// signal before they are cancelled (default 0: cancel at once).
+	JobCompletionWait time.Duration
+	// MaxJobs defaults to 10.
+	MaxJobs int
+	// JobTimeout defaults to 300 s.
+	JobTimeout time.Duration
+	// KeepResult defaults to 3600 s; DontKeep keeps no results.
+	KeepResult        time.Duration
+	KeepResultForever bool
+	// PollDelay defaults to 0.5 s.
+	PollDelay time.Duration
+	// QueueReadLimit defaults to max(MaxJobs*5, 100).
+	QueueReadLimit int
+	// MaxTries defaults to 5.
+	MaxTries int
+	// HealthCheckInterval defaults to 3600 s.
+	HealthCheckInterval time.Duration
+	// HealthCheckKey defaults to <queue>:health-check.
+	HealthCheckKey string
+	// NoRetryJobs is arq's retry_jobs=False: Retry and cancellation fail
+	// the job instead of re-queueing it.
+	NoRetryJobs    bool
+	AllowAbortJobs bool
+	// MaxBurstJobs limits the jobs run in burst mode; 0 means no limit
+	// (arq's -1).
+	MaxBurstJobs int
+	// Serializer defaults to pickle.
+	Serializer arqcompat.Serializer
+	// ExpiresExtra defaults to one day (arq's expires_extra_ms).
+	ExpiresExtra time.Duration
+	// Timezone for cron schedules; defaults to the local zone's current
+	// fixed offset, as arq's datetime.now().astimezone().tzinfo.
+	Timezone *time.Location
+	// NoLogResults is arq's log_results=False.
+	NoLogResults bool
+	// Logger defaults to slog.Default(). NewArqLogHandler prints arq's format.
+	Logger *slog.Logger
+}
+
+// Stats counts jobs as arq's worker does.
+type Stats struct {
+	Complete, Failed, Retried, Ongoing int
+}
+
+// Worker runs jobs. Create it with New; Run it once.
+type Worker struct {
+	s                 Settings
+	funcs             map[string]*Function
+	rdb               redis.UniversalClient
+	ownsRedis         bool
+	enq               *client.Client
+	log               *slog.Logger
+	keepResult        time.Duration // 0: none
+	inProgressTimeout time.Duration
+
+	slots chan struct{} // max_jobs
+	wg    sync.WaitGroup
+
+	mu      sync.Mutex
+	running map[string]*runningJob // handlers in flight, for abort and shutdown
+	claimed int                    // jobs claimed and not yet finished (arq's tasks)
+
+	complete, failed, retried atomic.Int64
+	allowPick                 atomic.Bool
+
+	stopOnce sync.Once
+	stopped  chan struct{}
+	stopSig  string
+
+	lastHealth    time.Time
+	lastHealthLog string
+	cron          []*cronState
+}
+
+type runningJob struct {
+	cancel   context.CancelCauseFunc
+	aborting atomic.Bool
+}
+
+var (
+	errShutdown = errors.New("worker shutting down")
+	errAborted  = errors.New("job aborted")
+	errTimeout  = errors.New("job timed out")
+)
+
+// New checks the settings and fills arq's defaults.
+func New(s Settings) (*Worker, error) {
+	if s.QueueName == "" {
+		s.QueueName = arqcompat.DefaultQueueName
+	}
+	if s.MaxJobs <= 0 {
+		s.MaxJobs = 10
+	}
+	if s.JobTimeout <= 0 {
+		s.JobTimeout = 300 * time.Second
+	}
+	keep := s.KeepResult
+	switch {
+	case keep == 0:
+		keep = time.Hour
+	case keep < 0:
+		keep = 0
+	}
+	if s.PollDelay <= 0 {
+		s.PollDelay = 500 * time.Millisecond
+	}
+	if s.QueueReadLimit <= 0 {
+		s.QueueReadLimit = max(s.MaxJobs*5, 100)
+	}
+	if s.MaxTries <= 0 {
+		s.MaxTries = 5
+	}
+	if s.HealthCheckInterval <= 0 {
+		s.HealthCheckInterval = time.Hour
+	}
+	if s.HealthCheckKey == "" {
+		s.HealthCheckKey = arqcompat.HealthCheckKey(s.QueueName)
+	}
+	if s.Serializer == nil {
+		s.Serializer = arqcompat.PickleSerializer(arqcompat.Limits{})
+	}
+	if s.Timezone == nil {
+		_, off := time.Now().Zone()
+		s.Timezone = time.FixedZone("", off)
+	}
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	w := &Worker{s: s, funcs: map[string]*Function{}, log: s.Logger, keepResult: keep,
+		slots: make(chan struct{}, s.MaxJobs), running: map[string]*runningJob{}, stopped: make(chan struct{})}
+	for i := range s.Functions {
+		f := s.Functions[i]
+		if f.Name == "" || f.handler == nil {
+			return nil, fmt.Errorf("worker: function %d has no name or handler (use worker.Func or worker.Raw)", i)
+		}
+		if _, dup := w.funcs[f.Name]; dup {
+			return nil, fmt.Errorf("worker: function %q registered twice", f.Name)
+		}
+		w.funcs[f.Name] = &f
+	}
+	for i := range s.CronJobs {
+		cj := s.CronJobs[i]
+		f, err := cj.function()
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := w.funcs[f.Name]; dup {
+			return nil, fmt.Errorf("worker: cron job %q has the name of a registered function", f.Name)
+		}
+		w.funcs[f.Name] = f
+		w.cron = append(w.cron, &cronState{job: cj})
+	}
+	if len(w.funcs) == 0 {
+		return nil, errors.New("worker: at least one function or cron job must be registered")
+	}
+	maxTimeout := time.Duration(0)
+	for _, f := range w.funcs {
+		t := f.Timeout
+		if t <= 0 {
+			t = s.JobTimeout
+		}
+		maxTimeout = max(maxTimeout, t)
+	}
+	w.inProgressTimeout = maxTimeout + 10*time.Second
+	w.allowPick.Store(true)
+	return w, nil
+}
+
+// Stats returns the job counters.
+func (w *Worker) Stats() Stats {
+	w.mu.Lock()
+	ongoing := w.claimed
+	w.mu.Unlock()
+	return Stats{Complete: int(w.complete.Load()), Failed: int(w.failed.Load()), Retried: int(w.retried.Load()), Ongoing: ongoing}
+}
+
+func (w *Worker) names() string {
+	names := make([]string, 0, len(w.funcs))
+	for n := range w.funcs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// Run connects (unless Settings.RedisClient is set), runs the startup hook,
+// then polls and runs jobs until the context is cancelled, a signal arrives
+// (with HandleSignals), or, in burst mode, the queue is empty. Running jobs
+// are then cancelled and left queued to run again, the health-check key is
+// deleted and the shutdown hook runs. A nil error means a clean stop.
+func (w *Worker) Run(ctx context.Context) error {
+	if w.s.RedisClient != nil {
+		w.rdb = w.s.RedisClient
+	} else {
+		rs := client.DefaultRedisSettings()
+		if w.s.Redis != nil {
+			rs = *w.s.Redis
+		}
+		rdb, err := client.Connect(ctx, rs, w.log)
+		if err != nil {
+			return err
+		}
+		w.rdb, w.ownsRedis = rdb, true
+	}
+	w.enq = client.New(w.rdb, client.Options{QueueName: w.s.QueueName, Serializer: w.s.Serializer,
+		ExpiresExtra: w.s.ExpiresExtra, Logger: w.log})
+	defer func() {
+		if w.ownsRedis {
+			_ = w.rdb.Close()
+		}
+	}()
+
+	w.log.InfoContext(ctx, fmt.Sprintf("Starting worker for %d functions: %s", len(w.funcs), w.names()),
+		"queue", w.s.QueueName, "functions", len(w.funcs))
+	w.logRedisInfo(ctx)
+	if w.s.OnStartup != nil {
+		if err := w.s.OnStartup(ctx); err != nil {
+			return fmt.Errorf("on_startup: %w", err)
+		}
+	}
+
+	if w.s.HandleSignals {
+		sigs := make(chan os.Signal, 2)
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(sigs)
+		go func() {
+			select {
+			case sig := <-sigs:
+				w.handleSignal(sigName(sig))
+			case <-w.stopped:
+			}
+		}()
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			w.handleSignal("context cancellation")
+		case <-w.stopped:
+		}
+	}()
+
+	err := w.loop(ctx)
+	w.stop("") // burst end or loop error: no more polling
+	w.wg.Wait()
+	// shutdown work must run even when ctx is cancelled
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if derr := w.rdb.Del(closeCtx, w.s.HealthCheckKey).Err(); derr != nil {
+		w.log.WarnContext(closeCtx, "deleting the health check key failed", "error", derr)
+	}
+	if w.s.OnShutdown != nil {
+		if herr := w.s.OnShutdown(closeCtx); herr != nil {
+			err = errors.Join(err, fmt.Errorf("on_shutdown: %w", herr))
+		}
+	}
+	return err
+}
+
+func sigName(s os.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
+func (w *Worker) stop(sig string) {
+	w.stopOnce.Do(func() {
+		w.stopSig = sig
+		close(w.stopped)
+	})
+}
+
+func (w *Worker) isStopped() bool {
+	select {
+	case <-w.stopped:
+		return true
+	default:
+		return false
+	}
+}
+
+// handleSignal is arq's handle_sig, or with JobCompletionWait its
+// handle_sig_wait_for_completion.
+func (w *Worker) handleSignal(sig string) {
+	if w.isStopped() {
+		return
+	}
+	st := w.Stats()
+	if w.s.JobCompletionWait <= 0 {
+		w.log.Info(fmt.Sprintf("shutdown on %s ◆ %d jobs complete ◆ %d failed ◆ %d retries ◆ %d ongoing to cancel",
+			sig, st.Complete, st.Failed, st.Retried, st.Ongoing), "signal", sig)
+		w.cancelRunning(errShutdown)
+		w.stop(sig)
+		return
+	}
+	w.allowPick.Store(false)
+	w.log.Info("Setting allow_pick_jobs to `False`")
+	w.log.Info(fmt.Sprintf("shutdown on %s ◆ %d jobs complete ◆ %d failed ◆ %d retries ◆ %d to be completed",
+		sig, st.Complete, st.Failed, st.Retried, st.Ongoing), "signal", sig)
+	go func() {
+		deadline := time.NewTimer(w.s.JobCompletionWait)
+		defer deadline.Stop()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+	wait:
+		for w.Stats().Ongoing > 0 {
+			select {
+			case <-deadline.C:
+				break wait
+			case <-tick.C:
+			case <-w.stopped:
+				return
+			}
+		}
+		st := w.Stats()
+		w.log.Info(fmt.Sprintf("shutdown on %s, wait complete ◆ %d jobs complete ◆ %d failed ◆ %d retries ◆ %d ongoing to cancel",
+			sig, st.Complete, st.Failed, st.Retried, st.Ongoing), "signal", sig)
+		w.cancelRunning(errShutdown)
+		w.stop(sig)
+	}()
+}
+
+func (w *Worker) cancelRunning(cause error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, r := range w.running {
+		r.cancel(cause)
+	}
+}
+
+func (w *Worker) jobsStarted() int {
+	st := w.Stats()
+	return st.Complete + st.Failed + st.Retried + st.Ongoing
+}
+
+// loop is arq's main: poll, then in burst mode stop once nothing is left.
+func (w *Worker) loop(ctx context.Context) error {
+	backoff := time.Duration(0)
+	for !w.isStopped() {
+		before := time.Now()
+		err := w.pollIteration(ctx)
+		if err == nil && w.s.Burst {
+			if w.s.MaxBurstJobs > 0 && w.jobsStarted() >= w.s.MaxBurstJobs {
+				w.wg.Wait()
+				return nil
+			}
+			var n int64
+			n, err = w.rdb.ZCard(ctx, w.s.QueueName).Result()
+			if err == nil && n == 0 {
+				w.wg.Wait()
+				return nil
+			}
+		}
+		wait := w.s.PollDelay - time.Since(before)
+		if err != nil {
+			if w.isStopped() {
+				break
+			}
+			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
+			w.log.Error(fmt.Sprintf("redis error while polling, retrying in %s: %v", backoff, err), "error", err)
+			wait = backoff
+		} else {
+			backoff = 0
+		}
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-w.stopped:
+				t.Stop()
+			}
+		}
+	}
+	return nil
+}
+
+func (w *Worker) pollIteration(ctx context.Context) error {
+	count := w.s.QueueReadLimit
+	if w.s.Burst && w.s.MaxBurstJobs > 0 {
+		remaining := w.s.MaxBurstJobs - w.jobsStarted()
+		if remaining < 1 {
+			return nil
+		}
+		count = min(remaining, count)
+	}
+	if w.allowPick.Load() && w.Stats().Ongoing < w.s.MaxJobs {
+		now := arqcompat.TimestampMS(time.Now())
+		ids, err := w.rdb.ZRangeByScore(ctx, w.s.QueueName, &redis.ZRangeBy{
+			Min: "-inf", Max: fmt.Sprint(now), Offset: 0, Count: int64(count)}).Result()
+		if err != nil {
+			return err
+		}
+		if err := w.startJobs(ctx, ids); err != nil {
+			return err
+		}
+	}
+	if w.s.AllowAbortJobs {
+		if err := w.cancelAbortedJobs(ctx); err != nil {
+			return err
+		}
+	}
+	return w.heartBeat(ctx)
+}
+
+// startJobs claims each job as arq's start_jobs: WATCH the in-progress key,
+// skip the job if it is running or no longer queued for now, else MULTI,
+// PSETEX the in-progress key, EXEC; a lost race means another worker has it.
+func (w *Worker) startJobs(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		if w.isStopped() || !w.allowPick.Load() {
+			return nil
+		}
+		select {
+		case w.slots <- struct{}{}:
+		case <-w.stopped:
+			return nil
+		}
+		score, ok, err := w.claim(ctx, id)
+		if err != nil || !ok {
+			<-w.slots
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		w.mu.Lock()
+		w.claimed++
+		w.mu.Unlock()
+		w.wg.Add(1)
+		go func() {
+			defer func() {
+				w.mu.Lock()
+				w.claimed--
+				w.mu.Unlock()
+				<-w.slots
+				w.wg.Done()
+			}()
+			w.runJob(context.WithoutCancel(ctx), id, score)
+		}()
+	}
+	return nil
+}
+
+func (w *Worker) claim(ctx context.Context, id string) (score int64, ok bool, err error) {
+	key := arqcompat.InProgressKey(id)
+	err = w.rdb.Watch(ctx, func(tx *redis.Tx) error {
+		n, err := tx.Exists(ctx, key).Result()
+		if err != nil {
+			return err
+		}
+		s, err := tx.ZScore(ctx, w.s.QueueName, id).Result()
+		if errors.Is(err, redis.Nil) {
+			s, err = 0, nil
+		}
+		if err != nil {
+			return err
+		}
+		if n > 0 || s == 0 || int64(s) > arqcompat.TimestampMS(time.Now()) {
+			return nil // running elsewhere, finished, or re-deferred
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Do(ctx, "PSETEX", key, w.inProgressTimeout.Milliseconds(), "1")
+			return nil
+		})
+		if err == nil {
+			score, ok = int64(s), true
+		}
+		return err
+	}, key)
+	if errors.Is(err, redis.TxFailedErr) {
+		w.log.Debug(fmt.Sprintf("multi-exec error, job %s already started elsewhere", id))
+		return 0, false, nil
+	}
+	return score, ok, err
+}
+
+// cancelAbortedJobs is arq's _cancel_aborted_jobs, including its cleanup
+// of the abort set (ZREMRANGEBYSCORE from now + abort_job_max_age ms).
+func (w *Worker) cancelAbortedJobs(ctx context.Context) error {
+	var ids *redis.StringSliceCmd
+	_, err := w.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		ids = p.ZRange(ctx, arqcompat.AbortJobsSS, 0, -1)
+		p.ZRemRangeByScore(ctx, arqcompat.AbortJobsSS, fmt.Sprint(arqcompat.TimestampMS(time.Now())+arqcompat.AbortJobMaxAge), "+inf")
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var aborted []any
+	w.mu.Lock()
+	for _, id := range ids.Val() {
+		if r, ok := w.running[id]; ok {
+			r.aborting.Store(true)
+			r.cancel(errAborted)
+			aborted = append(aborted, id)
+		}
+	}
+	w.mu.Unlock()
+	if len(aborted) > 0 {
+		return w.rdb.ZRem(ctx, arqcompat.AbortJobsSS, aborted...).Err()
+	}
+	return nil
+}
+
+func (w *Worker) heartBeat(ctx context.Context) error {
+	if err := w.recordHealth(ctx); err != nil {
+		return err
+	}
+	window := max(w.s.PollDelay, 500*time.Millisecond)
+	return w.runCron(ctx, time.Now().In(w.s.Timezone), window)
+}
+
+// recordHealth writes arq's health-check line every HealthCheckInterval.
+func (w *Worker) recordHealth(ctx context.Context) error {
+	now := time.Now()
+	if now.Sub(w.lastHealth) < w.s.HealthCheckInterval {
+		return nil
+	}
+	w.lastHealth = now
+	queued, err := w.rdb.ZCard(ctx, w.s.QueueName).Result()
+	if err != nil {
+		return err
+	}
+	st := w.Stats()
+	info := fmt.Sprintf("%s j_complete=%d j_failed=%d j_retried=%d j_ongoing=%d queued=%d",
+		now.Format("Jan-02 15:04:05"), st.Complete, st.Failed, st.Retried, st.Ongoing, queued)
+	ttl := (w.s.HealthCheckInterval + time.Second).Milliseconds()
+	if err := w.rdb.Do(ctx, "PSETEX", w.s.HealthCheckKey, ttl, info).Err(); err != nil {
+		return err
+	}
+	suffix := info[strings.Index(info, "j_complete="):]
+	if w.lastHealthLog != "" && suffix != w.lastHealthLog {
+		w.log.InfoContext(ctx, "recording health: "+info)
+	}
+	w.lastHealthLog = suffix
+	return nil
+}
+
+func (w *Worker) logRedisInfo(ctx context.Context) {
+	var server, memory, clients *redis.StringCmd
+	var size *redis.IntCmd
+	_, err := w.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		server = p.Info(ctx, "Server")
+		memory = p.Info(ctx, "Memory")
+		clients = p.Info(ctx, "Clients")
+		size = p.DBSize(ctx)
+		return nil
+	})
+	if err != nil {
+		w.log.WarnContext(ctx, "reading redis info failed", "error", err)
+		return
+	}
+	field := func(info, name string) string {
+		for _, line := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+				return v
+			}
+		}
+		return "?"
+	}
+	w.log.InfoContext(ctx, fmt.Sprintf("redis_version=%s mem_usage=%s clients_connected=%s db_keys=%d",
+		field(server.Val(), "redis_version"), field(memory.Val(), "used_memory_human"), field(clients.Val(), "connected_clients"), size.Val()))
+}
