@@ -151,7 +151,7 @@ func UnmarshalMsgpack(data []byte) (any, error) { return UnmarshalMsgpackLimits(
 type mpParser struct {
 	data []byte
 	r    *bytes.Reader
-	dec *msgpack.Decoder
+	dec  *msgpack.Decoder
 	budget
 }
 

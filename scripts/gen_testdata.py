@@ -88,3 +88,24 @@ for _ in range(30):
     lol = [lol, lol]
 (hostile / "laughs.pkl").write_bytes(pickle.dumps(lol, protocol=4))
 print("wrote", sum(1 for _ in out.rglob("*") if _.is_file()), "files under", out)
+
+# arq's next_cron on a grid of schedules and start times, for the Go port
+import datetime as _dt  # noqa: E402
+
+from arq.cron import next_cron  # noqa: E402
+
+tz = _dt.timezone(_dt.timedelta(hours=2))
+starts = [_dt.datetime(2024, 1, 31, 23, 59, 59, 999999, tzinfo=tz), _dt.datetime(2024, 2, 28, 12, 30, 15, 123456, tzinfo=tz),
+          _dt.datetime(2023, 12, 31, 23, 0, 0, 0, tzinfo=tz), _dt.datetime(2024, 6, 15, 8, 7, 6, 500000, tzinfo=tz)]
+schedules = [{}, {"second": None}, {"minute": 30}, {"hour": 3, "minute": 0}, {"weekday": 0, "hour": 9, "minute": 15},
+             {"day": 1, "hour": 0, "minute": 0}, {"month": 2, "day": 29, "hour": 12, "minute": 0}, {"second": {0, 30}},
+             {"minute": {5, 35}, "second": 10, "microsecond": 0}, {"weekday": {5, 6}, "hour": {8, 20}, "minute": 0}]
+vectors = []
+for sched in schedules:
+    for start in starts:
+        nxt = next_cron(start, **sched)
+        enc = {k: (sorted(v) if isinstance(v, set) else v) for k, v in sched.items()}
+        vectors.append({"schedule": enc, "start": start.isoformat(), "next": nxt.isoformat()})
+wdir = root / "worker" / "testdata"
+wdir.mkdir(parents=True, exist_ok=True)
+(wdir / "next_cron.json").write_text(json.dumps(vectors, indent=1) + "\n")

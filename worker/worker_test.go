@@ -1,0 +1,308 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/goarq/goarq/arqcompat"
+	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/worker"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func setup(t *testing.T) (*client.Client, redis.UniversalClient, *miniredis.Miniredis) {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	return client.New(rdb, client.Options{}), rdb, mr
+}
+
+func runBurst(t *testing.T, rdb redis.UniversalClient, s worker.Settings) *worker.Worker {
+	t.Helper()
+	s.RedisClient, s.Burst, s.Logger = rdb, true, quiet()
+	if s.PollDelay == 0 {
+		s.PollDelay = 5 * time.Millisecond
+	}
+	w, err := worker.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := w.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func result(t *testing.T, c *client.Client, id string) (any, error) {
+	t.Helper()
+	return c.Job(id, "").Result(context.Background(), client.ResultOptions{Timeout: time.Second, PollDelay: 5 * time.Millisecond})
+}
+
+func TestTypedFunctionsBindArgumentsAsPythonCalls(t *testing.T) {
+	c, rdb, _ := setup(t)
+	ctx := context.Background()
+	add := worker.Func("add", func(ctx context.Context, a, b int) (int, error) { return a + b, nil }, worker.WithParams("a", "b"))
+	type In struct {
+		Name  string `json:"name"`
+		Times int    `json:"times"`
+	}
+	greet := worker.Func("greet", func(ctx context.Context, in In) (string, error) {
+		s := ""
+		for i := 0; i < in.Times; i++ {
+			s += "hi " + in.Name + " "
+		}
+		return s, nil
+	})
+	sum := worker.Func("sum", func(ctx context.Context, xs ...float64) float64 {
+		t := 0.0
+		for _, x := range xs {
+			t += x
+		}
+		return t
+	})
+	calls := map[string]client.Request{
+		"ok":        {Function: "add", Args: []any{1, 2}},
+		"kw":        {Function: "add", Args: []any{1}, Kwargs: map[string]any{"b": 5}},
+		"missing":   {Function: "add", Args: []any{1}},
+		"extra":     {Function: "add", Args: []any{1, 2, 3}},
+		"wrongtype": {Function: "add", Args: []any{"x", 2}},
+		"unknownkw": {Function: "add", Args: []any{1, 2}, Kwargs: map[string]any{"c": 1}},
+		"dupkw":     {Function: "add", Args: []any{1, 2}, Kwargs: map[string]any{"a": 1}},
+		"struct":    {Function: "greet", Kwargs: map[string]any{"name": "bob", "times": 2}},
+		"variadic":  {Function: "sum", Args: []any{1, 2.5, 3}},
+	}
+	for id, r := range calls {
+		r.Options.JobID = id
+		if _, err := c.EnqueueRequest(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runBurst(t, rdb, worker.Settings{Functions: []worker.Function{add, greet, sum}})
+	want := map[string]any{"ok": int64(3), "kw": int64(6), "struct": "hi bob hi bob ", "variadic": 6.5}
+	for id, v := range want {
+		got, err := result(t, c, id)
+		if err != nil || !arqcompat.Equal(got, v) {
+			t.Errorf("%s: got %v %v, want %v", id, got, err, v)
+		}
+	}
+	typeErrors := map[string]string{
+		"missing":   "add() missing 1 required positional argument: 'b'",
+		"extra":     "add() takes 2 positional arguments but 3 were given",
+		"wrongtype": "add() argument 'a' (position 1) must be int, not str",
+		"unknownkw": "add() got an unexpected keyword argument 'c'",
+		"dupkw":     "add() got multiple values for argument 'a'",
+	}
+	for id, msg := range typeErrors {
+		_, err := result(t, c, id)
+		var exc *arqcompat.Exception
+		if !errors.As(err, &exc) || exc.Class != (arqcompat.Global{Module: "builtins", Name: "TypeError"}) || exc.Message() != msg {
+			t.Errorf("%s: got %v, want TypeError(%q)", id, err, msg)
+		}
+	}
+}
+
+// A handler that ignores its context cannot hold the worker past its timeout.
+func TestTimeoutBeatsAHandlerThatIgnoresItsContext(t *testing.T) {
+	c, rdb, _ := setup(t)
+	release := make(chan struct{})
+	defer close(release)
+	stubborn := worker.Func("stubborn", func(ctx context.Context) error { <-release; return nil })
+	if _, err := c.EnqueueRequest(context.Background(), client.Request{Function: "stubborn", Options: client.EnqueueOptions{JobID: "s"}}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	w := runBurst(t, rdb, worker.Settings{Functions: []worker.Function{stubborn}, JobTimeout: 100 * time.Millisecond})
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("worker held for %s", d)
+	}
+	_, err := result(t, c, "s")
+	var exc *arqcompat.Exception
+	if !errors.As(err, &exc) || exc.Class.Name != "TimeoutError" {
+		t.Fatalf("got %v", err)
+	}
+	if st := w.Stats(); st.Failed != 1 || st.Complete != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// Never more than MaxJobs at once, and every job runs exactly once.
+func TestConcurrencyLimitAndExactlyOnce(t *testing.T) {
+	c, rdb, _ := setup(t)
+	ctx := context.Background()
+	var running, peak, runs atomic.Int64
+	seen := make([]atomic.Int64, 60)
+	f := worker.Func("f", func(ctx context.Context, i int) error {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		seen[i].Add(1)
+		runs.Add(1)
+		time.Sleep(5 * time.Millisecond)
+		return nil
+	})
+	for i := range seen {
+		if _, err := c.Enqueue(ctx, "f", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runBurst(t, rdb, worker.Settings{Functions: []worker.Function{f}, MaxJobs: 4})
+	if peak.Load() > 4 {
+		t.Errorf("peak concurrency %d > MaxJobs 4", peak.Load())
+	}
+	for i := range seen {
+		if seen[i].Load() != 1 {
+			t.Errorf("job %d ran %d times", i, seen[i].Load())
+		}
+	}
+}
+
+func TestRetryThenMaxTries(t *testing.T) {
+	c, rdb, mr := setup(t)
+	ctx := context.Background()
+	flaky := worker.Func("flaky", func(ctx context.Context) (int, error) {
+		j, _ := worker.JobFromContext(ctx)
+		if j.Try < 3 {
+			return 0, worker.Retry(10 * time.Millisecond)
+		}
+		return j.Try, nil
+	})
+	never := worker.Func("never", func(ctx context.Context) error { return worker.Retry(0) }, worker.WithMaxTries(2))
+	c.EnqueueRequest(ctx, client.Request{Function: "flaky", Options: client.EnqueueOptions{JobID: "flaky"}})
+	c.EnqueueRequest(ctx, client.Request{Function: "never", Options: client.EnqueueOptions{JobID: "never"}})
+	w := runBurst(t, rdb, worker.Settings{Functions: []worker.Function{flaky, never}})
+	if v, err := result(t, c, "flaky"); err != nil || v != int64(3) {
+		t.Errorf("flaky: %v %v", v, err)
+	}
+	_, err := result(t, c, "never")
+	var exc *arqcompat.Exception
+	if !errors.As(err, &exc) || exc.Message() != "max 2 retries exceeded" {
+		t.Errorf("never: %v", err)
+	}
+	if mr.Exists("arq:retry:flaky") || mr.Exists("arq:job:flaky") || mr.Exists("arq:in-progress:flaky") {
+		t.Error("keys left after success")
+	}
+	// flaky retries on tries 1 and 2; never on tries 1 and 2, then try 3 exceeds max 2
+	if st := w.Stats(); st.Retried != 4 || st.Complete != 1 || st.Failed != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// Cancelling Run leaves a running job queued, with its try counted, to run again.
+func TestShutdownLeavesRunningJobQueued(t *testing.T) {
+	c, rdb, mr := setup(t)
+	started := make(chan struct{})
+	slow := worker.Func("slow", func(ctx context.Context) error {
+		close(started)
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	c.EnqueueRequest(context.Background(), client.Request{Function: "slow", Options: client.EnqueueOptions{JobID: "slow"}})
+	w, _ := worker.New(worker.Settings{Functions: []worker.Function{slow}, RedisClient: rdb, Logger: quiet(), PollDelay: 5 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- w.Run(ctx) }()
+	<-started
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if mr.Exists("arq:result:slow") || mr.Exists("arq:in-progress:slow") || !mr.Exists("arq:job:slow") {
+		t.Error("the job was not left queued")
+	}
+	if n, _ := mr.Get("arq:retry:slow"); n != "1" {
+		t.Errorf("retry counter %q", n)
+	}
+	if st := w.Stats(); st.Retried != 1 || st.Failed != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// NextRun agrees with arq's next_cron on vectors arq itself computed.
+func TestNextRunMatchesArq(t *testing.T) {
+	data, err := os.ReadFile("testdata/next_cron.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vectors []struct {
+		Schedule map[string]json.RawMessage
+		Start    string
+		Next     string
+	}
+	if err := json.Unmarshal(data, &vectors); err != nil {
+		t.Fatal(err)
+	}
+	ints := func(raw json.RawMessage) []int {
+		if string(raw) == "null" {
+			return worker.EverySecond
+		}
+		var one int
+		if json.Unmarshal(raw, &one) == nil {
+			return []int{one}
+		}
+		var many []int
+		_ = json.Unmarshal(raw, &many)
+		return many
+	}
+	for _, v := range vectors {
+		var cj worker.CronJob
+		for k, raw := range v.Schedule {
+			switch k {
+			case "month":
+				cj.Month = ints(raw)
+			case "day":
+				cj.Day = ints(raw)
+			case "weekday":
+				cj.Weekday = ints(raw)
+			case "hour":
+				cj.Hour = ints(raw)
+			case "minute":
+				cj.Minute = ints(raw)
+			case "second":
+				cj.Second = ints(raw)
+			case "microsecond":
+				us := ints(raw)[0]
+				cj.Microsecond = &us
+			}
+		}
+		start, _ := time.Parse(time.RFC3339Nano, v.Start)
+		want, _ := time.Parse(time.RFC3339Nano, v.Next)
+		if got := cj.NextRun(start); !got.Equal(want) {
+			t.Errorf("%v from %s: got %s, want %s", v.Schedule, v.Start, got.Format(time.RFC3339Nano), v.Next)
+		}
+	}
+}
+
+func TestNewRejectsBadSettings(t *testing.T) {
+	if _, err := worker.New(worker.Settings{}); err == nil {
+		t.Error("no functions accepted")
+	}
+	f := worker.Func("f", func(ctx context.Context) {})
+	if _, err := worker.New(worker.Settings{Functions: []worker.Function{f, f}}); err == nil {
+		t.Error("duplicate accepted")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Func accepted a function without a context")
+		}
+	}()
+	worker.Func("bad", func(a int) {})
+}
