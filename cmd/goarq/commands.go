@@ -1,0 +1,482 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/urfave/cli/v2"
+
+	"github.com/goarq/goarq/arqcompat"
+	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/internal/view"
+)
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// parseArg reads a command-line argument as a JSON literal; a bare word that
+// is not JSON is a string.
+func parseArg(s string) any {
+	v, err := arqcompat.UnmarshalJSON([]byte(s))
+	if err != nil {
+		return s
+	}
+	return v
+}
+
+func enqueueCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "enqueue",
+		Usage:     "enqueue a job, as arq's enqueue_job; prints the job id",
+		ArgsUsage: "FUNCTION [ARG...]",
+		Description: `Arguments are JSON literals (1, 2.5, "text", [1, 2], {"a": 1}, true, null); a bare word is a string.
+
+Example:
+   goarq enqueue send_email user@example.com --kwarg subject='"hi"' --defer-by 10s
+   goarq enqueue add 1 2 --wait 30s`,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "kwarg", Usage: "keyword argument key=JSON (repeatable)"},
+			&cli.StringFlag{Name: "job-id", Usage: "job id (default: a random uuid4 hex)"},
+			&cli.DurationFlag{Name: "defer-by", Usage: "run no sooner than this from now"},
+			&cli.TimestampFlag{Name: "defer-until", Usage: "run no sooner than this time (RFC 3339)", Layout: time.RFC3339},
+			&cli.DurationFlag{Name: "expires", Usage: "do not start the job after this long"},
+			&cli.IntFlag{Name: "job-try", Usage: "start counting tries from this number"},
+			&cli.DurationFlag{Name: "wait", Usage: "wait up to this long for the result and print it"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 {
+				return fail(exitUsage, "enqueue: missing FUNCTION (see goarq enqueue --help)")
+			}
+			var args []any
+			for _, a := range c.Args().Slice()[1:] {
+				args = append(args, parseArg(a))
+			}
+			kwargs := &arqcompat.Dict{}
+			for _, kv := range c.StringSlice("kwarg") {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return fail(exitUsage, "enqueue: --kwarg %q: want key=JSON", kv)
+				}
+				_ = kwargs.Set(k, parseArg(v))
+			}
+			opts := client.EnqueueOptions{JobID: c.String("job-id"), DeferBy: c.Duration("defer-by"),
+				Expires: c.Duration("expires"), JobTry: c.Int("job-try")}
+			if t := c.Timestamp("defer-until"); t != nil {
+				opts.DeferUntil = *t
+			}
+			if opts.DeferBy != 0 && !opts.DeferUntil.IsZero() {
+				return fail(exitUsage, "enqueue: use either --defer-by or --defer-until, not both")
+			}
+			cl, err := connect(c)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			job, err := cl.EnqueueRequest(c.Context, client.Request{Function: c.Args().First(), Args: args, Kwargs: kwargs, Options: opts})
+			switch {
+			case errors.Is(err, client.ErrJobExists):
+				if c.Bool("json") {
+					_ = printJSON(c, map[string]any{"enqueued": false, "job_id": opts.JobID})
+				}
+				return fail(exitDuplicate, "a job with id %q is already queued, running or has a kept result", opts.JobID)
+			case errors.Is(err, client.ErrInvalidRequest):
+				return fail(exitUsage, "%v", err)
+			case err != nil:
+				return cmdRedisError(c, err)
+			}
+			if d := c.Duration("wait"); d > 0 {
+				return printResult(c, job, d)
+			}
+			if c.Bool("json") {
+				return printJSON(c, map[string]any{"enqueued": true, "job_id": job.ID})
+			}
+			fmt.Fprintln(c.App.Writer, job.ID)
+			return nil
+		},
+	}
+}
+
+func withJob(c *cli.Context, fn func(cl *client.Client, job *client.Job) error) error {
+	id, err := oneArg(c, "JOB_ID")
+	if err != nil {
+		return err
+	}
+	cl, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return fn(cl, cl.Job(id, ""))
+}
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name: "status", Usage: "print a job's status: deferred, queued, in_progress, complete or not_found",
+		ArgsUsage: "JOB_ID", Description: "Example:\n   goarq status 5c1f0e3b9a2d4e6f8a7b6c5d4e3f2a1b",
+		Action: func(c *cli.Context) error {
+			return withJob(c, func(_ *client.Client, job *client.Job) error {
+				st, err := job.Status(c.Context)
+				if err != nil {
+					return cmdRedisError(c, err)
+				}
+				if c.Bool("json") {
+					return printJSON(c, map[string]any{"job_id": job.ID, "status": st})
+				}
+				fmt.Fprintln(c.App.Writer, st)
+				return nil
+			})
+		},
+	}
+}
+
+func resultCommand() *cli.Command {
+	return &cli.Command{
+		Name: "result", Usage: "wait for a job's result and print it; a failed job prints the Python exception and exits 1",
+		ArgsUsage: "JOB_ID",
+		Flags:     []cli.Flag{&cli.DurationFlag{Name: "timeout", Usage: "give up after this long (0: wait forever)"}},
+		Description: "Example:\n   goarq result --timeout 10s 5c1f0e3b9a2d4e6f8a7b6c5d4e3f2a1b",
+		Action: func(c *cli.Context) error {
+			return withJob(c, func(_ *client.Client, job *client.Job) error {
+				return printResult(c, job, c.Duration("timeout"))
+			})
+		},
+	}
+}
+
+func printResult(c *cli.Context, job *client.Job, timeout time.Duration) error {
+	v, err := job.Result(c.Context, client.ResultOptions{Timeout: timeout, PollDelay: 100 * time.Millisecond})
+	var fe *client.JobFailedError
+	switch {
+	case err == nil:
+		if c.Bool("json") {
+			return printJSON(c, map[string]any{"job_id": job.ID, "success": true, "result": view.JSON(v)})
+		}
+		fmt.Fprintln(c.App.Writer, arqcompat.Repr(v))
+		return nil
+	case errors.As(err, &fe):
+		if c.Bool("json") {
+			out := map[string]any{"job_id": job.ID, "success": false, "result": view.JSON(fe.Result.Result)}
+			if fe.Exception != nil {
+				out["exception"] = view.Exception(fe.Exception)
+			}
+			_ = printJSON(c, out)
+			return fail(exitNegative, "")
+		}
+		if fe.Exception != nil {
+			return fail(exitNegative, "job %s failed: %s", job.ID, fe.Exception.Error())
+		}
+		return fail(exitNegative, "job %s failed: %s", job.ID, arqcompat.Repr(fe.Result.Result))
+	case errors.Is(err, client.ErrResultNotFound):
+		return fail(exitNegative, "job %s: no result, and the job is not queued (unknown id, or its result was not kept)", job.ID)
+	case errors.Is(err, client.ErrResultTimeout):
+		return fail(exitNegative, "job %s: no result within %s", job.ID, timeout)
+	}
+	return cmdRedisError(c, err)
+}
+
+func jobJSON(d client.JobDef) map[string]any {
+	m := map[string]any{"job_id": d.JobID, "function": d.Function, "args": view.JSON(d.Args), "kwargs": view.JSON(d.Kwargs),
+		"job_try": d.JobTry, "enqueue_time": d.EnqueueTime.Format(time.RFC3339Nano)}
+	if d.Score != nil {
+		m["score"] = *d.Score
+		m["run_at"] = time.UnixMilli(*d.Score).UTC().Format(time.RFC3339Nano)
+	}
+	return m
+}
+
+func infoCommand() *cli.Command {
+	return &cli.Command{
+		Name: "info", Usage: "print all that is known of a job: definition, score, result", ArgsUsage: "JOB_ID",
+		Description: "Example:\n   goarq --json info 5c1f0e3b9a2d4e6f8a7b6c5d4e3f2a1b",
+		Action: func(c *cli.Context) error {
+			return withJob(c, func(_ *client.Client, job *client.Job) error {
+				info, err := job.Info(c.Context)
+				if errors.Is(err, client.ErrJobNotFound) {
+					return fail(exitNegative, "job %s not found", job.ID)
+				}
+				if err != nil {
+					return cmdRedisError(c, err)
+				}
+				m := jobJSON(info.JobDef)
+				if info.IsFinished() {
+					m["success"], m["result"] = info.Success, view.JSON(info.Result)
+					m["start_time"], m["finish_time"] = info.StartTime.Format(time.RFC3339Nano), info.FinishTime.Format(time.RFC3339Nano)
+					m["queue_name"] = info.QueueName
+				}
+				if c.Bool("json") {
+					return printJSON(c, m)
+				}
+				w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+				fmt.Fprintf(w, "job_id\t%s\nfunction\t%s\nargs\t%s\njob_try\t%d\nenqueue_time\t%s\n", info.JobID, info.Function,
+					arqcompat.ReprArgs(info.Args, info.Kwargs), info.JobTry, info.EnqueueTime.Format(time.RFC3339Nano))
+				if info.Score != nil {
+					fmt.Fprintf(w, "run_at\t%s\n", time.UnixMilli(*info.Score).UTC().Format(time.RFC3339Nano))
+				}
+				if info.IsFinished() {
+					fmt.Fprintf(w, "success\t%v\nresult\t%s\nstart_time\t%s\nfinish_time\t%s\n", info.Success, arqcompat.Repr(info.Result),
+						info.StartTime.Format(time.RFC3339Nano), info.FinishTime.Format(time.RFC3339Nano))
+				}
+				return w.Flush()
+			})
+		},
+	}
+}
+
+func abortCommand() *cli.Command {
+	return &cli.Command{
+		Name: "abort", Usage: "abort a job, as arq's Job.abort; exits 0 only when the job was aborted", ArgsUsage: "JOB_ID",
+		Flags:       []cli.Flag{&cli.DurationFlag{Name: "timeout", Value: 10 * time.Second, Usage: "wait this long for the worker to abort it"}},
+		Description: "The worker must run with allow_abort_jobs.\n\nExample:\n   goarq abort --timeout 5s 5c1f0e3b9a2d4e6f8a7b6c5d4e3f2a1b",
+		Action: func(c *cli.Context) error {
+			return withJob(c, func(_ *client.Client, job *client.Job) error {
+				ok, err := job.Abort(c.Context, client.ResultOptions{Timeout: c.Duration("timeout"), PollDelay: 100 * time.Millisecond})
+				if err != nil {
+					return cmdRedisError(c, err)
+				}
+				if c.Bool("json") {
+					_ = printJSON(c, map[string]any{"job_id": job.ID, "aborted": ok})
+				} else if ok {
+					fmt.Fprintln(c.App.Writer, "aborted")
+				}
+				if !ok {
+					return fail(exitNegative, "job %s was not aborted (finished first, unknown, or the worker does not allow aborts)", job.ID)
+				}
+				return nil
+			})
+		},
+	}
+}
+
+func jobsCommand() *cli.Command {
+	return &cli.Command{
+		Name: "jobs", Usage: "list queued and deferred jobs",
+		Flags:       []cli.Flag{&cli.IntFlag{Name: "limit", Value: 50, Usage: "show at most this many (0: all)"}},
+		Description: "Example:\n   goarq --queue arq:queue jobs --limit 20",
+		Action: func(c *cli.Context) error {
+			cl, err := connect(c)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			jobs, err := cl.QueuedJobs(c.Context, "")
+			if err != nil {
+				return cmdRedisError(c, err)
+			}
+			if n := c.Int("limit"); n > 0 && len(jobs) > n {
+				jobs = jobs[:n]
+			}
+			if c.Bool("json") {
+				rows := []any{}
+				for _, j := range jobs {
+					rows = append(rows, jobJSON(j))
+				}
+				return printJSON(c, map[string]any{"queue": cl.QueueName(), "jobs": rows})
+			}
+			w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "JOB ID\tFUNCTION\tARGS\tTRY\tENQUEUED\tRUNS")
+			now := time.Now()
+			for _, j := range jobs {
+				runs := "now"
+				if j.Score != nil && *j.Score > arqcompat.TimestampMS(now) {
+					runs = "in " + time.UnixMilli(*j.Score).Sub(now).Round(time.Second).String()
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\n", j.JobID, j.Function, clip(arqcompat.ReprArgs(j.Args, j.Kwargs), 40), max(j.JobTry, 1),
+					j.EnqueueTime.Local().Format("2006-01-02 15:04:05"), runs)
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+func resultsCommand() *cli.Command {
+	return &cli.Command{
+		Name: "results", Usage: "list kept job results",
+		Flags:       []cli.Flag{&cli.BoolFlag{Name: "failed", Usage: "only failed jobs"}},
+		Description: "Example:\n   goarq results --failed",
+		Action: func(c *cli.Context) error {
+			cl, err := connect(c)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			res, err := cl.AllJobResults(c.Context)
+			if err != nil {
+				return cmdRedisError(c, err)
+			}
+			var rows []*client.JobResult
+			for _, r := range res {
+				if !c.Bool("failed") || !r.Success {
+					rows = append(rows, r)
+				}
+			}
+			if c.Bool("json") {
+				out := []any{}
+				for _, r := range rows {
+					m := jobJSON(r.JobDef)
+					m["success"], m["result"], m["queue_name"] = r.Success, view.JSON(r.Result), r.QueueName
+					m["start_time"], m["finish_time"] = r.StartTime.Format(time.RFC3339Nano), r.FinishTime.Format(time.RFC3339Nano)
+					m["duration_s"] = r.FinishTime.Sub(r.StartTime).Seconds()
+					out = append(out, m)
+				}
+				return printJSON(c, map[string]any{"results": out})
+			}
+			w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "JOB ID\tFUNCTION\tOK\tDURATION\tFINISHED\tRESULT")
+			for _, r := range rows {
+				shown := arqcompat.Repr(r.Result)
+				if exc, ok := r.Result.(*arqcompat.Exception); ok {
+					shown = exc.Error()
+				}
+				fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\t%s\n", r.JobID, r.Function, r.Success, r.FinishTime.Sub(r.StartTime).Round(time.Millisecond),
+					r.FinishTime.Local().Format("2006-01-02 15:04:05"), clip(shown, 50))
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func healthCommand() *cli.Command {
+	return &cli.Command{
+		Name: "health", Usage: "exit 0 when a worker's health-check key is present, 1 when not, like arq --check",
+		Flags:       []cli.Flag{&cli.StringFlag{Name: "health-check-key", Usage: "the key (default: <queue>:health-check)"}},
+		Description: "Example:\n   goarq --queue arq:queue health && echo healthy",
+		Action: func(c *cli.Context) error {
+			cl, err := connect(c)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			key := c.String("health-check-key")
+			if key == "" {
+				key = arqcompat.HealthCheckKey(cl.QueueName())
+			}
+			v, err := cl.Redis().Get(c.Context, key).Result()
+			if err != nil && !isNil(err) {
+				return cmdRedisError(c, err)
+			}
+			if c.Bool("json") {
+				_ = printJSON(c, map[string]any{"key": key, "healthy": v != "", "value": v})
+			}
+			if v == "" {
+				return fail(exitNegative, "health check failed: no health check sentinel value found at %s", key)
+			}
+			if !c.Bool("json") {
+				fmt.Fprintln(c.App.Writer, "health check successful: "+v)
+			}
+			return nil
+		},
+	}
+}
+
+type queueStats struct {
+	Queue      string `json:"queue"`
+	Queued     int    `json:"queued"`
+	Deferred   int    `json:"deferred"`
+	InProgress int    `json:"in_progress"`
+	ResultsOK  int    `json:"results_ok"`
+	ResultsErr int    `json:"results_failed"`
+	Health     string `json:"health"`
+}
+
+func collectStats(c *cli.Context, cl *client.Client) (queueStats, error) {
+	ctx, rdb := c.Context, cl.Redis()
+	q := queueStats{Queue: cl.QueueName()}
+	now := fmt.Sprint(arqcompat.TimestampMS(time.Now()))
+	queued, err := rdb.ZCount(ctx, q.Queue, "-inf", now).Result()
+	if err != nil {
+		return q, err
+	}
+	total, err := rdb.ZCard(ctx, q.Queue).Result()
+	if err != nil {
+		return q, err
+	}
+	q.Queued, q.Deferred = int(queued), int(total-queued)
+	iter := rdb.Scan(ctx, 0, arqcompat.InProgressKeyPrefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		id := strings.TrimPrefix(iter.Val(), arqcompat.InProgressKeyPrefix)
+		if _, err := rdb.ZScore(ctx, q.Queue, id).Result(); err == nil {
+			q.InProgress++
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return q, err
+	}
+	// a running job is still in the queue: count it once, as running
+	q.Queued = max(0, q.Queued-q.InProgress)
+	res, err := cl.AllJobResults(ctx)
+	if err != nil {
+		return q, err
+	}
+	for _, r := range res {
+		if r.QueueName != q.Queue && r.QueueName != "<unknown>" {
+			continue
+		}
+		if r.Success {
+			q.ResultsOK++
+		} else {
+			q.ResultsErr++
+		}
+	}
+	q.Health, _ = rdb.Get(ctx, arqcompat.HealthCheckKey(q.Queue)).Result()
+	return q, nil
+}
+
+func statsCommand() *cli.Command {
+	return &cli.Command{
+		Name: "stats", Usage: "queued, deferred and running jobs, kept results and the workers' health line",
+		Flags:       []cli.Flag{&cli.DurationFlag{Name: "watch", Usage: "redraw every interval until interrupted"}},
+		Description: "Example:\n   goarq stats --watch 2s",
+		Action: func(c *cli.Context) error {
+			cl, err := connect(c)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			for {
+				q, err := collectStats(c, cl)
+				if err != nil {
+					return cmdRedisError(c, err)
+				}
+				if c.Bool("json") {
+					_ = printJSON(c, q)
+				} else {
+					if c.Duration("watch") > 0 {
+						fmt.Fprint(c.App.Writer, "\033[H\033[2J")
+					}
+					w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(w, "QUEUE\tQUEUED\tDEFERRED\tIN PROGRESS\tRESULTS OK\tRESULTS FAILED")
+					fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\n", q.Queue, q.Queued, q.Deferred, q.InProgress, q.ResultsOK, q.ResultsErr)
+					_ = w.Flush()
+					health := q.Health
+					if health == "" {
+						health = "no worker health check found"
+					}
+					fmt.Fprintln(c.App.Writer, "health: "+health)
+				}
+				d := c.Duration("watch")
+				if d <= 0 {
+					return nil
+				}
+				select {
+				case <-c.Context.Done():
+					return nil
+				case <-time.After(d):
+				}
+			}
+		},
+	}
+}
+
+func isNil(err error) bool { return errors.Is(err, redis.Nil) }

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/goarq/goarq/arqcompat"
+	"github.com/goarq/goarq/client"
+)
+
+type cliEnv struct {
+	t   *testing.T
+	mr  *miniredis.Miniredis
+	url string
+}
+
+func newEnv(t *testing.T) *cliEnv {
+	t.Setenv("ARQ_REDIS_URL", "")
+	t.Setenv("REDIS_URL", "")
+	mr := miniredis.RunT(t)
+	return &cliEnv{t: t, mr: mr, url: "redis://" + mr.Addr() + "/0"}
+}
+
+// goarq runs the CLI with --redis pointing at the test Redis.
+func (e *cliEnv) goarq(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(context.Background(), append([]string{"goarq", "--redis", e.url}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func (e *cliEnv) jsonOut(args ...string) map[string]any {
+	e.t.Helper()
+	code, out, errs := e.goarq(append([]string{"--json"}, args...)...)
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		e.t.Fatalf("%v: exit %d, not JSON: %q %q", args, code, out, errs)
+	}
+	return m
+}
+
+func (e *cliEnv) client() *client.Client {
+	rdb := redis.NewClient(&redis.Options{Addr: e.mr.Addr()})
+	e.t.Cleanup(func() { rdb.Close() })
+	return client.New(rdb, client.Options{})
+}
+
+func TestEnqueuePrintsIDAndRefusesDuplicates(t *testing.T) {
+	e := newEnv(t)
+	code, out, _ := e.goarq("enqueue", "send_email", "user@example.com", "3", "2.5", `[1, "a"]`, "--kwarg", `subject="hi"`, "--job-id", "j1", "--defer-by", "10s")
+	if code != 0 || out != "j1\n" {
+		t.Fatalf("exit %d, out %q", code, out)
+	}
+	info, err := e.client().Job("j1", "").Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []any{"user@example.com", int64(3), 2.5, []any{int64(1), "a"}}
+	if info.Function != "send_email" || !arqcompat.Equal(info.Args, want) {
+		t.Errorf("args %s", arqcompat.Repr(info.Args))
+	}
+	if v, _ := info.Kwargs.Get("subject"); v != "hi" {
+		t.Errorf("kwargs %s", arqcompat.Repr(info.Kwargs))
+	}
+	if *info.Score-info.EnqueueTime.UnixMilli() != 10_000 {
+		t.Errorf("defer: score %d, enqueued %d", *info.Score, info.EnqueueTime.UnixMilli())
+	}
+	code, _, errs := e.goarq("enqueue", "send_email", "--job-id", "j1")
+	if code != exitDuplicate || !strings.Contains(errs, `"j1" is already queued`) {
+		t.Errorf("duplicate: exit %d, %q", code, errs)
+	}
+	if m := e.jsonOut("enqueue", "f", "--job-id", "j2"); m["enqueued"] != true || m["job_id"] != "j2" {
+		t.Errorf("json: %v", m)
+	}
+	code, _, errs = e.goarq("enqueue", "f", "--defer-by", "1s", "--defer-until", "2030-01-01T00:00:00Z")
+	if code != exitUsage || !strings.Contains(errs, "not both") {
+		t.Errorf("both defers: %d %q", code, errs)
+	}
+	if code, _, _ := e.goarq("enqueue"); code != exitUsage {
+		t.Errorf("no function: exit %d", code)
+	}
+	if code, _, errs := e.goarq("enqueue", "f", "--kwarg", "novalue"); code != exitUsage || !strings.Contains(errs, "key=JSON") {
+		t.Errorf("bad kwarg: %d %q", code, errs)
+	}
+}
+
+func TestStatusResultInfo(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.client()
+	if code, out, _ := e.goarq("status", "nope"); code != 0 || out != "not_found\n" {
+		t.Errorf("status: %d %q", code, out)
+	}
+	c.EnqueueRequest(ctx, client.Request{Function: "f", Options: client.EnqueueOptions{JobID: "q"}})
+	if m := e.jsonOut("status", "q"); m["status"] != "queued" {
+		t.Errorf("status json %v", m)
+	}
+	ok, _ := arqcompat.EncodeResult(c.Serializer(), arqcompat.ResultRecord{JobRecord: arqcompat.JobRecord{Function: "add"},
+		Success: true, Result: arqcompat.Tuple{int64(1), "x"}, JobID: "ok", Queue: "arq:queue"})
+	e.mr.Set("arq:result:ok", string(ok))
+	bad, _ := arqcompat.EncodeResult(c.Serializer(), arqcompat.ResultRecord{JobRecord: arqcompat.JobRecord{Function: "parse"},
+		Result: arqcompat.NewException("builtins", "ValueError", "boom"), JobID: "bad"})
+	e.mr.Set("arq:result:bad", string(bad))
+
+	if code, out, _ := e.goarq("result", "ok"); code != 0 || out != "(1, 'x')\n" {
+		t.Errorf("result: %d %q", code, out)
+	}
+	code, _, errs := e.goarq("result", "bad")
+	if code != exitNegative || !strings.Contains(errs, "ValueError: boom") {
+		t.Errorf("failed result: %d %q", code, errs)
+	}
+	m := e.jsonOut("result", "bad")
+	exc, _ := m["exception"].(map[string]any)
+	if m["success"] != false || exc["class"] != "ValueError" || exc["message"] != "boom" {
+		t.Errorf("failed result json: %v", m)
+	}
+	if code, _, errs := e.goarq("result", "--timeout", "50ms", "q"); code != exitNegative || !strings.Contains(errs, "no result within") {
+		t.Errorf("timeout: %d %q", code, errs)
+	}
+	if code, _, _ := e.goarq("result", "unknown"); code != exitNegative {
+		t.Errorf("unknown: %d", code)
+	}
+	if m := e.jsonOut("info", "ok"); m["function"] != "add" || m["success"] != true {
+		t.Errorf("info json %v", m)
+	}
+	if code, out, _ := e.goarq("info", "q"); code != 0 || !strings.Contains(out, "function      f") {
+		t.Errorf("info: %d %q", code, out)
+	}
+	if code, _, _ := e.goarq("info", "nope"); code != exitNegative {
+		t.Errorf("info unknown: %d", code)
+	}
+	// garbage in a result key: a clear error, not a panic
+	e.mr.Set("arq:result:junk", "\x80\x04\x95garbage")
+	if code, _, errs := e.goarq("result", "junk"); code != exitNegative || !strings.Contains(errs, "pickle") {
+		t.Errorf("garbage: %d %q", code, errs)
+	}
+}
+
+func TestJobsResultsStatsHealth(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.client()
+	c.EnqueueRequest(ctx, client.Request{Function: "now", Args: []any{1}, Options: client.EnqueueOptions{JobID: "a"}})
+	c.EnqueueRequest(ctx, client.Request{Function: "later", Options: client.EnqueueOptions{JobID: "b", DeferBy: time.Hour}})
+	code, out, _ := e.goarq("jobs")
+	if code != 0 || !strings.Contains(out, "a       now") || !strings.Contains(out, "in 1h0m0s") {
+		t.Errorf("jobs: %d\n%s", code, out)
+	}
+	m := e.jsonOut("jobs", "--limit", "1")
+	if rows, _ := m["jobs"].([]any); len(rows) != 1 {
+		t.Errorf("jobs --limit: %v", m)
+	}
+	for id, success := range map[string]bool{"r1": true, "r2": false} {
+		data, _ := arqcompat.EncodeResult(c.Serializer(), arqcompat.ResultRecord{JobRecord: arqcompat.JobRecord{Function: "f"},
+			Success: success, Result: arqcompat.NewException("builtins", "KeyError", "k"), JobID: id, Queue: "arq:queue"})
+		e.mr.Set("arq:result:"+id, string(data))
+	}
+	if code, out, _ := e.goarq("results", "--failed"); code != 0 || strings.Contains(out, "r1") || !strings.Contains(out, "r2") {
+		t.Errorf("results --failed: %d\n%s", code, out)
+	}
+	e.mr.Set("arq:in-progress:a", "1")
+	st := e.jsonOut("stats")
+	if st["queued"] != 0.0 || st["deferred"] != 1.0 || st["in_progress"] != 1.0 || st["results_ok"] != 1.0 || st["results_failed"] != 1.0 {
+		t.Errorf("stats: %v", st)
+	}
+	if code, _, _ := e.goarq("health"); code != exitNegative {
+		t.Errorf("health without a worker: %d", code)
+	}
+	e.mr.Set("arq:queue:health-check", "Nov-22 10:00:00 j_complete=1 j_failed=0 j_retried=0 j_ongoing=0 queued=0")
+	if code, out, _ := e.goarq("health"); code != 0 || !strings.Contains(out, "j_complete=1") {
+		t.Errorf("health: %d %q", code, out)
+	}
+	if code, _, _ := e.goarq("health", "--health-check-key", "other"); code != exitNegative {
+		t.Errorf("health other key: %d", code)
+	}
+	if code, out, _ := e.goarq("stats"); code != 0 || !strings.Contains(out, "health: Nov-22") {
+		t.Errorf("stats text: %q", out)
+	}
+}
+
+func TestAbortExitCodes(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	// a finished job cannot be aborted: exit 1
+	data, _ := arqcompat.EncodeResult(c.Serializer(), arqcompat.ResultRecord{JobRecord: arqcompat.JobRecord{Function: "f"}, Success: true, JobID: "done"})
+	e.mr.Set("arq:result:done", string(data))
+	if code, _, _ := e.goarq("abort", "--timeout", "100ms", "done"); code != exitNegative {
+		t.Errorf("abort finished: %d", code)
+	}
+	// a cancellation result means aborted: exit 0
+	data, _ = arqcompat.EncodeResult(c.Serializer(), arqcompat.ResultRecord{JobRecord: arqcompat.JobRecord{Function: "f"},
+		Result: arqcompat.NewException("asyncio.exceptions", "CancelledError"), JobID: "c"})
+	e.mr.Set("arq:result:c", string(data))
+	if code, out, _ := e.goarq("abort", "c"); code != 0 || out != "aborted\n" {
+		t.Errorf("abort: %d %q", code, out)
+	}
+}
+
+func TestUnreachableRedisAndBadArguments(t *testing.T) {
+	t.Setenv("ARQ_REDIS_URL", "")
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"goarq", "--redis", "redis://user:s3cret@127.0.0.1:1/0", "status", "x"}, &out, &errb)
+	if code != exitRedis || !strings.Contains(errb.String(), "127.0.0.1:1") || strings.Contains(errb.String(), "s3cret") ||
+		strings.Count(strings.TrimSpace(errb.String()), "\n") != 0 {
+		t.Errorf("unreachable: %d %q", code, errb.String())
+	}
+	errb.Reset()
+	code = run(context.Background(), []string{"goarq", "--redis", "http://x", "status", "x"}, &out, &errb)
+	if code != exitUsage || !strings.Contains(errb.String(), "scheme") {
+		t.Errorf("bad url: %d %q", code, errb.String())
+	}
+	errb.Reset()
+	code = run(context.Background(), []string{"goarq", "--serializer", "yaml", "status", "x"}, &out, &errb)
+	if code != exitUsage {
+		t.Errorf("bad serializer: %d %q", code, errb.String())
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"goarq", "nosuchcommand"}, &out, &errb); code == 0 {
+		t.Errorf("unknown command: exit 0")
+	}
+	if code := run(context.Background(), []string{"goarq", "status", "--nosuchflag"}, &out, &errb); code != exitUsage {
+		t.Errorf("unknown flag: %d", code)
+	}
+}
+
+func TestEnvironmentPicksRedis(t *testing.T) {
+	e := newEnv(t)
+	t.Setenv("REDIS_URL", e.url)
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"goarq", "status", "x"}, &out, &errb); code != 0 || out.String() != "not_found\n" {
+		t.Errorf("REDIS_URL: %d %q %q", code, out.String(), errb.String())
+	}
+}
+
+func TestHelpHasExamples(t *testing.T) {
+	for _, cmd := range newApp(nil, nil).Commands {
+		if !strings.Contains(cmd.Description, "Example") {
+			t.Errorf("%s --help has no example", cmd.Name)
+		}
+	}
+}
+
+func TestDemoOnEmbeddedRedis(t *testing.T) {
+	t.Setenv("ARQ_REDIS_URL", "")
+	t.Setenv("REDIS_URL", "")
+	var out, errb bytes.Buffer
+	start := time.Now()
+	code := run(context.Background(), []string{"goarq", "demo"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("demo took %s", d)
+	}
+	for _, want := range []string{"add          complete  1      → 3", "→ 'hello, world'", "✗ ValueError: invalid literal", "complete  3      → 'fetched",
+		"✗ aborted (Job.abort() returned true)", "↻", "⊘", "retrying job in 0.10s"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
