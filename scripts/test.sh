@@ -21,6 +21,12 @@ fi
 source scripts/venv.sh
 
 # 3. Go checks
+log "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.venv/*'))
+if [ -n "$unformatted" ]; then
+    echo "not gofmt-ed: $unformatted" >&2
+    exit 1
+fi
 log "go vet ./..."
 go vet ./...
 log "go test -race ./..."

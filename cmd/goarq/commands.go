@@ -137,8 +137,8 @@ func statusCommand() *cli.Command {
 func resultCommand() *cli.Command {
 	return &cli.Command{
 		Name: "result", Usage: "wait for a job's result and print it; a failed job prints the Python exception and exits 1",
-		ArgsUsage: "JOB_ID",
-		Flags:     []cli.Flag{&cli.DurationFlag{Name: "timeout", Usage: "give up after this long (0: wait forever)"}},
+		ArgsUsage:   "JOB_ID",
+		Flags:       []cli.Flag{&cli.DurationFlag{Name: "timeout", Usage: "give up after this long (0: wait forever)"}},
 		Description: "Example:\n   goarq result --timeout 10s 5c1f0e3b9a2d4e6f8a7b6c5d4e3f2a1b",
 		Action: func(c *cli.Context) error {
 			return withJob(c, func(_ *client.Client, job *client.Job) error {

@@ -177,7 +177,9 @@ func redisURL(c *cli.Context) (url string, explicit bool) {
 // --job-id x"), which urfave/cli v2 does not parse: it moves them ahead of
 // the first argument. Words after "--" stay arguments.
 func intersperse(app *cli.App, args []string) []string {
-	isFlag := func(s string) bool { return strings.HasPrefix(s, "-") && len(s) > 1 && !(s[1] >= '0' && s[1] <= '9') && s[1] != '.' }
+	isFlag := func(s string) bool {
+		return strings.HasPrefix(s, "-") && len(s) > 1 && !(s[1] >= '0' && s[1] <= '9') && s[1] != '.'
+	}
 	// find the command
 	i := 1
 	for i < len(args) && isFlag(args[i]) {
