@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Benchmarks Python arq 0.28 and goarq side by side on one throwaway
+# redis-server. Not a test: it never gates CI.
+#   bash scripts/bench.sh            # full run (about 10 minutes)
+#   bash scripts/bench.sh --quick    # short run (under 2 minutes)
+# Prints a Markdown table and writes the same data as JSON to bench-results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
+    sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server redis-tools >/dev/null
+fi
+source scripts/venv.sh
+mkdir -p bench-results
+go build -o bench-results/goarqbench ./scripts/bench/goarqbench
+source scripts/redis.sh
+start_redis
+"$VENV/bin/python" scripts/bench/run.py --redis "$REDIS_URL" --go-bin bench-results/goarqbench "$@"

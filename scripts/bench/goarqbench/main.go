@@ -1,0 +1,209 @@
+// Command goarqbench is the Go half of scripts/bench.sh: each subcommand
+// measures one thing and prints one JSON object. scripts/bench/run.py runs
+// it side by side with scripts/bench/arq_bench.py.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/worker"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: goarqbench fill|drain|enqueue|latency|rss [flags]")
+		os.Exit(2)
+	}
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	redisURL := fs.String("redis", os.Getenv("REDIS_URL"), "Redis URL")
+	n := fs.Int("n", 1000, "jobs")
+	function := fs.String("function", "noop", "function to enqueue: noop, io_wait, sleep2")
+	maxJobs := fs.Int("max-jobs", 10, "max jobs")
+	pollDelay := fs.Duration("poll-delay", 500*time.Millisecond, "poll delay")
+	mode := fs.String("mode", "single", "enqueue mode: single, concurrent, batch")
+	gap := fs.Duration("gap", 20*time.Millisecond, "latency: time between jobs")
+	idle := fs.Duration("idle", 2*time.Second, "latency: idle time measured for commands/s")
+	_ = fs.Parse(os.Args[2:])
+
+	ctx := context.Background()
+	rs, err := client.ParseDSN(*redisURL)
+	check(err)
+	rdb, err := client.Connect(ctx, rs, nil)
+	check(err)
+	defer rdb.Close()
+	c := client.New(rdb, client.Options{})
+	var out map[string]any
+	switch os.Args[1] {
+	case "fill":
+		out = fill(ctx, c, *n, *function)
+	case "drain":
+		out = drain(ctx, rdb, *n, *maxJobs, *pollDelay)
+	case "enqueue":
+		out = enqueue(ctx, c, *n, *mode)
+	case "latency":
+		out = latency(ctx, rdb, c, *n, *pollDelay, *gap, *idle)
+	case "rss":
+		out = drain(ctx, rdb, *n, *maxJobs, *pollDelay)
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		out["max_rss_kb"] = ru.Maxrss
+	default:
+		check(fmt.Errorf("unknown command %q", os.Args[1]))
+	}
+	b, _ := json.Marshal(out)
+	fmt.Println(string(b))
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "goarqbench:", err)
+		os.Exit(1)
+	}
+}
+
+func functions(rdb redis.UniversalClient) []worker.Function {
+	return []worker.Function{
+		worker.Func("noop", func(ctx context.Context) {}),
+		worker.Func("io_wait", func(ctx context.Context) error {
+			select {
+			case <-time.After(10 * time.Millisecond):
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}),
+		worker.Func("sleep2", func(ctx context.Context) error {
+			select {
+			case <-time.After(2 * time.Second):
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}),
+		worker.Func("started_at", func(ctx context.Context) float64 {
+			return float64(time.Now().UnixNano()) / 1e9
+		}),
+	}
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// fill pre-enqueues jobs (not measured) with the batch API.
+func fill(ctx context.Context, c *client.Client, n int, function string) map[string]any {
+	for start := 0; start < n; start += 1000 {
+		var reqs []client.Request
+		for i := start; i < min(n, start+1000); i++ {
+			reqs = append(reqs, client.Request{Function: function})
+		}
+		_, err := c.EnqueueMany(ctx, reqs)
+		check(err)
+	}
+	return map[string]any{"filled": n}
+}
+
+func drain(ctx context.Context, rdb redis.UniversalClient, n, maxJobs int, poll time.Duration) map[string]any {
+	w, err := worker.New(worker.Settings{Functions: functions(rdb), RedisClient: rdb, Burst: true, MaxJobs: maxJobs,
+		PollDelay: poll, Logger: quiet()})
+	check(err)
+	start := time.Now()
+	check(w.Run(ctx))
+	secs := time.Since(start).Seconds()
+	st := w.Stats()
+	return map[string]any{"jobs": st.Complete, "failed": st.Failed, "seconds": secs, "jobs_per_s": float64(st.Complete) / secs}
+}
+
+func enqueue(ctx context.Context, c *client.Client, n int, mode string) map[string]any {
+	start := time.Now()
+	switch mode {
+	case "single":
+		for i := 0; i < n; i++ {
+			_, err := c.Enqueue(ctx, "noop")
+			check(err)
+		}
+	case "concurrent":
+		var wg sync.WaitGroup
+		per := n / 100
+		for g := 0; g < 100; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < per; i++ {
+					_, err := c.Enqueue(ctx, "noop")
+					check(err)
+				}
+			}()
+		}
+		wg.Wait()
+	case "batch":
+		reqs := make([]client.Request, 0, 1000)
+		for i := 0; i < n; i++ {
+			reqs = append(reqs, client.Request{Function: "noop"})
+			if len(reqs) == 1000 || i == n-1 {
+				_, err := c.EnqueueMany(ctx, reqs)
+				check(err)
+				reqs = reqs[:0]
+			}
+		}
+	default:
+		check(fmt.Errorf("unknown mode %q", mode))
+	}
+	secs := time.Since(start).Seconds()
+	return map[string]any{"jobs": n, "seconds": secs, "jobs_per_s": float64(n) / secs}
+}
+
+func totalCommands(ctx context.Context, rdb redis.UniversalClient) int64 {
+	info, err := rdb.Info(ctx, "stats").Result()
+	check(err)
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_commands_processed:"); ok {
+			var n int64
+			fmt.Sscan(v, &n)
+			return n
+		}
+	}
+	return 0
+}
+
+// latency runs an idle worker, measures the Redis commands it costs per
+// second, then enqueues jobs gap apart and measures enqueue-to-start.
+func latency(ctx context.Context, rdb redis.UniversalClient, c *client.Client, n int, poll, gap, idle time.Duration) map[string]any {
+	w, err := worker.New(worker.Settings{Functions: functions(rdb), RedisClient: rdb, PollDelay: poll, Logger: quiet()})
+	check(err)
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(wctx) }()
+	time.Sleep(300 * time.Millisecond) // start-up commands are not idle cost
+	before := totalCommands(ctx, rdb)
+	time.Sleep(idle)
+	idleCmds := float64(totalCommands(ctx, rdb)-before-1) / idle.Seconds()
+
+	var lat []float64
+	for i := 0; i < n; i++ {
+		t0 := time.Now()
+		job, err := c.Enqueue(ctx, "started_at")
+		check(err)
+		v, err := job.Result(ctx, client.ResultOptions{PollDelay: time.Millisecond})
+		check(err)
+		lat = append(lat, (v.(float64)-float64(t0.UnixNano())/1e9)*1000)
+		time.Sleep(gap)
+	}
+	cancel()
+	check(<-done)
+	sort.Float64s(lat)
+	pct := func(p float64) float64 { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	return map[string]any{"p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99), "idle_cmds_per_s": idleCmds}
+}

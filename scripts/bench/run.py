@@ -1,0 +1,222 @@
+"""Runs Python arq 0.28 and goarq side by side on one Redis and prints a
+Markdown table (and writes JSON) of every figure: median of the repetitions,
+with min and max, and the ratio goarq / arq. Driven by scripts/bench.sh."""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+import redis
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def info(r, section):
+    return r.info(section)
+
+
+def commands_total(r):
+    return sum(v["calls"] for k, v in r.info("commandstats").items() if k.startswith("cmdstat_"))
+
+
+def cpu_us(r):
+    c = r.info("cpu")
+    return (c["used_cpu_sys"] + c["used_cpu_user"]) * 1e6
+
+
+def run(cmd, env=None):
+    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env)
+    if p.returncode != 0:
+        raise SystemExit(f"{cmd} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.r = redis.Redis.from_url(args.redis)
+        self.go = args.go_bin
+        self.py = [sys.executable, os.path.join(HERE, "arq_bench.py")]
+        self.results = {}
+
+    def impl(self, name):
+        return self.go if name == "goarq" else self.py
+
+    def cmd(self, name, sub, *flags):
+        base = [self.go] if name == "goarq" else list(self.py)
+        return base + [sub, "--redis", self.args.redis, *map(str, flags)]
+
+    def fill(self, n, function):
+        self.r.flushdb()
+        run([self.go, "fill", "--redis", self.args.redis, "--n", n, "--function", function])
+
+    def record(self, key, impl, values):
+        self.results.setdefault(key, {})[impl] = values
+
+    def drain(self, key, n, max_jobs, poll, function="noop"):
+        for impl in ("arq", "goarq"):
+            reps = []
+            for _ in range(self.args.reps):
+                self.fill(n, function)
+                c0, u0 = commands_total(self.r), cpu_us(self.r)
+                out = run(self.cmd(impl, "drain", "--n", n, "--max-jobs", max_jobs, "--poll-delay", poll if impl == "arq" else f"{poll}s"))
+                c1, u1 = commands_total(self.r), cpu_us(self.r)
+                assert out["jobs"] == n and out["failed"] == 0, out
+                out["redis_cmds_per_job"] = (c1 - c0) / n
+                out["redis_cpu_us_per_job"] = (u1 - u0) / n
+                reps.append(out)
+            self.record(key, impl, reps)
+            print(f"  {key} {impl}: {statistics.median(r['jobs_per_s'] for r in reps):,.0f} jobs/s", file=sys.stderr)
+
+    def enqueue(self, n):
+        modes = {"arq": ["single", "concurrent"], "goarq": ["single", "concurrent", "batch"]}
+        for impl, ms in modes.items():
+            for mode in ms:
+                reps = []
+                for _ in range(self.args.reps):
+                    self.r.flushdb()
+                    c0 = commands_total(self.r)
+                    out = run(self.cmd(impl, "enqueue", "--n", n, "--mode", mode))
+                    out["redis_cmds_per_job"] = (commands_total(self.r) - c0) / n
+                    assert self.r.zcard("arq:queue") == n
+                    reps.append(out)
+                self.record(f"enqueue_{mode}", impl, reps)
+                print(f"  enqueue {mode} {impl}: {statistics.median(r['jobs_per_s'] for r in reps):,.0f} jobs/s", file=sys.stderr)
+
+    def latency(self, n, low_poll):
+        for impl, poll, key in (("arq", 0.5, "latency_poll_0.5s"), ("goarq", 0.5, "latency_poll_0.5s"),
+                                ("goarq", low_poll, "latency_low")):
+            reps = []
+            for _ in range(self.args.reps):
+                self.r.flushdb()
+                out = run(self.cmd(impl, "latency", "--n", n, "--poll-delay", poll if impl == "arq" else f"{poll}s"))
+                reps.append(out)
+            self.record(key, impl, reps)
+            print(f"  {key} {impl}: p50 {statistics.median(r['p50_ms'] for r in reps):.1f} ms", file=sys.stderr)
+
+    def rss(self, n):
+        for impl in ("arq", "goarq"):
+            reps = []
+            for _ in range(self.args.reps):
+                self.fill(n, "sleep2")
+                out = run(self.cmd(impl, "rss", "--n", n, "--max-jobs", n, "--poll-delay", 0.05 if impl == "arq" else "50ms"))
+                reps.append(out)
+            self.record("rss_1000_waiting", impl, reps)
+            print(f"  rss {impl}: {statistics.median(r['max_rss_kb'] for r in reps) / 1024:.1f} MB", file=sys.stderr)
+
+    def ceiling(self):
+        out = subprocess.run(["redis-benchmark", "-p", str(self.r.connection_pool.connection_kwargs["port"]), "-P", "16", "-q",
+                              "-t", "set,get", "-n", str(self.args.redis_bench_n)], capture_output=True, text=True).stdout
+        rates = {m.group(1).lower(): float(m.group(2)) for m in re.finditer(r"(SET|GET): ([\d.]+) requests per second", out)}
+        self.results["redis_benchmark_P16"] = rates
+        print(f"  redis-benchmark -P 16: {rates}", file=sys.stderr)
+
+
+def med(reps, field):
+    vals = [r[field] for r in reps]
+    return statistics.median(vals), min(vals), max(vals)
+
+
+def fmt(v, unit=""):
+    if v >= 100:
+        return f"{v:,.0f}{unit}"
+    return f"{v:.2f}{unit}" if v < 10 else f"{v:.1f}{unit}"
+
+
+def table(res, meta):
+    rows = ["| figure | arq 0.28 median (min–max) | goarq median (min–max) | goarq / arq |", "|---|---|---|---|"]
+
+    def row(label, key, field, unit="", better="higher", arq_key=None):
+        a = res.get(arq_key or key, {}).get("arq")
+        g = res.get(key, {}).get("goarq")
+        cell = lambda reps: "–" if not reps else "{} ({}–{})".format(*(fmt(x, unit) for x in med(reps, field)))  # noqa: E731
+        ratio = "–"
+        if a and g:
+            am, gm = med(a, field)[0], med(g, field)[0]
+            ratio = f"{gm / am:.1f}x" if better == "higher" else f"{gm / am:.2f}x"
+        rows.append(f"| {label} | {cell(a)} | {cell(g)} | {ratio} |")
+
+    n, nio = meta["n"], meta["n_io"]
+    row(f"drain {n:,} no-op jobs, max_jobs 10, poll 0.5 s (arq defaults), jobs/s", "drain_10_0.5", "jobs_per_s")
+    row(f"drain {n:,} no-op jobs, max_jobs 100, poll 0.5 s, jobs/s", "drain_100_0.5", "jobs_per_s")
+    row(f"drain {n:,} no-op jobs, max_jobs 100, poll 0.01 s, jobs/s", "drain_100_0.01", "jobs_per_s")
+    row(f"drain {nio:,} jobs waiting 10 ms on I/O, max_jobs 100, jobs/s", "drain_io", "jobs_per_s")
+    row("Redis commands per processed job (max_jobs 100, poll 0.01 s)", "drain_100_0.01", "redis_cmds_per_job", better="lower")
+    row("redis-server CPU µs per processed job (max_jobs 100, poll 0.01 s)", "drain_100_0.01", "redis_cpu_us_per_job", better="lower")
+    row(f"enqueue {meta['n_enqueue']:,} one at a time, jobs/s", "enqueue_single", "jobs_per_s")
+    row(f"enqueue {meta['n_enqueue']:,} with 100 concurrent callers, jobs/s", "enqueue_concurrent", "jobs_per_s")
+    row(f"enqueue {meta['n_enqueue']:,} with EnqueueMany (batches of 1,000), jobs/s", "enqueue_batch", "jobs_per_s", arq_key="enqueue_single")
+    row("Redis commands per enqueued job (one at a time)", "enqueue_single", "redis_cmds_per_job", better="lower")
+    for key, label in (("latency_poll_0.5s", "poll 0.5 s"), ("latency_low", f"goarq poll {meta['low_poll'] * 1000:g} ms")):
+        for p in ("p50", "p95", "p99"):
+            row(f"enqueue→start latency {p}, {label}, ms", key, f"{p}_ms", better="lower", arq_key="latency_poll_0.5s")
+        row(f"idle Redis commands/s per worker, {label}", key, "idle_cmds_per_s", better="lower", arq_key="latency_poll_0.5s")
+    rows.append("| peak RSS, 1,000 concurrent jobs each waiting 2 s, MB | {} | {} | {} |".format(
+        *_rss_cells(res.get("rss_1000_waiting", {}))))
+    rb = res.get("redis_benchmark_P16", {})
+    if rb:
+        rows.append(f"| redis-benchmark -P 16 (SET / GET), ops/s | {rb.get('set', 0):,.0f} / {rb.get('get', 0):,.0f} | | |")
+    return "\n".join(rows)
+
+
+def _rss_cells(r):
+    if "arq" not in r or "goarq" not in r:
+        return "–", "–", "–"
+    a = [x["max_rss_kb"] / 1024 for x in r["arq"]]
+    g = [x["max_rss_kb"] / 1024 for x in r["goarq"]]
+    c = lambda v: f"{statistics.median(v):.1f} ({min(v):.1f}–{max(v):.1f})"  # noqa: E731
+    return c(a), c(g), f"{statistics.median(g) / statistics.median(a):.2f}x"
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--redis", required=True)
+    p.add_argument("--go-bin", required=True)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--out", default="bench-results")
+    p.add_argument("--only", default="", help="comma list: drain,enqueue,latency,rss,ceiling")
+    args = p.parse_args()
+    q = args.quick
+    meta = {"n": 2000 if q else 20000, "n_io": 1000 if q else 10000, "n_enqueue": 2000 if q else 20000,
+            "n_latency": 50 if q else 200, "low_poll": 0.005, "reps": args.reps, "quick": q}
+    args.redis_bench_n = 100_000 if q else 1_000_000
+    b = Bench(args)
+    only = set(filter(None, args.only.split(",")))
+    want = lambda s: not only or s in only  # noqa: E731
+    start = time.time()
+    if want("drain"):
+        b.drain("drain_10_0.5", meta["n"], 10, 0.5)
+        b.drain("drain_100_0.5", meta["n"], 100, 0.5)
+        b.drain("drain_100_0.01", meta["n"], 100, 0.01)
+        b.drain("drain_io", meta["n_io"], 100, 0.5, "io_wait")
+    if want("enqueue"):
+        b.enqueue(meta["n_enqueue"])
+    if want("latency"):
+        b.latency(meta["n_latency"], meta["low_poll"])
+    if want("rss"):
+        b.rss(1000)
+    if want("ceiling"):
+        b.ceiling()
+    meta.update(seconds=round(time.time() - start, 1), date=datetime.datetime.now().isoformat(timespec="seconds"),
+                machine=f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
+                redis=b.r.info("server")["redis_version"], python=platform.python_version())
+    md = table(b.results, meta)
+    print(md)
+    print(f"\n{meta['date']}, {meta['machine']}, redis {meta['redis']}, Python {meta['python']}, "
+          f"{meta['reps']} repetitions, {meta['seconds']} s")
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, f"bench-{meta['date'].replace(':', '')}.json")
+    with open(path, "w") as f:
+        json.dump({"meta": meta, "results": b.results, "markdown": md}, f, indent=1)
+    print(f"JSON: {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
