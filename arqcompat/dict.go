@@ -19,7 +19,40 @@ type Item struct {
 // kept, and Python's key equality (1, 1.0 and True are the same key).
 type Dict struct {
 	items []Item
-	index map[string]int
+	index map[any]int // keyed by indexKey
+}
+
+// complexKey is the index key of a value whose Python equality needs the
+// HashKey string; str and int keys, the common case, index as themselves.
+type complexKey string
+
+// indexKey maps equal Python keys to equal Go map keys: str as string,
+// int-valued numbers and bools as int64 (1 == 1.0 == True in Python),
+// everything else by its HashKey.
+func indexKey(key any) (any, error) {
+	switch k := key.(type) {
+	case string:
+		return k, nil
+	case int64:
+		return k, nil
+	case int:
+		return int64(k), nil
+	case bool:
+		if k {
+			return int64(1), nil
+		}
+		return int64(0), nil
+	}
+	h, err := HashKey(key)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(h, "n") && strings.HasSuffix(h, ";") {
+		if n, err := strconv.ParseInt(h[1:len(h)-1], 10, 64); err == nil {
+			return n, nil // an integral float or a small big.Int equals that int
+		}
+	}
+	return complexKey(h), nil
 }
 
 // NewDict returns a dict holding the given key/value pairs in order:
@@ -65,12 +98,12 @@ func (d *Dict) Keys() []any {
 
 // Set inserts or replaces key. A replaced key keeps its position, as in Python.
 func (d *Dict) Set(key, value any) error {
-	h, err := HashKey(key)
+	h, err := indexKey(key)
 	if err != nil {
 		return err
 	}
 	if d.index == nil {
-		d.index = make(map[string]int)
+		d.index = make(map[any]int, 8)
 	}
 	if i, ok := d.index[h]; ok {
 		d.items[i].Value = value
@@ -86,7 +119,7 @@ func (d *Dict) Get(key any) (any, bool) {
 	if d == nil || d.index == nil {
 		return nil, false
 	}
-	h, err := HashKey(key)
+	h, err := indexKey(key)
 	if err != nil {
 		return nil, false
 	}

@@ -33,6 +33,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now. For tests.
 	Now func() time.Time
+	// WatchMulti makes Enqueue send arq's literal command sequence (WATCH,
+	// EXISTS, MULTI, PSETEX, ZADD, EXEC) instead of one Lua script with the
+	// same atomic effect, for Redis deployments that forbid scripting. The
+	// script is one round trip instead of four.
+	WatchMulti bool
 }
 
 // Client is safe for concurrent use.
@@ -44,12 +49,13 @@ type Client struct {
 	log        *slog.Logger
 	now        func() time.Time
 	ownsClient bool
+	watchMulti bool
 }
 
 // New wraps an existing go-redis client.
 func New(rdb redis.UniversalClient, opts Options) *Client {
 	c := &Client{rdb: rdb, queue: opts.QueueName, ser: opts.Serializer, log: opts.Logger, now: opts.Now,
-		extraMS: arqcompat.ExpiresExtraMS}
+		extraMS: arqcompat.ExpiresExtraMS, watchMulti: opts.WatchMulti}
 	if c.queue == "" {
 		c.queue = arqcompat.DefaultQueueName
 	}
@@ -234,15 +240,32 @@ func (c *Client) prepare(r Request, nowMS int64) (prepared, error) {
 	return p, nil
 }
 
-// EnqueueRequest enqueues one job with arq's enqueue_job transaction: WATCH
-// the job key; if the job or its result exists, write nothing and return
-// ErrJobExists; else MULTI, PSETEX the job, ZADD the queue, EXEC (a lost
-// race is ErrJobExists too).
+// EnqueueRequest enqueues one job with the effect of arq's enqueue_job
+// transaction: if the job or its result exists, write nothing and return
+// ErrJobExists; else PSETEX the job and ZADD the queue, atomically. By
+// default this is one Lua script; with Options.WatchMulti it is arq's own
+// WATCH / MULTI / EXEC sequence, where a lost race is ErrJobExists too.
 func (c *Client) EnqueueRequest(ctx context.Context, r Request) (*Job, error) {
 	jobID := r.Options.JobID
 	if jobID == "" {
 		jobID = NewJobID()
 		r.Options.JobID = jobID
+	}
+	if !c.watchMulti {
+		p, err := c.prepare(r, arqcompat.TimestampMS(c.now()))
+		if err != nil {
+			return nil, err
+		}
+		cmds, err := c.runEnqueueScripts(ctx, []prepared{p})
+		if err != nil {
+			return nil, err
+		}
+		if n, err := cmds[0].Int(); err != nil {
+			return nil, err
+		} else if n == 0 {
+			return nil, ErrJobExists
+		}
+		return c.Job(jobID, p.queue), nil
 	}
 	jobKey := arqcompat.JobKey(jobID)
 	var p prepared

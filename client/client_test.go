@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -80,9 +81,18 @@ func newClient(t *testing.T, now func() time.Time) (*client.Client, *miniredis.M
 }
 
 func TestEnqueueWritesWhatArqWrites(t *testing.T) {
+	for _, watchMulti := range []bool{false, true} {
+		t.Run(fmt.Sprintf("WatchMulti=%v", watchMulti), func(t *testing.T) { testEnqueue(t, watchMulti) })
+	}
+}
+
+func testEnqueue(t *testing.T, watchMulti bool) {
 	ctx := context.Background()
 	now := time.UnixMilli(1_700_000_000_000)
-	c, mr, rdb := newClient(t, func() time.Time { return now })
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	c := client.New(rdb, client.Options{Now: func() time.Time { return now }, WatchMulti: watchMulti})
 
 	job, err := c.EnqueueRequest(ctx, client.Request{Function: "add", Args: []any{1, 2}, Kwargs: map[string]any{"x": "y"},
 		Options: client.EnqueueOptions{JobID: "j1", DeferBy: 90 * time.Second}})

@@ -105,8 +105,16 @@ async def _gone(pool, key):
     return not await pool.exists(key)
 
 
-async def test_dedup_go_then_python_and_back(arq_redis):
+@pytest.mark.parametrize("path", ["script", "watch-multi"])
+async def test_dedup_go_then_python_and_back(arq_redis, path):
     pool = arq_redis
+    flags = ["--watch-multi"] if path == "watch-multi" else []
+
+    def go(*args, **kw):
+        from .conftest import go as run_go
+
+        return run_go(*args, *flags, **kw)
+
     assert go("enqueue", "--job-id", "dup", "--function", "add", "--args", "[1, 2]")["enqueued"]
     assert await pool.enqueue_job("add", 1, 2, _job_id="dup") is None
     assert not go("enqueue", "--job-id", "dup", "--function", "add", "--args", "[1, 2]")["enqueued"]

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -46,48 +48,32 @@ func argsString(args []any, kwargs *arqcompat.Dict) string {
 
 func secs(ms int64) float64 { return float64(ms) / 1000 }
 
-// runJob is arq's run_job.
-func (w *Worker) runJob(ctx context.Context, id string, score int64) {
+// runJob is arq's run_job after the claim script's start step. It runs in
+// the job's own goroutine and releases the job's slot exactly once: at an
+// early failure, or when the outcome is recorded.
+func (w *Worker) runJob(ctx context.Context, c claimed) {
+	id, score, jobTry := c.id, c.score, c.try
 	startMS := nowMS()
-	var get *redis.StringCmd
-	var incr *redis.IntCmd
-	var zrem *redis.IntCmd
-	_, err := w.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		get = p.Get(ctx, arqcompat.JobKey(id))
-		incr = p.Incr(ctx, arqcompat.RetryKey(id))
-		p.Expire(ctx, arqcompat.RetryKey(id), arqcompat.RetryKeyTTLSeconds*time.Second)
-		if w.s.AllowAbortJobs {
-			zrem = p.ZRem(ctx, arqcompat.AbortJobsSS, id)
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		// the in-progress key expires and another worker runs the job
-		w.log.ErrorContext(ctx, fmt.Sprintf("job %s: starting failed, it will run again after its in-progress key expires: %v", id, err),
-			"job_id", id, "error", err)
-		return
-	}
-	jobTry := int(incr.Val())
 	rec := arqcompat.JobRecord{Function: "<unknown>", Kwargs: &arqcompat.Dict{}}
 	jobFailed := func(exc *arqcompat.Exception) {
 		w.failed.Add(1)
 		data := w.encodeResult(ctx, rec, jobTry, false, exc, startMS, nowMS(), id+":"+rec.Function, id)
 		w.finishFailedJob(ctx, id, data)
+		w.release()
 	}
-
-	raw, err := get.Bytes()
-	if errors.Is(err, redis.Nil) {
+	if c.job == nil {
 		w.log.WarnContext(ctx, fmt.Sprintf("job %s expired", id), "job_id", id)
 		jobFailed(arqcompat.NewException("arq.worker", "JobExecutionFailed", "job expired"))
 		return
 	}
-	if rec, err = arqcompat.DecodeJob(w.s.Serializer, raw); err != nil {
+	var err error
+	if rec, err = arqcompat.DecodeJob(w.s.Serializer, c.job); err != nil {
 		rec = arqcompat.JobRecord{Function: "<unknown>", Kwargs: &arqcompat.Dict{}}
 		w.log.ErrorContext(ctx, fmt.Sprintf("deserializing job %s failed: %v", id, err), "job_id", id, "error", err)
 		jobFailed(arqcompat.NewException("arq.jobs", "DeserializationError", "unable to deserialize job"))
 		return
 	}
-	if zrem != nil && zrem.Val() > 0 {
+	if c.aborted {
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ⊘ %s:%s aborted before start", secs(nowMS()-rec.EnqueueTimeMS), id, rec.Function),
 			"job_id", id, "function", rec.Function)
 		jobFailed(arqcompat.NewException("asyncio.exceptions", "CancelledError"))
@@ -123,6 +109,7 @@ func (w *Worker) runJob(ctx context.Context, id string, score int64) {
 			arqcompat.NewException("arq.worker", "JobExecutionFailed", fmt.Sprintf("max %d retries exceeded", maxTries)),
 			startMS, nowMS(), ref, id)
 		w.finishFailedJob(ctx, id, data)
+		w.release()
 		return
 	}
 
@@ -145,12 +132,100 @@ func (w *Worker) runJob(ctx context.Context, id string, score int64) {
 	if startMS-score > 1200 {
 		extra += fmt.Sprintf(" delayed=%.2fs", secs(startMS-score))
 	}
-	w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs → %s(%s)%s", secs(startMS-rec.EnqueueTimeMS), ref, argsString(rec.Args, rec.Kwargs), extra),
-		"job_id", id, "function", rec.Function, "try", jobTry)
+	if w.log.Enabled(ctx, slog.LevelInfo) { // skip formatting args when nobody reads the line
+		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs → %s(%s)%s", secs(startMS-rec.EnqueueTimeMS), ref, argsString(rec.Args, rec.Kwargs), extra),
+			"job_id", id, "function", rec.Function, "try", jobTry)
+	}
 
-	result, herr, cause := w.callHandler(jctx, id, fn, job, timeout)
+	r := &jobRun{w: w, id: id, score: score, try: jobTry, rec: rec, fn: fn, ref: ref, job: job, jctx: jctx,
+		startMS: startMS, keepInProgress: keepInProgress, returned: make(chan struct{})}
+	r.run(timeout)
+}
+
+// jobRun is one running handler. Its outcome is decided once: by the
+// handler's return, or, when the handler ignores a cancelled context, by
+// the watcher after a short grace period; the later of the two is dropped.
+type jobRun struct {
+	w              *Worker
+	id, ref        string
+	score          int64
+	try            int
+	rec            arqcompat.JobRecord
+	fn             *Function
+	job            *Job
+	jctx           context.Context
+	startMS        int64
+	keepInProgress time.Duration
+	rj             *runningJob
+	once           sync.Once
+	returned       chan struct{}
+}
+
+// handlerGrace is how long a cancelled handler may take to return before
+// its outcome is decided without it.
+const handlerGrace = 50 * time.Millisecond
+
+func (r *jobRun) run(timeout time.Duration) {
+	w := r.w
+	cctx, cancel := context.WithCancelCause(r.jctx)
+	tctx, tcancel := context.WithTimeoutCause(cctx, timeout, errTimeout)
+	r.rj = &runningJob{cancel: cancel}
+	w.mu.Lock()
+	w.running[r.id] = r.rj
+	w.mu.Unlock()
+	if w.isStopped() && w.s.JobCompletionWait <= 0 {
+		cancel(errShutdown) // a shutdown that came while the job was being started
+	}
+	stopWatch := context.AfterFunc(tctx, func() {
+		t := time.NewTimer(handlerGrace)
+		defer t.Stop()
+		select {
+		case <-r.returned:
+			return // the handler's own return decides
+		case <-t.C:
+		}
+		r.once.Do(func() {
+			cause := context.Cause(tctx)
+			w.log.Warn(fmt.Sprintf("job %s: handler did not return after cancellation (%v); its result will be ignored", r.id, cause), "job_id", r.id)
+			r.finalize(nil, cause, cause)
+		})
+	})
+	defer func() {
+		stopWatch()
+		tcancel()
+		cancel(nil)
+	}()
+
+	var v any
+	var herr error
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				herr = &panicError{value: p, stack: debug.Stack()}
+			}
+		}()
+		v, herr = r.fn.handler(tctx, r.job)
+	}()
+	close(r.returned)
+	var cause error
+	if tctx.Err() != nil && (herr != nil || r.rj.aborting.Load()) {
+		cause = context.Cause(tctx) // the handler returned because its context ended
+	}
+	r.once.Do(func() { r.finalize(v, herr, cause) })
+}
+
+// finalize classifies the outcome as arq's run_job does, records it and
+// releases the job's slot.
+func (r *jobRun) finalize(result any, herr, cause error) {
+	w := r.w
+	ctx := context.WithoutCancel(r.jctx)
+	w.mu.Lock()
+	delete(w.running, r.id)
+	w.mu.Unlock()
+	defer w.release()
+	id, ref, fnName := r.id, r.ref, r.rec.Function
 	finishedMS := nowMS()
-	took := secs(finishedMS - startMS)
+	took := secs(finishedMS - r.startMS)
 
 	var (
 		finish    bool
@@ -163,25 +238,27 @@ func (w *Worker) runJob(ctx context.Context, id string, score int64) {
 	switch {
 	case cause == nil && herr == nil:
 		success, finish, value, hasResult = true, true, result, true
-		shown := ""
-		if result != nil && !w.s.NoLogResults {
-			shown = truncate(arqcompat.Repr(toModel(result)))
+		if w.log.Enabled(ctx, slog.LevelInfo) {
+			shown := ""
+			if result != nil && !w.s.NoLogResults {
+				shown = truncate(arqcompat.Repr(toModel(result)))
+			}
+			w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ← %s ● %s", took, ref, shown), "job_id", id, "function", fnName, "duration", took)
 		}
-		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ← %s ● %s", took, ref, shown), "job_id", id, "function", rec.Function, "duration", took)
 		w.complete.Add(1)
 	case cause == nil && !w.s.NoRetryJobs && errors.As(herr, &retry):
 		deferMS := arqcompat.DurationMS(retry.Defer)
-		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ↻ %s retrying job in %.2fs", took, ref, secs(deferMS)), "job_id", id, "function", rec.Function)
+		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ↻ %s retrying job in %.2fs", took, ref, secs(deferMS)), "job_id", id, "function", fnName)
 		if deferMS != 0 {
-			incrScore = deferMS + (nowMS() - score)
+			incrScore = deferMS + (nowMS() - r.score)
 		}
 		w.retried.Add(1)
 	case errors.Is(cause, errAborted):
-		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ⊘ %s aborted", took, ref), "job_id", id, "function", rec.Function)
+		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ⊘ %s aborted", took, ref), "job_id", id, "function", fnName)
 		value, finish, hasResult = arqcompat.NewException("asyncio.exceptions", "CancelledError"), true, true
 		w.failed.Add(1)
 	case errors.Is(cause, errShutdown) && !w.s.NoRetryJobs:
-		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ↻ %s cancelled, will be run again", took, ref), "job_id", id, "function", rec.Function)
+		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ↻ %s cancelled, will be run again", took, ref), "job_id", id, "function", fnName)
 		w.retried.Add(1)
 	default:
 		var exc *arqcompat.Exception
@@ -195,7 +272,7 @@ func (w *Worker) runJob(ctx context.Context, id string, score int64) {
 		default:
 			exc = exceptionFor(herr)
 		}
-		attrs := []any{"job_id", id, "function", rec.Function, "error", herr}
+		attrs := []any{"job_id", id, "function", fnName, "error", herr}
 		var pe *panicError
 		if errors.As(herr, &pe) {
 			attrs = append(attrs, "stack", string(pe.stack))
@@ -205,6 +282,7 @@ func (w *Worker) runJob(ctx context.Context, id string, score int64) {
 		w.failed.Add(1)
 	}
 
+	fn := r.fn
 	keepForever := w.s.KeepResultForever
 	if fn.KeepResultForever != nil {
 		keepForever = *fn.KeepResultForever
@@ -218,71 +296,14 @@ func (w *Worker) runJob(ctx context.Context, id string, score int64) {
 	}
 	var data []byte
 	if hasResult && (keepForever || keep > 0) {
-		data = w.encodeResult(ctx, rec, jobTry, success, value, startMS, finishedMS, ref, id)
+		data = w.encodeResult(ctx, r.rec, r.try, success, value, r.startMS, finishedMS, ref, id)
 	}
 	if w.s.OnJobEnd != nil {
-		w.s.OnJobEnd(jctx, job)
+		w.s.OnJobEnd(r.jctx, r.job)
 	}
-	w.finishJob(ctx, id, finish, data, keep, keepForever, incrScore, keepInProgress)
+	w.finishJob(ctx, id, finish, data, keep, keepForever, incrScore, r.keepInProgress)
 	if w.s.AfterJobEnd != nil {
-		w.s.AfterJobEnd(jctx, job)
-	}
-}
-
-// callHandler runs the handler in its own goroutine so that a handler that
-// ignores its context cannot hold the worker past the timeout, an abort or
-// shutdown: the job's outcome is decided then, and the handler's eventual
-// return is discarded. cause is why the context ended early, or nil.
-func (w *Worker) callHandler(ctx context.Context, id string, fn *Function, job *Job, timeout time.Duration) (any, error, error) {
-	cctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	tctx, tcancel := context.WithTimeoutCause(cctx, timeout, errTimeout)
-	defer tcancel()
-	rj := &runningJob{cancel: cancel}
-	w.mu.Lock()
-	w.running[id] = rj
-	w.mu.Unlock()
-	defer func() {
-		w.mu.Lock()
-		delete(w.running, id)
-		w.mu.Unlock()
-	}()
-	if w.isStopped() && w.s.JobCompletionWait <= 0 {
-		cancel(errShutdown) // a shutdown that came while the job was being started
-	}
-
-	type outcome struct {
-		v   any
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				done <- outcome{nil, &panicError{value: r, stack: debug.Stack()}}
-			}
-		}()
-		v, err := fn.handler(tctx, job)
-		done <- outcome{v, err}
-	}()
-	select {
-	case o := <-done:
-		if cause := context.Cause(tctx); cause != nil && tctx.Err() != nil && (o.err != nil || rj.aborting.Load()) {
-			// the handler returned because its context ended
-			return nil, o.err, cause
-		}
-		return o.v, o.err, nil
-	case <-tctx.Done():
-		cause := context.Cause(tctx)
-		// give a handler that honours its context a moment to return
-		t := time.NewTimer(50 * time.Millisecond)
-		defer t.Stop()
-		select {
-		case <-done:
-		case <-t.C:
-			w.log.Warn(fmt.Sprintf("job %s: handler did not return after cancellation (%v); its result will be ignored", id, cause), "job_id", id)
-		}
-		return nil, context.Cause(tctx), cause
+		w.s.AfterJobEnd(r.jctx, r.job)
 	}
 }
 
@@ -310,7 +331,7 @@ func (w *Worker) encodeResult(ctx context.Context, rec arqcompat.JobRecord, try 
 
 // finishJob is arq's finish_job transaction.
 func (w *Worker) finishJob(ctx context.Context, id string, finish bool, data []byte, keep time.Duration, forever bool, incrScore int64, keepInProgress time.Duration) {
-	_, err := w.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	err := w.write(ctx, func(p redis.Pipeliner) {
 		var del []string
 		if keepInProgress == 0 {
 			del = append(del, arqcompat.InProgressKey(id))
@@ -334,7 +355,6 @@ func (w *Worker) finishJob(ctx context.Context, id string, finish bool, data []b
 		if len(del) > 0 {
 			p.Del(ctx, del...)
 		}
-		return nil
 	})
 	if err != nil {
 		w.log.ErrorContext(ctx, fmt.Sprintf("job %s: recording the outcome failed, the job will run again after its in-progress key expires: %v", id, err),
@@ -344,7 +364,7 @@ func (w *Worker) finishJob(ctx context.Context, id string, finish bool, data []b
 
 // finishFailedJob is arq's finish_failed_job (the worker-level keep_result).
 func (w *Worker) finishFailedJob(ctx context.Context, id string, data []byte) {
-	_, err := w.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	err := w.write(ctx, func(p redis.Pipeliner) {
 		p.Del(ctx, arqcompat.RetryKey(id), arqcompat.InProgressKey(id), arqcompat.JobKey(id))
 		p.ZRem(ctx, arqcompat.AbortJobsSS, id)
 		p.ZRem(ctx, w.s.QueueName, id)
@@ -356,7 +376,6 @@ func (w *Worker) finishFailedJob(ctx context.Context, id string, data []byte) {
 				p.Do(ctx, "SET", arqcompat.ResultKey(id), data, "PX", w.keepResult.Milliseconds())
 			}
 		}
-		return nil
 	})
 	if err != nil {
 		w.log.ErrorContext(ctx, fmt.Sprintf("job %s: recording the failure failed: %v", id, err), "job_id", id, "error", err)

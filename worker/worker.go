@@ -118,6 +118,11 @@ type Worker struct {
 	stopped  chan struct{}
 	stopSig  string
 
+	freed      chan struct{} // a slot was released
+	writes     chan writeReq // finish transactions for the writer
+	writerDone chan struct{}
+	lastFound  bool // the last claim found jobs: skip the idle peek
+
 	lastHealth    time.Time
 	lastHealthLog string
 	cron          []*cronState
@@ -178,7 +183,8 @@ func New(s Settings) (*Worker, error) {
 		s.Logger = slog.Default()
 	}
 	w := &Worker{s: s, funcs: map[string]*Function{}, log: s.Logger, keepResult: keep,
-		slots: make(chan struct{}, s.MaxJobs), running: map[string]*runningJob{}, stopped: make(chan struct{})}
+		slots: make(chan struct{}, s.MaxJobs), running: map[string]*runningJob{}, stopped: make(chan struct{}),
+		freed: make(chan struct{}, 1), writes: make(chan writeReq), writerDone: make(chan struct{})}
 	for i := range s.Functions {
 		f := s.Functions[i]
 		if f.Name == "" || f.handler == nil {
@@ -290,9 +296,12 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}()
 
+	go w.writer(context.WithoutCancel(ctx))
 	err := w.loop(ctx)
 	w.stop("") // burst end or loop error: no more polling
 	w.wg.Wait()
+	close(w.writes)
+	<-w.writerDone
 	// shutdown work must run even when ctx is cancelled
 	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -388,144 +397,120 @@ func (w *Worker) jobsStarted() int {
 }
 
 // loop is arq's main: poll, then in burst mode stop once nothing is left.
+// Unlike arq it polls again at once while the last poll found jobs, so a
+// full queue drains at the speed of Redis rather than queue_read_limit
+// jobs per poll_delay; an idle worker still polls every PollDelay.
 func (w *Worker) loop(ctx context.Context) error {
 	backoff := time.Duration(0)
 	for !w.isStopped() {
 		before := time.Now()
-		err := w.pollIteration(ctx)
+		found, size, err := w.pollIteration(ctx)
 		if err == nil && w.s.Burst {
 			if w.s.MaxBurstJobs > 0 && w.jobsStarted() >= w.s.MaxBurstJobs {
 				w.wg.Wait()
 				return nil
 			}
-			var n int64
-			n, err = w.rdb.ZCard(ctx, w.s.QueueName).Result()
-			if err == nil && n == 0 {
+			if size < 0 {
+				size, err = w.rdb.ZCard(ctx, w.s.QueueName).Result()
+			}
+			if err == nil && size == 0 {
 				w.wg.Wait()
 				return nil
 			}
 		}
 		wait := w.s.PollDelay - time.Since(before)
-		if err != nil {
+		var wake <-chan struct{} // what may end the wait early, besides a stop
+		switch {
+		case err != nil:
 			if w.isStopped() {
-				break
+				return nil
 			}
 			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
 			w.log.Error(fmt.Sprintf("redis error while polling, retrying in %s: %v", backoff, err), "error", err)
 			wait = backoff
-		} else {
+		case found && w.freeSlots() == 0:
+			// every slot busy: poll again as soon as one frees up, or after
+			// PollDelay for aborts, health check and cron
+			backoff, wake, wait = 0, w.freed, max(wait, time.Millisecond)
+		case found:
+			backoff = 0
+			continue // more jobs may be ready
+		default:
 			backoff = 0
 		}
 		if wait > 0 {
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
+			case <-wake:
 			case <-w.stopped:
-				t.Stop()
 			}
+			t.Stop()
 		}
 	}
 	return nil
 }
 
-func (w *Worker) pollIteration(ctx context.Context) error {
-	count := w.s.QueueReadLimit
-	if w.s.Burst && w.s.MaxBurstJobs > 0 {
-		remaining := w.s.MaxBurstJobs - w.jobsStarted()
-		if remaining < 1 {
-			return nil
-		}
-		count = min(remaining, count)
+func (w *Worker) freeSlots() int { return w.s.MaxJobs - w.Stats().Ongoing }
+
+// release frees a job's slot; called exactly once per claimed job.
+func (w *Worker) release() {
+	w.mu.Lock()
+	w.claimed--
+	w.mu.Unlock()
+	<-w.slots
+	select {
+	case w.freed <- struct{}{}:
+	default:
 	}
-	if w.allowPick.Load() && w.Stats().Ongoing < w.s.MaxJobs {
-		now := arqcompat.TimestampMS(time.Now())
-		ids, err := w.rdb.ZRangeByScore(ctx, w.s.QueueName, &redis.ZRangeBy{
-			Min: "-inf", Max: fmt.Sprint(now), Offset: 0, Count: int64(count)}).Result()
-		if err != nil {
-			return err
+	w.wg.Done()
+}
+
+// pollIteration claims ready jobs up to the free slots and starts them,
+// then handles aborts, the health check and cron. found reports that jobs
+// were claimed, or that none could be because every slot was busy: either
+// way more may be ready. size is the queue's ZCARD when it was read (burst
+// mode), else -1.
+func (w *Worker) pollIteration(ctx context.Context) (found bool, size int64, err error) {
+	size = -1
+	limit := w.freeSlots()
+	if w.s.Burst && w.s.MaxBurstJobs > 0 {
+		limit = min(limit, w.s.MaxBurstJobs-w.jobsStarted())
+	}
+	if w.allowPick.Load() && limit <= 0 && w.freeSlots() == 0 {
+		found = true
+	}
+	if w.allowPick.Load() && limit > 0 {
+		ready := w.lastFound
+		if !ready {
+			if ready, err = w.peek(ctx); err != nil {
+				return false, size, err
+			}
 		}
-		if err := w.startJobs(ctx, ids); err != nil {
-			return err
+		if ready {
+			jobs, n, err := w.claimBatch(ctx, limit, w.s.Burst)
+			if err != nil {
+				return false, size, err
+			}
+			size = n
+			w.lastFound = len(jobs) > 0
+			for _, c := range jobs {
+				w.slots <- struct{}{} // free: limit <= free slots, and only this loop claims
+				w.mu.Lock()
+				w.claimed++
+				w.mu.Unlock()
+				w.wg.Add(1)
+				go w.runJob(context.WithoutCancel(ctx), c)
+			}
+			found = len(jobs) > 0
 		}
 	}
 	if w.s.AllowAbortJobs {
 		if err := w.cancelAbortedJobs(ctx); err != nil {
-			return err
+			return found, size, err
 		}
 	}
-	return w.heartBeat(ctx)
-}
-
-// startJobs claims each job as arq's start_jobs: WATCH the in-progress key,
-// skip the job if it is running or no longer queued for now, else MULTI,
-// PSETEX the in-progress key, EXEC; a lost race means another worker has it.
-func (w *Worker) startJobs(ctx context.Context, ids []string) error {
-	for _, id := range ids {
-		if w.isStopped() || !w.allowPick.Load() {
-			return nil
-		}
-		select {
-		case w.slots <- struct{}{}:
-		case <-w.stopped:
-			return nil
-		}
-		score, ok, err := w.claim(ctx, id)
-		if err != nil || !ok {
-			<-w.slots
-			if err != nil {
-				return err
-			}
-			continue
-		}
-		w.mu.Lock()
-		w.claimed++
-		w.mu.Unlock()
-		w.wg.Add(1)
-		go func() {
-			defer func() {
-				w.mu.Lock()
-				w.claimed--
-				w.mu.Unlock()
-				<-w.slots
-				w.wg.Done()
-			}()
-			w.runJob(context.WithoutCancel(ctx), id, score)
-		}()
-	}
-	return nil
-}
-
-func (w *Worker) claim(ctx context.Context, id string) (score int64, ok bool, err error) {
-	key := arqcompat.InProgressKey(id)
-	err = w.rdb.Watch(ctx, func(tx *redis.Tx) error {
-		n, err := tx.Exists(ctx, key).Result()
-		if err != nil {
-			return err
-		}
-		s, err := tx.ZScore(ctx, w.s.QueueName, id).Result()
-		if errors.Is(err, redis.Nil) {
-			s, err = 0, nil
-		}
-		if err != nil {
-			return err
-		}
-		if n > 0 || s == 0 || int64(s) > arqcompat.TimestampMS(time.Now()) {
-			return nil // running elsewhere, finished, or re-deferred
-		}
-		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Do(ctx, "PSETEX", key, w.inProgressTimeout.Milliseconds(), "1")
-			return nil
-		})
-		if err == nil {
-			score, ok = int64(s), true
-		}
-		return err
-	}, key)
-	if errors.Is(err, redis.TxFailedErr) {
-		w.log.Debug(fmt.Sprintf("multi-exec error, job %s already started elsewhere", id))
-		return 0, false, nil
-	}
-	return score, ok, err
+	return found, size, w.heartBeat(ctx)
 }
 
 // cancelAbortedJobs is arq's _cancel_aborted_jobs, including its cleanup

@@ -39,6 +39,7 @@ func main() {
 	timeout := fs.Duration("timeout", 10*time.Second, "timeout")
 	poll := fs.Duration("poll", 50*time.Millisecond, "poll delay")
 	from := fs.String("from", "", "source job id (relay)")
+	watchMulti := fs.Bool("watch-multi", false, "enqueue with arq's WATCH/MULTI sequence instead of the script")
 	_ = fs.Parse(os.Args[2:])
 
 	ser, err := arqcompat.SerializerByName(*serName)
@@ -46,7 +47,7 @@ func main() {
 		fail(err)
 	}
 	ctx := context.Background()
-	c, err := client.DialURL(ctx, *redisURL, client.Options{QueueName: *queue, Serializer: ser})
+	c, err := client.DialURL(ctx, *redisURL, client.Options{QueueName: *queue, Serializer: ser, WatchMulti: *watchMulti})
 	if err != nil {
 		fail(err)
 	}

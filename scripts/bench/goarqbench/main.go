@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -37,7 +38,14 @@ func main() {
 	mode := fs.String("mode", "single", "enqueue mode: single, concurrent, batch")
 	gap := fs.Duration("gap", 20*time.Millisecond, "latency: time between jobs")
 	idle := fs.Duration("idle", 2*time.Second, "latency: idle time measured for commands/s")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	_ = fs.Parse(os.Args[2:])
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
 
 	ctx := context.Background()
 	rs, err := client.ParseDSN(*redisURL)
@@ -67,6 +75,9 @@ func main() {
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))
 }
+
+// check exits on error; it is not used after profiling starts except in
+// ways that end the run anyway.
 
 func check(err error) {
 	if err != nil {
@@ -100,7 +111,12 @@ func functions(rdb redis.UniversalClient) []worker.Function {
 	}
 }
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+// quiet logs warnings and errors only: what a Python arq worker logs when
+// logging is not configured (the root logger's WARNING level), as in the
+// arq half of the benchmark.
+func quiet() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
 
 // fill pre-enqueues jobs (not measured) with the batch API.
 func fill(ctx context.Context, c *client.Client, n int, function string) map[string]any {
