@@ -1,7 +1,13 @@
 package arqcompat_test
 
 import (
+	"bytes"
+	"math"
+	"math/big"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/nlpodyssey/gopickle/pickle"
 
 	"github.com/goarq/goarq/arqcompat"
 )
@@ -30,10 +36,59 @@ func fuzzRoundTrip(t *testing.T, s arqcompat.Serializer, data []byte) {
 	}
 }
 
+// gopickleScalar decodes with gopickle, the maintained Go unpickler, and
+// returns its result when that is a scalar (the containers it builds are
+// its own types).
+func gopickleScalar(data []byte) (v any, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	if len(data) > 4096 {
+		return nil, false // gopickle allocates declared lengths up front
+	}
+	u := pickle.NewUnpickler(bytes.NewReader(data))
+	r, err := u.Load()
+	if err != nil {
+		return nil, false
+	}
+	switch x := r.(type) {
+	case int:
+		return int64(x), true
+	case *big.Int:
+		if x.IsInt64() {
+			return x.Int64(), true
+		}
+		return x, true
+	case bool, float64, nil:
+		return x, true
+	case string:
+		if utf8.ValidString(x) {
+			return x, true
+		}
+	}
+	return nil, false
+}
+
 func FuzzUnpickle(f *testing.F) {
 	f.Add([]byte("\x80\x04K\x01."))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzRoundTrip(t, arqcompat.PickleSerializer(fuzzLimits), data)
+		// differential: where gopickle reads a scalar, goarq reads the same.
+		// gopickle allocates declared lengths before reading them, so it only
+		// sees input goarq accepted (whose lengths are checked).
+		got, err := arqcompat.UnpickleLimits(data, fuzzLimits)
+		if err != nil {
+			return
+		}
+		if want, ok := gopickleScalar(data); ok {
+			if !arqcompat.Equal(got, want) {
+				if f, isF := want.(float64); !isF || !math.IsNaN(f) {
+					t.Fatalf("goarq read %s, gopickle %v", arqcompat.Repr(got), want)
+				}
+			}
+		}
 	})
 }
 

@@ -1,195 +1,43 @@
 package arqcompat
 
 import (
-	"bytes"
-	"encoding/binary"
 	"fmt"
 	"math/big"
 	"strings"
 	"time"
-
-	"github.com/nlpodyssey/gopickle/pickle"
-	"github.com/nlpodyssey/gopickle/types"
 )
-
-// argument layouts of pickle opcodes, for the pre-scan
-const (
-	argNone = iota
-	argLine
-	argTwoLines
-	argFixed1
-	argFixed2
-	argFixed4
-	argFixed8
-	argLen1
-	argLen4
-	argLen4Signed
-	argLen8
-	argFrame
-)
-
-var pickleArgs = func() [256]int8 {
-	var t [256]int8
-	for i := range t {
-		t[i] = -1
-	}
-	for _, op := range []byte("(.012NRabd}el]ost)uQ\x81\x85\x86\x87\x88\x89\x8f\x90\x91\x92\x93\x94\x97\x98") {
-		t[op] = argNone
-	}
-	for _, op := range []byte("FILPSVgp") {
-		t[op] = argLine
-	}
-	t['c'], t['i'] = argTwoLines, argTwoLines
-	for _, op := range []byte("Khq\x80\x82") {
-		t[op] = argFixed1
-	}
-	t['M'], t['\x83'] = argFixed2, argFixed2
-	for _, op := range []byte("Jjr\x84") {
-		t[op] = argFixed4
-	}
-	t['G'] = argFixed8
-	for _, op := range []byte("UC\x8c\x8a") {
-		t[op] = argLen1
-	}
-	for _, op := range []byte("TBX") {
-		t[op] = argLen4
-	}
-	t['\x8b'] = argLen4Signed
-	for _, op := range []byte("\x8d\x8e\x96") {
-		t[op] = argLen8
-	}
-	t['\x95'] = argFrame
-	return t
-}()
-
-// scanPickle walks the opcode stream the way pickletools.genops does and
-// rejects, before anything is allocated, unknown opcodes and any length that
-// reaches beyond the payload.
-func scanPickle(data []byte) error {
-	pos := 0
-	n := len(data)
-	need := func(k uint64) error {
-		if k > uint64(n-pos) {
-			return malformed("pickle", "length %d at offset %d runs past the end of the %d-byte payload", k, pos, n)
-		}
-		return nil
-	}
-	for pos < n {
-		op := data[pos]
-		kind := pickleArgs[op]
-		if kind < 0 {
-			return malformed("pickle", "unknown opcode 0x%02x at offset %d", op, pos)
-		}
-		pos++
-		switch kind {
-		case argNone:
-			if op == '.' {
-				return nil
-			}
-		case argLine, argTwoLines:
-			lines := 1
-			if kind == argTwoLines {
-				lines = 2
-			}
-			for ; lines > 0; lines-- {
-				i := bytes.IndexByte(data[pos:], '\n')
-				if i < 0 {
-					return malformed("pickle", "unterminated line argument at offset %d", pos)
-				}
-				pos += i + 1
-			}
-		case argFixed1, argFixed2, argFixed4, argFixed8:
-			k := map[int8]uint64{argFixed1: 1, argFixed2: 2, argFixed4: 4, argFixed8: 8}[kind]
-			if err := need(k); err != nil {
-				return err
-			}
-			pos += int(k)
-		case argLen1, argLen4, argLen4Signed, argLen8, argFrame:
-			w := map[int8]int{argLen1: 1, argLen4: 4, argLen4Signed: 4, argLen8: 8, argFrame: 8}[kind]
-			if err := need(uint64(w)); err != nil {
-				return err
-			}
-			var l uint64
-			switch w {
-			case 1:
-				l = uint64(data[pos])
-			case 4:
-				u := binary.LittleEndian.Uint32(data[pos:])
-				if kind == argLen4Signed && int32(u) < 0 {
-					return malformed("pickle", "negative length at offset %d", pos)
-				}
-				l = uint64(u)
-			case 8:
-				l = binary.LittleEndian.Uint64(data[pos:])
-			}
-			pos += w
-			if err := need(l); err != nil {
-				return err
-			}
-			if kind != argFrame { // a frame's contents are opcodes: keep scanning them
-				pos += int(l)
-			}
-		}
-	}
-	return malformed("pickle", "no STOP opcode: the payload is truncated")
-}
 
 // pyClass is what a pickle's GLOBAL resolves to: a name, never an import.
 type pyClass struct{ g Global }
 
-func (c *pyClass) Call(args ...any) (any, error) {
-	return &pyCall{cls: c.g, args: args}, nil
-}
-
-func (c *pyClass) PyNew(args ...any) (any, error) {
-	return &pyCall{cls: c.g, args: args, newobj: true}, nil
-}
-
-// pyCall records a REDUCE or NEWOBJ of a pyClass and any BUILD applied to it.
+// pyCall records a REDUCE or NEWOBJ of a pyClass and what pickle applied
+// to the instance afterwards: list items, dict items and BUILD's state.
 type pyCall struct {
-	cls      Global
-	args     []any
-	newobj   bool
-	state    any
-	hasState bool
-}
-
-func (p *pyCall) PySetState(state any) error {
-	p.state, p.hasState = state, true
-	return nil
+	cls       Global
+	args      []any
+	kwargs    *rawDict
+	newobj    bool
+	state     any
+	hasState  bool
+	listItems []any
+	dictItems []Item
 }
 
 // Python 2 names that protocol 0-2 pickles written by Python 3 still use.
 var py2Modules = map[string]string{"__builtin__": "builtins", "exceptions": "builtins", "copy_reg": "copyreg"}
 
-func findClass(module, name string) (any, error) {
-	if m, ok := py2Modules[module]; ok {
-		module = m
-	}
-	return &pyClass{Global{module, name}}, nil
-}
-
-// UnpickleLimits decodes a pickle into the Go model of Python values. It
-// never imports or calls anything a pickle names: classes become Global,
-// instances Object or Exception.
-func UnpickleLimits(data []byte, lim Limits) (v any, err error) {
+// UnpickleLimits decodes a pickle (protocols 0-5) into the Go model of
+// Python values. It never imports or calls anything a pickle names:
+// classes become Global, instances Object or Exception.
+func UnpickleLimits(data []byte, lim Limits) (any, error) {
 	lim = lim.orDefault()
 	if len(data) > lim.MaxBytes {
 		return nil, overLimit("pickle", "payload of %d bytes is over the %d-byte limit", len(data), lim.MaxBytes)
 	}
-	if err := scanPickle(data); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			v, err = nil, malformed("pickle", "invalid pickle: %v", r)
-		}
-	}()
-	u := pickle.NewUnpickler(bytes.NewReader(data))
-	u.FindClass = findClass
-	raw, err := u.Load()
+	u := &unpickler{data: data, stack: make([]any, 0, 16)}
+	raw, err := u.load()
 	if err != nil {
-		return nil, malformed("pickle", "%v", err)
+		return nil, err
 	}
 	c := &budget{format: "pickle", lim: lim}
 	return c.conv(raw, 0)
@@ -249,55 +97,38 @@ func (c *budget) conv(v any, depth int) (any, error) {
 		return nil, err
 	}
 	switch x := v.(type) {
-	case nil, bool, string, float64:
+	case nil, bool, string, float64, int64:
 		return x, nil
-	case int:
-		return int64(x), nil
 	case *big.Int:
 		return normalizeInt(x), nil
 	case []byte:
 		return x, nil
-	case *types.ByteArray:
-		return ByteArray(*x), nil
-	case *types.Tuple:
-		items, err := c.convSlice(*x, depth)
+	case ByteArray:
+		return x, nil
+	case Tuple:
+		items, err := c.convSlice(x, depth)
 		return Tuple(items), err
-	case *types.List:
-		items, err := c.convSlice(*x, depth)
+	case *rawList:
+		items, err := c.convSlice(x.items, depth)
 		if items == nil && err == nil {
 			items = []any{}
 		}
 		return items, err
-	case *types.Dict:
-		kvs := make([][2]any, len(*x))
-		for i, e := range *x {
+	case *rawDict:
+		kvs := make([][2]any, len(x.items))
+		for i, e := range x.items {
 			kvs[i] = [2]any{e.Key, e.Value}
 		}
 		return c.convDict(kvs, depth)
-	case *types.OrderedDict:
-		kvs := make([][2]any, 0, x.Len())
-		for e := x.List.Front(); e != nil; e = e.Next() {
-			ent := e.Value.(*types.OrderedDictEntry)
-			kvs = append(kvs, [2]any{ent.Key, ent.Value})
-		}
-		return c.convDict(kvs, depth)
-	case *types.Set:
-		items := make([]any, 0, len(*x))
-		for k := range *x {
-			items = append(items, k)
-		}
-		conv, err := c.convSlice(items, depth)
+	case *rawSet:
+		conv, err := c.convSlice(x.items, depth)
 		if err != nil {
 			return nil, err
 		}
 		conv, err = dedupe(c.format, conv)
 		return Set(conv), err
-	case *types.FrozenSet:
-		items := make([]any, 0, len(*x))
-		for k := range *x {
-			items = append(items, k)
-		}
-		conv, err := c.convSlice(items, depth)
+	case FrozenSet:
+		conv, err := c.convSlice(x, depth)
 		if err != nil {
 			return nil, err
 		}
@@ -323,16 +154,60 @@ func (c *budget) convCall(p *pyCall, depth int) (any, error) {
 			return nil, err
 		}
 	}
-	if v, ok, err := buildKnown(p.cls, args, p.newobj, state, p.hasState); ok || err != nil {
-		if err != nil {
-			return nil, malformed(c.format, "%s: %v", p.cls, err)
+	var listItems []any
+	if p.listItems != nil {
+		if listItems, err = c.convSlice(p.listItems, depth); err != nil {
+			return nil, err
 		}
-		return v, nil
 	}
-	if !p.newobj && isExceptionClass(p.cls) {
+	var dictItems *Dict
+	if p.dictItems != nil {
+		kvs := make([][2]any, len(p.dictItems))
+		for i, e := range p.dictItems {
+			kvs[i] = [2]any{e.Key, e.Value}
+		}
+		if dictItems, err = c.convDict(kvs, depth); err != nil {
+			return nil, err
+		}
+	}
+	var kwargs *Dict
+	if p.kwargs != nil {
+		v, err := c.conv(p.kwargs, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		kwargs = v.(*Dict)
+	}
+	if p.cls == (Global{"collections", "OrderedDict"}) && len(args) == 0 && listItems == nil {
+		if dictItems == nil {
+			dictItems = &Dict{}
+		}
+		return dictItems, nil // an OrderedDict arrives as a dict, order kept
+	}
+	if listItems == nil && dictItems == nil && kwargs == nil {
+		if v, ok, err := buildKnown(p.cls, args, p.newobj, state, p.hasState); ok || err != nil {
+			if err != nil {
+				return nil, malformed(c.format, "%s: %v", p.cls, err)
+			}
+			return v, nil
+		}
+	}
+	if p.cls == (Global{"copyreg", "_reconstructor"}) && len(args) >= 2 {
+		if g, ok := args[0].(Global); ok { // protocol 0-1: object.__new__(cls), then BUILD
+			if v, ok, err := buildKnown(g, nil, true, state, p.hasState); ok || err != nil {
+				if err != nil {
+					return nil, malformed(c.format, "%s: %v", g, err)
+				}
+				return v, nil
+			}
+			return &Object{Class: g, NewObj: true, State: state, HasState: p.hasState}, nil
+		}
+	}
+	if !p.newobj && isExceptionClass(p.cls) && listItems == nil && dictItems == nil {
 		return &Exception{Class: p.cls, Args: Tuple(args), State: state}, nil
 	}
-	return &Object{Class: p.cls, Args: Tuple(args), NewObj: p.newobj, State: state, HasState: p.hasState}, nil
+	return &Object{Class: p.cls, Args: Tuple(args), NewObj: p.newobj, Kwargs: kwargs, State: state, HasState: p.hasState,
+		ListItems: listItems, DictItems: dictItems}, nil
 }
 
 var builtinExceptions = func() map[string]bool {

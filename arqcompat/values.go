@@ -124,6 +124,10 @@ type Object struct {
 	State any
 	// HasState reports whether BUILD was applied (State may be None).
 	HasState bool
+	// ListItems and DictItems are what pickle appended to the instance
+	// (a list or dict subclass); nil when none.
+	ListItems []any
+	DictItems *Dict
 }
 
 func (o *Object) String() string {

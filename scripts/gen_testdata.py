@@ -39,7 +39,7 @@ def fuzz_seed(target, name, data):
 
 for name, value, sers in SAMPLES:
     if "p" in sers:
-        for proto in range(1, 6):  # protocol 0: see README, known differences
+        for proto in range(0, 6):
             data = pickle.dumps(value, protocol=proto)
             (py / f"{name}.p{proto}.pkl").write_bytes(data)
             if proto in (2, 4, 5):

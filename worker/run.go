@@ -48,18 +48,22 @@ func argsString(args []any, kwargs *arqcompat.Dict) string {
 
 func secs(ms int64) float64 { return float64(ms) / 1000 }
 
-// runJob is arq's run_job after the claim script's start step. It runs in
-// the job's own goroutine and releases the job's slot exactly once: at an
-// early failure, or when the outcome is recorded.
-func (w *Worker) runJob(ctx context.Context, c claimed) {
+// startJob is arq's run_job after the claim script's start step. It runs
+// on the poll loop's goroutine up to the decoded, checked call, so that
+// the deep decoding stack is not repeated in every job goroutine (1,000
+// waiting jobs hold 1,000 stacks); the handler and every Redis write run
+// in the job's own goroutine, which releases the job's slot exactly once.
+func (w *Worker) startJob(ctx context.Context, c claimed) {
 	id, score, jobTry := c.id, c.score, c.try
 	startMS := nowMS()
 	rec := arqcompat.JobRecord{Function: "<unknown>", Kwargs: &arqcompat.Dict{}}
 	jobFailed := func(exc *arqcompat.Exception) {
 		w.failed.Add(1)
 		data := w.encodeResult(ctx, rec, jobTry, false, exc, startMS, nowMS(), id+":"+rec.Function, id)
-		w.finishFailedJob(ctx, id, data)
-		w.release()
+		go func() {
+			w.finishFailedJob(ctx, id, data)
+			w.release()
+		}()
 	}
 	if c.job == nil {
 		w.log.WarnContext(ctx, fmt.Sprintf("job %s expired", id), "job_id", id)
@@ -91,11 +95,9 @@ func (w *Worker) runJob(ctx context.Context, c claimed) {
 		ref = rec.Function
 		keepInProgress = arqcompat.KeepCronjobProgress * time.Second
 	}
-	if rec.JobTry > int64(jobTry) {
+	setTry := rec.JobTry > int64(jobTry)
+	if setTry {
 		jobTry = int(rec.JobTry)
-		if err := w.rdb.SetEx(ctx, arqcompat.RetryKey(id), fmt.Sprint(jobTry), arqcompat.RetryKeyTTLSeconds*time.Second).Err(); err != nil {
-			w.log.ErrorContext(ctx, "setting the retry counter failed", "job_id", id, "error", err)
-		}
 	}
 	maxTries := w.s.MaxTries
 	if fn.MaxTries > 0 {
@@ -108,8 +110,13 @@ func (w *Worker) runJob(ctx context.Context, c claimed) {
 		data := w.encodeResult(ctx, rec, jobTry, false,
 			arqcompat.NewException("arq.worker", "JobExecutionFailed", fmt.Sprintf("max %d retries exceeded", maxTries)),
 			startMS, nowMS(), ref, id)
-		w.finishFailedJob(ctx, id, data)
-		w.release()
+		go func() {
+			if setTry {
+				w.setRetry(ctx, id, jobTry)
+			}
+			w.finishFailedJob(ctx, id, data)
+			w.release()
+		}()
 		return
 	}
 
@@ -120,11 +127,26 @@ func (w *Worker) runJob(ctx context.Context, c claimed) {
 	job := &Job{ID: id, Try: jobTry, EnqueueTime: rec.EnqueueTime(), Score: score, Function: rec.Function,
 		Args: rec.Args, Kwargs: rec.Kwargs, Queue: w.s.QueueName}
 	jctx := context.WithValue(ctx, jobKey{}, job)
-	if w.s.OnJobStart != nil {
-		w.s.OnJobStart(jctx, job)
-	}
+	r := &jobRun{w: w, id: id, score: score, try: jobTry, rec: rec, fn: fn, ref: ref, job: job, jctx: jctx,
+		keepInProgress: keepInProgress, returned: make(chan struct{})}
+	go func() {
+		if setTry {
+			w.setRetry(ctx, id, jobTry)
+		}
+		r.run(timeout)
+	}()
+}
 
-	startMS = nowMS()
+// setRetry raises the retry counter to an enqueuer's _job_try, as arq does.
+func (w *Worker) setRetry(ctx context.Context, id string, try int) {
+	if err := w.rdb.SetEx(ctx, arqcompat.RetryKey(id), fmt.Sprint(try), arqcompat.RetryKeyTTLSeconds*time.Second).Err(); err != nil {
+		w.log.ErrorContext(ctx, "setting the retry counter failed", "job_id", id, "error", err)
+	}
+}
+
+// logStart is arq's "→" line.
+func (r *jobRun) logStart(ctx context.Context) {
+	w, rec, jobTry, score, startMS := r.w, r.rec, r.try, r.score, r.startMS
 	extra := ""
 	if jobTry > 1 {
 		extra = fmt.Sprintf(" try=%d", jobTry)
@@ -133,13 +155,9 @@ func (w *Worker) runJob(ctx context.Context, c claimed) {
 		extra += fmt.Sprintf(" delayed=%.2fs", secs(startMS-score))
 	}
 	if w.log.Enabled(ctx, slog.LevelInfo) { // skip formatting args when nobody reads the line
-		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs → %s(%s)%s", secs(startMS-rec.EnqueueTimeMS), ref, argsString(rec.Args, rec.Kwargs), extra),
-			"job_id", id, "function", rec.Function, "try", jobTry)
+		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs → %s(%s)%s", secs(startMS-rec.EnqueueTimeMS), r.ref, argsString(rec.Args, rec.Kwargs), extra),
+			"job_id", r.id, "function", rec.Function, "try", jobTry)
 	}
-
-	r := &jobRun{w: w, id: id, score: score, try: jobTry, rec: rec, fn: fn, ref: ref, job: job, jctx: jctx,
-		startMS: startMS, keepInProgress: keepInProgress, returned: make(chan struct{})}
-	r.run(timeout)
 }
 
 // jobRun is one running handler. Its outcome is decided once: by the
@@ -167,6 +185,11 @@ const handlerGrace = 50 * time.Millisecond
 
 func (r *jobRun) run(timeout time.Duration) {
 	w := r.w
+	if w.s.OnJobStart != nil {
+		w.s.OnJobStart(r.jctx, r.job)
+	}
+	r.startMS = nowMS()
+	r.logStart(r.jctx)
 	cctx, cancel := context.WithCancelCause(r.jctx)
 	tctx, tcancel := context.WithTimeoutCause(cctx, timeout, errTimeout)
 	r.rj = &runningJob{cancel: cancel}

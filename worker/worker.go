@@ -500,7 +500,7 @@ func (w *Worker) pollIteration(ctx context.Context) (found bool, size int64, err
 				w.claimed++
 				w.mu.Unlock()
 				w.wg.Add(1)
-				go w.runJob(context.WithoutCancel(ctx), c)
+				w.startJob(context.WithoutCancel(ctx), c)
 			}
 			found = len(jobs) > 0
 		}

@@ -46,6 +46,11 @@ async def drain(args):
     out = {"jobs": w.jobs_complete, "failed": w.jobs_failed, "seconds": secs, "jobs_per_s": w.jobs_complete / secs}
     if args.command == "rss":
         out["max_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        with open("/proc/self/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("RssAnon", "RssFile", "VmHWM"):
+                    out[key] = value.strip()
     return out
 
 

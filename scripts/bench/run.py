@@ -159,17 +159,22 @@ def table(res, meta):
         row(f"idle Redis commands/s per worker, {label}", key, "idle_cmds_per_s", better="lower", arq_key="latency_poll_0.5s")
     rows.append("| peak RSS, 1,000 concurrent jobs each waiting 2 s, MB | {} | {} | {} |".format(
         *_rss_cells(res.get("rss_1000_waiting", {}))))
+    rows.append("| of which private memory (RssAnon at the end), MB | {} | {} | {} |".format(
+        *_rss_cells(res.get("rss_1000_waiting", {}), "RssAnon")))
+    rows.append("| of which the program's file-backed pages (RssFile), MB | {} | {} | {} |".format(
+        *_rss_cells(res.get("rss_1000_waiting", {}), "RssFile")))
     rb = res.get("redis_benchmark_P16", {})
     if rb:
         rows.append(f"| redis-benchmark -P 16 (SET / GET), ops/s | {rb.get('set', 0):,.0f} / {rb.get('get', 0):,.0f} | | |")
     return "\n".join(rows)
 
 
-def _rss_cells(r):
+def _rss_cells(r, field="max_rss_kb"):
     if "arq" not in r or "goarq" not in r:
         return "–", "–", "–"
-    a = [x["max_rss_kb"] / 1024 for x in r["arq"]]
-    g = [x["max_rss_kb"] / 1024 for x in r["goarq"]]
+    kb = lambda x: int(str(x[field]).split()[0])  # noqa: E731
+    a = [kb(x) / 1024 for x in r["arq"]]
+    g = [kb(x) / 1024 for x in r["goarq"]]
     c = lambda v: f"{statistics.median(v):.1f} ({min(v):.1f}–{max(v):.1f})"  # noqa: E731
     return c(a), c(g), f"{statistics.median(g) / statistics.median(a):.2f}x"
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -39,6 +40,7 @@ func main() {
 	gap := fs.Duration("gap", 20*time.Millisecond, "latency: time between jobs")
 	idle := fs.Duration("idle", 2*time.Second, "latency: idle time measured for commands/s")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	memProfile := fs.String("memprofile", "", "write an allocation profile to this file at the end")
 	_ = fs.Parse(os.Args[2:])
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -65,12 +67,40 @@ func main() {
 	case "latency":
 		out = latency(ctx, rdb, c, *n, *pollDelay, *gap, *idle)
 	case "rss":
+		if *memProfile != "" {
+			go func() { // the live heap while the jobs wait
+				time.Sleep(time.Second)
+				f, err := os.Create(*memProfile + ".inuse")
+				check(err)
+				runtime.GC()
+				check(pprof.Lookup("heap").WriteTo(f, 0))
+				f.Close()
+			}()
+		}
 		out = drain(ctx, rdb, *n, *maxJobs, *pollDelay)
 		var ru syscall.Rusage
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 		out["max_rss_kb"] = ru.Maxrss
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		out["heap_sys_kb"], out["stack_sys_kb"], out["sys_kb"], out["num_gc"] = ms.HeapSys/1024, ms.StackSys/1024, ms.Sys/1024, ms.NumGC
+		if status, err := os.ReadFile("/proc/self/status"); err == nil {
+			for _, line := range strings.Split(string(status), "\n") {
+				for _, k := range []string{"RssAnon", "RssFile", "VmHWM"} {
+					if v, ok := strings.CutPrefix(line, k+":"); ok {
+						out[k] = strings.TrimSpace(v)
+					}
+				}
+			}
+		}
 	default:
 		check(fmt.Errorf("unknown command %q", os.Args[1]))
+	}
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		check(err)
+		check(pprof.Lookup("allocs").WriteTo(f, 0))
+		f.Close()
 	}
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))

@@ -1,0 +1,654 @@
+package arqcompat
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+)
+
+// This file is goarq's unpickler. It replaces gopickle on the decode path
+// for three measured reasons: gopickle's NewUnpickler allocates a 384-slot
+// memo map per call (65% of all bytes a worker allocates per job, 7% of its
+// CPU at 17,000 jobs/s); it allocates a declared length before reading it,
+// so hostile lengths needed a pre-scan; and it panics on unhashable set
+// members and misreads protocol 0's raw-unicode-escape strings. gopickle
+// remains the differential oracle of the fuzz tests (fuzz_test.go).
+//
+// The unpickler works on the byte slice, never allocates more than the
+// payload can hold, resolves every global to an inert name, and builds raw
+// containers that the bounded conversion pass (budget.conv) turns into the
+// model.
+
+type rawList struct{ items []any }
+type rawDict struct{ items []Item }
+type rawSet struct{ items []any }
+
+type unpickler struct {
+	data  []byte
+	pos   int
+	stack []any
+	marks []int
+	memo  []any
+	memoM map[uint64]any // sparse indexes, rare
+}
+
+func (u *unpickler) errf(f string, a ...any) error {
+	return malformed("pickle", "%s at offset %d", fmt.Sprintf(f, a...), u.pos)
+}
+
+func (u *unpickler) need(n uint64) error {
+	if n > uint64(len(u.data)-u.pos) {
+		return u.errf("length %d runs past the end of the %d-byte payload", n, len(u.data))
+	}
+	return nil
+}
+
+func (u *unpickler) read(n uint64) ([]byte, error) {
+	if err := u.need(n); err != nil {
+		return nil, err
+	}
+	b := u.data[u.pos : u.pos+int(n)]
+	u.pos += int(n)
+	return b, nil
+}
+
+func (u *unpickler) uint(width int) (uint64, error) {
+	b, err := u.read(uint64(width))
+	if err != nil {
+		return 0, err
+	}
+	switch width {
+	case 1:
+		return uint64(b[0]), nil
+	case 2:
+		return uint64(binary.LittleEndian.Uint16(b)), nil
+	case 4:
+		return uint64(binary.LittleEndian.Uint32(b)), nil
+	}
+	return binary.LittleEndian.Uint64(b), nil
+}
+
+func (u *unpickler) line() (string, error) {
+	for i := u.pos; i < len(u.data); i++ {
+		if u.data[i] == '\n' {
+			s := string(u.data[u.pos:i])
+			u.pos = i + 1
+			return s, nil
+		}
+	}
+	return "", u.errf("unterminated line")
+}
+
+func (u *unpickler) push(v any) { u.stack = append(u.stack, v) }
+
+func (u *unpickler) pop() (any, error) {
+	if len(u.stack) == 0 || (len(u.marks) > 0 && len(u.stack) <= u.marks[len(u.marks)-1]) {
+		return nil, u.errf("stack underflow")
+	}
+	v := u.stack[len(u.stack)-1]
+	u.stack = u.stack[:len(u.stack)-1]
+	return v, nil
+}
+
+func (u *unpickler) top() (any, error) {
+	if len(u.stack) == 0 || (len(u.marks) > 0 && len(u.stack) <= u.marks[len(u.marks)-1]) {
+		return nil, u.errf("stack underflow")
+	}
+	return u.stack[len(u.stack)-1], nil
+}
+
+// popMark returns the items above the last mark (a copy) and drops the mark.
+func (u *unpickler) popMark() ([]any, error) {
+	if len(u.marks) == 0 {
+		return nil, u.errf("no MARK on the stack")
+	}
+	m := u.marks[len(u.marks)-1]
+	u.marks = u.marks[:len(u.marks)-1]
+	items := append([]any(nil), u.stack[m:]...)
+	u.stack = u.stack[:m]
+	return items, nil
+}
+
+// The memo is a dense slice for indexes 0..n-1, the way CPython writes
+// them, and a map for any other index; every key lives in exactly one of
+// the two, so memoLen is Python's len(memo), which MEMOIZE uses.
+func (u *unpickler) memoLen() uint64 { return uint64(len(u.memo) + len(u.memoM)) }
+
+func (u *unpickler) put(i uint64) error {
+	v, err := u.top()
+	if err != nil {
+		return err
+	}
+	switch {
+	case i < uint64(len(u.memo)):
+		u.memo[i] = v
+	case i == uint64(len(u.memo)):
+		delete(u.memoM, i)
+		u.memo = append(u.memo, v)
+		for { // absorb sparse keys that are now dense
+			next := uint64(len(u.memo))
+			w, ok := u.memoM[next]
+			if !ok {
+				break
+			}
+			delete(u.memoM, next)
+			u.memo = append(u.memo, w)
+		}
+	default:
+		if u.memoM == nil {
+			u.memoM = map[uint64]any{}
+		}
+		if len(u.memoM) > len(u.data) {
+			return u.errf("memo overflow")
+		}
+		u.memoM[i] = v
+	}
+	return nil
+}
+
+func (u *unpickler) get(i uint64) error {
+	if i < uint64(len(u.memo)) {
+		u.push(u.memo[i])
+		return nil
+	}
+	if v, ok := u.memoM[i]; ok {
+		u.push(v)
+		return nil
+	}
+	return u.errf("memo key %d not found", i)
+}
+
+func decodeLong(b []byte) any {
+	if len(b) == 0 {
+		return int64(0)
+	}
+	if len(b) <= 8 {
+		var x uint64
+		for i := len(b) - 1; i >= 0; i-- {
+			x = x<<8 | uint64(b[i])
+		}
+		shift := 64 - 8*uint(len(b))
+		return int64(x<<shift) >> shift // sign-extend
+	}
+	be := make([]byte, len(b))
+	for i := range b {
+		be[len(b)-1-i] = b[i]
+	}
+	n := new(big.Int).SetBytes(be)
+	if b[len(b)-1]&0x80 != 0 {
+		n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+	}
+	return normalizeInt(n)
+}
+
+func parseIntLine(s string) (any, error) {
+	s = strings.TrimSuffix(s, "L")
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, nil
+	}
+	if len(s) > 4300 {
+		return nil, overLimit("pickle", "integer of %d digits", len(s))
+	}
+	n, ok := new(big.Int).SetString(s, 0)
+	if !ok {
+		return nil, malformed("pickle", "invalid integer %q", s)
+	}
+	return normalizeInt(n), nil
+}
+
+// rawUnicodeEscape decodes protocol 0's UNICODE argument.
+func rawUnicodeEscape(s string) (string, error) {
+	if !strings.Contains(s, `\u`) && !strings.Contains(s, `\U`) {
+		var b strings.Builder
+		for i := 0; i < len(s); i++ {
+			b.WriteRune(rune(s[i]))
+		}
+		return b.String(), nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\\' && i+1 < len(s) && (s[i+1] == 'u' || s[i+1] == 'U') {
+			n := 4
+			if s[i+1] == 'U' {
+				n = 8
+			}
+			if i+2+n > len(s) {
+				return "", malformed("pickle", "truncated \\u escape")
+			}
+			r, err := strconv.ParseUint(s[i+2:i+2+n], 16, 32)
+			if err != nil {
+				return "", malformed("pickle", "invalid \\u escape")
+			}
+			b.WriteRune(rune(r))
+			i += 1 + n
+			continue
+		}
+		b.WriteRune(rune(c))
+	}
+	return b.String(), nil
+}
+
+func pyStringLine(s string) (string, error) {
+	if len(s) >= 2 && (s[0] == '\'' || s[0] == '"') && s[len(s)-1] == s[0] {
+		q := s[1 : len(s)-1]
+		if s[0] == '\'' {
+			q = strings.ReplaceAll(strings.ReplaceAll(q, `\'`, `'`), `"`, `\"`)
+		}
+		out, err := strconv.Unquote(`"` + q + `"`)
+		if err == nil {
+			return out, nil
+		}
+	}
+	return "", malformed("pickle", "the STRING opcode argument must be quoted")
+}
+
+func (u *unpickler) load() (any, error) {
+	for u.pos < len(u.data) {
+		op := u.data[u.pos]
+		u.pos++
+		var err error
+		switch op {
+		case 0x80: // PROTO
+			_, err = u.uint(1)
+		case 0x95: // FRAME: a length prefix of the opcodes that follow
+			var n uint64
+			if n, err = u.uint(8); err == nil {
+				err = u.need(n)
+			}
+		case '.': // STOP
+			if len(u.marks) > 0 {
+				return nil, u.errf("STOP inside a MARK")
+			}
+			return u.pop()
+		case 'N':
+			u.push(nil)
+		case 0x88:
+			u.push(true)
+		case 0x89:
+			u.push(false)
+		case 'I':
+			var s string
+			if s, err = u.line(); err == nil {
+				switch s {
+				case "01":
+					u.push(true)
+				case "00":
+					u.push(false)
+				default:
+					var v any
+					if strings.HasSuffix(s, "L") {
+						err = u.errf("invalid INT %q", s)
+					} else if v, err = parseIntLine(s); err == nil {
+						u.push(v)
+					}
+				}
+			}
+		case 'J':
+			var n uint64
+			if n, err = u.uint(4); err == nil {
+				u.push(int64(int32(uint32(n))))
+			}
+		case 'K', 'M':
+			var n uint64
+			if n, err = u.uint(map[byte]int{'K': 1, 'M': 2}[op]); err == nil {
+				u.push(int64(n))
+			}
+		case 'L':
+			var s string
+			if s, err = u.line(); err == nil {
+				var v any
+				if v, err = parseIntLine(s); err == nil {
+					u.push(v)
+				}
+			}
+		case 0x8a, 0x8b: // LONG1, LONG4
+			width := 1
+			if op == 0x8b {
+				width = 4
+			}
+			var n uint64
+			if n, err = u.uint(width); err == nil {
+				if op == 0x8b && int32(uint32(n)) < 0 {
+					return nil, u.errf("negative LONG4 length")
+				}
+				var b []byte
+				if b, err = u.read(n); err == nil {
+					u.push(decodeLong(b))
+				}
+			}
+		case 'F':
+			var s string
+			if s, err = u.line(); err == nil {
+				var f float64
+				if f, err = strconv.ParseFloat(s, 64); err != nil {
+					err = u.errf("invalid float %q", s)
+				} else {
+					u.push(f)
+				}
+			}
+		case 'G':
+			var b []byte
+			if b, err = u.read(8); err == nil {
+				u.push(math.Float64frombits(binary.BigEndian.Uint64(b)))
+			}
+		case 'S':
+			var s string
+			if s, err = u.line(); err == nil {
+				if s, err = pyStringLine(s); err == nil {
+					u.push(s)
+				}
+			}
+		case 'T', 'U': // BINSTRING, SHORT_BINSTRING: Python 2 str, read as str
+			width := 4
+			if op == 'U' {
+				width = 1
+			}
+			var n uint64
+			var b []byte
+			if n, err = u.uint(width); err == nil {
+				if b, err = u.read(n); err == nil {
+					u.push(string(b))
+				}
+			}
+		case 'V':
+			var s string
+			if s, err = u.line(); err == nil {
+				if s, err = rawUnicodeEscape(s); err == nil {
+					u.push(s)
+				}
+			}
+		case 'X', 0x8c, 0x8d: // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8
+			width := map[byte]int{'X': 4, 0x8c: 1, 0x8d: 8}[op]
+			var n uint64
+			var b []byte
+			if n, err = u.uint(width); err == nil {
+				if b, err = u.read(n); err == nil {
+					u.push(string(b))
+				}
+			}
+		case 'B', 'C', 0x8e, 0x96: // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
+			width := map[byte]int{'B': 4, 'C': 1, 0x8e: 8, 0x96: 8}[op]
+			var n uint64
+			var b []byte
+			if n, err = u.uint(width); err == nil {
+				if b, err = u.read(n); err == nil {
+					c := append([]byte{}, b...)
+					if op == 0x96 {
+						u.push(ByteArray(c))
+					} else {
+						u.push(c)
+					}
+				}
+			}
+		case ')':
+			u.push(Tuple{})
+		case 0x85, 0x86, 0x87:
+			n := int(op-0x85) + 1
+			if len(u.stack) < n || (len(u.marks) > 0 && len(u.stack)-n < u.marks[len(u.marks)-1]) {
+				return nil, u.errf("stack underflow")
+			}
+			t := append(Tuple{}, u.stack[len(u.stack)-n:]...)
+			u.stack = u.stack[:len(u.stack)-n]
+			u.push(t)
+		case 't':
+			var items []any
+			if items, err = u.popMark(); err == nil {
+				u.push(Tuple(items))
+			}
+		case ']':
+			u.push(&rawList{})
+		case 'l':
+			var items []any
+			if items, err = u.popMark(); err == nil {
+				u.push(&rawList{items: items})
+			}
+		case '}':
+			u.push(&rawDict{})
+		case 'd':
+			var items []any
+			if items, err = u.popMark(); err == nil {
+				err = u.dictFrom(items)
+			}
+		case 0x8f:
+			u.push(&rawSet{})
+		case 0x91:
+			var items []any
+			if items, err = u.popMark(); err == nil {
+				u.push(FrozenSet(items)) // members converted and deduplicated later
+			}
+		case 'a':
+			var v any
+			if v, err = u.pop(); err == nil {
+				err = u.appendTo([]any{v})
+			}
+		case 'e':
+			var items []any
+			if items, err = u.popMark(); err == nil {
+				err = u.appendTo(items)
+			}
+		case 's':
+			var k, v any
+			if v, err = u.pop(); err == nil {
+				if k, err = u.pop(); err == nil {
+					err = u.setItems([]any{k, v})
+				}
+			}
+		case 'u':
+			var items []any
+			if items, err = u.popMark(); err == nil {
+				err = u.setItems(items)
+			}
+		case 0x90:
+			var items []any
+			if items, err = u.popMark(); err == nil {
+				var t any
+				if t, err = u.top(); err == nil {
+					s, ok := t.(*rawSet)
+					if !ok {
+						return nil, u.errf("ADDITEMS on a %T", t)
+					}
+					s.items = append(s.items, items...)
+				}
+			}
+		case '(':
+			u.marks = append(u.marks, len(u.stack))
+		case '0':
+			if len(u.marks) > 0 && len(u.stack) == u.marks[len(u.marks)-1] {
+				u.marks = u.marks[:len(u.marks)-1] // POP of a mark
+			} else {
+				_, err = u.pop()
+			}
+		case '1':
+			_, err = u.popMark()
+		case '2':
+			var v any
+			if v, err = u.top(); err == nil {
+				u.push(v)
+			}
+		case 'p', 'g':
+			var s string
+			if s, err = u.line(); err == nil {
+				var i uint64
+				if i, err = strconv.ParseUint(s, 10, 63); err != nil {
+					err = u.errf("invalid memo index %q", s)
+				} else if op == 'p' {
+					err = u.put(i)
+				} else {
+					err = u.get(i)
+				}
+			}
+		case 'q', 'r', 'h', 'j':
+			width := 1
+			if op == 'r' || op == 'j' {
+				width = 4
+			}
+			var i uint64
+			if i, err = u.uint(width); err == nil {
+				if op == 'q' || op == 'r' {
+					err = u.put(i)
+				} else {
+					err = u.get(i)
+				}
+			}
+		case 0x94: // MEMOIZE
+			err = u.put(u.memoLen())
+		case 'c':
+			var mod, name string
+			if mod, err = u.line(); err == nil {
+				if name, err = u.line(); err == nil {
+					u.push(u.global(mod, name))
+				}
+			}
+		case 0x93: // STACK_GLOBAL
+			var n, m any
+			if n, err = u.pop(); err == nil {
+				if m, err = u.pop(); err == nil {
+					ms, ok1 := m.(string)
+					ns, ok2 := n.(string)
+					if !ok1 || !ok2 {
+						return nil, u.errf("STACK_GLOBAL needs two str")
+					}
+					u.push(u.global(ms, ns))
+				}
+			}
+		case 'R', 0x81: // REDUCE, NEWOBJ
+			var args, callable any
+			if args, err = u.pop(); err == nil {
+				if callable, err = u.pop(); err == nil {
+					err = u.call(callable, args, op == 0x81)
+				}
+			}
+		case 0x92: // NEWOBJ_EX
+			var kw, args, cls any
+			if kw, err = u.pop(); err == nil {
+				if args, err = u.pop(); err == nil {
+					if cls, err = u.pop(); err == nil {
+						if err = u.call(cls, args, true); err == nil {
+							d, ok := kw.(*rawDict)
+							if !ok {
+								return nil, u.errf("NEWOBJ_EX kwargs must be a dict")
+							}
+							u.stack[len(u.stack)-1].(*pyCall).kwargs = d
+						}
+					}
+				}
+			}
+		case 'i': // INST
+			var mod, name string
+			var items []any
+			if mod, err = u.line(); err == nil {
+				if name, err = u.line(); err == nil {
+					if items, err = u.popMark(); err == nil {
+						u.push(&pyCall{cls: u.global(mod, name).g, args: items})
+					}
+				}
+			}
+		case 'o': // OBJ
+			var items []any
+			if items, err = u.popMark(); err == nil {
+				if len(items) == 0 {
+					return nil, u.errf("OBJ without a class")
+				}
+				cls, ok := items[0].(*pyClass)
+				if !ok {
+					return nil, u.errf("OBJ of a %T", items[0])
+				}
+				u.push(&pyCall{cls: cls.g, args: items[1:]})
+			}
+		case 'b': // BUILD
+			var state, inst any
+			if state, err = u.pop(); err == nil {
+				if inst, err = u.top(); err == nil {
+					p, ok := inst.(*pyCall)
+					if !ok {
+						return nil, u.errf("BUILD on a %T", inst)
+					}
+					p.state, p.hasState = state, true
+				}
+			}
+		case 'P', 'Q', 0x82, 0x83, 0x84:
+			return nil, u.errf("persistent ids and the extension registry are not supported (opcode 0x%02x)", op)
+		case 0x97, 0x98:
+			return nil, u.errf("out-of-band buffers are not supported (opcode 0x%02x)", op)
+		default:
+			return nil, u.errf("unknown opcode 0x%02x", op)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return nil, malformed("pickle", "no STOP opcode: the payload is truncated")
+}
+
+func (u *unpickler) global(module, name string) *pyClass {
+	if m, ok := py2Modules[module]; ok {
+		module = m
+	}
+	return &pyClass{Global{module, name}}
+}
+
+func (u *unpickler) call(callable, args any, newobj bool) error {
+	cls, ok := callable.(*pyClass)
+	if !ok {
+		return u.errf("cannot call a %T", callable)
+	}
+	t, ok := args.(Tuple)
+	if !ok {
+		return u.errf("call arguments must be a tuple, not %T", args)
+	}
+	u.push(&pyCall{cls: cls.g, args: t, newobj: newobj})
+	return nil
+}
+
+func (u *unpickler) dictFrom(items []any) error {
+	if len(items)%2 != 0 {
+		return u.errf("odd number of dict items")
+	}
+	d := &rawDict{items: make([]Item, 0, len(items)/2)}
+	for i := 0; i < len(items); i += 2 {
+		d.items = append(d.items, Item{items[i], items[i+1]})
+	}
+	u.push(d)
+	return nil
+}
+
+func (u *unpickler) appendTo(items []any) error {
+	t, err := u.top()
+	if err != nil {
+		return err
+	}
+	switch x := t.(type) {
+	case *rawList:
+		x.items = append(x.items, items...)
+	case *pyCall:
+		x.listItems = append(x.listItems, items...)
+	default:
+		return u.errf("APPEND to a %T", t)
+	}
+	return nil
+}
+
+func (u *unpickler) setItems(items []any) error {
+	if len(items)%2 != 0 {
+		return u.errf("odd number of dict items")
+	}
+	t, err := u.top()
+	if err != nil {
+		return err
+	}
+	for i := 0; i < len(items); i += 2 {
+		switch x := t.(type) {
+		case *rawDict:
+			x.items = append(x.items, Item{items[i], items[i+1]})
+		case *pyCall:
+			x.dictItems = append(x.dictItems, Item{items[i], items[i+1]})
+		default:
+			return u.errf("SETITEM on a %T", t)
+		}
+	}
+	return nil
+}
