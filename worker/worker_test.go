@@ -306,3 +306,52 @@ func TestNewRejectsBadSettings(t *testing.T) {
 	}()
 	worker.Func("bad", func(a int) {})
 }
+
+// Three workers racing on one queue with the batch claim: every job runs
+// exactly once and none is lost.
+func TestWorkersRacingRunEachJobOnce(t *testing.T) {
+	c, rdb, mr := setup(t)
+	ctx := context.Background()
+	const n = 600
+	runs := make([]atomic.Int64, n)
+	var reqs []client.Request
+	for i := 0; i < n; i++ {
+		reqs = append(reqs, client.Request{Function: "mark", Args: []any{i}})
+	}
+	if _, err := c.EnqueueMany(ctx, reqs); err != nil {
+		t.Fatal(err)
+	}
+	mark := worker.Func("mark", func(ctx context.Context, i int) error {
+		runs[i].Add(1)
+		return nil
+	})
+	done := make(chan *worker.Worker, 3)
+	for k := 0; k < 3; k++ {
+		go func() {
+			w, err := worker.New(worker.Settings{Functions: []worker.Function{mark}, RedisClient: rdb, Burst: true,
+				MaxJobs: 7, PollDelay: time.Millisecond, Logger: quiet()})
+			if err != nil {
+				t.Error(err)
+			}
+			if err := w.Run(ctx); err != nil {
+				t.Error(err)
+			}
+			done <- w
+		}()
+	}
+	total := 0
+	for k := 0; k < 3; k++ {
+		total += (<-done).Stats().Complete
+	}
+	if total != n {
+		t.Errorf("%d jobs completed, want %d", total, n)
+	}
+	for i := range runs {
+		if r := runs[i].Load(); r != 1 {
+			t.Errorf("job %d ran %d times", i, r)
+		}
+	}
+	if keys := mr.Keys(); len(keys) != n { // only the n results remain
+		t.Errorf("%d keys left, want %d results", len(keys), n)
+	}
+}
