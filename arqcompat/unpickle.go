@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // This file is goarq's unpickler. It replaces gopickle on the decode path
@@ -367,6 +368,9 @@ func (u *unpickler) load() (any, error) {
 			var b []byte
 			if n, err = u.uint(width); err == nil {
 				if b, err = u.read(n); err == nil {
+					if !utf8.Valid(b) { // CPython: UnicodeDecodeError
+						return nil, u.errf("str of %d bytes is not valid UTF-8", len(b))
+					}
 					u.push(string(b))
 				}
 			}

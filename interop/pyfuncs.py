@@ -59,7 +59,13 @@ async def count(ctx, key):
     return await ctx["redis"].incr(key)
 
 
-FUNCTIONS = [echo, add, fail, fail_custom, sleep, job_info, retry, count, func(sleep, name="short_sleep", timeout=0.2)]
+async def work(ctx, key, seconds):
+    n = await ctx["redis"].incr(key)
+    await asyncio.sleep(seconds)
+    return n
+
+
+FUNCTIONS = [echo, add, fail, fail_custom, sleep, job_info, retry, count, work, func(sleep, name="short_sleep", timeout=0.2)]
 
 
 def make_worker(pool, serializer="pickle", **kw):

@@ -494,14 +494,21 @@ func (w *Worker) pollIteration(ctx context.Context) (found bool, size int64, err
 			}
 			size = n
 			w.lastFound = len(jobs) > 0
-			for _, c := range jobs {
+			for range jobs {
 				w.slots <- struct{}{} // free: limit <= free slots, and only this loop claims
 				w.mu.Lock()
 				w.claimed++
 				w.mu.Unlock()
 				w.wg.Add(1)
-				w.startJob(context.WithoutCancel(ctx), c)
 			}
+			// decode and start the batch on a short-lived goroutine: the loop
+			// goes back to claiming, and the deep decoding stack is freed when
+			// the batch is started instead of living on in every job goroutine
+			go func() {
+				for _, c := range jobs {
+					w.startJob(context.WithoutCancel(ctx), c)
+				}
+			}()
 			found = len(jobs) > 0
 		}
 	}

@@ -77,7 +77,10 @@ func runDemo(c *cli.Context) error {
 		url = "redis://" + mr.Addr() + "/0"
 		fmt.Fprintf(out, "embedded Redis at %s (pass --redis to use yours)\n\n", mr.Addr())
 	}
-	rs, err := client.ParseDSN(url)
+	rs, err := settingsFrom(c)
+	if embedded {
+		rs, err = client.ParseDSN(url)
+	}
 	if err != nil {
 		return fail(exitUsage, "--redis: %v", err)
 	}

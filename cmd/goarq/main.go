@@ -93,6 +93,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "queue", Usage: "queue name", Value: arqcompat.DefaultQueueName},
 			&cli.StringFlag{Name: "serializer", Usage: "pickle, json or msgpack (as the Python side's job_serializer)", Value: "pickle"},
 			&cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON"},
+			&cli.StringFlag{Name: "tls-ca", Usage: "rediss://: CA bundle to verify the server with (arq's ssl_ca_certs)"},
+			&cli.StringFlag{Name: "tls-cert", Usage: "rediss://: client certificate (arq's ssl_certfile)"},
+			&cli.StringFlag{Name: "tls-key", Usage: "rediss://: client key (arq's ssl_keyfile)"},
+			&cli.BoolFlag{Name: "tls-check-hostname", Usage: "rediss://: also check the server's name (arq's ssl_check_hostname)"},
 		},
 		Commands: []*cli.Command{
 			enqueueCommand(), statusCommand(), resultCommand(), infoCommand(), abortCommand(),
@@ -108,12 +112,10 @@ func connect(c *cli.Context) (*client.Client, error) {
 	if err != nil {
 		return nil, fail(exitUsage, "%v", err)
 	}
-	url, _ := redisURL(c)
-	rs, err := client.ParseDSN(url)
+	rs, err := settingsFrom(c)
 	if err != nil {
-		return nil, fail(exitUsage, "--redis: %v", err)
+		return nil, err
 	}
-	rs.ConnRetries = 0
 	cl, err := client.Dial(c.Context, rs, client.Options{QueueName: c.String("queue"), Serializer: ser,
 		Logger: quietLogger()})
 	if err != nil {
@@ -229,4 +231,18 @@ func takesValue(flags []cli.Flag, name string) bool {
 		}
 	}
 	return false
+}
+
+// settingsFrom parses the Redis URL and applies the TLS flags, without
+// arq's connection retries (a command fails fast).
+func settingsFrom(c *cli.Context) (client.RedisSettings, error) {
+	url, _ := redisURL(c)
+	rs, err := client.ParseDSN(url)
+	if err != nil {
+		return rs, fail(exitUsage, "--redis: %v", err)
+	}
+	rs.ConnRetries = 0
+	rs.SSLCACerts, rs.SSLCertfile, rs.SSLKeyfile = c.String("tls-ca"), c.String("tls-cert"), c.String("tls-key")
+	rs.SSLCheckHostname = c.Bool("tls-check-hostname")
+	return rs, nil
 }

@@ -13,6 +13,7 @@
 //	count(key)                    -> INCR key and return the new value
 //	panic(message)                -> panics
 //	typed(n int, s string)        -> [n, s]; a job with other types fails with TypeError
+//	work(key, seconds)            -> INCR key, then sleep; returns the count (counts re-runs)
 package main
 
 import (
@@ -138,6 +139,18 @@ func functions(rdb redis.UniversalClient) []worker.Function {
 		worker.Func("panic", func(ctx context.Context, message string) error { panic(message) }, worker.WithParams("message")),
 		worker.Func("typed", func(ctx context.Context, n int, s string) ([]any, error) { return []any{n, s}, nil },
 			worker.WithParams("n", "s")),
+		worker.Func("work", func(ctx context.Context, key string, seconds float64) (int64, error) {
+			n, err := rdb.Incr(ctx, key).Result()
+			if err != nil {
+				return 0, err
+			}
+			select {
+			case <-time.After(time.Duration(seconds * float64(time.Second))):
+				return n, nil
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+		}, worker.WithParams("key", "seconds")),
 	}
 }
 
