@@ -48,11 +48,10 @@ func argsString(args []any, kwargs *arqcompat.Dict) string {
 
 func secs(ms int64) float64 { return float64(ms) / 1000 }
 
-// startJob is arq's run_job after the claim script's start step. It runs
-// on the batch's goroutine up to the decoded, checked call, so that the
-// deep decoding stack is not repeated in every job goroutine (1,000
-// waiting jobs hold 1,000 stacks); the handler and every Redis write run
-// in the job's own goroutine, which releases the job's slot exactly once.
+// startJob is arq's run_job after the claim script's start step, up to the
+// decoded, checked call. It runs on a goroutine that ends there; the
+// handler and every Redis write run in the job's own fresh goroutine,
+// which releases the job's slot exactly once.
 func (w *Worker) startJob(ctx context.Context, c claimed) {
 	id, score, jobTry := c.id, c.score, c.try
 	startMS := nowMS()

@@ -501,14 +501,13 @@ func (w *Worker) pollIteration(ctx context.Context) (found bool, size int64, err
 				w.mu.Unlock()
 				w.wg.Add(1)
 			}
-			// decode and start the batch on a short-lived goroutine: the loop
-			// goes back to claiming, and the deep decoding stack is freed when
-			// the batch is started instead of living on in every job goroutine
-			go func() {
-				for _, c := range jobs {
-					w.startJob(context.WithoutCancel(ctx), c)
-				}
-			}()
+			// decode each job on a short-lived goroutine: jobs decode in
+			// parallel, the loop goes back to claiming, and the deep decoding
+			// stack is freed before the handler's goroutine starts, so 1,000
+			// waiting jobs do not hold 1,000 grown stacks
+			for _, c := range jobs {
+				go w.startJob(context.WithoutCancel(ctx), c)
+			}
 			found = len(jobs) > 0
 		}
 	}
