@@ -443,6 +443,12 @@ func (w *Worker) loop(ctx context.Context) error {
 			select {
 			case <-t.C:
 			case <-wake:
+				// jobs that finish together release their slots microseconds
+				// apart (their outcomes share one write): let them land, so
+				// one claim round trip starts several jobs instead of one
+				if w.freeSlots() < max(2, w.s.MaxJobs/2) {
+					time.Sleep(claimGather)
+				}
 			case <-w.stopped:
 			}
 			t.Stop()
@@ -450,6 +456,10 @@ func (w *Worker) loop(ctx context.Context) error {
 	}
 	return nil
 }
+
+// claimGather is how long the loop waits, after a slot frees while all
+// were busy, for more slots to free before claiming.
+const claimGather = 250 * time.Microsecond
 
 func (w *Worker) freeSlots() int { return w.s.MaxJobs - w.Stats().Ongoing }
 

@@ -355,3 +355,23 @@ func TestWorkersRacingRunEachJobOnce(t *testing.T) {
 		t.Errorf("%d keys left, want %d results", len(keys), n)
 	}
 }
+
+// MaxBurstJobs stops a burst worker after that many jobs, as arq's
+// max_burst_jobs; the rest stay queued.
+func TestMaxBurstJobs(t *testing.T) {
+	c, rdb, mr := setup(t)
+	ctx := context.Background()
+	for i := 0; i < 10; i++ {
+		if _, err := c.Enqueue(ctx, "f"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := worker.Func("f", func(ctx context.Context) {})
+	w := runBurst(t, rdb, worker.Settings{Functions: []worker.Function{f}, MaxBurstJobs: 4, MaxJobs: 2})
+	if st := w.Stats(); st.Complete != 4 {
+		t.Errorf("ran %d jobs, want 4", st.Complete)
+	}
+	if left, _ := mr.ZMembers("arq:queue"); len(left) != 6 {
+		t.Errorf("%d jobs left queued, want 6", len(left))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -262,6 +263,32 @@ func TestDemoOnEmbeddedRedis(t *testing.T) {
 		"✗ aborted (Job.abort() returned true)", "↻", "⊘", "retrying job in 0.10s"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestStatsWatchRedraws(t *testing.T) {
+	e := newEnv(t)
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 350*time.Millisecond)
+	defer cancel()
+	code := run(ctx, []string{"goarq", "--redis", e.url, "stats", "--watch", "100ms"}, &out, &errb)
+	if code != 0 || strings.Count(out.String(), "QUEUE") < 2 || !strings.Contains(out.String(), "\033[2J") {
+		t.Errorf("exit %d, %d redraws: %q %q", code, strings.Count(out.String(), "QUEUE"), out.String(), errb.String())
+	}
+}
+
+func TestShellCompletionListsCommands(t *testing.T) {
+	// urfave/cli's completion reads os.Args, not the arguments given to Run
+	args := []string{"goarq", "--generate-bash-completion"}
+	saved := os.Args
+	os.Args = args
+	defer func() { os.Args = saved }()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb)
+	for _, cmd := range []string{"enqueue", "status", "result", "abort", "jobs", "stats", "health", "demo"} {
+		if !strings.Contains(out.String(), cmd) {
+			t.Errorf("completion (exit %d) lacks %s: %q", code, cmd, out.String())
 		}
 	}
 }
