@@ -112,6 +112,7 @@ type Worker struct {
 	claimed int                    // jobs claimed and not yet finished (arq's tasks)
 
 	complete, failed, retried atomic.Int64
+	started                   atomic.Int64 // jobs claimed, for max_burst_jobs
 	allowPick                 atomic.Bool
 
 	stopOnce sync.Once
@@ -391,10 +392,10 @@ func (w *Worker) cancelRunning(cause error) {
 	}
 }
 
-func (w *Worker) jobsStarted() int {
-	st := w.Stats()
-	return st.Complete + st.Failed + st.Retried + st.Ongoing
-}
+// jobsStarted counts the jobs this worker claimed. arq sums complete,
+// failed, retried and running tasks, which counts a job twice while it
+// finishes; a counter taken at the claim is exact.
+func (w *Worker) jobsStarted() int { return int(w.started.Load()) }
 
 // loop is arq's main: poll, then in burst mode stop once nothing is left.
 // Unlike arq it polls again at once while the last poll found jobs, so a
@@ -504,6 +505,7 @@ func (w *Worker) pollIteration(ctx context.Context) (found bool, size int64, err
 			}
 			size = n
 			w.lastFound = len(jobs) > 0
+			w.started.Add(int64(len(jobs)))
 			for range jobs {
 				w.slots <- struct{}{} // free: limit <= free slots, and only this loop claims
 				w.mu.Lock()
