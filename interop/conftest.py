@@ -40,6 +40,15 @@ async def make_pool(serializer="pickle", **kw):
 
 
 @pytest.fixture
+async def pool(serializer):
+    """A flushed pool using the test's serializer."""
+    p = await make_pool(serializer)
+    await p.flushdb()
+    yield p
+    await p.aclose()
+
+
+@pytest.fixture
 async def arq_redis():
     pool = await make_pool()
     await pool.flushdb()

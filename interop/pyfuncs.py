@@ -1,5 +1,6 @@
 """Job functions the Python arq workers of the interop suite run."""
 import asyncio
+import contextlib
 import dataclasses
 import enum
 
@@ -74,6 +75,19 @@ def make_worker(pool, serializer="pickle", **kw):
                 job_serializer=ser, job_deserializer=deser)
     opts.update(kw)
     return Worker(**opts)
+
+
+@contextlib.asynccontextmanager
+async def running_worker(pool, serializer="pickle", **kw):
+    """A non-burst Python worker running in the background for the block."""
+    worker = make_worker(pool, serializer, burst=False, **kw)
+    task = asyncio.create_task(worker.async_run())
+    try:
+        yield worker
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await worker.close()
 
 
 async def run_burst(pool, serializer="pickle", **kw):

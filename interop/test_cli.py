@@ -6,7 +6,7 @@ import subprocess
 from arq.jobs import Job, JobStatus
 
 from .conftest import BIN, REDIS_URL, wait_for
-from .pyfuncs import make_worker, run_burst
+from .pyfuncs import run_burst, running_worker
 from .test_go_worker import GoWorker, arq_check
 
 
@@ -40,9 +40,7 @@ async def test_result_json_of_python_jobs(arq_redis):
 
 async def test_enqueue_wait_runs_on_python_worker(arq_redis):
     pool = arq_redis
-    worker = make_worker(pool, burst=False)
-    task = asyncio.create_task(worker.async_run())
-    try:
+    async with running_worker(pool):
         code, out, err = await agoarq("enqueue", "add", "1", "2", "--wait", "30s")
         assert (code, out) == (0, "3\n"), err
         code, out, _ = await agoarq("enqueue", "add", "1", "2", "--job-id", "fixed")
@@ -50,26 +48,16 @@ async def test_enqueue_wait_runs_on_python_worker(arq_redis):
         assert await Job("fixed", pool).result(timeout=10) == 3
         code, _, err = await agoarq("enqueue", "add", "1", "2", "--job-id", "fixed")
         assert code == 3 and "already" in err
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await worker.close()
 
 
 async def test_abort_a_job_on_a_python_worker(arq_redis):
     pool = arq_redis
-    worker = make_worker(pool, burst=False, allow_abort_jobs=True)
-    task = asyncio.create_task(worker.async_run())
-    try:
+    async with running_worker(pool, allow_abort_jobs=True):
         job = await pool.enqueue_job("sleep", 30)
         await wait_for(lambda: _in_progress(job))
         code, out, err = await agoarq("abort", "--timeout", "10s", job.job_id)
         assert code == 0 and out == "aborted\n", err
         assert await job.status() == JobStatus.complete
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await worker.close()
 
 
 async def _in_progress(job):

@@ -6,17 +6,9 @@ import pytest
 from arq.constants import default_queue_name
 from arq.jobs import Job, JobStatus
 
-from .conftest import ago, go, make_pool, wait_for
-from .pyfuncs import Color, Point, run_burst, make_worker
+from .conftest import ago, go, wait_for
+from .pyfuncs import Color, Point, run_burst, running_worker
 from .samples import as_received, assert_same, for_serializer
-
-
-@pytest.fixture
-async def pool(serializer):
-    p = await make_pool(serializer)
-    await p.flushdb()
-    yield p
-    await p.aclose()
 
 
 async def test_go_enqueues_every_type_python_worker_echoes(pool, serializer):
@@ -162,17 +154,10 @@ async def test_status_transitions_seen_from_go(arq_redis):
     assert go("status", "--job-id", "nope")["status"] == "not_found"
     await pool.enqueue_job("sleep", 0.5, _job_id="st", _defer_by=0.3)
     assert go("status", "--job-id", "st")["status"] == "deferred"
-    await wait_for(lambda: ago("status", "--job-id", "st"), timeout=5)
     await wait_for(lambda: _status_is("st", "queued"))
-    worker = make_worker(pool, burst=False)
-    task = asyncio.create_task(worker.async_run())
-    try:
+    async with running_worker(pool):
         await wait_for(lambda: _status_is("st", "in_progress"))
         await wait_for(lambda: _status_is("st", "complete"))
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await worker.close()
 
 
 async def _status_is(job_id, status):
@@ -186,9 +171,7 @@ async def test_abort_from_go_queued_and_running(arq_redis):
     await pool.enqueue_job("sleep", 5, _job_id="q")
     abort = asyncio.create_task(ago("abort", "--job-id", "q", "--timeout", "10s"))
     await wait_for(lambda: pool.zscore("arq:abort", "q"))
-    worker = make_worker(pool, burst=False, allow_abort_jobs=True)
-    task = asyncio.create_task(worker.async_run())
-    try:
+    async with running_worker(pool, allow_abort_jobs=True):
         assert (await abort)["aborted"] is True
         # running
         await pool.enqueue_job("sleep", 10, _job_id="r")
@@ -196,25 +179,15 @@ async def test_abort_from_go_queued_and_running(arq_redis):
         assert (await ago("abort", "--job-id", "r", "--timeout", "10s"))["aborted"] is True
         r = go("result", "--job-id", "r")
         assert r["kind"] == "failed" and r["aborted"] and r["exception"]["class"] == "CancelledError"
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await worker.close()
 
 
 async def test_abort_from_go_ignored_without_allow_abort(arq_redis):
     pool = arq_redis
-    worker = make_worker(pool, burst=False, allow_abort_jobs=False)
-    task = asyncio.create_task(worker.async_run())
-    try:
+    async with running_worker(pool, allow_abort_jobs=False):
         await pool.enqueue_job("sleep", 1, _job_id="na")
         await wait_for(lambda: _status_is("na", "in_progress"))
         assert (await ago("abort", "--job-id", "na", "--timeout", "300ms"))["aborted"] is False
         assert await Job("na", pool).result(timeout=5) == 1
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await worker.close()
 
 
 async def test_job_try_from_go_seen_in_python_ctx(arq_redis):

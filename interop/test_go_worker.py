@@ -11,7 +11,7 @@ import pytest
 from arq.jobs import Job, JobStatus
 from arq.worker import JobExecutionFailed, check_health
 
-from .conftest import BIN, REDIS_URL, SERIALIZERS, make_pool, wait_for
+from .conftest import BIN, REDIS_URL, SERIALIZERS, wait_for
 from .pyfuncs import Color, Point, make_worker, run_burst
 from .samples import as_received, assert_same, for_serializer
 
@@ -41,14 +41,6 @@ class GoWorker:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-
-
-@pytest.fixture
-async def pool(serializer):
-    p = await make_pool(serializer)
-    await p.flushdb()
-    yield p
-    await p.aclose()
 
 
 @pytest.fixture
