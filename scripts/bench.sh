@@ -2,7 +2,7 @@
 # Benchmarks Python arq 0.28 and goarq side by side on one throwaway
 # redis-server. Not a test: it never gates CI.
 #   bash scripts/bench.sh            # full run (about 10 minutes)
-#   bash scripts/bench.sh --quick    # short run (under 2 minutes)
+#   bash scripts/bench.sh --quick    # short run, one repetition (under 2 minutes)
 # Prints a Markdown table and writes the same data as JSON to bench-results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

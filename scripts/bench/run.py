@@ -184,13 +184,15 @@ def main():
     p.add_argument("--redis", required=True)
     p.add_argument("--go-bin", required=True)
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--reps", type=int, default=None, help="repetitions (default 3; 1 with --quick)")
     p.add_argument("--out", default="bench-results")
     p.add_argument("--only", default="", help="comma list: drain,enqueue,latency,rss,ceiling")
     args = p.parse_args()
     q = args.quick
+    if args.reps is None:
+        args.reps = 1 if q else 3
     meta = {"n": 2000 if q else 20000, "n_io": 1000 if q else 10000, "n_enqueue": 2000 if q else 20000,
-            "n_latency": 50 if q else 200, "low_poll": 0.005, "reps": args.reps, "quick": q}
+            "n_latency": 30 if q else 200, "low_poll": 0.005, "reps": args.reps, "quick": q}
     args.redis_bench_n = 100_000 if q else 1_000_000
     b = Bench(args)
     only = set(filter(None, args.only.split(",")))
