@@ -48,7 +48,6 @@ var (
 	typeTime     = reflect.TypeOf(time.Time{})
 	typeDuration = reflect.TypeOf(time.Duration(0))
 	typeBigInt   = reflect.TypeOf((*big.Int)(nil))
-	typeDict     = reflect.TypeOf((*Dict)(nil))
 )
 
 func assign(rv reflect.Value, src any, path string, depth int) error {

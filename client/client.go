@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -475,5 +474,3 @@ func (c *Client) AllJobResults(ctx context.Context) ([]*JobResult, error) {
 	sort.SliceStable(out, func(i, j int) bool { return out[i].EnqueueTime.Before(out[j].EnqueueTime) })
 	return out, nil
 }
-
-func scoreString(s int64) string { return strconv.FormatInt(s, 10) }
