@@ -3,6 +3,7 @@ package arqcompat_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -289,7 +290,7 @@ func TestTimestampMSRoundsLikePython(t *testing.T) {
 }
 
 func TestFormatFloatLikePythonRepr(t *testing.T) {
-	for f, want := range map[float64]string{1: "1.0", 0.1: "0.1", 1e16: "1e+16", 1e15: "1000000000000000.0", 1.5e-5: "1.5e-05", -0.0: "0.0"} {
+	for f, want := range map[float64]string{1: "1.0", 0.1: "0.1", 1e16: "1e+16", 1e15: "1000000000000000.0", 1.5e-5: "1.5e-05", 0: "0.0", math.Copysign(0, -1): "-0.0"} {
 		if got := arqcompat.FormatFloat(f); got != want {
 			t.Errorf("%v: got %s, want %s", f, got, want)
 		}
