@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"strings"
+	"sort"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -27,23 +27,19 @@ func truncate(s string) string {
 	return s
 }
 
-// argsString is arq's args_to_string: kwargs sorted by name.
+// argsString is arq's args_to_string: ReprArgs with kwargs sorted by name,
+// truncated.
 func argsString(args []any, kwargs *arqcompat.Dict) string {
-	var parts []string
-	for _, a := range args {
-		parts = append(parts, arqcompat.Repr(a))
-	}
-	items := append([]arqcompat.Item{}, kwargs.Items()...)
-	keyOf := func(it arqcompat.Item) string { s, _ := it.Key.(string); return s }
-	for i := 1; i < len(items); i++ {
-		for j := i; j > 0 && keyOf(items[j]) < keyOf(items[j-1]); j-- {
-			items[j], items[j-1] = items[j-1], items[j]
+	sorted := &arqcompat.Dict{}
+	if kwargs.Len() > 0 {
+		items := append([]arqcompat.Item{}, kwargs.Items()...)
+		name := func(k any) string { s, _ := k.(string); return s } // Python kwargs names are str
+		sort.SliceStable(items, func(i, j int) bool { return name(items[i].Key) < name(items[j].Key) })
+		for _, it := range items {
+			_ = sorted.Set(it.Key, it.Value) // keys came from a Dict: hashable
 		}
 	}
-	for _, it := range items {
-		parts = append(parts, keyOf(it)+"="+arqcompat.Repr(it.Value))
-	}
-	return truncate(strings.Join(parts, ", "))
+	return truncate(arqcompat.ReprArgs(args, sorted))
 }
 
 func secs(ms int64) float64 { return float64(ms) / 1000 }
