@@ -101,17 +101,23 @@ Example:
 	}
 }
 
-func withJob(c *cli.Context, fn func(cl *client.Client, job *client.Job) error) error {
-	id, err := oneArg(c, "JOB_ID")
-	if err != nil {
-		return err
-	}
+// withClient connects, runs fn and closes the connection.
+func withClient(c *cli.Context, fn func(cl *client.Client) error) error {
 	cl, err := connect(c)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	return fn(cl, cl.Job(id, ""))
+	return fn(cl)
+}
+
+// withJob is withClient for a command whose one argument is a job id.
+func withJob(c *cli.Context, fn func(cl *client.Client, job *client.Job) error) error {
+	id, err := oneArg(c, "JOB_ID")
+	if err != nil {
+		return err
+	}
+	return withClient(c, func(cl *client.Client) error { return fn(cl, cl.Job(id, "")) })
 }
 
 func statusCommand() *cli.Command {
@@ -258,37 +264,34 @@ func jobsCommand() *cli.Command {
 		Flags:       []cli.Flag{&cli.IntFlag{Name: "limit", Value: 50, Usage: "show at most this many (0: all)"}},
 		Description: "Example:\n   goarq --queue arq:queue jobs --limit 20",
 		Action: func(c *cli.Context) error {
-			cl, err := connect(c)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			jobs, err := cl.QueuedJobs(c.Context, "")
-			if err != nil {
-				return cmdRedisError(c, err)
-			}
-			if n := c.Int("limit"); n > 0 && len(jobs) > n {
-				jobs = jobs[:n]
-			}
-			if c.Bool("json") {
-				rows := []any{}
+			return withClient(c, func(cl *client.Client) error {
+				jobs, err := cl.QueuedJobs(c.Context, "")
+				if err != nil {
+					return cmdRedisError(c, err)
+				}
+				if n := c.Int("limit"); n > 0 && len(jobs) > n {
+					jobs = jobs[:n]
+				}
+				if c.Bool("json") {
+					rows := []any{}
+					for _, j := range jobs {
+						rows = append(rows, jobJSON(j))
+					}
+					return printJSON(c, map[string]any{"queue": cl.QueueName(), "jobs": rows})
+				}
+				w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "JOB ID\tFUNCTION\tARGS\tTRY\tENQUEUED\tRUNS")
+				now := time.Now()
 				for _, j := range jobs {
-					rows = append(rows, jobJSON(j))
+					runs := "now"
+					if j.Score != nil && *j.Score > arqcompat.TimestampMS(now) {
+						runs = "in " + time.UnixMilli(*j.Score).Sub(now).Round(time.Second).String()
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\n", j.JobID, j.Function, clip(arqcompat.ReprArgs(j.Args, j.Kwargs), 40), max(j.JobTry, 1),
+						j.EnqueueTime.Local().Format("2006-01-02 15:04:05"), runs)
 				}
-				return printJSON(c, map[string]any{"queue": cl.QueueName(), "jobs": rows})
-			}
-			w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "JOB ID\tFUNCTION\tARGS\tTRY\tENQUEUED\tRUNS")
-			now := time.Now()
-			for _, j := range jobs {
-				runs := "now"
-				if j.Score != nil && *j.Score > arqcompat.TimestampMS(now) {
-					runs = "in " + time.UnixMilli(*j.Score).Sub(now).Round(time.Second).String()
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\n", j.JobID, j.Function, clip(arqcompat.ReprArgs(j.Args, j.Kwargs), 40), max(j.JobTry, 1),
-					j.EnqueueTime.Local().Format("2006-01-02 15:04:05"), runs)
-			}
-			return w.Flush()
+				return w.Flush()
+			})
 		},
 	}
 }
@@ -306,43 +309,40 @@ func resultsCommand() *cli.Command {
 		Flags:       []cli.Flag{&cli.BoolFlag{Name: "failed", Usage: "only failed jobs"}},
 		Description: "Example:\n   goarq results --failed",
 		Action: func(c *cli.Context) error {
-			cl, err := connect(c)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			res, err := cl.AllJobResults(c.Context)
-			if err != nil {
-				return cmdRedisError(c, err)
-			}
-			var rows []*client.JobResult
-			for _, r := range res {
-				if !c.Bool("failed") || !r.Success {
-					rows = append(rows, r)
+			return withClient(c, func(cl *client.Client) error {
+				res, err := cl.AllJobResults(c.Context)
+				if err != nil {
+					return cmdRedisError(c, err)
 				}
-			}
-			if c.Bool("json") {
-				out := []any{}
+				var rows []*client.JobResult
+				for _, r := range res {
+					if !c.Bool("failed") || !r.Success {
+						rows = append(rows, r)
+					}
+				}
+				if c.Bool("json") {
+					out := []any{}
+					for _, r := range rows {
+						m := jobJSON(r.JobDef)
+						m["success"], m["result"], m["queue_name"] = r.Success, view.JSON(r.Result), r.QueueName
+						m["start_time"], m["finish_time"] = r.StartTime.Format(time.RFC3339Nano), r.FinishTime.Format(time.RFC3339Nano)
+						m["duration_s"] = r.FinishTime.Sub(r.StartTime).Seconds()
+						out = append(out, m)
+					}
+					return printJSON(c, map[string]any{"results": out})
+				}
+				w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "JOB ID\tFUNCTION\tOK\tDURATION\tFINISHED\tRESULT")
 				for _, r := range rows {
-					m := jobJSON(r.JobDef)
-					m["success"], m["result"], m["queue_name"] = r.Success, view.JSON(r.Result), r.QueueName
-					m["start_time"], m["finish_time"] = r.StartTime.Format(time.RFC3339Nano), r.FinishTime.Format(time.RFC3339Nano)
-					m["duration_s"] = r.FinishTime.Sub(r.StartTime).Seconds()
-					out = append(out, m)
+					shown := arqcompat.Repr(r.Result)
+					if exc, ok := r.Result.(*arqcompat.Exception); ok {
+						shown = exc.Error()
+					}
+					fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\t%s\n", r.JobID, r.Function, r.Success, r.FinishTime.Sub(r.StartTime).Round(time.Millisecond),
+						r.FinishTime.Local().Format("2006-01-02 15:04:05"), clip(shown, 50))
 				}
-				return printJSON(c, map[string]any{"results": out})
-			}
-			w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "JOB ID\tFUNCTION\tOK\tDURATION\tFINISHED\tRESULT")
-			for _, r := range rows {
-				shown := arqcompat.Repr(r.Result)
-				if exc, ok := r.Result.(*arqcompat.Exception); ok {
-					shown = exc.Error()
-				}
-				fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\t%s\n", r.JobID, r.Function, r.Success, r.FinishTime.Sub(r.StartTime).Round(time.Millisecond),
-					r.FinishTime.Local().Format("2006-01-02 15:04:05"), clip(shown, 50))
-			}
-			return w.Flush()
+				return w.Flush()
+			})
 		},
 	}
 }
@@ -353,29 +353,26 @@ func healthCommand() *cli.Command {
 		Flags:       []cli.Flag{&cli.StringFlag{Name: "health-check-key", Usage: "the key (default: <queue>:health-check)"}},
 		Description: "Example:\n   goarq --queue arq:queue health && echo healthy",
 		Action: func(c *cli.Context) error {
-			cl, err := connect(c)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			key := c.String("health-check-key")
-			if key == "" {
-				key = arqcompat.HealthCheckKey(cl.QueueName())
-			}
-			v, err := cl.Redis().Get(c.Context, key).Result()
-			if err != nil && !isNil(err) {
-				return cmdRedisError(c, err)
-			}
-			if c.Bool("json") {
-				_ = printJSON(c, map[string]any{"key": key, "healthy": v != "", "value": v})
-			}
-			if v == "" {
-				return fail(exitNegative, "health check failed: no health check sentinel value found at %s", key)
-			}
-			if !c.Bool("json") {
-				fmt.Fprintln(c.App.Writer, "health check successful: "+v)
-			}
-			return nil
+			return withClient(c, func(cl *client.Client) error {
+				key := c.String("health-check-key")
+				if key == "" {
+					key = arqcompat.HealthCheckKey(cl.QueueName())
+				}
+				v, err := cl.Redis().Get(c.Context, key).Result()
+				if err != nil && !isNil(err) {
+					return cmdRedisError(c, err)
+				}
+				if c.Bool("json") {
+					_ = printJSON(c, map[string]any{"key": key, "healthy": v != "", "value": v})
+				}
+				if v == "" {
+					return fail(exitNegative, "health check failed: no health check sentinel value found at %s", key)
+				}
+				if !c.Bool("json") {
+					fmt.Fprintln(c.App.Writer, "health check successful: "+v)
+				}
+				return nil
+			})
 		},
 	}
 }
@@ -439,42 +436,39 @@ func statsCommand() *cli.Command {
 		Flags:       []cli.Flag{&cli.DurationFlag{Name: "watch", Usage: "redraw every interval until interrupted"}},
 		Description: "Example:\n   goarq stats --watch 2s",
 		Action: func(c *cli.Context) error {
-			cl, err := connect(c)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			for {
-				q, err := collectStats(c, cl)
-				if err != nil {
-					return cmdRedisError(c, err)
-				}
-				if c.Bool("json") {
-					_ = printJSON(c, q)
-				} else {
-					if c.Duration("watch") > 0 {
-						fmt.Fprint(c.App.Writer, "\033[H\033[2J")
+			return withClient(c, func(cl *client.Client) error {
+				for {
+					q, err := collectStats(c, cl)
+					if err != nil {
+						return cmdRedisError(c, err)
 					}
-					w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(w, "QUEUE\tQUEUED\tDEFERRED\tIN PROGRESS\tRESULTS OK\tRESULTS FAILED")
-					fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\n", q.Queue, q.Queued, q.Deferred, q.InProgress, q.ResultsOK, q.ResultsErr)
-					_ = w.Flush()
-					health := q.Health
-					if health == "" {
-						health = "no worker health check found"
+					if c.Bool("json") {
+						_ = printJSON(c, q)
+					} else {
+						if c.Duration("watch") > 0 {
+							fmt.Fprint(c.App.Writer, "\033[H\033[2J")
+						}
+						w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+						fmt.Fprintln(w, "QUEUE\tQUEUED\tDEFERRED\tIN PROGRESS\tRESULTS OK\tRESULTS FAILED")
+						fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\n", q.Queue, q.Queued, q.Deferred, q.InProgress, q.ResultsOK, q.ResultsErr)
+						_ = w.Flush()
+						health := q.Health
+						if health == "" {
+							health = "no worker health check found"
+						}
+						fmt.Fprintln(c.App.Writer, "health: "+health)
 					}
-					fmt.Fprintln(c.App.Writer, "health: "+health)
+					d := c.Duration("watch")
+					if d <= 0 {
+						return nil
+					}
+					select {
+					case <-c.Context.Done():
+						return nil
+					case <-time.After(d):
+					}
 				}
-				d := c.Duration("watch")
-				if d <= 0 {
-					return nil
-				}
-				select {
-				case <-c.Context.Done():
-					return nil
-				case <-time.After(d):
-				}
-			}
+			})
 		},
 	}
 }

@@ -138,8 +138,7 @@ func redisError(rs client.RedisSettings, err error) error {
 
 // cmdRedisError wraps an error from a command that ran after connecting.
 func cmdRedisError(c *cli.Context, err error) error {
-	url, _ := redisURL(c)
-	rs, _ := client.ParseDSN(url)
+	rs, _ := settingsFrom(c)
 	var dec *arqcompat.DecodeError
 	if errors.As(err, &dec) || errors.Is(err, arqcompat.ErrRecord) {
 		return fail(exitNegative, "%v", err)
