@@ -127,6 +127,19 @@ async def test_dedup_go_then_python_and_back(arq_redis, path):
     assert await pool.enqueue_job("add", 1, 2, _job_id="dup2") is not None
 
 
+async def test_enqueue_many_from_go_runs_on_python(arq_redis):
+    pool = arq_redis
+    await pool.enqueue_job("add", 0, 0, _job_id="b-3")  # an id the batch also uses
+    out = go("enqueue-many", "--function", "add", "--job-id", "b", "--n", 50)
+    assert out["enqueued"] == 49  # the existing id is skipped, as enqueue_job returns None
+    jobs = {j.job_id: j for j in await pool.queued_jobs()}
+    assert len(jobs) == 50 and jobs["b-7"].function == "add" and jobs["b-7"].args == (7, 7)
+    assert 86_300_000 < await pool.pttl("arq:job:b-7") <= 86_400_000
+    await run_burst(pool)
+    assert await Job("b-7", pool).result() == 14
+    assert await Job("b-3", pool).result() == 0  # Python's own job, not overwritten
+
+
 async def test_defer_and_expires_from_go_honoured_by_python(arq_redis):
     pool = arq_redis
     now_ms = int(time.time() * 1000)

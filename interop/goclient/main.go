@@ -40,6 +40,7 @@ func main() {
 	poll := fs.Duration("poll", 50*time.Millisecond, "poll delay")
 	from := fs.String("from", "", "source job id (relay)")
 	watchMulti := fs.Bool("watch-multi", false, "enqueue with arq's WATCH/MULTI sequence instead of the script")
+	count := fs.Int("n", 0, "enqueue-many: jobs add(i, i) with ids <job-id>-<i>")
 	_ = fs.Parse(os.Args[2:])
 
 	ser, err := arqcompat.SerializerByName(*serName)
@@ -78,6 +79,23 @@ func main() {
 			fail(err)
 		}
 		out(map[string]any{"enqueued": true, "job_id": j.ID})
+	case "enqueue-many":
+		reqs := make([]client.Request, *count)
+		for i := range reqs {
+			reqs[i] = client.Request{Function: *function, Args: []any{i, i},
+				Options: client.EnqueueOptions{JobID: fmt.Sprintf("%s-%d", *jobID, i)}}
+		}
+		jobs, err := c.EnqueueMany(ctx, reqs)
+		if err != nil {
+			fail(err)
+		}
+		enqueued := 0
+		for _, j := range jobs {
+			if j != nil {
+				enqueued++
+			}
+		}
+		out(map[string]any{"enqueued": enqueued})
 	case "samples-enqueue":
 		var args []any
 		kwargs := &arqcompat.Dict{}
