@@ -57,7 +57,8 @@ return {out, size}`)
 type claimed struct {
 	id      string
 	score   int64
-	job     []byte // nil: the job key is gone (expired)
+	job     []byte    // nil: the job key is gone (expired)
+	expires time.Time // the in-progress key lives at least until then
 	try     int
 	aborted bool
 }
@@ -65,7 +66,8 @@ type claimed struct {
 // claimBatch runs claimScript; it loads the script when the server does
 // not know it (NOSCRIPT: a fresh or restarted Redis).
 func (w *Worker) claimBatch(ctx context.Context, maxClaims int, wantSize bool) ([]claimed, int64, error) {
-	now := arqcompat.TimestampMS(time.Now())
+	start := time.Now()
+	now := arqcompat.TimestampMS(start)
 	flag := func(b bool) string {
 		if b {
 			return "1"
@@ -89,7 +91,7 @@ func (w *Worker) claimBatch(ctx context.Context, maxClaims int, wantSize bool) (
 		if !ok || len(f) != 5 {
 			return nil, 0, errors.New("claim script: unexpected row")
 		}
-		var c claimed
+		c := claimed{expires: start.Add(w.inProgressTimeout)}
 		c.id, _ = f[0].(string)
 		s, _ := f[1].(string)
 		score, _ := strconv.ParseFloat(s, 64)

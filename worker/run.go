@@ -56,7 +56,7 @@ func (w *Worker) startJob(ctx context.Context, c claimed) {
 		w.failed.Add(1)
 		data := w.encodeResult(ctx, rec, jobTry, false, exc, startMS, nowMS(), id+":"+rec.Function, id)
 		go func() {
-			w.finishFailedJob(ctx, id, data)
+			w.finishFailedJob(ctx, id, c.expires, data)
 			w.release()
 		}()
 	}
@@ -109,7 +109,7 @@ func (w *Worker) startJob(ctx context.Context, c claimed) {
 			if setTry {
 				w.setRetry(ctx, id, jobTry)
 			}
-			w.finishFailedJob(ctx, id, data)
+			w.finishFailedJob(ctx, id, c.expires, data)
 			w.release()
 		}()
 		return
@@ -123,7 +123,7 @@ func (w *Worker) startJob(ctx context.Context, c claimed) {
 		Args: rec.Args, Kwargs: rec.Kwargs, Queue: w.s.QueueName}
 	jctx := context.WithValue(ctx, jobKey{}, job)
 	r := &jobRun{w: w, id: id, score: score, try: jobTry, rec: rec, fn: fn, ref: ref, job: job, jctx: jctx,
-		keepInProgress: keepInProgress, returned: make(chan struct{})}
+		expires: c.expires, keepInProgress: keepInProgress, returned: make(chan struct{})}
 	go func() {
 		if setTry {
 			w.setRetry(ctx, id, jobTry)
@@ -168,6 +168,7 @@ type jobRun struct {
 	job            *Job
 	jctx           context.Context
 	startMS        int64
+	expires        time.Time // when the in-progress key expires
 	keepInProgress time.Duration
 	rj             *runningJob
 	once           sync.Once
@@ -319,7 +320,7 @@ func (r *jobRun) finalize(result any, herr, cause error) {
 	if w.s.OnJobEnd != nil {
 		w.s.OnJobEnd(r.jctx, r.job)
 	}
-	w.finishJob(ctx, id, finish, data, keep, keepForever, incrScore, r.keepInProgress)
+	w.finishJob(ctx, id, r.expires, finish, data, keep, keepForever, incrScore, r.keepInProgress)
 	if w.s.AfterJobEnd != nil {
 		w.s.AfterJobEnd(r.jctx, r.job)
 	}
@@ -348,8 +349,8 @@ func (w *Worker) encodeResult(ctx context.Context, rec arqcompat.JobRecord, try 
 }
 
 // finishJob is arq's finish_job transaction.
-func (w *Worker) finishJob(ctx context.Context, id string, finish bool, data []byte, keep time.Duration, forever bool, incrScore int64, keepInProgress time.Duration) {
-	err := w.write(ctx, func(p redis.Pipeliner) {
+func (w *Worker) finishJob(ctx context.Context, id string, expires time.Time, finish bool, data []byte, keep time.Duration, forever bool, incrScore int64, keepInProgress time.Duration) {
+	res := w.write(ctx, expires, func(p redis.Pipeliner) {
 		var del []string
 		if keepInProgress == 0 {
 			del = append(del, arqcompat.InProgressKey(id))
@@ -374,15 +375,26 @@ func (w *Worker) finishJob(ctx context.Context, id string, finish bool, data []b
 			p.Del(ctx, del...)
 		}
 	})
-	if err != nil {
-		w.log.ErrorContext(ctx, fmt.Sprintf("job %s: recording the outcome failed, the job will run again after its in-progress key expires: %v", id, err),
-			"job_id", id, "error", err)
+	w.logWrite(ctx, id, "outcome", res)
+}
+
+// logWrite says what became of a finish write that did not go through at
+// the first attempt: recorded once the connection returned, or given up,
+// so the job runs again when its in-progress key expires.
+func (w *Worker) logWrite(ctx context.Context, id, what string, res writeResult) {
+	switch {
+	case res.err != nil:
+		w.log.ErrorContext(ctx, fmt.Sprintf("job %s: recording the %s failed after %d tries, the job will run again after its in-progress key expires: %v",
+			id, what, res.tries, res.err), "job_id", id, "error", res.err, "tries", res.tries)
+	case res.tries > 1:
+		w.log.InfoContext(ctx, fmt.Sprintf("job %s: %s recorded after %d tries, once the connection to redis returned", id, what, res.tries),
+			"job_id", id, "tries", res.tries)
 	}
 }
 
 // finishFailedJob is arq's finish_failed_job (the worker-level keep_result).
-func (w *Worker) finishFailedJob(ctx context.Context, id string, data []byte) {
-	err := w.write(ctx, func(p redis.Pipeliner) {
+func (w *Worker) finishFailedJob(ctx context.Context, id string, expires time.Time, data []byte) {
+	res := w.write(ctx, expires, func(p redis.Pipeliner) {
 		p.Del(ctx, arqcompat.RetryKey(id), arqcompat.InProgressKey(id), arqcompat.JobKey(id))
 		p.ZRem(ctx, arqcompat.AbortJobsSS, id)
 		p.ZRem(ctx, w.s.QueueName, id)
@@ -395,7 +407,5 @@ func (w *Worker) finishFailedJob(ctx context.Context, id string, data []byte) {
 			}
 		}
 	})
-	if err != nil {
-		w.log.ErrorContext(ctx, fmt.Sprintf("job %s: recording the failure failed: %v", id, err), "job_id", id, "error", err)
-	}
+	w.logWrite(ctx, id, "failure", res)
 }

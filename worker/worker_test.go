@@ -1,12 +1,15 @@
 package worker_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,7 +27,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 func setup(t *testing.T) (*client.Client, redis.UniversalClient, *miniredis.Miniredis) {
 	t.Helper()
 	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), DialerRetries: 1}) // as client.NewRedisClient
 	t.Cleanup(func() { rdb.Close() })
 	return client.New(rdb, client.Options{}), rdb, mr
 }
@@ -373,5 +376,119 @@ func TestMaxBurstJobs(t *testing.T) {
 	}
 	if left, _ := mr.ZMembers("arq:queue"); len(left) != 6 {
 		t.Errorf("%d jobs left queued, want 6", len(left))
+	}
+}
+
+// logBuffer collects log output from the worker's goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// awaitLog waits until the log holds s.
+func awaitLog(t *testing.T, b *logBuffer, s string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(b.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("log never said %q:\n%s", s, b.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A job that finishes while Redis is unreachable keeps its outcome until
+// Redis returns, then records it, and the log says so.
+func TestOutcomeIsRecordedWhenRedisReturns(t *testing.T) {
+	c, rdb, mr := setup(t)
+	started, release := make(chan struct{}), make(chan struct{})
+	slow := worker.Func("slow", func(ctx context.Context) (string, error) {
+		close(started)
+		<-release
+		return "done", nil
+	})
+	ctx := context.Background()
+	if _, err := c.EnqueueRequest(ctx, client.Request{Function: "slow", Options: client.EnqueueOptions{JobID: "j"}}); err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuffer{}
+	w, _ := worker.New(worker.Settings{Functions: []worker.Function{slow}, RedisClient: rdb, PollDelay: 5 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- w.Run(rctx) }()
+	<-started
+	mr.Close()
+	close(release)
+	awaitLog(t, logs, "retrying until the connection returns")
+	if err := mr.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	awaitLog(t, logs, "job j: outcome recorded after")
+	if v, err := result(t, c, "j"); err != nil || v != "done" {
+		t.Fatalf("result %v, %v", v, err)
+	}
+	if mr.Exists("arq:in-progress:j") || mr.Exists("arq:job:j") {
+		t.Error("the finish transaction was not applied whole")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A worker stopped while Redis is unreachable gives up on a job's outcome
+// after a grace period and leaves the job to run again: its in-progress
+// key still guards it, and the job itself stays queued.
+func TestOutcomeGivenUpAtShutdownLeavesTheJobQueued(t *testing.T) {
+	c, rdb, mr := setup(t)
+	started := make(chan struct{})
+	slow := worker.Func("slow", func(ctx context.Context) error {
+		close(started)
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	ctx := context.Background()
+	if _, err := c.EnqueueRequest(ctx, client.Request{Function: "slow", Options: client.EnqueueOptions{JobID: "j"}}); err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuffer{}
+	w, _ := worker.New(worker.Settings{Functions: []worker.Function{slow}, RedisClient: rdb, PollDelay: 5 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- w.Run(rctx) }()
+	<-started
+	mr.Close()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	if !strings.Contains(logs.String(), "job j: recording the outcome failed after") ||
+		!strings.Contains(logs.String(), "will run again after its in-progress key expires") {
+		t.Fatalf("log:\n%s", logs)
+	}
+	if err := mr.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if !mr.Exists("arq:job:j") || !mr.Exists("arq:in-progress:j") || mr.Exists("arq:result:j") {
+		t.Error("the job is not left to run again")
+	}
+	if s, err := mr.ZScore("arq:queue", "j"); err != nil || s == 0 {
+		t.Errorf("queue score %v, %v", s, err)
 	}
 }

@@ -2,26 +2,47 @@ package worker
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
 // writeReq is one job's finish transaction, waiting to be written.
 type writeReq struct {
-	build func(redis.Pipeliner)
-	done  chan error
+	build   func(redis.Pipeliner)
+	expires time.Time // when the job's in-progress key expires
+	done    chan writeResult
+}
+
+// writeResult is how a finish transaction went: err is nil when it is in
+// Redis, tries counts the attempts it took.
+type writeResult struct {
+	err   error
+	tries int
 }
 
 // maxWriteBatch bounds how many jobs' finish transactions share one
 // MULTI/EXEC.
 const maxWriteBatch = 256
 
-// write queues a finish transaction and waits until it is written. Jobs
-// finishing at the same time share one MULTI/EXEC round trip: the writes
-// of each job stay atomic (the batch is one transaction), and no job's
-// slot is released before its outcome is in Redis.
-func (w *Worker) write(ctx context.Context, build func(redis.Pipeliner)) error {
-	req := writeReq{build: build, done: make(chan error, 1)}
+// Retrying a finish write that failed on a lost connection: the backoff
+// between attempts, and how long after a stop (signal, burst end) the
+// writer still tries before leaving the jobs to run again.
+const (
+	writeBackoffMin = 50 * time.Millisecond
+	writeBackoffMax = 2 * time.Second
+	writeStopGrace  = 5 * time.Second
+)
+
+// write queues a finish transaction and waits until it is written or given
+// up. Jobs finishing at the same time share one MULTI/EXEC round trip: the
+// writes of each job stay atomic (the batch is one transaction), and no
+// job's slot is released before its outcome is in Redis or given up.
+func (w *Worker) write(ctx context.Context, expires time.Time, build func(redis.Pipeliner)) writeResult {
+	req := writeReq{build: build, expires: expires, done: make(chan writeResult, 1)}
 	w.writes <- req
 	return <-req.done
 }
@@ -45,14 +66,81 @@ func (w *Worker) writer(ctx context.Context) {
 				break more
 			}
 		}
+		res := w.flush(ctx, batch)
+		for _, r := range batch {
+			r.done <- res
+		}
+	}
+}
+
+// flush writes a batch in one MULTI/EXEC. When the connection is lost
+// (or Redis is loading, read-only after a failover, ...), it tries again
+// with backoff for as long as every job in the batch still holds its
+// in-progress key, so no other worker can have started it again; after
+// that, or writeStopGrace after the worker stopped, it gives up and the
+// jobs run again once their in-progress keys expire. The transaction is
+// idempotent, so an attempt whose reply was lost does no harm when
+// repeated.
+func (w *Worker) flush(ctx context.Context, batch []writeReq) writeResult {
+	limit := batch[0].expires
+	for _, r := range batch[1:] {
+		if r.expires.Before(limit) {
+			limit = r.expires
+		}
+	}
+	backoff := writeBackoffMin
+	var stoppedAt time.Time
+	for tries := 1; ; tries++ {
 		_, err := w.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			for _, r := range batch {
 				r.build(p)
 			}
 			return nil
 		})
-		for _, r := range batch {
-			r.done <- err
+		if err == nil || !transient(err) {
+			return writeResult{err: err, tries: tries}
+		}
+		if w.isStopped() {
+			if stoppedAt.IsZero() {
+				stoppedAt = time.Now()
+			}
+			limit = minTime(limit, stoppedAt.Add(writeStopGrace))
+		}
+		if time.Now().Add(backoff).After(limit) {
+			return writeResult{err: err, tries: tries}
+		}
+		if tries == 1 {
+			w.log.WarnContext(ctx, fmt.Sprintf("redis error recording the outcome of %d jobs, retrying until the connection returns: %v", len(batch), err),
+				"jobs", len(batch), "error", err)
+		}
+		time.Sleep(backoff)
+		backoff = min(2*backoff, writeBackoffMax)
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// transient reports whether a Redis error may go away by itself: a lost or
+// refused connection, or a server that is loading, read-only or without a
+// master. Errors Redis replies to a well-formed command with are not.
+func transient(err error) bool {
+	if errors.Is(err, redis.ErrClosed) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return true
+	}
+	msg := re.Error()
+	for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS", "ERR max number of clients"} {
+		if strings.HasPrefix(msg, p) {
+			return true
 		}
 	}
+	return false
 }
