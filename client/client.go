@@ -368,9 +368,18 @@ func (c *Client) runEnqueueScripts(ctx context.Context, preps []prepared) ([]*re
 	return cmds, nil
 }
 
-// enqueueScript is enqueue_job's transaction as one atomic script.
+// enqueueScript is enqueue_job's transaction as one atomic script. One
+// difference: when the job key already holds exactly the bytes being
+// written, the job is reported enqueued, not a duplicate. That happens
+// when go-redis re-sends the script after a connection was lost with the
+// reply (the first attempt landed); the record holds the enqueue time in
+// ms, so two separate calls only match within the same millisecond and
+// with the same id, function and arguments.
 var enqueueScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
+  if redis.call('GET', KEYS[1]) == ARGV[2] then return 1 end
+  return 0
+end
 redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
 return 1`)

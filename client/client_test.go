@@ -240,3 +240,36 @@ func TestResultInto(t *testing.T) {
 		t.Error("a dict fit in an int")
 	}
 }
+
+// go-redis re-sends the enqueue script when a connection drops before the
+// reply; if the first attempt landed, the second finds its own bytes and
+// must report the job enqueued, not ErrJobExists. A different job under
+// the same id is still a duplicate.
+func TestEnqueueRetryOfTheSameJobIsNotADuplicate(t *testing.T) {
+	ctx := context.Background()
+	now := time.UnixMilli(1_700_000_000_000)
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	c := client.New(rdb, client.Options{Now: func() time.Time { return now }})
+	req := client.Request{Function: "add", Args: []any{1, 2}, Options: client.EnqueueOptions{JobID: "j"}}
+	for try := 1; try <= 2; try++ {
+		if job, err := c.EnqueueRequest(ctx, req); err != nil || job.ID != "j" {
+			t.Fatalf("try %d: %v, %v", try, job, err)
+		}
+	}
+	if n, _ := rdb.ZCard(ctx, "arq:queue").Result(); n != 1 {
+		t.Errorf("%d queue entries", n)
+	}
+	req.Args = []any{1, 3}
+	if _, err := c.EnqueueRequest(ctx, req); !errors.Is(err, client.ErrJobExists) {
+		t.Errorf("another job under the same id: %v", err)
+	}
+	jobs, err := c.EnqueueMany(ctx, []client.Request{
+		{Function: "add", Args: []any{1, 2}, Options: client.EnqueueOptions{JobID: "j"}},
+		{Function: "add", Args: []any{1, 3}, Options: client.EnqueueOptions{JobID: "j"}},
+	})
+	if err != nil || jobs[0] == nil || jobs[1] != nil {
+		t.Errorf("EnqueueMany: %v, %v", jobs, err)
+	}
+}
