@@ -97,6 +97,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "tls-cert", Usage: "rediss://: client certificate (arq's ssl_certfile)"},
 			&cli.StringFlag{Name: "tls-key", Usage: "rediss://: client key (arq's ssl_keyfile)"},
 			&cli.BoolFlag{Name: "tls-check-hostname", Usage: "rediss://: also check the server's name (arq's ssl_check_hostname)"},
+			&cli.StringSliceFlag{Name: "sentinel", Usage: "find the master through these Sentinels (host:port, repeat or comma-separate; " +
+				"arq's sentinel=True with a host list); --redis then gives only db, user and password"},
+			&cli.StringFlag{Name: "sentinel-master", Usage: "the master's name in Sentinel (arq's sentinel_master)", Value: "mymaster"},
 		},
 		Commands: []*cli.Command{
 			enqueueCommand(), statusCommand(), resultCommand(), infoCommand(), abortCommand(),
@@ -243,5 +246,8 @@ func settingsFrom(c *cli.Context) (client.RedisSettings, error) {
 	rs.ConnRetries = 0
 	rs.SSLCACerts, rs.SSLCertfile, rs.SSLKeyfile = c.String("tls-ca"), c.String("tls-cert"), c.String("tls-key")
 	rs.SSLCheckHostname = c.Bool("tls-check-hostname")
+	if addrs := c.StringSlice("sentinel"); len(addrs) > 0 {
+		rs.Sentinel, rs.SentinelAddrs, rs.SentinelMaster = true, addrs, c.String("sentinel-master")
+	}
 	return rs, nil
 }
