@@ -126,12 +126,23 @@ def _free_port():
 
 
 class RedisServer:
+    """A throwaway redis-server on a free loopback port, in its own directory."""
+
     def __init__(self, *args):
         self.port = _free_port()
         self.dir = tempfile.mkdtemp()
+        self.args = args
+        self.start()
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        """Start (or start again, on the same port and directory)."""
         self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--dir", self.dir, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(200):
+                                      "--dir", self.dir, *self.args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(500):
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
                 return
@@ -139,9 +150,14 @@ class RedisServer:
                 time.sleep(0.02)
         raise RuntimeError("redis-server did not start")
 
-    def stop(self):
-        self.proc.terminate()
+    def kill(self, sig=signal.SIGKILL):
+        self.proc.send_signal(sig)
         self.proc.wait()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

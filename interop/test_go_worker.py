@@ -19,8 +19,9 @@ from .samples import as_received, assert_same, for_serializer
 class GoWorker:
     """The Go fixture worker as a subprocess."""
 
-    def __init__(self, *flags, serializer="pickle"):
-        self.cmd = [str(BIN / "goworker"), "--redis", REDIS_URL, "--serializer", serializer, "--poll-delay", "20ms", *map(str, flags)]
+    def __init__(self, *flags, serializer="pickle", redis_url=None):
+        self.cmd = [str(BIN / "goworker"), "--redis", redis_url or REDIS_URL, "--serializer", serializer, "--poll-delay", "20ms",
+                    *map(str, flags)]
         # a file, not a pipe: nobody reads a pipe while the worker runs, and a
         # full pipe would block the worker's logging
         self.log = tempfile.TemporaryFile(mode="w+")

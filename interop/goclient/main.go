@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/goarq/goarq/arqcompat"
@@ -41,6 +42,10 @@ func main() {
 	from := fs.String("from", "", "source job id (relay)")
 	watchMulti := fs.Bool("watch-multi", false, "enqueue with arq's WATCH/MULTI sequence instead of the script")
 	count := fs.Int("n", 0, "enqueue-many: jobs add(i, i) with ids <job-id>-<i>")
+	seconds := fs.Float64("seconds", 0, "produce: each work job's seconds")
+	interval := fs.Duration("interval", 0, "produce: pause between enqueues")
+	sentinels := fs.String("sentinel", "", "comma-separated sentinel addresses: find the master through Sentinel")
+	sentinelMaster := fs.String("sentinel-master", "mymaster", "the master's name in Sentinel")
 	_ = fs.Parse(os.Args[2:])
 
 	ser, err := arqcompat.SerializerByName(*serName)
@@ -48,7 +53,14 @@ func main() {
 		fail(err)
 	}
 	ctx := context.Background()
-	c, err := client.DialURL(ctx, *redisURL, client.Options{QueueName: *queue, Serializer: ser, WatchMulti: *watchMulti})
+	rs, err := client.ParseDSN(*redisURL)
+	if err != nil {
+		fail(err)
+	}
+	if *sentinels != "" {
+		rs.Sentinel, rs.SentinelAddrs, rs.SentinelMaster = true, strings.Split(*sentinels, ","), *sentinelMaster
+	}
+	c, err := client.Dial(ctx, rs, client.Options{QueueName: *queue, Serializer: ser, WatchMulti: *watchMulti})
 	if err != nil {
 		fail(err)
 	}
@@ -96,6 +108,29 @@ func main() {
 			}
 		}
 		out(map[string]any{"enqueued": enqueued})
+	case "produce":
+		// n jobs work("<job-id>-count-<i>", seconds) with ids <job-id>-<i>,
+		// one at a time. A call that fails (Redis restarting, a failover) is
+		// retried with the same id until --timeout; ErrJobExists on a retry
+		// means an earlier attempt landed.
+		failures, deadline := 0, time.Now().Add(*timeout)
+		for i := 0; i < *count; i++ {
+			req := client.Request{Function: "work", Args: []any{fmt.Sprintf("%s-count-%d", *jobID, i), *seconds},
+				Options: client.EnqueueOptions{JobID: fmt.Sprintf("%s-%d", *jobID, i)}}
+			for tries, backoff := 1, 50*time.Millisecond; ; tries, backoff = tries+1, min(2*backoff, time.Second) {
+				_, err := c.EnqueueRequest(ctx, req)
+				if err == nil || (errors.Is(err, client.ErrJobExists) && tries > 1) {
+					break
+				}
+				if errors.Is(err, client.ErrJobExists) || time.Now().After(deadline) {
+					fail(fmt.Errorf("job %d: %w", i, err))
+				}
+				failures++
+				time.Sleep(backoff)
+			}
+			time.Sleep(*interval)
+		}
+		out(map[string]any{"enqueued": *count, "failed_attempts": failures})
 	case "samples-enqueue":
 		var args []any
 		kwargs := &arqcompat.Dict{}

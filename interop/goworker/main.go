@@ -13,7 +13,8 @@
 //	count(key)                    -> INCR key and return the new value
 //	panic(message)                -> panics
 //	typed(n int, s string)        -> [n, s]; a job with other types fails with TypeError
-//	work(key, seconds)            -> INCR key, then sleep; returns the count (counts re-runs)
+//	work(key, seconds)            -> INCR key, then sleep; returns the count (counts re-runs);
+//	                                 retries in 0.2 s when the INCR fails (Redis away)
 package main
 
 import (
@@ -22,7 +23,11 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -46,6 +51,9 @@ func main() {
 	health := flag.Duration("health-check-interval", time.Hour, "health check interval")
 	completionWait := flag.Duration("job-completion-wait", 0, "let jobs finish this long after a signal")
 	cronCount := flag.String("cron-count", "", "run a unique cron job 'cron:count' every second that INCRs <this>:<job id>")
+	sentinels := flag.String("sentinel", "", "comma-separated sentinel addresses: find the master through Sentinel (the URL gives db and password)")
+	sentinelMaster := flag.String("sentinel-master", "mymaster", "the master's name in Sentinel")
+	debugAddr := flag.String("debug-addr", "", "serve net/http/pprof on this address (for the goroutine count)")
 	flag.Parse()
 
 	log := slog.New(worker.NewArqLogHandler(os.Stderr, slog.LevelInfo))
@@ -58,6 +66,17 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
+	}
+	if *sentinels != "" {
+		rs.Sentinel, rs.SentinelAddrs, rs.SentinelMaster = true, strings.Split(*sentinels, ","), *sentinelMaster
+	}
+	if *debugAddr != "" {
+		ln, err := net.Listen("tcp", *debugAddr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		go http.Serve(ln, nil) //nolint:errcheck // ends with the process
 	}
 	ctx := context.Background()
 	rdb, err := client.Connect(ctx, rs, log)
@@ -142,7 +161,8 @@ func functions(rdb redis.UniversalClient) []worker.Function {
 		worker.Func("work", func(ctx context.Context, key string, seconds float64) (int64, error) {
 			n, err := rdb.Incr(ctx, key).Result()
 			if err != nil {
-				return 0, err
+				// Redis is away (restart, failover, cut connection): run again soon
+				return 0, worker.Retry(200 * time.Millisecond)
 			}
 			select {
 			case <-time.After(time.Duration(seconds * float64(time.Second))):
