@@ -247,6 +247,21 @@ func pyStringLine(s string) (string, error) {
 	return "", malformed("pickle", "the STRING opcode argument must be quoted")
 }
 
+// lengthWidth is the width in bytes of the length (or value) that follows
+// an opcode. A switch, not a map literal: map literals in load would sit in
+// its stack frame and make every decoding goroutine grow its stack.
+func lengthWidth(op byte) int {
+	switch op {
+	case 'K', 'C', 0x8c:
+		return 1
+	case 'M':
+		return 2
+	case 'X', 'B':
+		return 4
+	}
+	return 8 // 0x8d, 0x8e, 0x96
+}
+
 func (u *unpickler) load() (any, error) {
 	for u.pos < len(u.data) {
 		op := u.data[u.pos]
@@ -271,23 +286,6 @@ func (u *unpickler) load() (any, error) {
 			u.push(true)
 		case 0x89:
 			u.push(false)
-		case 'I':
-			var s string
-			if s, err = u.line(); err == nil {
-				switch s {
-				case "01":
-					u.push(true)
-				case "00":
-					u.push(false)
-				default:
-					var v any
-					if strings.HasSuffix(s, "L") {
-						err = u.errf("invalid INT %q", s)
-					} else if v, err = parseIntLine(s); err == nil {
-						u.push(v)
-					}
-				}
-			}
 		case 'J':
 			var n uint64
 			if n, err = u.uint(4); err == nil {
@@ -295,75 +293,16 @@ func (u *unpickler) load() (any, error) {
 			}
 		case 'K', 'M':
 			var n uint64
-			if n, err = u.uint(map[byte]int{'K': 1, 'M': 2}[op]); err == nil {
+			if n, err = u.uint(lengthWidth(op)); err == nil {
 				u.push(int64(n))
-			}
-		case 'L':
-			var s string
-			if s, err = u.line(); err == nil {
-				var v any
-				if v, err = parseIntLine(s); err == nil {
-					u.push(v)
-				}
-			}
-		case 0x8a, 0x8b: // LONG1, LONG4
-			width := 1
-			if op == 0x8b {
-				width = 4
-			}
-			var n uint64
-			if n, err = u.uint(width); err == nil {
-				if op == 0x8b && int32(uint32(n)) < 0 {
-					return nil, u.errf("negative LONG4 length")
-				}
-				var b []byte
-				if b, err = u.read(n); err == nil {
-					u.push(decodeLong(b))
-				}
-			}
-		case 'F':
-			var s string
-			if s, err = u.line(); err == nil {
-				var f float64
-				if f, err = strconv.ParseFloat(s, 64); err != nil {
-					err = u.errf("invalid float %q", s)
-				} else {
-					u.push(f)
-				}
 			}
 		case 'G':
 			var b []byte
 			if b, err = u.read(8); err == nil {
 				u.push(math.Float64frombits(binary.BigEndian.Uint64(b)))
 			}
-		case 'S':
-			var s string
-			if s, err = u.line(); err == nil {
-				if s, err = pyStringLine(s); err == nil {
-					u.push(s)
-				}
-			}
-		case 'T', 'U': // BINSTRING, SHORT_BINSTRING: Python 2 str, read as str
-			width := 4
-			if op == 'U' {
-				width = 1
-			}
-			var n uint64
-			var b []byte
-			if n, err = u.uint(width); err == nil {
-				if b, err = u.read(n); err == nil {
-					u.push(string(b))
-				}
-			}
-		case 'V':
-			var s string
-			if s, err = u.line(); err == nil {
-				if s, err = rawUnicodeEscape(s); err == nil {
-					u.push(s)
-				}
-			}
 		case 'X', 0x8c, 0x8d: // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8
-			width := map[byte]int{'X': 4, 0x8c: 1, 0x8d: 8}[op]
+			width := lengthWidth(op)
 			var n uint64
 			var b []byte
 			if n, err = u.uint(width); err == nil {
@@ -375,7 +314,7 @@ func (u *unpickler) load() (any, error) {
 				}
 			}
 		case 'B', 'C', 0x8e, 0x96: // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
-			width := map[byte]int{'B': 4, 'C': 1, 0x8e: 8, 0x96: 8}[op]
+			width := lengthWidth(op)
 			var n uint64
 			var b []byte
 			if n, err = u.uint(width); err == nil {
@@ -460,31 +399,6 @@ func (u *unpickler) load() (any, error) {
 			}
 		case '(':
 			u.marks = append(u.marks, len(u.stack))
-		case '0':
-			if len(u.marks) > 0 && len(u.stack) == u.marks[len(u.marks)-1] {
-				u.marks = u.marks[:len(u.marks)-1] // POP of a mark
-			} else {
-				_, err = u.pop()
-			}
-		case '1':
-			_, err = u.popMark()
-		case '2':
-			var v any
-			if v, err = u.top(); err == nil {
-				u.push(v)
-			}
-		case 'p', 'g':
-			var s string
-			if s, err = u.line(); err == nil {
-				var i uint64
-				if i, err = strconv.ParseUint(s, 10, 63); err != nil {
-					err = u.errf("invalid memo index %q", s)
-				} else if op == 'p' {
-					err = u.put(i)
-				} else {
-					err = u.get(i)
-				}
-			}
 		case 'q', 'r', 'h', 'j':
 			width := 1
 			if op == 'r' || op == 'j' {
@@ -500,13 +414,6 @@ func (u *unpickler) load() (any, error) {
 			}
 		case 0x94: // MEMOIZE
 			err = u.put(u.memoLen())
-		case 'c':
-			var mod, name string
-			if mod, err = u.line(); err == nil {
-				if name, err = u.line(); err == nil {
-					u.push(u.global(mod, name))
-				}
-			}
 		case 0x93: // STACK_GLOBAL
 			var n, m any
 			if n, err = u.pop(); err == nil {
@@ -526,66 +433,194 @@ func (u *unpickler) load() (any, error) {
 					err = u.call(callable, args, op == 0x81)
 				}
 			}
-		case 0x92: // NEWOBJ_EX
-			var kw, args, cls any
-			if kw, err = u.pop(); err == nil {
-				if args, err = u.pop(); err == nil {
-					if cls, err = u.pop(); err == nil {
-						if err = u.call(cls, args, true); err == nil {
-							d, ok := kw.(*rawDict)
-							if !ok {
-								return nil, u.errf("NEWOBJ_EX kwargs must be a dict")
-							}
-							u.stack[len(u.stack)-1].(*pyCall).kwargs = d
-						}
-					}
-				}
-			}
-		case 'i': // INST
-			var mod, name string
-			var items []any
-			if mod, err = u.line(); err == nil {
-				if name, err = u.line(); err == nil {
-					if items, err = u.popMark(); err == nil {
-						u.push(&pyCall{cls: u.global(mod, name).g, args: items})
-					}
-				}
-			}
-		case 'o': // OBJ
-			var items []any
-			if items, err = u.popMark(); err == nil {
-				if len(items) == 0 {
-					return nil, u.errf("OBJ without a class")
-				}
-				cls, ok := items[0].(*pyClass)
-				if !ok {
-					return nil, u.errf("OBJ of a %T", items[0])
-				}
-				u.push(&pyCall{cls: cls.g, args: items[1:]})
-			}
-		case 'b': // BUILD
-			var state, inst any
-			if state, err = u.pop(); err == nil {
-				if inst, err = u.top(); err == nil {
-					p, ok := inst.(*pyCall)
-					if !ok {
-						return nil, u.errf("BUILD on a %T", inst)
-					}
-					p.state, p.hasState = state, true
-				}
-			}
-		case 'P', 'Q', 0x82, 0x83, 0x84:
-			return nil, u.errf("persistent ids and the extension registry are not supported (opcode 0x%02x)", op)
-		case 0x97, 0x98:
-			return nil, u.errf("out-of-band buffers are not supported (opcode 0x%02x)", op)
 		default:
-			return nil, u.errf("unknown opcode 0x%02x", op)
+			var done bool
+			var v any
+			if done, v, err = u.cold(op); done {
+				return v, err
+			}
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
 	return nil, malformed("pickle", "no STOP opcode: the payload is truncated")
+}
+
+// cold decodes the opcodes arq's records rarely or never hold (protocol 0
+// text opcodes, objects, memo by text index, ...), out of load so that
+// load's stack frame stays small: every job is decoded on a fresh
+// goroutine, and a big frame makes each one grow its stack. done reports
+// that decoding ended, with v and err as load's result.
+//
+//go:noinline
+func (u *unpickler) cold(op byte) (done bool, v any, err error) {
+	fail := func(err error) (bool, any, error) { return true, nil, err }
+	switch op {
+	case 'I':
+		var s string
+		if s, err = u.line(); err == nil {
+			switch s {
+			case "01":
+				u.push(true)
+			case "00":
+				u.push(false)
+			default:
+				var v any
+				if strings.HasSuffix(s, "L") {
+					err = u.errf("invalid INT %q", s)
+				} else if v, err = parseIntLine(s); err == nil {
+					u.push(v)
+				}
+			}
+		}
+	case 'L':
+		var s string
+		if s, err = u.line(); err == nil {
+			var v any
+			if v, err = parseIntLine(s); err == nil {
+				u.push(v)
+			}
+		}
+	case 0x8a, 0x8b: // LONG1, LONG4
+		width := 1
+		if op == 0x8b {
+			width = 4
+		}
+		var n uint64
+		if n, err = u.uint(width); err == nil {
+			if op == 0x8b && int32(uint32(n)) < 0 {
+				return fail(u.errf("negative LONG4 length"))
+			}
+			var b []byte
+			if b, err = u.read(n); err == nil {
+				u.push(decodeLong(b))
+			}
+		}
+	case 'F':
+		var s string
+		if s, err = u.line(); err == nil {
+			var f float64
+			if f, err = strconv.ParseFloat(s, 64); err != nil {
+				err = u.errf("invalid float %q", s)
+			} else {
+				u.push(f)
+			}
+		}
+	case 'S':
+		var s string
+		if s, err = u.line(); err == nil {
+			if s, err = pyStringLine(s); err == nil {
+				u.push(s)
+			}
+		}
+	case 'T', 'U': // BINSTRING, SHORT_BINSTRING: Python 2 str, read as str
+		width := 4
+		if op == 'U' {
+			width = 1
+		}
+		var n uint64
+		var b []byte
+		if n, err = u.uint(width); err == nil {
+			if b, err = u.read(n); err == nil {
+				u.push(string(b))
+			}
+		}
+	case 'V':
+		var s string
+		if s, err = u.line(); err == nil {
+			if s, err = rawUnicodeEscape(s); err == nil {
+				u.push(s)
+			}
+		}
+	case '0':
+		if len(u.marks) > 0 && len(u.stack) == u.marks[len(u.marks)-1] {
+			u.marks = u.marks[:len(u.marks)-1] // POP of a mark
+		} else {
+			_, err = u.pop()
+		}
+	case '1':
+		_, err = u.popMark()
+	case '2':
+		var v any
+		if v, err = u.top(); err == nil {
+			u.push(v)
+		}
+	case 'p', 'g':
+		var s string
+		if s, err = u.line(); err == nil {
+			var i uint64
+			if i, err = strconv.ParseUint(s, 10, 63); err != nil {
+				err = u.errf("invalid memo index %q", s)
+			} else if op == 'p' {
+				err = u.put(i)
+			} else {
+				err = u.get(i)
+			}
+		}
+	case 'c':
+		var mod, name string
+		if mod, err = u.line(); err == nil {
+			if name, err = u.line(); err == nil {
+				u.push(u.global(mod, name))
+			}
+		}
+	case 0x92: // NEWOBJ_EX
+		var kw, args, cls any
+		if kw, err = u.pop(); err == nil {
+			if args, err = u.pop(); err == nil {
+				if cls, err = u.pop(); err == nil {
+					if err = u.call(cls, args, true); err == nil {
+						d, ok := kw.(*rawDict)
+						if !ok {
+							return fail(u.errf("NEWOBJ_EX kwargs must be a dict"))
+						}
+						u.stack[len(u.stack)-1].(*pyCall).kwargs = d
+					}
+				}
+			}
+		}
+	case 'i': // INST
+		var mod, name string
+		var items []any
+		if mod, err = u.line(); err == nil {
+			if name, err = u.line(); err == nil {
+				if items, err = u.popMark(); err == nil {
+					u.push(&pyCall{cls: u.global(mod, name).g, args: items})
+				}
+			}
+		}
+	case 'o': // OBJ
+		var items []any
+		if items, err = u.popMark(); err == nil {
+			if len(items) == 0 {
+				return fail(u.errf("OBJ without a class"))
+			}
+			cls, ok := items[0].(*pyClass)
+			if !ok {
+				return fail(u.errf("OBJ of a %T", items[0]))
+			}
+			u.push(&pyCall{cls: cls.g, args: items[1:]})
+		}
+	case 'b': // BUILD
+		var state, inst any
+		if state, err = u.pop(); err == nil {
+			if inst, err = u.top(); err == nil {
+				p, ok := inst.(*pyCall)
+				if !ok {
+					return fail(u.errf("BUILD on a %T", inst))
+				}
+				p.state, p.hasState = state, true
+			}
+		}
+	case 'P', 'Q', 0x82, 0x83, 0x84:
+		return fail(u.errf("persistent ids and the extension registry are not supported (opcode 0x%02x)", op))
+	case 0x97, 0x98:
+		return fail(u.errf("out-of-band buffers are not supported (opcode 0x%02x)", op))
+	default:
+		return fail(u.errf("unknown opcode 0x%02x", op))
+	}
+	return false, nil, err
 }
 
 func (u *unpickler) global(module, name string) *pyClass {
