@@ -44,11 +44,24 @@ func argsString(args []any, kwargs *arqcompat.Dict) string {
 
 func secs(ms int64) float64 { return float64(ms) / 1000 }
 
+// decodeAndStart decodes a claimed job, then starts it. The decoding runs
+// first, in this small frame, and startJob's large frame comes after it
+// returns, so the two never stack up: a fresh goroutine's first stack
+// holds either, and does not have to grow (and be copied) for every job.
+func (w *Worker) decodeAndStart(ctx context.Context, c claimed) {
+	var rec arqcompat.JobRecord
+	var err error
+	if c.job != nil {
+		rec, err = arqcompat.DecodeJob(w.s.Serializer, c.job)
+	}
+	w.startJob(ctx, c, rec, err)
+}
+
 // startJob is arq's run_job after the claim script's start step, up to the
-// decoded, checked call. It runs on a goroutine that ends there; the
-// handler and every Redis write run in the job's own fresh goroutine,
-// which releases the job's slot exactly once.
-func (w *Worker) startJob(ctx context.Context, c claimed) {
+// decoded, checked call; rec and err are the job's decoding. It runs on a
+// goroutine that ends there; the handler and every Redis write run in the
+// job's own fresh goroutine, which releases the job's slot exactly once.
+func (w *Worker) startJob(ctx context.Context, c claimed, decoded arqcompat.JobRecord, err error) {
 	id, score, jobTry := c.id, c.score, c.try
 	startMS := nowMS()
 	rec := arqcompat.JobRecord{Function: "<unknown>", Kwargs: &arqcompat.Dict{}}
@@ -65,13 +78,12 @@ func (w *Worker) startJob(ctx context.Context, c claimed) {
 		jobFailed(arqcompat.NewException("arq.worker", "JobExecutionFailed", "job expired"))
 		return
 	}
-	var err error
-	if rec, err = arqcompat.DecodeJob(w.s.Serializer, c.job); err != nil {
-		rec = arqcompat.JobRecord{Function: "<unknown>", Kwargs: &arqcompat.Dict{}}
+	if err != nil {
 		w.log.ErrorContext(ctx, fmt.Sprintf("deserializing job %s failed: %v", id, err), "job_id", id, "error", err)
 		jobFailed(arqcompat.NewException("arq.jobs", "DeserializationError", "unable to deserialize job"))
 		return
 	}
+	rec = decoded
 	if c.aborted {
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ⊘ %s:%s aborted before start", secs(nowMS()-rec.EnqueueTimeMS), id, rec.Function),
 			"job_id", id, "function", rec.Function)
@@ -234,7 +246,9 @@ func (r *jobRun) run(timeout time.Duration) {
 }
 
 // finalize classifies the outcome as arq's run_job does, records it and
-// releases the job's slot.
+// releases the job's slot. It runs on the handler's goroutine after the
+// handler returned; classify, with its logging, and record run one after
+// the other so that their frames do not stack up on that goroutine.
 func (r *jobRun) finalize(result any, herr, cause error) {
 	w := r.w
 	ctx := context.WithoutCancel(r.jctx)
@@ -242,21 +256,31 @@ func (r *jobRun) finalize(result any, herr, cause error) {
 	delete(w.running, r.id)
 	w.mu.Unlock()
 	defer w.release()
-	id, ref, fnName := r.id, r.ref, r.rec.Function
 	finishedMS := nowMS()
-	took := secs(finishedMS - r.startMS)
+	o := r.classify(ctx, result, herr, cause, finishedMS)
+	r.record(ctx, o, finishedMS)
+}
 
-	var (
-		finish    bool
-		success   bool
-		value     any
-		incrScore int64
-		hasResult bool
-	)
+// outcome is what finishing a job writes.
+type outcome struct {
+	finish, success, hasResult bool
+	value                      any
+	incrScore                  int64
+}
+
+// classify decides a job's outcome from its handler's return, logs it and
+// counts it, as arq's run_job does.
+//
+//go:noinline
+func (r *jobRun) classify(ctx context.Context, result any, herr, cause error, finishedMS int64) outcome {
+	w := r.w
+	id, ref, fnName := r.id, r.ref, r.rec.Function
+	took := secs(finishedMS - r.startMS)
+	var o outcome
 	var retry *RetryError
 	switch {
 	case cause == nil && herr == nil:
-		success, finish, value, hasResult = true, true, result, true
+		o.success, o.finish, o.value, o.hasResult = true, true, result, true
 		if w.log.Enabled(ctx, slog.LevelInfo) {
 			shown := ""
 			if result != nil && !w.s.NoLogResults {
@@ -269,12 +293,12 @@ func (r *jobRun) finalize(result any, herr, cause error) {
 		deferMS := arqcompat.DurationMS(retry.Defer)
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ↻ %s retrying job in %.2fs", took, ref, secs(deferMS)), "job_id", id, "function", fnName)
 		if deferMS != 0 {
-			incrScore = deferMS + (nowMS() - r.score)
+			o.incrScore = deferMS + (nowMS() - r.score)
 		}
 		w.retried.Add(1)
 	case errors.Is(cause, errAborted):
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ⊘ %s aborted", took, ref), "job_id", id, "function", fnName)
-		value, finish, hasResult = arqcompat.NewException("asyncio.exceptions", "CancelledError"), true, true
+		o.value, o.finish, o.hasResult = arqcompat.NewException("asyncio.exceptions", "CancelledError"), true, true
 		w.failed.Add(1)
 	case errors.Is(cause, errShutdown) && !w.s.NoRetryJobs:
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ↻ %s cancelled, will be run again", took, ref), "job_id", id, "function", fnName)
@@ -297,11 +321,16 @@ func (r *jobRun) finalize(result any, herr, cause error) {
 			attrs = append(attrs, "stack", string(pe.stack))
 		}
 		w.log.ErrorContext(ctx, fmt.Sprintf("%6.2fs ! %s failed, %s: %s", took, ref, exc.Class.Name, exc.Message()), attrs...)
-		value, finish, hasResult = exc, true, true
+		o.value, o.finish, o.hasResult = exc, true, true
 		w.failed.Add(1)
 	}
+	return o
+}
 
-	fn := r.fn
+// record encodes the result as the function's keep settings ask and
+// writes the outcome, between the on_job_end and after_job_end hooks.
+func (r *jobRun) record(ctx context.Context, o outcome, finishedMS int64) {
+	w, fn := r.w, r.fn
 	keepForever := w.s.KeepResultForever
 	if fn.KeepResultForever != nil {
 		keepForever = *fn.KeepResultForever
@@ -314,13 +343,13 @@ func (r *jobRun) finalize(result any, herr, cause error) {
 		keep = 0
 	}
 	var data []byte
-	if hasResult && (keepForever || keep > 0) {
-		data = w.encodeResult(ctx, r.rec, r.try, success, value, r.startMS, finishedMS, ref, id)
+	if o.hasResult && (keepForever || keep > 0) {
+		data = w.encodeResult(ctx, r.rec, r.try, o.success, o.value, r.startMS, finishedMS, r.ref, r.id)
 	}
 	if w.s.OnJobEnd != nil {
 		w.s.OnJobEnd(r.jctx, r.job)
 	}
-	w.finishJob(ctx, id, r.expires, finish, data, keep, keepForever, incrScore, r.keepInProgress)
+	w.finishJob(ctx, r.id, r.expires, o.finish, data, keep, keepForever, o.incrScore, r.keepInProgress)
 	if w.s.AfterJobEnd != nil {
 		w.s.AfterJobEnd(r.jctx, r.job)
 	}

@@ -518,7 +518,7 @@ func (w *Worker) pollIteration(ctx context.Context) (found bool, size int64, err
 			// stack is freed before the handler's goroutine starts, so 1,000
 			// waiting jobs do not hold 1,000 grown stacks
 			for _, c := range jobs {
-				go w.startJob(context.WithoutCancel(ctx), c)
+				go w.decodeAndStart(context.WithoutCancel(ctx), c)
 			}
 			found = len(jobs) > 0
 		}
