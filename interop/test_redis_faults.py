@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -242,7 +243,9 @@ class Sentinel:
             f.write(f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n"
                     f"sentinel monitor mymaster 127.0.0.1 {self.master.port} 1\n"
                     "sentinel down-after-milliseconds mymaster 500\nsentinel failover-timeout mymaster 5000\n")
-        self.proc = subprocess.Popen(["redis-server", conf, "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Debian's redis-sentinel is the redis-server program in sentinel mode
+        cmd = ["redis-sentinel", conf] if shutil.which("redis-sentinel") else ["redis-server", conf, "--sentinel"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.client = redis.Redis(port=self.port, decode_responses=True)
 
     def master_port(self):

@@ -67,6 +67,24 @@ func main() {
 	case "latency":
 		out = latency(ctx, rdb, c, *n, *pollDelay, *gap, *idle)
 	case "rss":
+		peak := make(chan map[string]any, 1)
+		go func() { // the breakdown while the jobs wait
+			time.Sleep(time.Second)
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			m := map[string]any{"heap_inuse_kb": ms.HeapInuse / 1024, "stack_inuse_kb": ms.StackInuse / 1024,
+				"other_sys_kb": (ms.Sys - ms.HeapSys - ms.StackSys) / 1024, "goroutines": runtime.NumGoroutine()}
+			if status, err := os.ReadFile("/proc/self/status"); err == nil {
+				for _, line := range strings.Split(string(status), "\n") {
+					for _, k := range []string{"RssAnon", "RssFile", "VmRSS"} {
+						if v, ok := strings.CutPrefix(line, k+":"); ok {
+							m[k] = strings.TrimSpace(v)
+						}
+					}
+				}
+			}
+			peak <- m
+		}()
 		if *memProfile != "" {
 			go func() { // the live heap while the jobs wait
 				time.Sleep(time.Second)
@@ -78,6 +96,10 @@ func main() {
 			}()
 		}
 		out = drain(ctx, rdb, *n, *maxJobs, *pollDelay)
+		select {
+		case out["while_waiting"] = <-peak:
+		default:
+		}
 		var ru syscall.Rusage
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 		out["max_rss_kb"] = ru.Maxrss
