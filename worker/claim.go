@@ -67,18 +67,28 @@ type claimed struct {
 // not know it (NOSCRIPT: a fresh or restarted Redis).
 func (w *Worker) claimBatch(ctx context.Context, maxClaims int, wantSize bool) ([]claimed, int64, error) {
 	start := time.Now()
-	now := arqcompat.TimestampMS(start)
+	keys, args := w.claimArgs(start, maxClaims, wantSize)
+	res, err := claimScript.Run(ctx, w.rdb, keys, args...).Result()
+	if err != nil {
+		return nil, 0, err
+	}
+	return w.parseClaim(start, res)
+}
+
+// claimArgs are claimScript's keys and arguments for a claim at now.
+func (w *Worker) claimArgs(now time.Time, maxClaims int, wantSize bool) ([]string, []any) {
 	flag := func(b bool) string {
 		if b {
 			return "1"
 		}
 		return "0"
 	}
-	res, err := claimScript.Run(ctx, w.rdb, []string{w.s.QueueName, arqcompat.AbortJobsSS},
-		now, w.s.QueueReadLimit, maxClaims, w.inProgressTimeout.Milliseconds(), flag(w.s.AllowAbortJobs), flag(wantSize)).Result()
-	if err != nil {
-		return nil, 0, err
-	}
+	return []string{w.s.QueueName, arqcompat.AbortJobsSS},
+		[]any{arqcompat.TimestampMS(now), w.s.QueueReadLimit, maxClaims, w.inProgressTimeout.Milliseconds(), flag(w.s.AllowAbortJobs), flag(wantSize)}
+}
+
+// parseClaim reads claimScript's reply to a claim made at start.
+func (w *Worker) parseClaim(start time.Time, res any) ([]claimed, int64, error) {
 	top, ok := res.([]any)
 	if !ok || len(top) != 2 {
 		return nil, 0, fmt.Errorf("claim script: unexpected reply %T", res)
@@ -106,6 +116,45 @@ func (w *Worker) claimBatch(ctx context.Context, maxClaims int, wantSize bool) (
 		out = append(out, c)
 	}
 	return out, size, nil
+}
+
+// claimLimit is how many jobs a claim may take when free slots are free:
+// none while picking is paused or the worker stops, and no more than
+// max_burst_jobs allows.
+func (w *Worker) claimLimit(free int) int {
+	if !w.allowPick.Load() || w.isStopped() {
+		return 0
+	}
+	if w.s.Burst && w.s.MaxBurstJobs > 0 {
+		free = min(free, w.s.MaxBurstJobs-w.jobsStarted())
+	}
+	return free
+}
+
+// admit counts claimed jobs in: as started (max_burst_jobs), as holding a
+// slot (Stats().Ongoing) and in the wait group Run waits on. The caller
+// holds claimMu.
+func (w *Worker) admit(n int) {
+	w.started.Add(int64(n))
+	w.mu.Lock()
+	w.claimed += n
+	w.mu.Unlock()
+	w.wg.Add(n)
+	w.lastFound.Store(n > 0)
+}
+
+// launch takes a slot for each admitted job and starts it. Each job is
+// decoded on a short-lived goroutine: jobs decode in parallel, the claimer
+// goes back to its work, and the decoding stack is freed before the
+// handler's goroutine starts, so 1,000 waiting jobs do not hold 1,000
+// grown stacks.
+func (w *Worker) launch(ctx context.Context, jobs []claimed) {
+	for range jobs {
+		w.slots <- struct{}{} // blocks only while a finishing job has yet to release its slot
+	}
+	for _, c := range jobs {
+		go w.decodeAndStart(context.WithoutCancel(ctx), c)
+	}
 }
 
 // peek is the cheap idle poll: is any job ready?

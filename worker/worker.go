@@ -122,7 +122,10 @@ type Worker struct {
 	freed      chan struct{} // a slot was released
 	writes     chan writeReq // finish transactions for the writer
 	writerDone chan struct{}
-	lastFound  bool // the last claim found jobs: skip the idle peek
+	lastFound  atomic.Bool // the last claim found jobs: skip the idle peek
+	// claimMu is held by whoever claims jobs: the poll loop, or the writer
+	// claiming in the same round trip as a finish write
+	claimMu sync.Mutex
 
 	lastHealth    time.Time
 	lastHealthLog string
@@ -484,45 +487,32 @@ func (w *Worker) release() {
 // mode), else -1.
 func (w *Worker) pollIteration(ctx context.Context) (found bool, size int64, err error) {
 	size = -1
-	limit := w.freeSlots()
-	if w.s.Burst && w.s.MaxBurstJobs > 0 {
-		limit = min(limit, w.s.MaxBurstJobs-w.jobsStarted())
-	}
-	if w.allowPick.Load() && limit <= 0 && w.freeSlots() == 0 {
+	w.claimMu.Lock()
+	limit := w.claimLimit(w.freeSlots())
+	if w.allowPick.Load() && limit <= 0 && w.freeSlots() <= 0 {
 		found = true
 	}
-	if w.allowPick.Load() && limit > 0 {
-		ready := w.lastFound
+	if limit > 0 {
+		ready := w.lastFound.Load()
 		if !ready {
 			if ready, err = w.peek(ctx); err != nil {
+				w.claimMu.Unlock()
 				return false, size, err
 			}
 		}
 		if ready {
 			jobs, n, err := w.claimBatch(ctx, limit, w.s.Burst)
 			if err != nil {
+				w.claimMu.Unlock()
 				return false, size, err
 			}
 			size = n
-			w.lastFound = len(jobs) > 0
-			w.started.Add(int64(len(jobs)))
-			for range jobs {
-				w.slots <- struct{}{} // free: limit <= free slots, and only this loop claims
-				w.mu.Lock()
-				w.claimed++
-				w.mu.Unlock()
-				w.wg.Add(1)
-			}
-			// decode each job on a short-lived goroutine: jobs decode in
-			// parallel, the loop goes back to claiming, and the deep decoding
-			// stack is freed before the handler's goroutine starts, so 1,000
-			// waiting jobs do not hold 1,000 grown stacks
-			for _, c := range jobs {
-				go w.decodeAndStart(context.WithoutCancel(ctx), c)
-			}
+			w.admit(len(jobs))
+			w.launch(ctx, jobs) // never blocks: limit <= free slots
 			found = len(jobs) > 0
 		}
 	}
+	w.claimMu.Unlock()
 	if w.s.AllowAbortJobs {
 		if err := w.cancelAbortedJobs(ctx); err != nil {
 			return found, size, err

@@ -66,39 +66,77 @@ func (w *Worker) writer(ctx context.Context) {
 				break more
 			}
 		}
-		res := w.flush(ctx, batch)
+		res, jobs, claimedHere := w.flush(ctx, batch)
 		for _, r := range batch {
 			r.done <- res
+		}
+		if claimedHere {
+			// the batch's jobs release their slots to these once they are
+			// past after_job_end; the writer goes on meanwhile
+			go func() {
+				w.launch(ctx, jobs)
+				w.claimMu.Unlock()
+			}()
 		}
 	}
 }
 
-// flush writes a batch in one MULTI/EXEC. When the connection is lost
-// (or Redis is loading, read-only after a failover, ...), it tries again
-// with backoff for as long as every job in the batch still holds its
-// in-progress key, so no other worker can have started it again; after
-// that, or writeStopGrace after the worker stopped, it gives up and the
-// jobs run again once their in-progress keys expire. The transaction is
-// idempotent, so an attempt whose reply was lost does no harm when
-// repeated.
-func (w *Worker) flush(ctx context.Context, batch []writeReq) writeResult {
+// flush writes a batch in one MULTI/EXEC. When the last claim found jobs
+// and nobody else is claiming, the same transaction ends with the claim
+// script for the slots this batch frees (and any already free): Redis runs
+// it after the finish commands, so one round trip finishes jobs and claims
+// their successors, with the atomicity of a separate claim. claimedHere
+// reports that flush took claimMu and admitted jobs, which the caller
+// launches once the batch has been answered, then unlocks.
+//
+// When the connection is lost (or Redis is loading, read-only after a
+// failover, ...), flush tries again, without a claim, with backoff, for as
+// long as every job in the batch still holds its in-progress key, so no
+// other worker can have started it again; after that, or writeStopGrace
+// after the worker stopped, it gives up and the jobs run again once their
+// in-progress keys expire. The transaction is idempotent, so an attempt
+// whose reply was lost does no harm when repeated.
+func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, jobs []claimed, claimedHere bool) {
 	limit := batch[0].expires
 	for _, r := range batch[1:] {
 		if r.expires.Before(limit) {
 			limit = r.expires
 		}
 	}
+	claims := 0
+	if w.lastFound.Load() && w.claimMu.TryLock() {
+		if claims = w.claimLimit(w.freeSlots() + len(batch)); claims <= 0 {
+			w.claimMu.Unlock()
+		}
+	}
 	backoff := writeBackoffMin
 	var stoppedAt time.Time
 	for tries := 1; ; tries++ {
-		_, err := w.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		var claim *redis.Cmd
+		var claimAt time.Time
+		cmds, err := w.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			for _, r := range batch {
 				r.build(p)
 			}
+			if claims > 0 {
+				claimAt = time.Now()
+				keys, args := w.claimArgs(claimAt, claims, false)
+				claim = claimScript.EvalSha(ctx, p, keys, args...)
+			}
 			return nil
 		})
+		if claim != nil {
+			claims = 0 // one claim attempt per batch
+			err = firstErr(cmds[:len(cmds)-1])
+			jobs = w.piggybackClaimed(ctx, claim, claimAt)
+			if len(jobs) == 0 {
+				w.claimMu.Unlock()
+			} else {
+				claimedHere = true
+			}
+		}
 		if err == nil || !transient(err) {
-			return writeResult{err: err, tries: tries}
+			return writeResult{err: err, tries: tries}, jobs, claimedHere
 		}
 		if w.isStopped() {
 			if stoppedAt.IsZero() {
@@ -107,7 +145,7 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) writeResult {
 			limit = minTime(limit, stoppedAt.Add(writeStopGrace))
 		}
 		if time.Now().Add(backoff).After(limit) {
-			return writeResult{err: err, tries: tries}
+			return writeResult{err: err, tries: tries}, jobs, claimedHere
 		}
 		if tries == 1 {
 			w.log.WarnContext(ctx, fmt.Sprintf("redis error recording the outcome of %d jobs, retrying until the connection returns: %v", len(batch), err),
@@ -116,6 +154,39 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) writeResult {
 		time.Sleep(backoff)
 		backoff = min(2*backoff, writeBackoffMax)
 	}
+}
+
+// piggybackClaimed reads the claim that rode on a finish transaction and
+// admits the jobs it claimed. A claim that failed claimed nothing, except
+// when its reply was lost, and then its jobs run again once their
+// in-progress keys expire, as after any lost claim reply.
+func (w *Worker) piggybackClaimed(ctx context.Context, claim *redis.Cmd, at time.Time) []claimed {
+	if err := claim.Err(); err != nil {
+		if redis.HasErrorPrefix(err, "NOSCRIPT") { // a fresh or restarted Redis: load it for next time
+			err = claimScript.Load(ctx, w.rdb).Err()
+		}
+		if err != nil && !transient(err) {
+			w.log.ErrorContext(ctx, fmt.Sprintf("claiming jobs with a finish write failed: %v", err), "error", err)
+		}
+		return nil
+	}
+	jobs, _, err := w.parseClaim(at, claim.Val())
+	if err != nil {
+		w.log.ErrorContext(ctx, err.Error(), "error", err)
+		return nil
+	}
+	w.admit(len(jobs))
+	return jobs
+}
+
+// firstErr is the first error among cmds.
+func firstErr(cmds []redis.Cmder) error {
+	for _, c := range cmds {
+		if err := c.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func minTime(a, b time.Time) time.Time {
