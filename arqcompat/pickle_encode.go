@@ -260,14 +260,47 @@ func (e *pickleEncoder) encode(v any, depth int) error {
 		}
 	case int:
 		e.int64(int64(x))
+	case int64:
+		e.int64(x)
+	case float64:
+		e.op('G')
+		e.buf = binary.BigEndian.AppendUint64(e.buf, math.Float64bits(x))
+	case string:
+		return e.str(x)
+	case []byte:
+		if x == nil {
+			x = []byte{}
+		}
+		e.bytes(x)
+	case Tuple:
+		return e.tuple(x, depth)
+	case []any:
+		return e.items(']', 'e', x, depth)
+	case *Dict:
+		if x == nil {
+			e.op('N')
+			return nil
+		}
+		return e.dict(x, depth)
+	default:
+		return e.encodeOther(v, depth)
+	}
+	return nil
+}
+
+// encodeOther encodes the types arq records hold less often, out of
+// encode so that encode's stack frame, repeated at each level of nesting,
+// stays small.
+//
+//go:noinline
+func (e *pickleEncoder) encodeOther(v any, depth int) error {
+	switch x := v.(type) {
 	case int8:
 		e.int64(int64(x))
 	case int16:
 		e.int64(int64(x))
 	case int32:
 		e.int64(int64(x))
-	case int64:
-		e.int64(x)
 	case uint:
 		e.bigInt(new(big.Int).SetUint64(uint64(x)))
 	case uint8:
@@ -286,28 +319,8 @@ func (e *pickleEncoder) encode(v any, depth int) error {
 		}
 	case float32:
 		e.encode(float64(x), depth)
-	case float64:
-		e.op('G')
-		e.buf = binary.BigEndian.AppendUint64(e.buf, math.Float64bits(x))
-	case string:
-		return e.str(x)
-	case []byte:
-		if x == nil {
-			x = []byte{}
-		}
-		e.bytes(x)
 	case ByteArray:
 		return e.reduce(Global{"builtins", "bytearray"}, []any{[]byte(x)}, depth)
-	case Tuple:
-		return e.tuple(x, depth)
-	case []any:
-		return e.items(']', 'e', x, depth)
-	case *Dict:
-		if x == nil {
-			e.op('N')
-			return nil
-		}
-		return e.dict(x, depth)
 	case Set:
 		return e.items(0x8f, 0x90, x, depth)
 	case FrozenSet:

@@ -162,9 +162,12 @@ func EncodeResult(s Serializer, r ResultRecord) ([]byte, error) {
 	d := r.JobRecord.dict()
 	// serialize_result writes 't' as the actual try, never None
 	_ = d.Set("t", r.JobTry)
-	for _, kv := range []Item{{"s", r.Success}, {"r", r.Result}, {"st", r.StartMS}, {"ft", r.FinishMS}, {"q", r.Queue}, {"id", r.JobID}} {
-		_ = d.Set(kv.Key, kv.Value)
-	}
+	_ = d.Set("s", r.Success)
+	_ = d.Set("r", r.Result)
+	_ = d.Set("st", r.StartMS)
+	_ = d.Set("ft", r.FinishMS)
+	_ = d.Set("q", r.Queue)
+	_ = d.Set("id", r.JobID)
 	return s.Marshal(d)
 }
 
@@ -182,6 +185,14 @@ func EncodeResultFallback(s Serializer, r ResultRecord) (data []byte, cause erro
 	if cause == nil {
 		return data, nil
 	}
+	return encodeUnserializable(s, r, cause)
+}
+
+// encodeUnserializable is EncodeResultFallback's fallback, out of line so
+// that the common path carries no second copy of the record in its frame.
+//
+//go:noinline
+func encodeUnserializable(s Serializer, r ResultRecord, cause error) ([]byte, error) {
 	r.Result, r.Success = UnserializableResult, false
 	data, err := EncodeResult(s, r)
 	if err != nil {
