@@ -154,14 +154,14 @@ func (w *Worker) setRetry(ctx context.Context, id string, try int) {
 // logStart is arq's "→" line.
 func (r *jobRun) logStart(ctx context.Context) {
 	w, rec, jobTry, score, startMS := r.w, r.rec, r.try, r.score, r.startMS
-	extra := ""
-	if jobTry > 1 {
-		extra = fmt.Sprintf(" try=%d", jobTry)
-	}
-	if startMS-score > 1200 {
-		extra += fmt.Sprintf(" delayed=%.2fs", secs(startMS-score))
-	}
-	if w.log.Enabled(ctx, slog.LevelInfo) { // skip formatting args when nobody reads the line
+	if w.log.Enabled(ctx, slog.LevelInfo) { // skip formatting when nobody reads the line
+		extra := ""
+		if jobTry > 1 {
+			extra = fmt.Sprintf(" try=%d", jobTry)
+		}
+		if startMS-score > 1200 {
+			extra += fmt.Sprintf(" delayed=%.2fs", secs(startMS-score))
+		}
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs → %s(%s)%s", secs(startMS-rec.EnqueueTimeMS), r.ref, argsString(rec.Args, rec.Kwargs), extra),
 			"job_id", r.id, "function", rec.Function, "try", jobTry)
 	}
@@ -369,12 +369,22 @@ func (w *Worker) encodeResult(ctx context.Context, rec arqcompat.JobRecord, try 
 		Queue: w.s.QueueName, JobID: id}
 	r.JobTry = int64(try)
 	data, cause := arqcompat.EncodeResultFallback(w.s.Serializer, r)
-	if cause != nil && data != nil {
-		w.log.WarnContext(ctx, fmt.Sprintf("error serializing result of %s: %v", ref, cause), "job_id", id, "error", cause)
-	} else if data == nil {
-		w.log.ErrorContext(ctx, fmt.Sprintf("error serializing result of %s even after replacing result: %v", ref, cause), "job_id", id)
+	if cause != nil {
+		w.logEncodeFailure(ctx, data != nil, cause, ref, id)
 	}
 	return data
+}
+
+// logEncodeFailure logs as serialize_result does when a result could not
+// be serialized (replaced reports that the fallback was stored instead).
+//
+//go:noinline
+func (w *Worker) logEncodeFailure(ctx context.Context, replaced bool, cause error, ref, id string) {
+	if replaced {
+		w.log.WarnContext(ctx, fmt.Sprintf("error serializing result of %s: %v", ref, cause), "job_id", id, "error", cause)
+	} else {
+		w.log.ErrorContext(ctx, fmt.Sprintf("error serializing result of %s even after replacing result: %v", ref, cause), "job_id", id)
+	}
 }
 
 // finishJob is arq's finish_job transaction.

@@ -87,6 +87,10 @@ func TestTypedFunctionsBindArgumentsAsPythonCalls(t *testing.T) {
 		"dupkw":     {Function: "add", Args: []any{1, 2}, Kwargs: map[string]any{"a": 1}},
 		"struct":    {Function: "greet", Kwargs: map[string]any{"name": "bob", "times": 2}},
 		"variadic":  {Function: "sum", Args: []any{1, 2.5, 3}},
+		"noargs":    {Function: "ping"},
+		"noargsErr": {Function: "check"},
+		"pingArg":   {Function: "ping", Args: []any{1}},
+		"checkKw":   {Function: "check", Kwargs: map[string]any{"x": 1}},
 	}
 	for id, r := range calls {
 		r.Options.JobID = id
@@ -94,8 +98,11 @@ func TestTypedFunctionsBindArgumentsAsPythonCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	runBurst(t, rdb, worker.Settings{Functions: []worker.Function{add, greet, sum}})
-	want := map[string]any{"ok": int64(3), "kw": int64(6), "struct": "hi bob hi bob ", "variadic": 6.5}
+	// argument-less shapes are called without reflect; they bind the same
+	ping := worker.Func("ping", func(ctx context.Context) (any, error) { return "pong", nil })
+	check := worker.Func("check", func(ctx context.Context) error { return errors.New("bad") })
+	runBurst(t, rdb, worker.Settings{Functions: []worker.Function{add, greet, sum, ping, check}})
+	want := map[string]any{"ok": int64(3), "kw": int64(6), "struct": "hi bob hi bob ", "variadic": 6.5, "noargs": "pong"}
 	for id, v := range want {
 		got, err := result(t, c, id)
 		if err != nil || !arqcompat.Equal(got, v) {
@@ -108,6 +115,8 @@ func TestTypedFunctionsBindArgumentsAsPythonCalls(t *testing.T) {
 		"wrongtype": "add() argument 'a' (position 1) must be int, not str",
 		"unknownkw": "add() got an unexpected keyword argument 'c'",
 		"dupkw":     "add() got multiple values for argument 'a'",
+		"pingArg":   "ping() takes 0 positional arguments but 1 was given",
+		"checkKw":   "check() got an unexpected keyword argument 'x'",
 	}
 	for id, msg := range typeErrors {
 		_, err := result(t, c, id)
@@ -115,6 +124,9 @@ func TestTypedFunctionsBindArgumentsAsPythonCalls(t *testing.T) {
 		if !errors.As(err, &exc) || exc.Class != (arqcompat.Global{Module: "builtins", Name: "TypeError"}) || exc.Message() != msg {
 			t.Errorf("%s: got %v, want TypeError(%q)", id, err, msg)
 		}
+	}
+	if _, err := result(t, c, "noargsErr"); err == nil || !strings.Contains(err.Error(), "bad") {
+		t.Errorf("noargsErr: %v", err)
 	}
 }
 

@@ -41,7 +41,11 @@ func main() {
 	idle := fs.Duration("idle", 2*time.Second, "latency: idle time measured for commands/s")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile to this file at the end")
+	memRate := fs.Int("memprofilerate", 0, "runtime.MemProfileRate for -memprofile (0: Go's default, 1: every allocation)")
 	_ = fs.Parse(os.Args[2:])
+	if *memRate > 0 {
+		runtime.MemProfileRate = *memRate
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		check(err)
