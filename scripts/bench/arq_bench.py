@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import resource
 import subprocess
 import sys
@@ -89,12 +90,16 @@ async def latency(args):
         before = await total_commands(pool)
         await asyncio.sleep(args.idle)
         idle = (await total_commands(pool) - before - 1) / args.idle
-        lat = []
-        for _ in range(args.n):
+        # enqueue on a schedule, not after each result: arrivals then fall
+        # at every phase of the worker's poll cycle, as in production; the
+        # jitter keeps them from locking to a poll period
+        jobs = []
+        start = time.time()
+        for i in range(args.n):
+            await asyncio.sleep(max(0.0, start + i * args.gap + random.uniform(-args.gap / 4, args.gap / 4) - time.time()))
             t0 = time.time()
-            job = await pool.enqueue_job("started_at")
-            lat.append((await job.result(poll_delay=0.001) - t0) * 1000)
-            await asyncio.sleep(args.gap)
+            jobs.append((await pool.enqueue_job("started_at"), t0))
+        lat = [(await job.result(poll_delay=0.01) - t0) * 1000 for job, t0 in jobs]
     finally:
         worker.terminate()
         worker.wait()

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -263,15 +264,28 @@ func latency(ctx context.Context, rdb redis.UniversalClient, c *client.Client, n
 	time.Sleep(idle)
 	idleCmds := float64(totalCommands(ctx, rdb)-before-1) / idle.Seconds()
 
-	var lat []float64
+	// enqueue on a schedule, not after each result: arrivals then fall at
+	// every phase of the worker's poll cycle, as in production; the jitter
+	// keeps them from locking to a poll period
+	type sent struct {
+		job *client.Job
+		t0  time.Time
+	}
+	jobs := make([]sent, 0, n)
+	start := time.Now()
 	for i := 0; i < n; i++ {
+		jitter := time.Duration((rand.Float64() - 0.5) * float64(gap) / 2)
+		time.Sleep(time.Until(start.Add(time.Duration(i)*gap + jitter)))
 		t0 := time.Now()
 		job, err := c.Enqueue(ctx, "started_at")
 		check(err)
-		v, err := job.Result(ctx, client.ResultOptions{PollDelay: time.Millisecond})
+		jobs = append(jobs, sent{job, t0})
+	}
+	var lat []float64
+	for _, s := range jobs {
+		v, err := s.job.Result(ctx, client.ResultOptions{PollDelay: 10 * time.Millisecond})
 		check(err)
-		lat = append(lat, (v.(float64)-float64(t0.UnixNano())/1e9)*1000)
-		time.Sleep(gap)
+		lat = append(lat, (v.(float64)-float64(s.t0.UnixNano())/1e9)*1000)
 	}
 	cancel()
 	check(<-done)
