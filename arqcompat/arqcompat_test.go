@@ -296,3 +296,37 @@ func TestFormatFloatLikePythonRepr(t *testing.T) {
 		}
 	}
 }
+
+// Repr of the datetime types is CPython's repr (the strings below are what
+// CPython 3.11 prints), so that a Go worker's log lines read as arq's.
+func TestReprOfDatetimesLikePython(t *testing.T) {
+	day := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	cases := []struct {
+		v    any
+		want string
+	}{
+		{arqcompat.NaiveDateTime{Time: day}, "datetime.datetime(2024, 1, 2, 3, 4, 5)"},
+		{arqcompat.NaiveDateTime{Time: time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)}, "datetime.datetime(2024, 1, 2, 0, 0)"},
+		{arqcompat.NaiveDateTime{Time: time.Date(2024, 1, 2, 3, 4, 0, 7000, time.UTC)}, "datetime.datetime(2024, 1, 2, 3, 4, 0, 7)"},
+		{day, "datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)"},
+		{time.Date(2024, 1, 2, 3, 4, 5, 0, time.FixedZone("UTC-05:00", -5*3600)),
+			"datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone(datetime.timedelta(days=-1, seconds=68400)))"},
+		{time.Date(2024, 1, 2, 3, 4, 5, 0, time.FixedZone("CET", 3600)),
+			"datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone(datetime.timedelta(seconds=3600), 'CET'))"},
+		{arqcompat.Date{Year: 2024, Month: 1, Day: 2}, "datetime.date(2024, 1, 2)"},
+		{arqcompat.TimeOfDay{Hour: 3, Minute: 4}, "datetime.time(3, 4)"},
+		{arqcompat.TimeOfDay{Hour: 3, Minute: 4, Second: 5, Microsecond: 6, Location: time.UTC}, "datetime.time(3, 4, 5, 6, tzinfo=datetime.timezone.utc)"},
+		{time.Duration(0), "datetime.timedelta(0)"},
+		{-24*time.Hour + 5*time.Second, "datetime.timedelta(days=-1, seconds=5)"},
+		{90*time.Second + 7*time.Microsecond, "datetime.timedelta(seconds=90, microseconds=7)"},
+		{-time.Microsecond, "datetime.timedelta(days=-1, seconds=86399, microseconds=999999)"},
+		{arqcompat.FrozenSet{}, "frozenset()"},
+		{arqcompat.Set{}, "set()"},
+		{arqcompat.FrozenSet{int64(1)}, "frozenset({1})"},
+	}
+	for _, c := range cases {
+		if got := arqcompat.Repr(c.v); got != c.want {
+			t.Errorf("Repr(%#v)\n got %s\nwant %s", c.v, got, c.want)
+		}
+	}
+}

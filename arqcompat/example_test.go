@@ -17,7 +17,7 @@ func ExamplePickle() {
 	data, _ := arqcompat.Pickle(v) // pickle.loads(data) in Python gives the dict back
 	back, _ := arqcompat.Unpickle(data)
 	fmt.Println(arqcompat.Repr(back))
-	// Output: {'when': datetime(2024-05-06T07:08:09Z), 'point': (1, 2.5), 'tags': {'a'}}
+	// Output: {'when': datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=datetime.timezone.utc), 'point': (1, 2.5), 'tags': {'a'}}
 }
 
 // Decoding is inert: a pickle that would run os.system in Python is just a name.

@@ -273,6 +273,10 @@ func repr(b *strings.Builder, v any, depth int) {
 		}
 		reprSeq(b, "{", "}", x, depth)
 	case FrozenSet:
+		if len(x) == 0 {
+			b.WriteString("frozenset()")
+			return
+		}
 		reprSeq(b, "frozenset({", "})", x, depth)
 	case *Dict:
 		b.WriteString("{")
@@ -286,15 +290,29 @@ func repr(b *strings.Builder, v any, depth int) {
 		}
 		b.WriteString("}")
 	case time.Time:
-		b.WriteString("datetime(" + x.Format("2006-01-02T15:04:05.999999Z07:00") + ")")
+		fmt.Fprintf(b, "datetime.datetime(%d, %d, %d, ", x.Year(), int(x.Month()), x.Day())
+		reprClock(b, x.Hour(), x.Minute(), x.Second(), x.Nanosecond()/1000)
+		b.WriteString(", tzinfo=")
+		_, off := x.Zone()
+		reprZone(b, x.Location(), time.Duration(off)*time.Second)
+		b.WriteString(")")
 	case NaiveDateTime:
-		b.WriteString("datetime(" + x.Format("2006-01-02T15:04:05.999999") + ")")
+		fmt.Fprintf(b, "datetime.datetime(%d, %d, %d, ", x.Year(), int(x.Month()), x.Day())
+		reprClock(b, x.Hour(), x.Minute(), x.Second(), x.Nanosecond()/1000)
+		b.WriteString(")")
 	case Date:
-		b.WriteString("date(" + x.String() + ")")
+		fmt.Fprintf(b, "datetime.date(%d, %d, %d)", x.Year, int(x.Month), x.Day)
 	case TimeOfDay:
-		b.WriteString("time(" + x.String() + ")")
+		b.WriteString("datetime.time(")
+		reprClock(b, x.Hour, x.Minute, x.Second, x.Microsecond)
+		if x.Location != nil {
+			b.WriteString(", tzinfo=")
+			_, off := time.Date(2000, 1, 1, x.Hour, x.Minute, x.Second, 0, x.Location).Zone()
+			reprZone(b, x.Location, time.Duration(off)*time.Second)
+		}
+		b.WriteString(")")
 	case time.Duration:
-		b.WriteString("timedelta(" + x.String() + ")")
+		reprTimedelta(b, x)
 	case Decimal:
 		b.WriteString("Decimal('" + string(x) + "')")
 	case UUID:
@@ -310,6 +328,61 @@ func repr(b *strings.Builder, v any, depth int) {
 	default:
 		fmt.Fprintf(b, "%v", x)
 	}
+}
+
+// reprClock writes the time fields of a datetime or time repr as CPython
+// does: hour and minute always, the second when it or the microsecond is
+// not zero, the microsecond when it is not zero.
+func reprClock(b *strings.Builder, h, m, sec, us int) {
+	fmt.Fprintf(b, "%d, %d", h, m)
+	if sec != 0 || us != 0 {
+		fmt.Fprintf(b, ", %d", sec)
+	}
+	if us != 0 {
+		fmt.Fprintf(b, ", %d", us)
+	}
+}
+
+// reprZone writes a tzinfo as the datetime.timezone goarq encodes it as:
+// datetime.timezone.utc, or a fixed offset with its name when the name is
+// not the default one.
+func reprZone(b *strings.Builder, loc *time.Location, off time.Duration) {
+	if loc == time.UTC {
+		b.WriteString("datetime.timezone.utc")
+		return
+	}
+	b.WriteString("datetime.timezone(")
+	reprTimedelta(b, off)
+	if name, _ := time.Date(2000, 1, 1, 0, 0, 0, 0, loc).Zone(); name != "" && name != utcOffsetName(off) && loc != time.Local {
+		b.WriteString(", " + pyQuote(name))
+	}
+	b.WriteString(")")
+}
+
+// reprTimedelta writes a duration as CPython's timedelta repr: normalized
+// days, seconds and microseconds, zero fields left out.
+func reprTimedelta(b *strings.Builder, d time.Duration) {
+	us := int64(d / time.Microsecond)
+	days := us / 86_400_000_000
+	rem := us % 86_400_000_000
+	if rem < 0 {
+		rem += 86_400_000_000
+		days--
+	}
+	var parts []string
+	if days != 0 {
+		parts = append(parts, fmt.Sprintf("days=%d", days))
+	}
+	if s := rem / 1_000_000; s != 0 {
+		parts = append(parts, fmt.Sprintf("seconds=%d", s))
+	}
+	if u := rem % 1_000_000; u != 0 {
+		parts = append(parts, fmt.Sprintf("microseconds=%d", u))
+	}
+	if len(parts) == 0 {
+		parts = []string{"0"}
+	}
+	b.WriteString("datetime.timedelta(" + strings.Join(parts, ", ") + ")")
 }
 
 // FormatFloat formats a float as Python's repr does: 1.0, 0.1, 1e+16, inf, nan.
