@@ -1,11 +1,14 @@
 """Python enqueues, the Go fixture worker (interop/goworker) runs, Python reads."""
 import asyncio
+import datetime
+import decimal
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 
 import pytest
 from arq.jobs import Job, JobStatus
@@ -315,3 +318,50 @@ async def test_mixed_fleet_drains_every_job_once(arq_redis, workers):
     assert await pool.zcard("arq:queue") == 0
     ran_go = go1.output.count("← c") + go2.output.count("← c")
     assert ran_go > 0, "the Go workers ran none of the jobs"
+
+
+async def test_max_burst_jobs_stops_after_that_many(arq_redis):
+    """max_burst_jobs: a Go burst worker runs that many jobs, leaves the rest
+    queued for Python, and exits 0."""
+    pool = arq_redis
+    for i in range(10):
+        await pool.enqueue_job("add", i, i, _job_id=f"mb{i}")
+    await go_burst("--max-burst-jobs", "3", "--max-jobs", "2")
+    done = [i for i in range(10) if await pool.exists(f"arq:result:mb{i}")]
+    assert len(done) == 3
+    assert await pool.zcard("arq:queue") == 7
+    await run_burst(pool)
+    assert [await Job(f"mb{i}", pool).result() for i in range(10)] == [2 * i for i in range(10)]
+
+
+LOGGED_CALLS = [
+    ((1, "two", 3.5, None, True), {"k": [1, 2], "s": "it's", "a": {"x": (1,)}}),
+    (("x" * 120,), {}),
+    ((b"\x00\xff", -0.0, 10**30), {"when": datetime.datetime(2024, 1, 2, 3, 4, 5)}),
+    ((), {"z": 1, "b": "\u00e9\n"}),
+    ((datetime.datetime(2024, 1, 2, 3, 4, tzinfo=datetime.timezone.utc), datetime.date(2024, 1, 2),
+      datetime.time(3, 4, 5, 6), datetime.timedelta(days=-1, seconds=5)),
+     {"tz": datetime.datetime(2024, 1, 2, 3, 4, 5, 7, tzinfo=datetime.timezone(datetime.timedelta(hours=-5)))}),
+    ((decimal.Decimal("1.50"), uuid.UUID(int=7), {3, 1, 2}, frozenset()), {}),
+]
+
+
+async def test_log_lines_read_as_arqs(arq_redis, caplog):
+    """A Go worker's start and finish lines for a job read as arq's own: the
+    same repr of the arguments (sorted kwargs, truncation) and of the result."""
+    import logging
+    import re
+
+    pool = arq_redis
+    for i, (args, kwargs) in enumerate(LOGGED_CALLS):
+        await pool.enqueue_job("echo", *args, _job_id=f"py{i}", **kwargs)
+    with caplog.at_level(logging.INFO, logger="arq.worker"):
+        await run_burst(pool)
+    strip = lambda line, prefix: re.sub(r"^.*?\d+\.\d\ds ([→←]) " + prefix + r"\d+:", r"\1 ", line)  # noqa: E731
+    py = [strip(r.getMessage(), "py") for r in caplog.records if re.search(r"[→←] py\d", r.getMessage())]
+    for i, (args, kwargs) in enumerate(LOGGED_CALLS):
+        await pool.enqueue_job("echo", *args, _job_id=f"go{i}", **kwargs)
+    out = await go_burst("--max-jobs", "1")
+    go = [strip(line, "go") for line in out.splitlines() if re.search(r"[→←] go\d", line)]
+    assert len(py) == len(go) == 2 * len(LOGGED_CALLS)
+    assert sorted(go) == sorted(py)

@@ -47,6 +47,7 @@ func main() {
 	keepResult := flag.Duration("keep-result", time.Hour, "keep results for (0: none)")
 	pollDelay := flag.Duration("poll-delay", 500*time.Millisecond, "poll delay")
 	burst := flag.Bool("burst", false, "stop when the queue is empty")
+	maxBurstJobs := flag.Int("max-burst-jobs", 0, "in burst mode, stop after this many jobs (0: no limit)")
 	allowAbort := flag.Bool("allow-abort", false, "allow aborting jobs")
 	health := flag.Duration("health-check-interval", time.Hour, "health check interval")
 	completionWait := flag.Duration("job-completion-wait", 0, "let jobs finish this long after a signal")
@@ -91,7 +92,7 @@ func main() {
 	s := worker.Settings{
 		Functions: functions(rdb), QueueName: *queue, RedisClient: rdb, Serializer: ser,
 		MaxJobs: *maxJobs, JobTimeout: *jobTimeout, MaxTries: *maxTries, KeepResult: keep, PollDelay: *pollDelay,
-		Burst: *burst, AllowAbortJobs: *allowAbort, HealthCheckInterval: *health, JobCompletionWait: *completionWait,
+		Burst: *burst, MaxBurstJobs: *maxBurstJobs, AllowAbortJobs: *allowAbort, HealthCheckInterval: *health, JobCompletionWait: *completionWait,
 		HandleSignals: true, Logger: log,
 	}
 	if *cronCount != "" {
