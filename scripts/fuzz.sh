@@ -16,7 +16,10 @@ for pkg in $(go list ./...); do
         if ! go test "$pkg" -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" 2>&1 | tee /tmp/goarq-fuzz.log | grep -E '^(ok|FAIL|--- FAIL|PASS)|Failing input|fuzz: elapsed' | tail -3; then
             status=1
         fi
-        grep -q -- '--- FAIL' /tmp/goarq-fuzz.log && status=1
+        if grep -q -- '--- FAIL' /tmp/goarq-fuzz.log; then
+            status=1
+            grep -v '^fuzz: elapsed' /tmp/goarq-fuzz.log | tail -30 # why: a crash input, or the fuzzer's own error
+        fi
     done
 done
 exit $status
