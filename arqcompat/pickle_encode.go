@@ -368,14 +368,8 @@ func (e *pickleEncoder) encodeOther(v any, depth int) error {
 		}
 		e.op(0x86, 'R')
 	case time.Duration:
-		us := int64(x / time.Microsecond)
-		days := us / 86_400_000_000
-		rem := us % 86_400_000_000
-		if rem < 0 {
-			rem += 86_400_000_000
-			days--
-		}
-		return e.reduce(pyTimedelta, []any{days, rem / 1_000_000, rem % 1_000_000}, depth)
+		days, secs, us := timedeltaFields(x)
+		return e.reduce(pyTimedelta, []any{days, secs, us}, depth)
 	case Decimal:
 		return e.reduce(Global{"decimal", "Decimal"}, []any{string(x)}, depth)
 	case UUID:

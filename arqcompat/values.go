@@ -359,25 +359,33 @@ func reprZone(b *strings.Builder, loc *time.Location, off time.Duration) {
 	b.WriteString(")")
 }
 
-// reprTimedelta writes a duration as CPython's timedelta repr: normalized
-// days, seconds and microseconds, zero fields left out.
-func reprTimedelta(b *strings.Builder, d time.Duration) {
-	us := int64(d / time.Microsecond)
-	days := us / 86_400_000_000
-	rem := us % 86_400_000_000
+// timedeltaFields splits a duration as timedelta normalizes it: days
+// (negative for a negative duration), then seconds in [0, 86400) and
+// microseconds in [0, 1e6); below a microsecond is dropped.
+func timedeltaFields(d time.Duration) (days, secs, us int64) {
+	total := int64(d / time.Microsecond)
+	days = total / 86_400_000_000
+	rem := total % 86_400_000_000
 	if rem < 0 {
 		rem += 86_400_000_000
 		days--
 	}
+	return days, rem / 1_000_000, rem % 1_000_000
+}
+
+// reprTimedelta writes a duration as CPython's timedelta repr: normalized
+// days, seconds and microseconds, zero fields left out.
+func reprTimedelta(b *strings.Builder, d time.Duration) {
+	days, secs, us := timedeltaFields(d)
 	var parts []string
 	if days != 0 {
 		parts = append(parts, fmt.Sprintf("days=%d", days))
 	}
-	if s := rem / 1_000_000; s != 0 {
-		parts = append(parts, fmt.Sprintf("seconds=%d", s))
+	if secs != 0 {
+		parts = append(parts, fmt.Sprintf("seconds=%d", secs))
 	}
-	if u := rem % 1_000_000; u != 0 {
-		parts = append(parts, fmt.Sprintf("microseconds=%d", u))
+	if us != 0 {
+		parts = append(parts, fmt.Sprintf("microseconds=%d", us))
 	}
 	if len(parts) == 0 {
 		parts = []string{"0"}

@@ -71,6 +71,13 @@ async def finished(proc, timeout=150):
     return json.loads(out.splitlines()[-1])
 
 
+def stop(producer, workers):
+    if producer and producer.poll() is None:
+        producer.kill()
+    for w in workers:
+        w.kill()
+
+
 def reruns(r, prefix, n):
     counts = [int(c or 0) for c in r.mget([f"{prefix}-count-{i}" for i in range(n)])]
     assert all(c >= 1 for c in counts)
@@ -117,10 +124,7 @@ async def test_redis_killed_and_restarted_mid_run_loses_nothing():
               f"and {logs.count('retrying until the connection returns')} outcome writes retried by the workers, "
               f"goroutines idle {idle} -> {after}")
     finally:
-        if producer and producer.poll() is None:
-            producer.kill()
-        for w in workers:
-            w.kill()
+        stop(producer, workers)
         srv.stop()
 
 
@@ -307,8 +311,5 @@ async def test_sentinel_failover_mid_run():
               f"(counters are replicated too), {produced['failed_attempts']} enqueue attempts retried")
         assert len(missing) <= N_JOBS // 20, missing[:20]
     finally:
-        if producer and producer.poll() is None:
-            producer.kill()
-        for w in workers:
-            w.kill()
+        stop(producer, workers)
         s.stop()

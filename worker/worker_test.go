@@ -221,15 +221,21 @@ func TestRetryThenMaxTries(t *testing.T) {
 	}
 }
 
-// Cancelling Run leaves a running job queued, with its try counted, to run again.
-func TestShutdownLeavesRunningJobQueued(t *testing.T) {
-	c, rdb, mr := setup(t)
+// waitsForCancel is a function that signals started once running, then
+// waits for its context to end.
+func waitsForCancel(name string) (worker.Function, chan struct{}) {
 	started := make(chan struct{})
-	slow := worker.Func("slow", func(ctx context.Context) error {
+	return worker.Func(name, func(ctx context.Context) error {
 		close(started)
 		<-ctx.Done()
 		return ctx.Err()
-	})
+	}), started
+}
+
+// Cancelling Run leaves a running job queued, with its try counted, to run again.
+func TestShutdownLeavesRunningJobQueued(t *testing.T) {
+	c, rdb, mr := setup(t)
+	slow, started := waitsForCancel("slow")
 	c.EnqueueRequest(context.Background(), client.Request{Function: "slow", Options: client.EnqueueOptions{JobID: "slow"}})
 	w, _ := worker.New(worker.Settings{Functions: []worker.Function{slow}, RedisClient: rdb, Logger: quiet(), PollDelay: 5 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -421,6 +427,27 @@ func awaitLog(t *testing.T, b *logBuffer, s string) {
 	}
 }
 
+// runLogged enqueues job "j" of fn and runs a worker for it in the
+// background, logging into the returned buffer; cancel stops the worker,
+// whose Run result arrives on done.
+func runLogged(t *testing.T, c *client.Client, rdb redis.UniversalClient, fn worker.Function) (*logBuffer, context.CancelFunc, chan error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := c.EnqueueRequest(ctx, client.Request{Function: fn.Name, Options: client.EnqueueOptions{JobID: "j"}}); err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuffer{}
+	w, err := worker.New(worker.Settings{Functions: []worker.Function{fn}, RedisClient: rdb, PollDelay: 5 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(cancel)
+	return logs, cancel, done
+}
+
 // A job that finishes while Redis is unreachable keeps its outcome until
 // Redis returns, then records it, and the log says so.
 func TestOutcomeIsRecordedWhenRedisReturns(t *testing.T) {
@@ -431,16 +458,7 @@ func TestOutcomeIsRecordedWhenRedisReturns(t *testing.T) {
 		<-release
 		return "done", nil
 	})
-	ctx := context.Background()
-	if _, err := c.EnqueueRequest(ctx, client.Request{Function: "slow", Options: client.EnqueueOptions{JobID: "j"}}); err != nil {
-		t.Fatal(err)
-	}
-	logs := &logBuffer{}
-	w, _ := worker.New(worker.Settings{Functions: []worker.Function{slow}, RedisClient: rdb, PollDelay: 5 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error)
-	go func() { done <- w.Run(rctx) }()
+	logs, cancel, done := runLogged(t, c, rdb, slow)
 	<-started
 	mr.Close()
 	close(release)
@@ -466,22 +484,8 @@ func TestOutcomeIsRecordedWhenRedisReturns(t *testing.T) {
 // key still guards it, and the job itself stays queued.
 func TestOutcomeGivenUpAtShutdownLeavesTheJobQueued(t *testing.T) {
 	c, rdb, mr := setup(t)
-	started := make(chan struct{})
-	slow := worker.Func("slow", func(ctx context.Context) error {
-		close(started)
-		<-ctx.Done()
-		return ctx.Err()
-	})
-	ctx := context.Background()
-	if _, err := c.EnqueueRequest(ctx, client.Request{Function: "slow", Options: client.EnqueueOptions{JobID: "j"}}); err != nil {
-		t.Fatal(err)
-	}
-	logs := &logBuffer{}
-	w, _ := worker.New(worker.Settings{Functions: []worker.Function{slow}, RedisClient: rdb, PollDelay: 5 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error)
-	go func() { done <- w.Run(rctx) }()
+	slow, started := waitsForCancel("slow")
+	logs, cancel, done := runLogged(t, c, rdb, slow)
 	<-started
 	mr.Close()
 	cancel()
