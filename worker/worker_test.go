@@ -155,6 +155,26 @@ func TestTimeoutBeatsAHandlerThatIgnoresItsContext(t *testing.T) {
 }
 
 // Never more than MaxJobs at once, and every job runs exactly once.
+// claimInFinish counts the pipelines that hold both a MULTI/EXEC and the
+// claim script: finish writes that also claim the next jobs.
+type claimInFinish struct{ n atomic.Int64 }
+
+func (h *claimInFinish) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h *claimInFinish) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *claimInFinish) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		var exec, claim bool
+		for _, c := range cmds {
+			exec = exec || c.Name() == "exec"
+			claim = claim || c.Name() == "evalsha"
+		}
+		if exec && claim {
+			h.n.Add(1)
+		}
+		return next(ctx, cmds)
+	}
+}
+
 func TestConcurrencyLimitAndExactlyOnce(t *testing.T) {
 	c, rdb, _ := setup(t)
 	ctx := context.Background()
@@ -179,9 +199,15 @@ func TestConcurrencyLimitAndExactlyOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	piggyback := &claimInFinish{}
+	rdb.AddHook(piggyback)
 	runBurst(t, rdb, worker.Settings{Functions: []worker.Function{f}, MaxJobs: 4})
 	if peak.Load() > 4 {
 		t.Errorf("peak concurrency %d > MaxJobs 4", peak.Load())
+	}
+	// with the queue never empty, finish writes carry the next claim
+	if piggyback.n.Load() == 0 {
+		t.Error("no finish transaction carried a claim")
 	}
 	for i := range seen {
 		if seen[i].Load() != 1 {
