@@ -1,5 +1,6 @@
 """Go enqueues, Python arq consumes; Python enqueues, Go reads."""
 import asyncio
+import datetime
 import time
 
 import pytest
@@ -235,3 +236,18 @@ async def test_listings_both_ways(arq_redis):
     go_results = {r["job_id"]: r for r in go("results")["results"]}
     assert go_results["g1"]["result"] == 3 and go_results["p1"]["result"] == 7
     assert go_results["p1"]["success"] and go_results["p1"]["queue"] == default_queue_name
+
+
+async def test_result_into_a_typed_go_struct(arq_redis):
+    """ResultInto: a Python worker's dict result, with a datetime, read in Go
+    into a struct by its arq tags; a field of the wrong type is a clear error."""
+    pool = arq_redis
+    await pool.enqueue_job("job_info", _job_id="typed")
+    await run_burst(pool)
+    info = await Job("typed", pool).result(timeout=5)
+    got = go("result-into", "--job-id", "typed")
+    when = datetime.datetime.fromisoformat(got.pop("enqueue_time"))
+    assert got == {"job_id": "typed", "job_try": 1, "score": info["score"]}
+    assert when == info["enqueue_time"]
+    bad = go("result-into", "--job-id", "typed", "--function", "wrong")
+    assert bad["assign_error"] and "job_try" in bad["error"], bad

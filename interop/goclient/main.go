@@ -178,6 +178,29 @@ func main() {
 		default:
 			fail(err)
 		}
+	case "result-into":
+		// a Python job_info() result read with ResultInto into a typed struct;
+		// --function wrong reads it into a struct whose job_try is a string
+		var info struct {
+			JobID       string    `arq:"job_id"`
+			JobTry      int       `arq:"job_try"`
+			EnqueueTime time.Time `arq:"enqueue_time"`
+			Score       int64     `arq:"score"`
+		}
+		var wrong struct {
+			JobTry string `arq:"job_try"`
+		}
+		dst := any(&info)
+		if *function == "wrong" {
+			dst = &wrong
+		}
+		if err := job.ResultInto(ctx, dst, ro); err != nil {
+			var ae *arqcompat.AssignError
+			out(map[string]any{"error": err.Error(), "assign_error": errors.As(err, &ae)})
+			return
+		}
+		out(map[string]any{"job_id": info.JobID, "job_try": info.JobTry, "score": info.Score,
+			"enqueue_time": info.EnqueueTime.Format(time.RFC3339Nano)})
 	case "abort":
 		ok, err := job.Abort(ctx, ro)
 		if err != nil {
