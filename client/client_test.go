@@ -72,12 +72,13 @@ func TestConnectRetriesThenNamesTheAddressNotThePassword(t *testing.T) {
 	}
 }
 
-func newClient(t *testing.T, now func() time.Time) (*client.Client, *miniredis.Miniredis, *redis.Client) {
+// newClient is a client with opts on a fresh miniredis.
+func newClient(t *testing.T, opts client.Options) (*client.Client, *miniredis.Miniredis, *redis.Client) {
 	t.Helper()
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })
-	return client.New(rdb, client.Options{Now: now}), mr, rdb
+	return client.New(rdb, opts), mr, rdb
 }
 
 func TestEnqueueWritesWhatArqWrites(t *testing.T) {
@@ -89,10 +90,7 @@ func TestEnqueueWritesWhatArqWrites(t *testing.T) {
 func testEnqueue(t *testing.T, watchMulti bool) {
 	ctx := context.Background()
 	now := time.UnixMilli(1_700_000_000_000)
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { rdb.Close() })
-	c := client.New(rdb, client.Options{Now: func() time.Time { return now }, WatchMulti: watchMulti})
+	c, mr, rdb := newClient(t, client.Options{Now: func() time.Time { return now }, WatchMulti: watchMulti})
 
 	job, err := c.EnqueueRequest(ctx, client.Request{Function: "add", Args: []any{1, 2}, Kwargs: map[string]any{"x": "y"},
 		Options: client.EnqueueOptions{JobID: "j1", DeferBy: 90 * time.Second}})
@@ -140,7 +138,7 @@ func testEnqueue(t *testing.T, watchMulti bool) {
 
 func TestEnqueueManySkipsDuplicates(t *testing.T) {
 	ctx := context.Background()
-	c, mr, _ := newClient(t, nil)
+	c, mr, _ := newClient(t, client.Options{})
 	if _, err := c.EnqueueRequest(ctx, client.Request{Function: "f", Options: client.EnqueueOptions{JobID: "b"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +162,7 @@ func TestEnqueueManySkipsDuplicates(t *testing.T) {
 func TestStatusByArqRules(t *testing.T) {
 	ctx := context.Background()
 	now := time.UnixMilli(1_700_000_000_000)
-	c, mr, _ := newClient(t, func() time.Time { return now })
+	c, mr, _ := newClient(t, client.Options{Now: func() time.Time { return now }})
 	j := c.Job("s", "")
 	check := func(want client.JobStatus) {
 		t.Helper()
@@ -186,7 +184,7 @@ func TestStatusByArqRules(t *testing.T) {
 
 func TestResultOfFailedJobExposesTheException(t *testing.T) {
 	ctx := context.Background()
-	c, mr, _ := newClient(t, nil)
+	c, mr, _ := newClient(t, client.Options{})
 	data, _ := arqcompat.EncodeResult(c.Serializer(), arqcompat.ResultRecord{
 		JobRecord: arqcompat.JobRecord{Function: "f"}, Success: false, JobID: "f1",
 		Result: arqcompat.NewException("builtins", "ValueError", "boom"),
@@ -222,7 +220,7 @@ func TestResultOfFailedJobExposesTheException(t *testing.T) {
 
 func TestResultInto(t *testing.T) {
 	ctx := context.Background()
-	c, mr, _ := newClient(t, nil)
+	c, mr, _ := newClient(t, client.Options{})
 	data, _ := arqcompat.EncodeResult(c.Serializer(), arqcompat.ResultRecord{
 		JobRecord: arqcompat.JobRecord{Function: "f"}, Success: true, JobID: "ok",
 		Result: arqcompat.NewDict("name", "x", "sizes", arqcompat.Tuple{int64(1), int64(2)}),
@@ -248,10 +246,7 @@ func TestResultInto(t *testing.T) {
 func TestEnqueueRetryOfTheSameJobIsNotADuplicate(t *testing.T) {
 	ctx := context.Background()
 	now := time.UnixMilli(1_700_000_000_000)
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { rdb.Close() })
-	c := client.New(rdb, client.Options{Now: func() time.Time { return now }})
+	c, _, rdb := newClient(t, client.Options{Now: func() time.Time { return now }})
 	req := client.Request{Function: "add", Args: []any{1, 2}, Options: client.EnqueueOptions{JobID: "j"}}
 	for try := 1; try <= 2; try++ {
 		if job, err := c.EnqueueRequest(ctx, req); err != nil || job.ID != "j" {
