@@ -58,7 +58,7 @@ func (w *Worker) decodeAndStart(ctx context.Context, c claimed) {
 }
 
 // startJob is arq's run_job after the claim script's start step, up to the
-// decoded, checked call; rec and err are the job's decoding. It runs on a
+// decoded, checked call; decoded and err are the job's decoding. It runs on a
 // goroutine that ends there; the handler and every Redis write run in the
 // job's own fresh goroutine, which releases the job's slot exactly once.
 func (w *Worker) startJob(ctx context.Context, c claimed, decoded arqcompat.JobRecord, err error) {

@@ -66,11 +66,11 @@ func (w *Worker) writer(ctx context.Context) {
 				break more
 			}
 		}
-		res, jobs, claimedHere := w.flush(ctx, batch)
+		res, jobs := w.flush(ctx, batch)
 		for _, r := range batch {
 			r.done <- res
 		}
-		if claimedHere {
+		if len(jobs) > 0 {
 			// the batch's jobs release their slots to these once they are
 			// past after_job_end; the writer goes on meanwhile
 			go func() {
@@ -85,9 +85,9 @@ func (w *Worker) writer(ctx context.Context) {
 // and nobody else is claiming, the same transaction ends with the claim
 // script for the slots this batch frees (and any already free): Redis runs
 // it after the finish commands, so one round trip finishes jobs and claims
-// their successors, with the atomicity of a separate claim. claimedHere
-// reports that flush took claimMu and admitted jobs, which the caller
-// launches once the batch has been answered, then unlocks.
+// their successors, with the atomicity of a separate claim. When it
+// returns jobs, flush holds claimMu and has admitted them; the caller
+// launches them once the batch has been answered, then unlocks.
 //
 // When the connection is lost (or Redis is loading, read-only after a
 // failover, ...), flush tries again, without a claim, with backoff, for as
@@ -96,7 +96,7 @@ func (w *Worker) writer(ctx context.Context) {
 // after the worker stopped, it gives up and the jobs run again once their
 // in-progress keys expire. The transaction is idempotent, so an attempt
 // whose reply was lost does no harm when repeated.
-func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, jobs []claimed, claimedHere bool) {
+func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, jobs []claimed) {
 	limit := batch[0].expires
 	for _, r := range batch[1:] {
 		if r.expires.Before(limit) {
@@ -128,15 +128,12 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 		if claim != nil {
 			claims = 0 // one claim attempt per batch
 			err = firstErr(cmds[:len(cmds)-1])
-			jobs = w.piggybackClaimed(ctx, claim, claimAt)
-			if len(jobs) == 0 {
+			if jobs = w.piggybackClaimed(ctx, claim, claimAt); len(jobs) == 0 {
 				w.claimMu.Unlock()
-			} else {
-				claimedHere = true
 			}
 		}
 		if err == nil || !transient(err) {
-			return writeResult{err: err, tries: tries}, jobs, claimedHere
+			return writeResult{err: err, tries: tries}, jobs
 		}
 		if w.isStopped() {
 			if stoppedAt.IsZero() {
@@ -145,7 +142,7 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 			limit = minTime(limit, stoppedAt.Add(writeStopGrace))
 		}
 		if time.Now().Add(backoff).After(limit) {
-			return writeResult{err: err, tries: tries}, jobs, claimedHere
+			return writeResult{err: err, tries: tries}, jobs
 		}
 		if tries == 1 {
 			w.log.WarnContext(ctx, fmt.Sprintf("redis error recording the outcome of %d jobs, retrying until the connection returns: %v", len(batch), err),
