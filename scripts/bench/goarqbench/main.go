@@ -143,25 +143,24 @@ func check(err error) {
 	}
 }
 
+// waits is a handler that waits d, as a job waiting on I/O would, or
+// until its context ends.
+func waits(d time.Duration) func(context.Context) error {
+	return func(ctx context.Context) error {
+		select {
+		case <-time.After(d):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 func functions(rdb redis.UniversalClient) []worker.Function {
 	return []worker.Function{
 		worker.Func("noop", func(ctx context.Context) {}),
-		worker.Func("io_wait", func(ctx context.Context) error {
-			select {
-			case <-time.After(10 * time.Millisecond):
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}),
-		worker.Func("sleep2", func(ctx context.Context) error {
-			select {
-			case <-time.After(2 * time.Second):
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}),
+		worker.Func("io_wait", waits(10*time.Millisecond)),
+		worker.Func("sleep2", waits(2*time.Second)),
 		worker.Func("started_at", func(ctx context.Context) float64 {
 			return float64(time.Now().UnixNano()) / 1e9
 		}),
