@@ -132,6 +132,10 @@ async def test_failures_as_python_sees_them(arq_redis):
     typed_kw = await pool.enqueue_job("typed", 1, s="x", bogus=2)
     typed_ok = await pool.enqueue_job("typed", s="x", n=7)
     panics = await pool.enqueue_job("panic", "boom")
+    # too many positional arguments, to a function without parameters (noop,
+    # called without reflect) and to one with one parameter (fail)
+    noop_arg = await pool.enqueue_job("noop", 1)
+    fail_args = await pool.enqueue_job("fail", "a", "b")
     await wait_for(lambda: _gone(pool, f"arq:job:{expired.job_id}"))
     out = await go_burst("--job-timeout", "200ms")
 
@@ -155,6 +159,19 @@ async def test_failures_as_python_sees_them(arq_redis):
     assert await typed_ok.result() == [7, "x"]
     with pytest.raises(Exception, match="panic: boom"):
         await panics.result()
+    def noop():
+        pass
+
+    def fail(message):
+        pass
+
+    for job, python_twin, args in ((noop_arg, noop, (1,)), (fail_args, fail, ("a", "b"))):
+        with pytest.raises(TypeError) as got:
+            await job.result()
+        with pytest.raises(TypeError) as want:
+            python_twin(*args)
+        # CPython's own wording: "takes 0 positional arguments but 1 was given"
+        assert str(got.value) == str(want.value).split(".")[-1]
     assert "! " + timeout.job_id + ":sleep failed, TimeoutError: " in out
 
 
