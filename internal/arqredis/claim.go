@@ -1,0 +1,140 @@
+package arqredis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/goarq/goarq/arqcompat"
+)
+
+// claimScript claims and starts up to ARGV[3] ready jobs in one atomic step.
+//
+// Stands for: Worker.start_jobs (per id: WATCH in-progress key; ZSCORE;
+// skip when the key exists or the score is missing or in the future;
+// MULTI; PSETEX in-progress key; EXEC) followed by the first transaction of
+// Worker.run_job (GET job; INCR and EXPIRE the retry counter; ZREM from
+// arq:abort when aborts are allowed). Being one script, it has the
+// WATCH/MULTI's atomic effect without the race window, and Python workers
+// on the same queue see the same keys.
+//
+// KEYS: queue, abort set. ARGV: now ms, read limit, max claims,
+// in-progress ms, allow abort ("1"/"0"), want ZCARD ("1"/"0").
+// Reply: {{id, score, job|false, try, aborted}...}, zcard or -1.
+var claimScript = redis.NewScript(`
+local queue = KEYS[1]
+local now = tonumber(ARGV[1])
+local max_claims = tonumber(ARGV[3])
+local ids = redis.call('ZRANGEBYSCORE', queue, '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local out = {}
+local n = 0
+for _, id in ipairs(ids) do
+  if n >= max_claims then break end
+  local ip = '` + arqcompat.InProgressKeyPrefix + `' .. id
+  if redis.call('EXISTS', ip) == 0 then
+    local score = redis.call('ZSCORE', queue, id)
+    if score and tonumber(score) ~= 0 and tonumber(score) <= now then
+      redis.call('PSETEX', ip, ARGV[4], '1')
+      local job = redis.call('GET', '` + arqcompat.JobKeyPrefix + `' .. id)
+      local rk = '` + arqcompat.RetryKeyPrefix + `' .. id
+      local try = redis.call('INCR', rk)
+      redis.call('EXPIRE', rk, ` + strconv.Itoa(RetryKeyTTLSeconds) + `)
+      local aborted = 0
+      if ARGV[5] == '1' then aborted = redis.call('ZREM', KEYS[2], id) end
+      out[#out + 1] = {id, score, job, try, aborted}
+      n = n + 1
+    end
+  end
+end
+local size = -1
+if ARGV[6] == '1' then size = redis.call('ZCARD', queue) end
+return {out, size}`)
+
+// ClaimArgs says what a claim may take.
+type ClaimArgs struct {
+	Queue      string
+	Now        time.Time
+	ReadLimit  int           // queue_read_limit: how many ready ids to look at
+	Max        int           // claim at most this many
+	InProgress time.Duration // the in-progress key's TTL
+	AllowAbort bool          // ZREM each claimed id from arq:abort, reporting whether it was there
+	WantSize   bool          // also return the queue's ZCARD (burst mode)
+}
+
+func (a ClaimArgs) keysArgs() ([]string, []any) {
+	flag := func(b bool) string {
+		if b {
+			return "1"
+		}
+		return "0"
+	}
+	return []string{a.Queue, arqcompat.AbortJobsSS},
+		[]any{arqcompat.TimestampMS(a.Now), a.ReadLimit, a.Max, a.InProgress.Milliseconds(), flag(a.AllowAbort), flag(a.WantSize)}
+}
+
+// Claimed is one job a claim took and started.
+type Claimed struct {
+	ID      string
+	Score   int64
+	Job     []byte    // nil: the job key is gone (expired)
+	Expires time.Time // the in-progress key lives at least until then
+	Try     int
+	Aborted bool
+}
+
+// Claim runs claimScript. size is the queue's ZCARD when WantSize, else -1.
+func (r *RDB) Claim(ctx context.Context, a ClaimArgs) (jobs []Claimed, size int64, err error) {
+	keys, args := a.keysArgs()
+	res, err := r.runScript(ctx, claimScript, keys, args...).Result()
+	if err != nil {
+		return nil, 0, err
+	}
+	return parseClaim(a, res)
+}
+
+// parseClaim reads claimScript's reply to the claim a.
+func parseClaim(a ClaimArgs, res any) ([]Claimed, int64, error) {
+	top, ok := res.([]any)
+	if !ok || len(top) != 2 {
+		return nil, 0, fmt.Errorf("claim script: unexpected reply %T", res)
+	}
+	rows, _ := top[0].([]any)
+	size, _ := top[1].(int64)
+	out := make([]Claimed, 0, len(rows))
+	for _, row := range rows {
+		f, ok := row.([]any)
+		if !ok || len(f) != 5 {
+			return nil, 0, errors.New("claim script: unexpected row")
+		}
+		c := Claimed{Expires: a.Now.Add(a.InProgress)}
+		c.ID, _ = f[0].(string)
+		s, _ := f[1].(string)
+		score, _ := strconv.ParseFloat(s, 64)
+		c.Score = int64(score)
+		if j, ok := f[2].(string); ok {
+			c.Job = []byte(j)
+		}
+		t, _ := f[3].(int64)
+		c.Try = int(t)
+		n, _ := f[4].(int64)
+		c.Aborted = n > 0
+		out = append(out, c)
+	}
+	return out, size, nil
+}
+
+// Peek is the cheap idle poll, the ZRANGEBYSCORE of arq's start_jobs with
+// LIMIT 1: is any job of queue ready at now?
+func (r *RDB) Peek(ctx context.Context, queue string, now time.Time) (bool, error) {
+	ids, err := r.c.ZRangeByScore(ctx, queue, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(arqcompat.TimestampMS(now), 10), Count: 1}).Result()
+	return len(ids) > 0, err
+}
+
+// QueueSize is the queue's ZCARD: what arq's burst mode checks.
+func (r *RDB) QueueSize(ctx context.Context, queue string) (int64, error) {
+	return r.c.ZCard(ctx, queue).Result()
+}

@@ -1,0 +1,25 @@
+// Package arqredis owns every Redis command sequence goarq sends: the Lua
+// scripts, the MULTI/EXEC and WATCH transactions and the reads. The worker,
+// the client and the CLI call it and build no command sequence of their
+// own, so goarq can be checked against arq 0.28 by reading this package next
+// to arq's worker.py, jobs.py and connections.py.
+//
+// Where each arq function lives here:
+//
+//	arq                                   arqredis
+//	ArqRedis.enqueue_job                  RDB.Enqueue (script), RDB.EnqueueWatchMulti (arq's own WATCH/MULTI)
+//	Worker.start_jobs + run_job's start   RDB.Claim (claimScript), RDB.Peek (the idle poll)
+//	Worker.finish_job, finish_failed_job  Finish, RDB.WriteFinishes (one MULTI for a batch, optionally ending with a claim)
+//	run_job's "job_try > retry counter"   RDB.SetRetry
+//	Worker._cancel_aborted_jobs           RDB.AbortRequests, RDB.ForgetAborts
+//	Worker.record_health                  RDB.WriteHealth; Worker.close: RDB.DeleteHealth
+//	Job.status, result, info, result_info RDB.JobState, RDB.PollResult, RDB.GetResult, RDB.GetJob, RDB.Score
+//	Job.abort                             RDB.RequestAbort
+//	ArqRedis.queued_jobs, all_job_results RDB.QueuedJobs, RDB.ScanResults, RDB.GetResults
+//	arq --check (check_health)            RDB.ReadHealth
+//
+// Scripts are run with one NOSCRIPT strategy (runScript): EVALSHA, and on
+// NOSCRIPT, SCRIPT LOAD then EVALSHA again. A script queued inside a MULTI
+// or a pipeline cannot be retried there: its caller loads the script on
+// NOSCRIPT (LoadScripts) and the next call finds it.
+package arqredis

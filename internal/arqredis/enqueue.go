@@ -1,0 +1,128 @@
+package arqredis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/goarq/goarq/arqcompat"
+)
+
+// ErrJobExists is returned when an enqueue finds the job id taken: the job
+// is queued or running (its job key exists) or has a kept result.
+var ErrJobExists = errors.New("a job with this id already exists")
+
+// Enqueue is one job ready to be written: its serialized record, queue
+// score (ms) and job key TTL (ms).
+type Enqueue struct {
+	JobID, Queue string
+	Score        int64
+	ExpiresMS    int64
+	Data         []byte
+}
+
+// enqueueScript is arq's enqueue_job transaction as one atomic script.
+//
+// Stands for: ArqRedis.enqueue_job (WATCH job key; EXISTS job, result;
+// MULTI; PSETEX job; ZADD queue; EXEC).
+// KEYS: job key, result key, queue. ARGV: job TTL ms, record, score, job id.
+// Reply: 1 enqueued, 0 the id is taken.
+//
+// One difference: when the job key already holds exactly the bytes being
+// written, the job is reported enqueued, not a duplicate. That happens
+// when go-redis re-sends the script after a connection was lost with the
+// reply (the first attempt landed); the record holds the enqueue time in
+// ms, so two separate calls only match within the same millisecond and
+// with the same id, function and arguments.
+var enqueueScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
+  if redis.call('GET', KEYS[1]) == ARGV[2] then return 1 end
+  return 0
+end
+redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+return 1`)
+
+// Enqueue writes jobs in one round trip, one script call each, and reports
+// for each whether it was enqueued (false: the id was taken). When the
+// server does not know the script yet (a fresh or restarted Redis), it
+// loads it and re-runs only the jobs that got NOSCRIPT, which therefore
+// did not run.
+func (r *RDB) Enqueue(ctx context.Context, jobs []Enqueue) ([]bool, error) {
+	cmds := make([]*redis.Cmd, len(jobs))
+	todo := make([]int, len(jobs))
+	for i := range todo {
+		todo[i] = i
+	}
+	for attempt := 0; len(todo) > 0; attempt++ {
+		_, err := r.c.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			for _, i := range todo {
+				j := jobs[i]
+				cmds[i] = enqueueScript.EvalSha(ctx, pipe, []string{arqcompat.JobKey(j.JobID), arqcompat.ResultKey(j.JobID), j.Queue},
+					j.ExpiresMS, j.Data, j.Score, j.JobID)
+			}
+			return nil
+		})
+		if err != nil && !IsNoScript(err) {
+			return nil, err
+		}
+		var again []int
+		for _, i := range todo {
+			if IsNoScript(cmds[i].Err()) {
+				again = append(again, i)
+			}
+		}
+		if len(again) > 0 {
+			if attempt > 0 {
+				return nil, fmt.Errorf("enqueue script: %w", cmds[again[0]].Err())
+			}
+			if err := enqueueScript.Load(ctx, r.c).Err(); err != nil {
+				return nil, err
+			}
+		}
+		todo = again
+	}
+	out := make([]bool, len(jobs))
+	for i, cmd := range cmds {
+		n, err := cmd.Int()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = n == 1
+	}
+	return out, nil
+}
+
+// EnqueueWatchMulti is arq's enqueue_job as arq sends it, for a Redis that
+// forbids scripting: WATCH the job key; EXISTS job, result; MULTI; PSETEX;
+// ZADD; EXEC. prepare builds the job once the id is known to be free (arq
+// serializes after the EXISTS check too). A taken id, or a lost race
+// (EXEC aborted), is ErrJobExists.
+func (r *RDB) EnqueueWatchMulti(ctx context.Context, jobID string, prepare func() (Enqueue, error)) (Enqueue, error) {
+	jobKey := arqcompat.JobKey(jobID)
+	var j Enqueue
+	err := r.c.Watch(ctx, func(tx *redis.Tx) error {
+		n, err := tx.Exists(ctx, jobKey, arqcompat.ResultKey(jobID)).Result()
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrJobExists
+		}
+		if j, err = prepare(); err != nil {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+			pipe.Do(ctx, "PSETEX", jobKey, j.ExpiresMS, j.Data)
+			pipe.ZAdd(ctx, j.Queue, redis.Z{Score: float64(j.Score), Member: jobID})
+			return nil
+		})
+		return err
+	}, jobKey)
+	if errors.Is(err, redis.TxFailedErr) {
+		return j, ErrJobExists
+	}
+	return j, err
+}
