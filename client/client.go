@@ -29,7 +29,8 @@ type Options struct {
 	// ExpiresExtra is added to the deferral to give the job key's TTL when
 	// no Expires is given (arq's expires_extra_ms, one day).
 	ExpiresExtra time.Duration
-	// Logger defaults to slog.Default().
+	// Logger gets the client's log lines, and go-redis's own for this
+	// client's connection; it defaults to slog.Default().
 	Logger *slog.Logger
 	// WatchMulti makes Enqueue send arq's literal command sequence (WATCH,
 	// EXISTS, MULTI, PSETEX, ZADD, EXEC) instead of one Lua script with the
@@ -53,7 +54,7 @@ type Client struct {
 
 // New wraps an existing go-redis client.
 func New(rdb redis.UniversalClient, opts Options) *Client {
-	c := &Client{rdb: rdb, store: arqredis.New(rdb), queue: opts.QueueName, ser: opts.Serializer, log: opts.Logger, now: time.Now,
+	c := &Client{rdb: rdb, queue: opts.QueueName, ser: opts.Serializer, log: opts.Logger, now: time.Now,
 		extraMS: arqredis.ExpiresExtraMS, watchMulti: opts.WatchMulti}
 	if c.queue == "" {
 		c.queue = arqcompat.DefaultQueueName
@@ -64,6 +65,7 @@ func New(rdb redis.UniversalClient, opts Options) *Client {
 	if c.log == nil {
 		c.log = slog.Default()
 	}
+	c.store = arqredis.New(rdb, c.log)
 	if opts.ExpiresExtra > 0 {
 		c.extraMS = arqcompat.DurationMS(opts.ExpiresExtra)
 	}

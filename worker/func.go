@@ -191,8 +191,10 @@ func typeErr(format string, a ...any) error {
 }
 
 // tooManyArgs is CPython's TypeError for too many positional arguments,
-// singular and plural included.
+// singular and plural included. arq calls coroutine(ctx, *args), so
+// Python counts ctx among both the parameters and the arguments.
 func tooManyArgs(name string, takes, given int) error {
+	takes, given = takes+1, given+1
 	arguments, were := "arguments", "were"
 	if takes == 1 {
 		arguments = "argument"

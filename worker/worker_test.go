@@ -107,11 +107,11 @@ func TestTypedFunctionsBindArgumentsAsPythonCalls(t *testing.T) {
 	}
 	typeErrors := map[string]string{
 		"missing":   "add() missing 1 required positional argument: 'b'",
-		"extra":     "add() takes 2 positional arguments but 3 were given",
+		"extra":     "add() takes 3 positional arguments but 4 were given", // arq passes ctx first,
 		"wrongtype": "add() argument 'a' (position 1) must be int, not str",
 		"unknownkw": "add() got an unexpected keyword argument 'c'",
 		"dupkw":     "add() got multiple values for argument 'a'",
-		"pingArg":   "ping() takes 0 positional arguments but 1 was given",
+		"pingArg":   "ping() takes 1 positional argument but 2 were given",
 		"checkKw":   "check() got an unexpected keyword argument 'x'",
 	}
 	for id, msg := range typeErrors {

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/urfave/cli/v2"
 
 	"github.com/goarq/goarq/arqcompat"
@@ -32,13 +31,7 @@ const (
 	exitRedis     = 4 // Redis cannot be reached or answered with an error
 )
 
-type discardLogger struct{}
-
-func (discardLogger) Printf(context.Context, string, ...any) {}
-
 func main() {
-	// go-redis logs dial failures itself; goarq reports them once, clearly
-	redis.SetLogger(discardLogger{})
 	log.SetFlags(0)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)

@@ -55,6 +55,7 @@ func main() {
 	sentinels := flag.String("sentinel", "", "comma-separated sentinel addresses: find the master through Sentinel (the URL gives db and password)")
 	sentinelMaster := flag.String("sentinel-master", "mymaster", "the master's name in Sentinel")
 	debugAddr := flag.String("debug-addr", "", "serve net/http/pprof on this address (for the goroutine count)")
+	retryJobs := flag.Bool("retry-jobs", true, "arq's retry_jobs (false: Retry and cancellation fail the job)")
 	flag.Parse()
 
 	log := slog.New(worker.NewArqLogHandler(os.Stderr, slog.LevelInfo))
@@ -85,14 +86,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	keep := *keepResult
-	if keep == 0 {
-		keep = worker.DontKeep
-	}
+	// a 0 given on the command line is arq's literal 0, as in a WorkerSettings
+	keep := literal(*keepResult)
+	timeout, tries, healthEvery := literal(*jobTimeout), literal(*maxTries), literal(*health)
 	s := worker.Settings{
 		Functions: functions(rdb), QueueName: *queue, RedisClient: rdb, Serializer: ser,
-		MaxJobs: *maxJobs, JobTimeout: *jobTimeout, MaxTries: *maxTries, KeepResult: keep, PollDelay: *pollDelay,
-		Burst: *burst, MaxBurstJobs: *maxBurstJobs, AllowAbortJobs: *allowAbort, HealthCheckInterval: *health, JobCompletionWait: *completionWait,
+		MaxJobs: *maxJobs, JobTimeout: timeout, MaxTries: tries, KeepResult: keep, PollDelay: *pollDelay, NoRetryJobs: !*retryJobs,
+		Burst: *burst, MaxBurstJobs: *maxBurstJobs, AllowAbortJobs: *allowAbort, HealthCheckInterval: healthEvery, JobCompletionWait: *completionWait,
 		HandleSignals: true, Logger: log,
 	}
 	if *cronCount != "" {
@@ -114,26 +114,39 @@ func main() {
 	}
 }
 
+// literal maps a flag's 0 to worker.Zero, arq's literal 0.
+func literal[T int | time.Duration](v T) T {
+	if v == 0 {
+		return worker.Zero
+	}
+	return v
+}
+
 func functions(rdb redis.UniversalClient) []worker.Function {
 	return []worker.Function{
 		worker.Func("noop", func(ctx context.Context) {}),
-		worker.Raw("add", func(ctx context.Context, j *worker.Job) (any, error) {
-			if len(j.Args) != 2 {
-				return nil, worker.PythonError("builtins", "TypeError", fmt.Sprintf("add() takes 2 positional arguments but %d were given", len(j.Args)))
-			}
-			return pyAdd(j.Args[0], j.Args[1])
-		}),
+		worker.Func("add", func(ctx context.Context, a, b any) (any, error) { return pyAdd(a, b) }, worker.WithParams("a", "b")),
 		worker.Raw("echo", func(ctx context.Context, j *worker.Job) (any, error) {
 			return arqcompat.Tuple{arqcompat.Tuple(j.Args), j.Kwargs}, nil
 		}),
-		worker.Func("sleep", func(ctx context.Context, seconds float64) (float64, error) {
-			t := time.NewTimer(time.Duration(seconds * float64(time.Second)))
+		worker.Func("sleep", func(ctx context.Context, seconds any) (any, error) {
+			var d time.Duration
+			switch x := seconds.(type) {
+			case int64:
+				d = time.Duration(x) * time.Second
+			case float64:
+				d = time.Duration(x * float64(time.Second))
+			default:
+				return nil, worker.PythonError("builtins", "TypeError",
+					fmt.Sprintf("'<' not supported between instances of '%s' and 'int'", arqcompat.PyTypeName(seconds)))
+			}
+			t := time.NewTimer(d)
 			defer t.Stop()
 			select {
 			case <-t.C:
-				return seconds, nil
+				return seconds, nil // unchanged, as asyncio.sleep's caller returns it
 			case <-ctx.Done():
-				return 0, ctx.Err()
+				return nil, ctx.Err()
 			}
 		}, worker.WithParams("seconds")),
 		worker.Func("fail", func(ctx context.Context, message string) error {
