@@ -65,4 +65,3 @@ func (c *Client) HealthCheck(ctx context.Context, key string) (line string, ok b
 	}
 	return c.store.ReadHealth(ctx, key)
 }
-
