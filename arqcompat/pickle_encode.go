@@ -23,7 +23,7 @@ import (
 // copied into a second tree first. Protocol 4 encoding of the types arq
 // carries is a few dozen opcodes, each checked against CPython's
 // pickle.loads by the interop suite. Why a hand-written decoder: see
-// unpickle.go (gopickle's per-call allocation, measured).
+// pickle_machine.go (gopickle's per-call allocation, measured).
 func Pickle(v any) ([]byte, error) {
 	e := pickleEncoder{buf: make([]byte, 0, 256)}
 	e.buf = append(e.buf, 0x80, 4, 0x95, 0, 0, 0, 0, 0, 0, 0, 0) // PROTO 4, FRAME placeholder

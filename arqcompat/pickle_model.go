@@ -7,6 +7,12 @@ import (
 	"time"
 )
 
+// This file turns what the opcode machine (pickle_machine.go) built into
+// the Go model of Python values: raw containers become []any, *Dict, Set;
+// the REDUCE and NEWOBJ calls of classes the model knows (datetime, date,
+// time, timedelta, Decimal, UUID, bytearray, exceptions...) become their Go
+// types, and every other instance an *Object that re-encodes unchanged.
+
 // pyClass is what a pickle's GLOBAL resolves to: a name, never an import.
 type pyClass struct{ g Global }
 
