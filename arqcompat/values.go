@@ -10,31 +10,6 @@ import (
 	"time"
 )
 
-// The Go model of Python values. Decoders produce, and encoders accept, these
-// types:
-//
-//	None                nil
-//	bool                bool
-//	int                 int64, or *big.Int beyond 64 bits (encoders also take every Go integer type)
-//	float               float64 (and float32 when encoding)
-//	str                 string (valid UTF-8)
-//	bytes               []byte
-//	bytearray           ByteArray
-//	tuple               Tuple
-//	list                []any (encoders take any slice)
-//	dict                *Dict, insertion order kept (encoders also take maps with sorted keys)
-//	set, frozenset      Set, FrozenSet
-//	datetime (aware)    time.Time in UTC or a fixed zone
-//	datetime (naive)    NaiveDateTime
-//	date                Date
-//	time                TimeOfDay
-//	timedelta           time.Duration
-//	Decimal             Decimal
-//	UUID                UUID
-//	exceptions          *Exception
-//	other instances     *Object (enum members included); re-encodes unchanged
-//	classes, functions  Global
-
 // Tuple is a Python tuple.
 type Tuple []any
 
