@@ -18,7 +18,7 @@
 //   - The Go model of Python values, below: decoders produce it, encoders
 //     accept it (and plain Go values, through Normalize), Assign converts it
 //     into ordinary Go types, Repr prints it as Python's repr would, and
-//     Equal compares it as Python's == would.
+//     Equal compares two values and their Python types.
 //
 // # The value model
 //

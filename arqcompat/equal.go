@@ -116,14 +116,14 @@ func equalUnordered(a, b []any) bool {
 	}
 	seen := map[string]int{}
 	for _, v := range a {
-		h, err := HashKey(v)
+		h, err := keyHash(v)
 		if err != nil {
 			return false
 		}
 		seen[h]++
 	}
 	for _, v := range b {
-		h, err := HashKey(v)
+		h, err := keyHash(v)
 		if err != nil || seen[h] == 0 {
 			return false
 		}

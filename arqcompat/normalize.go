@@ -92,7 +92,7 @@ func normalize(rv reflect.Value, depth int) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			h, err := HashKey(k)
+			h, err := keyHash(k)
 			if err != nil {
 				return nil, err
 			}

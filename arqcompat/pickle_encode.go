@@ -22,7 +22,7 @@ import (
 // carries is a few dozen opcodes, each checked against CPython's
 // pickle.loads by the interop suite. Why a hand-written decoder: see
 // pickle_machine.go (gopickle's per-call allocation, measured).
-func Pickle(v any) ([]byte, error) {
+func pickleMarshal(v any) ([]byte, error) {
 	e := pickleEncoder{buf: make([]byte, 0, 256)}
 	e.buf = append(e.buf, 0x80, 4, 0x95, 0, 0, 0, 0, 0, 0, 0, 0) // PROTO 4, FRAME placeholder
 	if err := e.encode(v, 0); err != nil {

@@ -31,19 +31,19 @@ func NewSerializer(name string, marshal func(any) ([]byte, error), unmarshal fun
 
 // PickleSerializer is arq's default, pickle.dumps / pickle.loads.
 func PickleSerializer(lim Limits) Serializer {
-	return funcSerializer{"pickle", Pickle, func(b []byte) (any, error) { return UnpickleLimits(b, lim) }}
+	return funcSerializer{"pickle", pickleMarshal, func(b []byte) (any, error) { return pickleUnmarshal(b, lim) }}
 }
 
 // JSONSerializer is json.dumps(d).encode() / json.loads, as arq users
 // configure it.
 func JSONSerializer(lim Limits) Serializer {
-	return funcSerializer{"json", MarshalJSON, func(b []byte) (any, error) { return UnmarshalJSONLimits(b, lim) }}
+	return funcSerializer{"json", jsonMarshal, func(b []byte) (any, error) { return jsonUnmarshal(b, lim) }}
 }
 
 // MsgpackSerializer is msgpack.packb / msgpack.unpackb(raw=False), arq's
 // documented example.
 func MsgpackSerializer(lim Limits) Serializer {
-	return funcSerializer{"msgpack", MarshalMsgpack, func(b []byte) (any, error) { return UnmarshalMsgpackLimits(b, lim) }}
+	return funcSerializer{"msgpack", msgpackMarshal, func(b []byte) (any, error) { return msgpackUnmarshal(b, lim) }}
 }
 
 // SerializerByName returns the pickle, json or msgpack serializer with the

@@ -155,17 +155,6 @@ func (e *Exception) Is(target error) bool {
 	return ok && t.Class == e.Class && len(t.Args) == 0
 }
 
-// Python classes that arq itself puts in results.
-var (
-	ClassCancelledError     = Global{"asyncio.exceptions", "CancelledError"}
-	ClassTimeoutError       = Global{"builtins", "TimeoutError"}
-	ClassJobExecutionFailed = Global{"arq.worker", "JobExecutionFailed"}
-	ClassSerializationError = Global{"arq.jobs", "SerializationError"}
-	ClassDeserialization    = Global{"arq.jobs", "DeserializationError"}
-	ClassTypeError          = Global{"builtins", "TypeError"}
-	ClassRuntimeError       = Global{"builtins", "RuntimeError"}
-)
-
 // IsCancellation reports whether v is an asyncio.CancelledError, the result
 // arq stores for an aborted job.
 func IsCancellation(v any) bool {
