@@ -1,6 +1,8 @@
 package arqcompat
 
 import (
+	"bytes"
+	"cmp"
 	"fmt"
 	"math"
 	"math/big"
@@ -15,7 +17,7 @@ import (
 
 // Normalize converts a Go value outside the model into the model: named
 // numeric and string types to their base type, typed slices to []any, maps
-// to *Dict (keys sorted), structs to *Dict of exported fields (named by an
+// to *Dict (keys sorted, see keyOrder), structs to *Dict of exported fields (named by an
 // `arq` or `json` tag), pointers to what they point to.
 func Normalize(v any) (any, error) {
 	return normalizeAny(reflect.ValueOf(v), 0)
@@ -102,7 +104,7 @@ func normalize(rv reflect.Value, depth int) (any, error) {
 			}
 			kvs = append(kvs, kv{k, val, h})
 		}
-		sort.Slice(kvs, func(i, j int) bool { return kvs[i].h < kvs[j].h })
+		sort.Slice(kvs, func(i, j int) bool { return keyOrder(kvs[i].k, kvs[j].k, kvs[i].h, kvs[j].h) < 0 })
 		d := &Dict{}
 		for _, p := range kvs {
 			if err := d.Set(p.k, p.v); err != nil {
@@ -136,6 +138,71 @@ func normalize(rv reflect.Value, depth int) (any, error) {
 		return d, nil
 	}
 	return nil, fmt.Errorf("cannot represent Go type %s as a Python value", rv.Type())
+}
+
+// keyOrder orders the keys of a Go map as Python's sorted() would: numbers
+// by value (9 before 10), str by code point, bytes byte by byte, tuples item
+// by item. Keys that sorted() cannot compare (of different types, or None,
+// sets, objects) are ordered by Python type name, then by their hashes ha
+// and hb, so that the order is the same on every run.
+func keyOrder(a, b any, ha, hb string) int {
+	if c := keyCompare(a, b); c != 0 {
+		return c
+	}
+	return strings.Compare(ha, hb)
+}
+
+func keyCompare(a, b any) int {
+	switch x := a.(type) {
+	case string:
+		if y, ok := b.(string); ok {
+			return strings.Compare(x, y) // UTF-8 byte order is code point order
+		}
+	case int64:
+		if y, ok := b.(int64); ok {
+			return cmp.Compare(x, y)
+		}
+	case []byte:
+		if y, ok := b.([]byte); ok {
+			return bytes.Compare(x, y)
+		}
+	case Tuple:
+		if y, ok := b.(Tuple); ok {
+			for i := 0; i < len(x) && i < len(y); i++ {
+				if c := keyCompare(x[i], y[i]); c != 0 {
+					return c
+				}
+			}
+			return cmp.Compare(len(x), len(y))
+		}
+	}
+	if fa, ok := keyNumber(a); ok {
+		if fb, ok := keyNumber(b); ok {
+			return fa.Cmp(fb)
+		}
+	}
+	return strings.Compare(pyTypeName(a), pyTypeName(b))
+}
+
+// keyNumber is a bool, int or float key as an exact big.Float; NaN is not
+// ordered.
+func keyNumber(v any) (*big.Float, bool) {
+	switch x := v.(type) {
+	case bool:
+		if x {
+			return big.NewFloat(1), true
+		}
+		return big.NewFloat(0), true
+	case int64:
+		return new(big.Float).SetInt64(x), true
+	case *big.Int:
+		return new(big.Float).SetInt(x), true
+	case float64:
+		if !math.IsNaN(x) {
+			return big.NewFloat(x), true
+		}
+	}
+	return nil, false
 }
 
 // normalizeAny keeps model values as they are and normalizes the rest.
