@@ -376,3 +376,40 @@ func TestMapKeysSortedByEveryEncoder(t *testing.T) {
 		}
 	}
 }
+
+// A naive datetime assigned into a time.Time keeps its wall clock and goes
+// back to Python naive, also after arithmetic; an aware one stays aware.
+func TestNaiveDateTimeThroughTimeTimeStaysNaive(t *testing.T) {
+	pickle := arqcompat.PickleSerializer(arqcompat.Limits{})
+	naive := arqcompat.NaiveDateTime{Time: time.Date(2024, 5, 6, 7, 8, 9, 10_000, time.UTC)}
+	var tm time.Time
+	if err := arqcompat.Assign(&tm, naive); err != nil {
+		t.Fatal(err)
+	}
+	if tm.Location() != arqcompat.NaiveLocation() || tm.Hour() != 7 || tm.Unix() != naive.Unix() {
+		t.Fatalf("assigned %v", tm)
+	}
+	for _, c := range []struct {
+		v    time.Time
+		want any
+	}{
+		{tm, naive},
+		{tm.Add(time.Hour), arqcompat.NaiveDateTime{Time: naive.Add(time.Hour)}},
+		{tm.UTC(), naive.Time},
+	} {
+		data, err := pickle.Marshal(c.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := pickle.Unmarshal(data)
+		if err != nil || !arqcompat.Equal(back, c.want) {
+			t.Fatalf("%v: got %s, want %s (%v)", c.v, arqcompat.Repr(back), arqcompat.Repr(c.want), err)
+		}
+		if arqcompat.Repr(c.v) != arqcompat.Repr(c.want) || !arqcompat.Equal(c.v, c.want) {
+			t.Errorf("Repr/Equal: %s vs %s", arqcompat.Repr(c.v), arqcompat.Repr(c.want))
+		}
+	}
+	if !strings.Contains(arqcompat.Repr(tm), "datetime.datetime(2024, 5, 6, 7, 8, 9, 10)") {
+		t.Errorf("repr %s", arqcompat.Repr(tm))
+	}
+}

@@ -31,7 +31,8 @@ func (e *AssignError) Error() string {
 // as a Go user expects: Python int into any Go integer type (range-checked),
 // int or float into floats, list, tuple or set into slices and arrays, dict
 // into maps and structs (by `arq` or `json` tag, else field name), naive or
-// aware datetimes into time.Time, numbers of seconds or timedelta into
+// aware datetimes into time.Time (a naive one in NaiveLocation, so that it
+// encodes as naive again), numbers of seconds or timedelta into
 // time.Duration. A destination of type any receives the model value as is.
 func Assign(dst any, src any) error {
 	rv := reflect.ValueOf(dst)
@@ -100,7 +101,8 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 	case typeTime:
 		switch x := src.(type) {
 		case NaiveDateTime:
-			rv.Set(reflect.ValueOf(x.Time))
+			// the wall clock, in the location that encodes as naive again
+			rv.Set(reflect.ValueOf(time.Date(x.Year(), x.Month(), x.Day(), x.Hour(), x.Minute(), x.Second(), x.Nanosecond(), naiveLoc)))
 			return nil
 		}
 		return fail("")

@@ -211,6 +211,9 @@ func hashKey(b *strings.Builder, v any, depth int) error {
 		sort.Strings(hs)
 		b.WriteString("F(" + strings.Join(hs, ",") + ")")
 	case time.Time:
+		if n, ok := naiveOf(x); ok {
+			return hashKey(b, n, depth)
+		}
 		b.WriteString("T" + strconv.FormatInt(x.UnixNano(), 10) + ";")
 	case NaiveDateTime:
 		b.WriteString("W" + strconv.FormatInt(x.UnixNano(), 10) + ";")

@@ -38,7 +38,8 @@
 //	                    keys sorted, and structs, fields in declaration order)
 //	set, frozenset      Set, FrozenSet
 //	datetime (aware)    time.Time in UTC or a fixed zone
-//	datetime (naive)    NaiveDateTime
+//	datetime (naive)    NaiveDateTime; assigned into a time.Time, a time in
+//	                    NaiveLocation, which encodes as a naive datetime again
 //	date                Date
 //	time                TimeOfDay
 //	timedelta           time.Duration
@@ -47,6 +48,11 @@
 //	exceptions          *Exception (a Go error)
 //	other instances     *Object (enum members, dataclasses...); re-encodes unchanged
 //	classes, functions  Global
+//
+// A naive datetime has no zone, and a time.Time always has one; NaiveLocation
+// is the zone that means "naive", so that a naive datetime a handler takes as
+// a time.Time goes back to Python naive, with its wall clock unchanged, unless
+// the handler returns an aware time (time.Now(), t.UTC(), t.In(loc)).
 //
 // JSON and msgpack carry only the types json.dumps and msgpack.packb carry:
 // a tuple arrives as a list, and a value they refuse is an *EncodeError.

@@ -13,6 +13,16 @@ import (
 func Equal(a, b any) bool { return equal(a, b, 0) }
 
 func equal(a, b any, depth int) bool {
+	if t, ok := a.(time.Time); ok {
+		if n, ok := naiveOf(t); ok {
+			a = n
+		}
+	}
+	if t, ok := b.(time.Time); ok {
+		if n, ok := naiveOf(t); ok {
+			b = n
+		}
+	}
 	if depth > maxEncodeDepth {
 		return false
 	}

@@ -330,6 +330,9 @@ func (e *pickleEncoder) encodeOther(v any, depth int) error {
 		}
 		e.op(0x91)
 	case time.Time:
+		if n, ok := naiveOf(x); ok {
+			return e.encode(n, depth)
+		}
 		if err := checkYear(x.Year()); err != nil {
 			return err
 		}

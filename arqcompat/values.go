@@ -53,6 +53,27 @@ func ParseUUID(s string) (UUID, error) {
 // the wall-clock reading in the UTC location.
 type NaiveDateTime struct{ time.Time }
 
+// naiveLoc marks a time.Time that stands for a naive datetime.
+var naiveLoc = time.FixedZone("naive", 0)
+
+// NaiveLocation is the location of a time.Time that stands for a naive
+// Python datetime. Assign puts a naive datetime into a time.Time in this
+// location, with its wall clock unchanged, and every encoder, Repr and Equal
+// treat a time.Time in it as the naive datetime it came from, so a handler
+// that binds a naive datetime to a time.Time, adds to it or formats it,
+// and returns it gives Python a naive datetime back. Its offset is 0: Unix()
+// reads the wall clock as UTC. t.UTC(), t.In(loc) and time.Now() are aware
+// times, and go back to Python aware.
+func NaiveLocation() *time.Location { return naiveLoc }
+
+// naiveOf returns t as a NaiveDateTime when it is in NaiveLocation.
+func naiveOf(t time.Time) (NaiveDateTime, bool) {
+	if t.Location() != naiveLoc {
+		return NaiveDateTime{}, false
+	}
+	return NaiveDateTime{t.UTC()}, true
+}
+
 // Date is a Python datetime.date.
 type Date struct {
 	Year  int
@@ -254,6 +275,10 @@ func repr(b *strings.Builder, v any, depth int) {
 		}
 		b.WriteString("}")
 	case time.Time:
+		if n, ok := naiveOf(x); ok {
+			repr(b, n, depth)
+			return
+		}
 		fmt.Fprintf(b, "datetime.datetime(%d, %d, %d, ", x.Year(), int(x.Month()), x.Day())
 		reprClock(b, x.Hour(), x.Minute(), x.Second(), x.Nanosecond()/1000)
 		b.WriteString(", tzinfo=")
