@@ -331,10 +331,7 @@ func (r *jobRun) classify(ctx context.Context, result any, herr, cause error, fi
 // writes the outcome, between the on_job_end and after_job_end hooks.
 func (r *jobRun) record(ctx context.Context, o outcome, finishedMS int64) {
 	w, fn := r.w, r.fn
-	keepForever := w.s.KeepResultForever
-	if fn.KeepResultForever != nil {
-		keepForever = *fn.KeepResultForever
-	}
+	keepForever := fn.keepResultForever(w.s.KeepResultForever)
 	keep := w.keepResult
 	switch {
 	case fn.KeepResult > 0:

@@ -97,7 +97,7 @@ func main() {
 	}
 	if *cronCount != "" {
 		key := *cronCount
-		s.CronJobs = []worker.CronJob{{Name: "cron:count", Second: worker.EverySecond,
+		s.CronJobs = []worker.CronJob{{Name: "cron:count", Second: worker.EverySecond(),
 			Handler: worker.Func("", func(ctx context.Context) error {
 				j, _ := worker.JobFromContext(ctx)
 				return rdb.Incr(ctx, key+":"+j.ID).Err()
