@@ -41,8 +41,7 @@ type HandlerFunc func(ctx context.Context, job *Job) (any, error)
 // Function is a registered job function, arq's worker.func.
 type Function struct {
 	// Name is what Python enqueues: enqueue_job('<name>', ...).
-	Name    string
-	handler HandlerFunc
+	Name string
 	// Timeout overrides the worker's JobTimeout; 0 keeps it.
 	Timeout time.Duration
 	// KeepResult overrides the worker's; 0 keeps it, DontKeep keeps no result.
@@ -51,11 +50,13 @@ type Function struct {
 	// with WithKeepResultForever, false included, it overrides the worker's
 	// KeepResultForever, as arq's func(keep_result_forever=) does.
 	KeepResultForever bool
-	keepForeverSet    bool
 	// MaxTries overrides the worker's when > 0.
 	MaxTries int
-	cron     bool
-	err      error // a registration error, reported by New
+
+	handler        HandlerFunc
+	keepForeverSet bool  // WithKeepResultForever was given
+	cron           bool  // a cron job's function
+	err            error // a registration error, reported by New
 }
 
 // keepResultForever is the function's KeepResultForever, or the worker's
