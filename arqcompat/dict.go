@@ -23,12 +23,12 @@ type Dict struct {
 }
 
 // complexKey is the index key of a value whose Python equality needs the
-// HashKey string; str and int keys, the common case, index as themselves.
+// keyHash string; str and int keys, the common case, index as themselves.
 type complexKey string
 
 // indexKey maps equal Python keys to equal Go map keys: str as string,
 // int-valued numbers and bools as int64 (1 == 1.0 == True in Python),
-// everything else by its HashKey.
+// everything else by its keyHash.
 func indexKey(key any) (any, error) {
 	switch k := key.(type) {
 	case string:
@@ -43,7 +43,7 @@ func indexKey(key any) (any, error) {
 		}
 		return int64(0), nil
 	}
-	h, err := HashKey(key)
+	h, err := keyHash(key)
 	if err != nil {
 		return nil, err
 	}
@@ -130,9 +130,6 @@ func (d *Dict) Get(key any) (any, bool) {
 	return d.items[i].Value, true
 }
 
-// GetString is Get for a str key.
-func (d *Dict) GetString(key string) (any, bool) { return d.Get(key) }
-
 // UnhashableError reports a value Python could not use as a dict key or set member.
 type UnhashableError struct{ TypeName string }
 
@@ -140,9 +137,9 @@ func (e *UnhashableError) Error() string {
 	return fmt.Sprintf("arqcompat: unhashable type: '%s'", e.TypeName)
 }
 
-// HashKey returns a string that is equal for two values exactly when Python
+// keyHash returns a string that is equal for two values exactly when Python
 // considers them equal as dict keys, or an error for unhashable values.
-func HashKey(v any) (string, error) {
+func keyHash(v any) (string, error) {
 	var b strings.Builder
 	if err := hashKey(&b, v, 0); err != nil {
 		return "", err
@@ -205,7 +202,7 @@ func hashKey(b *strings.Builder, v any, depth int) error {
 		// order-insensitive: hash the sorted member hashes
 		hs := make([]string, 0, len(x))
 		for _, it := range x {
-			h, err := HashKey(it)
+			h, err := keyHash(it)
 			if err != nil {
 				return err
 			}
@@ -214,6 +211,9 @@ func hashKey(b *strings.Builder, v any, depth int) error {
 		sort.Strings(hs)
 		b.WriteString("F(" + strings.Join(hs, ",") + ")")
 	case time.Time:
+		if n, ok := naiveOf(x); ok {
+			return hashKey(b, n, depth)
+		}
 		b.WriteString("T" + strconv.FormatInt(x.UnixNano(), 10) + ";")
 	case NaiveDateTime:
 		b.WriteString("W" + strconv.FormatInt(x.UnixNano(), 10) + ";")

@@ -344,10 +344,7 @@ func (r *runningJob) classify(ctx context.Context, result any, herr, cause error
 // after_job_end hooks.
 func (r *runningJob) record(ctx context.Context, o outcome, finishedMS int64) {
 	w, fn := r.w, r.fn
-	keepForever := w.s.KeepResultForever
-	if fn.KeepResultForever != nil {
-		keepForever = *fn.KeepResultForever
-	}
+	keepForever := fn.keepResultForever(w.s.KeepResultForever)
 	keep := orZero(fn.KeepResult, w.keepResult)
 	f := arqredis.Finish{JobID: r.id, Queue: w.s.QueueName, Done: o.finish, IncrScore: o.incrScore,
 		Keep: keep, KeepForever: keepForever, KeepInProgress: r.keepInProgress}

@@ -194,8 +194,11 @@ func New(s Settings) (*Worker, error) {
 		freed: make(chan struct{}, 1), writer: writer{reqs: make(chan writeReq), done: make(chan struct{})}}
 	for i := range s.Functions {
 		f := s.Functions[i]
+		if f.err != nil {
+			return nil, f.err
+		}
 		if f.Name == "" || f.handler == nil {
-			return nil, fmt.Errorf("worker: function %d has no name or handler (use worker.Func or worker.Raw)", i)
+			return nil, fmt.Errorf("%w: function %d has no name or handler (use worker.Func or worker.Raw)", ErrBadFunction, i)
 		}
 		if _, dup := w.funcs[f.Name]; dup {
 			return nil, fmt.Errorf("worker: function %q registered twice", f.Name)

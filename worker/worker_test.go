@@ -295,7 +295,7 @@ func TestNextRunMatchesArq(t *testing.T) {
 	}
 	ints := func(raw json.RawMessage) []int {
 		if string(raw) == "null" {
-			return worker.EverySecond
+			return worker.EverySecond()
 		}
 		var one int
 		if json.Unmarshal(raw, &one) == nil {
@@ -342,12 +342,10 @@ func TestNewRejectsBadSettings(t *testing.T) {
 	if _, err := worker.New(worker.Settings{Functions: []worker.Function{f, f}}); err == nil {
 		t.Error("duplicate accepted")
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("Func accepted a function without a context")
-		}
-	}()
-	worker.Func("bad", func(a int) {})
+	bad := worker.Func("bad", func(a int) {}) // no panic: New reports it
+	if _, err := worker.New(worker.Settings{Functions: []worker.Function{bad}}); !errors.Is(err, worker.ErrBadFunction) {
+		t.Errorf("a function without a context: %v", err)
+	}
 }
 
 // Three workers racing on one queue with the batch claim: every job runs

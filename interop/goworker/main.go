@@ -15,6 +15,8 @@
 //	typed(n int, s string)        -> [n, s]; a job with other types fails with TypeError
 //	work(key, seconds)            -> INCR key, then sleep; returns the count (counts re-runs);
 //	                                 retries in 0.2 s when the INCR fails (Redis away)
+//	later(when, seconds)          -> when + seconds; a when bound to time.Time (naive stays naive)
+//	person(name str, age int)     -> [name, age]; one struct parameter, bound from kwargs
 package main
 
 import (
@@ -97,7 +99,7 @@ func main() {
 	}
 	if *cronCount != "" {
 		key := *cronCount
-		s.CronJobs = []worker.CronJob{{Name: "cron:count", Second: worker.EverySecond,
+		s.CronJobs = []worker.CronJob{{Name: "cron:count", Second: worker.EverySecond(),
 			Handler: worker.Func("", func(ctx context.Context) error {
 				j, _ := worker.JobFromContext(ctx)
 				return rdb.Incr(ctx, key+":"+j.ID).Err()
@@ -172,6 +174,15 @@ func functions(rdb redis.UniversalClient) []worker.Function {
 		worker.Func("panic", func(ctx context.Context, message string) error { panic(message) }, worker.WithParams("message")),
 		worker.Func("typed", func(ctx context.Context, n int, s string) ([]any, error) { return []any{n, s}, nil },
 			worker.WithParams("n", "s")),
+		worker.Func("later", func(ctx context.Context, when time.Time, seconds float64) time.Time {
+			return when.Add(time.Duration(seconds * float64(time.Second)))
+		}, worker.WithParams("when", "seconds")),
+		worker.Func("person", func(ctx context.Context, p struct {
+			Name string `arq:"name"`
+			Age  int    `arq:"age"`
+		}) []any {
+			return []any{p.Name, p.Age}
+		}),
 		worker.Func("work", func(ctx context.Context, key string, seconds float64) (int64, error) {
 			n, err := rdb.Incr(ctx, key).Result()
 			if err != nil {

@@ -7,6 +7,12 @@ import (
 	"time"
 )
 
+// This file turns what the opcode machine (pickle_machine.go) built into
+// the Go model of Python values: raw containers become []any, *Dict, Set;
+// the REDUCE and NEWOBJ calls of classes the model knows (datetime, date,
+// time, timedelta, Decimal, UUID, bytearray, exceptions...) become their Go
+// types, and every other instance an *Object that re-encodes unchanged.
+
 // pyClass is what a pickle's GLOBAL resolves to: a name, never an import.
 type pyClass struct{ g Global }
 
@@ -26,10 +32,10 @@ type pyCall struct {
 // Python 2 names that protocol 0-2 pickles written by Python 3 still use.
 var py2Modules = map[string]string{"__builtin__": "builtins", "exceptions": "builtins", "copy_reg": "copyreg"}
 
-// UnpickleLimits decodes a pickle (protocols 0-5) into the Go model of
+// pickleUnmarshal decodes a pickle (protocols 0-5) into the Go model of
 // Python values. It never imports or calls anything a pickle names:
 // classes become Global, instances Object or Exception.
-func UnpickleLimits(data []byte, lim Limits) (any, error) {
+func pickleUnmarshal(data []byte, lim Limits) (any, error) {
 	lim = lim.orDefault()
 	if len(data) > lim.MaxBytes {
 		return nil, overLimit("pickle", "payload of %d bytes is over the %d-byte limit", len(data), lim.MaxBytes)
@@ -42,9 +48,6 @@ func UnpickleLimits(data []byte, lim Limits) (any, error) {
 	c := &budget{format: "pickle", lim: lim}
 	return c.conv(raw, 0)
 }
-
-// Unpickle is UnpickleLimits with DefaultLimits.
-func Unpickle(data []byte) (any, error) { return UnpickleLimits(data, Limits{}) }
 
 func (c *budget) convSlice(items []any, depth int) ([]any, error) {
 	out := make([]any, len(items))
@@ -80,7 +83,7 @@ func dedupe(format string, items []any) ([]any, error) {
 	seen := make(map[string]bool, len(items))
 	out := items[:0]
 	for _, it := range items {
-		h, err := HashKey(it)
+		h, err := keyHash(it)
 		if err != nil {
 			return nil, malformed(format, "%v", err)
 		}

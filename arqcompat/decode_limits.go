@@ -6,7 +6,7 @@ import (
 )
 
 // Limits bound what a decoder accepts, so that hostile or broken bytes in
-// Redis cannot exhaust a worker. The zero value means DefaultLimits.
+// Redis cannot exhaust a worker. A zero field takes its default.
 type Limits struct {
 	// MaxBytes is the largest payload decoded (default 64 MiB).
 	MaxBytes int
@@ -17,18 +17,18 @@ type Limits struct {
 	MaxItems int
 }
 
-// DefaultLimits are the limits used when none are configured.
-var DefaultLimits = Limits{MaxBytes: 64 << 20, MaxDepth: 512, MaxItems: 4_000_000}
+// defaultLimits are the limits used when none are configured.
+var defaultLimits = Limits{MaxBytes: 64 << 20, MaxDepth: 512, MaxItems: 4_000_000}
 
 func (l Limits) orDefault() Limits {
 	if l.MaxBytes <= 0 {
-		l.MaxBytes = DefaultLimits.MaxBytes
+		l.MaxBytes = defaultLimits.MaxBytes
 	}
 	if l.MaxDepth <= 0 {
-		l.MaxDepth = DefaultLimits.MaxDepth
+		l.MaxDepth = defaultLimits.MaxDepth
 	}
 	if l.MaxItems <= 0 {
-		l.MaxItems = DefaultLimits.MaxItems
+		l.MaxItems = defaultLimits.MaxItems
 	}
 	return l
 }
