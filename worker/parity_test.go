@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -142,5 +145,42 @@ func TestGoRedisLogLinesGoToTheWorkersLogger(t *testing.T) {
 	<-done
 	if !strings.Contains(out.String(), "redis: ") || !strings.Contains(out.String(), "failed to dial") {
 		t.Fatalf("go-redis's dial failure not in the worker's log:\n%s", out.String())
+	}
+}
+
+// A worker without a Logger prints arq's "HH:MM:SS: message" lines on
+// stderr, each message once.
+func TestWorkerWithoutLoggerLogsInArqsFormat(t *testing.T) {
+	r, wr, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stderr
+	os.Stderr = wr
+	c, rdb, _ := setup(t)
+	job, _ := c.Enqueue(context.Background(), "noop")
+	w, err := worker.New(worker.Settings{Functions: []worker.Function{worker.Func("noop", func(context.Context) {})},
+		RedisClient: rdb, Burst: true, PollDelay: 5 * time.Millisecond})
+	os.Stderr = saved
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wr.Close()
+	out, _ := io.ReadAll(r)
+	lineRE := regexp.MustCompile(`^\d\d:\d\d:\d\d: `)
+	var starts int
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if !lineRE.MatchString(line) {
+			t.Errorf("not in arq's format: %q", line)
+		}
+		if strings.Contains(line, "→ "+job.ID+":noop()") {
+			starts++
+		}
+	}
+	if starts != 1 {
+		t.Errorf("the job's start line appears %d times, want once:\n%s", starts, out)
 	}
 }
