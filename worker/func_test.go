@@ -108,13 +108,7 @@ func TestTypeErrorsUsePythonNames(t *testing.T) {
 		"range":        "small() argument 'n' (position 1): 300 is out of range for int8",
 		"listItem":     "small() argument 'xs' (position 2)[1] must be int, not float",
 	}
-	for id, msg := range want {
-		_, err := result(t, c, id)
-		var exc *arqcompat.Exception
-		if !errors.As(err, &exc) || exc.Class != (arqcompat.Global{Module: "builtins", Name: "TypeError"}) || exc.Message() != msg {
-			t.Errorf("%s: got %v, want TypeError(%q)", id, err, msg)
-		}
-	}
+	expectTypeErrors(t, c, want)
 }
 
 // A naive datetime bound to a time.Time goes back to Python naive, also

@@ -1,7 +1,6 @@
 package worker_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -106,27 +104,10 @@ func TestZeroSettingsAreArqsLiteralZero(t *testing.T) {
 	}
 }
 
-type lines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // go-redis's own log lines (a failed dial) reach the worker's logger, not
 // stderr.
 func TestGoRedisLogLinesGoToTheWorkersLogger(t *testing.T) {
-	var out lines
+	var out logBuffer
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialerRetries: 1, MaxRetries: -1})
 	defer rdb.Close()
 	w, err := worker.New(worker.Settings{Functions: []worker.Function{worker.Func("noop", func(context.Context) {})},
