@@ -309,6 +309,9 @@ type JobDef struct {
 	// Score is the queue score (ms when the job may run); nil when the job
 	// is not in the queue.
 	Score *int64
+	// Err is set only by ListJobs and ListResults, for a record that could
+	// not be read (a *RecordError); then only JobID (and Score) are known.
+	Err error
 }
 
 // JobResult is a finished job as arq's JobResult.

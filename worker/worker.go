@@ -437,7 +437,9 @@ func (w *Worker) loop(ctx context.Context) error {
 				return nil
 			}
 			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
-			w.redisError(ctx, slog.LevelError, fmt.Sprintf("redis error while polling, retrying in %s: %v", backoff, err), err)
+			if ctx.Err() == nil { // else the poll was cut by the shutdown, not by Redis
+				w.redisError(ctx, slog.LevelError, fmt.Sprintf("redis error while polling, retrying in %s: %v", backoff, err), err)
+			}
 			wait = backoff
 		case found && w.freeSlots() == 0:
 			// every slot busy: poll again as soon as one frees up, or after
