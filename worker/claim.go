@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/goarq/goarq/arqcompat"
+	"github.com/goarq/goarq/internal/arqredis"
 )
 
 // claimScript claims and starts up to ARGV[3] ready jobs in one atomic step.
@@ -157,9 +158,17 @@ func (w *Worker) launch(ctx context.Context, jobs []claimed) {
 	}
 }
 
-// peek is the cheap idle poll: is any job ready?
+// peek is the cheap idle poll, one command: may a claim find a job? The
+// lowest score of the queue tells, and when it lies in the future it is
+// when the next deferred job is due.
 func (w *Worker) peek(ctx context.Context) (bool, error) {
-	now := arqcompat.TimestampMS(time.Now())
-	ids, err := w.rdb.ZRangeByScore(ctx, w.s.QueueName, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now, 10), Count: 1}).Result()
-	return len(ids) > 0, err
+	now := time.Now()
+	score, ok, err := arqredis.New(w.rdb).Earliest(ctx, w.s.QueueName)
+	if err != nil {
+		return false, err
+	}
+	if ok && score <= arqcompat.TimestampMS(now) {
+		return true, nil
+	}
+	return false, w.noteDue(ctx, score, true, now)
 }

@@ -58,8 +58,15 @@ type Settings struct {
 	// KeepResult defaults to 3600 s; DontKeep keeps no results.
 	KeepResult        time.Duration
 	KeepResultForever bool
-	// PollDelay defaults to 0.5 s.
+	// PollDelay defaults to 0.5 s. With push wake-ups (the default) it is
+	// only the safety poll of an idle worker: jobs start when enqueued.
 	PollDelay time.Duration
+	// NoPushWakeup makes the worker poll every PollDelay, as arq does.
+	// By default an idle worker sleeps until Redis reports a write to the
+	// queue key (CLIENT TRACKING, Redis 6+, on one extra connection), the
+	// next deferred job is due or PollDelay passes. Servers and proxies
+	// that refuse tracking get polling either way.
+	NoPushWakeup bool
 	// QueueReadLimit defaults to max(MaxJobs*5, 100).
 	QueueReadLimit int
 	// MaxTries defaults to 5.
@@ -123,6 +130,8 @@ type Worker struct {
 	writes     chan writeReq // finish transactions for the writer
 	writerDone chan struct{}
 	lastFound  atomic.Bool // the last claim found jobs: skip the idle peek
+	pushed     chan struct{} // the queue key was written (push wake-up)
+	nextDue    atomic.Int64  // ms timestamp of the next deferred job; 0: none known
 	// claimMu is held by whoever claims jobs: the poll loop, or the writer
 	// claiming in the same round trip as a finish write
 	claimMu sync.Mutex
@@ -188,7 +197,7 @@ func New(s Settings) (*Worker, error) {
 	}
 	w := &Worker{s: s, funcs: map[string]*Function{}, log: s.Logger, keepResult: keep,
 		slots: make(chan struct{}, s.MaxJobs), running: map[string]*runningJob{}, stopped: make(chan struct{}),
-		freed: make(chan struct{}, 1), writes: make(chan writeReq), writerDone: make(chan struct{})}
+		freed: make(chan struct{}, 1), pushed: make(chan struct{}, 1), writes: make(chan writeReq), writerDone: make(chan struct{})}
 	for i := range s.Functions {
 		f := s.Functions[i]
 		if f.Name == "" || f.handler == nil {
@@ -301,7 +310,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	}()
 
 	go w.writer(context.WithoutCancel(ctx))
+	stopPush := w.startPush(ctx)
 	err := w.loop(ctx)
+	stopPush()
 	w.stop("") // burst end or loop error: no more polling
 	w.wg.Wait()
 	close(w.writes)
@@ -441,6 +452,7 @@ func (w *Worker) loop(ctx context.Context) error {
 			continue // more jobs may be ready
 		default:
 			backoff = 0
+			wake, wait = w.pushed, w.idleWait(before)
 		}
 		if wait > 0 {
 			t := time.NewTimer(wait)
@@ -502,6 +514,9 @@ func (w *Worker) pollIteration(ctx context.Context) (found bool, size int64, err
 		}
 		if ready {
 			jobs, n, err := w.claimBatch(ctx, limit, w.s.Burst)
+			if err == nil && len(jobs) == 0 {
+				err = w.noteDue(ctx, 0, false, time.Now())
+			}
 			if err != nil {
 				w.claimMu.Unlock()
 				return false, size, err

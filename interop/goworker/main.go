@@ -54,6 +54,7 @@ func main() {
 	cronCount := flag.String("cron-count", "", "run a unique cron job 'cron:count' every second that INCRs <this>:<job id>")
 	sentinels := flag.String("sentinel", "", "comma-separated sentinel addresses: find the master through Sentinel (the URL gives db and password)")
 	sentinelMaster := flag.String("sentinel-master", "mymaster", "the master's name in Sentinel")
+	noPush := flag.Bool("no-push", false, "poll every --poll-delay instead of waking on writes to the queue (Settings.NoPushWakeup)")
 	debugAddr := flag.String("debug-addr", "", "serve net/http/pprof on this address (for the goroutine count)")
 	flag.Parse()
 
@@ -93,7 +94,7 @@ func main() {
 		Functions: functions(rdb), QueueName: *queue, RedisClient: rdb, Serializer: ser,
 		MaxJobs: *maxJobs, JobTimeout: *jobTimeout, MaxTries: *maxTries, KeepResult: keep, PollDelay: *pollDelay,
 		Burst: *burst, MaxBurstJobs: *maxBurstJobs, AllowAbortJobs: *allowAbort, HealthCheckInterval: *health, JobCompletionWait: *completionWait,
-		HandleSignals: true, Logger: log,
+		HandleSignals: true, Logger: log, NoPushWakeup: *noPush,
 	}
 	if *cronCount != "" {
 		key := *cronCount
