@@ -129,7 +129,7 @@ type Worker struct {
 	freed      chan struct{} // a slot was released
 	writes     chan writeReq // finish transactions for the writer
 	writerDone chan struct{}
-	lastFound  atomic.Bool // the last claim found jobs: skip the idle peek
+	lastFound  atomic.Bool   // the last claim found jobs: skip the idle peek
 	pushed     chan struct{} // the queue key was written (push wake-up)
 	nextDue    atomic.Int64  // ms timestamp of the next deferred job; 0: none known
 	// claimMu is held by whoever claims jobs: the poll loop, or the writer
