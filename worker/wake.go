@@ -22,12 +22,12 @@ func (w *Worker) startPush(ctx context.Context) func() {
 		return func() {}
 	}
 	queue := w.s.QueueName
-	watcher, err := arqredis.New(w.rdb).Watch(ctx, arqredis.WatchOptions{
+	watcher, err := w.store.Watch(ctx, arqredis.WatchOptions{
 		Prefix: queue, Logger: w.log, Name: "push wake-up for " + queue,
 		OnInvalidate: func(keys []string) {
 			if keys == nil || slices.Contains(keys, queue) {
 				select {
-				case w.pushed <- struct{}{}:
+				case w.claim.pushed <- struct{}{}:
 				default:
 				}
 			}
@@ -46,7 +46,7 @@ func (w *Worker) startPush(ctx context.Context) func() {
 // comes first. A push wake-up ends it earlier.
 func (w *Worker) idleWait(before time.Time) time.Duration {
 	wait := w.s.PollDelay - time.Since(before)
-	if due := w.nextDue.Load(); due > 0 {
+	if due := w.claim.nextDue.Load(); due > 0 {
 		wait = min(wait, time.Until(time.UnixMilli(due)))
 	}
 	return wait
@@ -55,9 +55,24 @@ func (w *Worker) idleWait(before time.Time) time.Duration {
 // noteDue records when the next deferred job is due after a poll that
 // started no job: from the peek's earliest score when it lies in the
 // future, else (running jobs stay in the queue) from a NextDue read.
+// peek is the cheap idle poll, one command: may a claim find a job? The
+// lowest score of the queue tells, and when it lies in the future it is
+// when the next deferred job is due.
+func (w *Worker) peek(ctx context.Context) (bool, error) {
+	now := time.Now()
+	score, ok, err := w.store.Earliest(ctx, w.s.QueueName)
+	if err != nil {
+		return false, err
+	}
+	if ok && score <= arqcompat.TimestampMS(now) {
+		return true, nil
+	}
+	return false, w.noteDue(ctx, score, true, now)
+}
+
 func (w *Worker) noteDue(ctx context.Context, earliest int64, known bool, now time.Time) error {
 	if !known {
-		s, ok, err := arqredis.New(w.rdb).NextDue(ctx, w.s.QueueName, now)
+		s, ok, err := w.store.NextDue(ctx, w.s.QueueName, now)
 		if err != nil {
 			return err
 		}
@@ -69,6 +84,6 @@ func (w *Worker) noteDue(ctx context.Context, earliest int64, known bool, now ti
 	if earliest <= arqcompat.TimestampMS(now) {
 		earliest = 0
 	}
-	w.nextDue.Store(earliest)
+	w.claim.nextDue.Store(earliest)
 	return nil
 }
