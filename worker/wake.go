@@ -34,7 +34,7 @@ func (w *Worker) startPush(ctx context.Context) func() {
 		}})
 	if err != nil {
 		if errors.Is(err, arqredis.ErrTrackingUnsupported) {
-			w.log.WarnContext(ctx, fmt.Sprintf("push wake-up unavailable, polling every %s", w.s.PollDelay), "error", err)
+			w.log.WarnContext(ctx, fmt.Sprintf("push wake-up unavailable (%v), polling every %s", err, w.s.PollDelay), "error", err)
 		}
 		return func() {}
 	}

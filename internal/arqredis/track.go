@@ -213,14 +213,14 @@ func (w *Watcher) run(ctx context.Context, first chan<- error) {
 				w.err = err
 				w.mu.Unlock()
 				if first == nil {
-					w.opts.Logger.WarnContext(ctx, w.opts.Name+" unavailable, falling back to polling", "error", err)
+					w.opts.Logger.WarnContext(ctx, fmt.Sprintf("%s unavailable (%v), falling back to polling", w.opts.Name, err), "error", err)
 				}
 				report(err)
 				return
 			}
 			report(nil)
 			if !lost {
-				w.opts.Logger.WarnContext(ctx, w.opts.Name+": cannot connect, polling until it can", "error", err)
+				w.opts.Logger.WarnContext(ctx, fmt.Sprintf("%s cannot connect (%v), polling until it can", w.opts.Name, err), "error", err)
 				lost = true
 			}
 			backoff = min(max(2*backoff, 50*time.Millisecond), 2*time.Second)
@@ -242,7 +242,7 @@ func (w *Watcher) run(ctx context.Context, first chan<- error) {
 		if ctx.Err() != nil {
 			return
 		}
-		w.opts.Logger.WarnContext(ctx, w.opts.Name+" lost its connection, re-arming", "error", err)
+		w.opts.Logger.WarnContext(ctx, fmt.Sprintf("%s lost its connection (%v), re-arming", w.opts.Name, err), "error", err)
 		lost = true
 	}
 }

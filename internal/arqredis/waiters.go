@@ -3,6 +3,7 @@ package arqredis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -94,7 +95,7 @@ func (ws *Waiters) ensure(ctx context.Context) {
 		switch {
 		case errors.Is(err, ErrTrackingUnsupported):
 			ws.unsupported = true
-			ws.log.WarnContext(ctx, "push wake-up for Job.Result unavailable, polling the result", "error", err)
+			ws.log.WarnContext(ctx, fmt.Sprintf("push wake-up for Job.Result unavailable (%v), polling the result", err), "error", err)
 		case err != nil: // ctx ended: the caller's wait ends too
 		case ws.closed:
 			ws.mu.Unlock()
