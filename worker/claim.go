@@ -26,6 +26,8 @@ type claimer struct {
 	pushed chan struct{}
 	// nextDue is the ms timestamp of the next deferred job; 0: none known
 	nextDue atomic.Int64
+	// herdDelay (ns) delays the reaction to push wake-ups; see herdOutcome
+	herdDelay atomic.Int64
 }
 
 // claimArgs are the arguments of a claim of at most max jobs.

@@ -52,38 +52,72 @@ func (w *Worker) idleWait(before time.Time) time.Duration {
 	return wait
 }
 
-// noteDue records when the next deferred job is due after a poll that
-// started no job: from the peek's earliest score when it lies in the
-// future, else (running jobs stay in the queue) from a NextDue read.
-// peek is the cheap idle poll, one command: may a claim find a job? The
-// lowest score of the queue tells, and when it lies in the future it is
+// noteDue reads when the next deferred job is due, after a claim that
+// found nothing although a peek or the last claim said it might.
+func (w *Worker) noteDue(ctx context.Context, now time.Time) error {
+	s, ok, err := w.store.NextDue(ctx, w.s.QueueName, now)
+	if err != nil {
+		return err
+	}
+	if !ok || s <= arqcompat.TimestampMS(now) {
+		s = 0
+	}
+	w.claim.nextDue.Store(s)
+	return nil
+}
+
+// peek is the idle poll: may a claim find a job no worker runs? One
+// command when the queue holds nothing ready (RDB.Head), which also tells
 // when the next deferred job is due.
 func (w *Worker) peek(ctx context.Context) (bool, error) {
-	now := time.Now()
-	score, ok, err := w.store.Earliest(ctx, w.s.QueueName)
+	claimable, due, err := w.store.Head(ctx, w.s.QueueName, time.Now(), headLength)
 	if err != nil {
 		return false, err
 	}
-	if ok && score <= arqcompat.TimestampMS(now) {
-		return true, nil
+	if !claimable {
+		w.claim.nextDue.Store(due)
 	}
-	return false, w.noteDue(ctx, score, true, now)
+	return claimable, nil
 }
 
-func (w *Worker) noteDue(ctx context.Context, earliest int64, known bool, now time.Time) error {
-	if !known {
-		s, ok, err := w.store.NextDue(ctx, w.s.QueueName, now)
-		if err != nil {
-			return err
+// headLength is how many jobs of the queue's head the idle peek reads.
+const headLength = 16
+
+// Herd control. Every idle worker of a queue is woken by each enqueue;
+// were they all to claim, each job would cost one claim script per worker.
+// A worker whose peek found a job that its claim then lost to another
+// worker delays its reaction to the next wake-ups (herdDelay, doubling up
+// to maxHerdDelay); one that wins halves it. One worker ends up reacting
+// at once while the others, a moment later, peek (cheap, no script) and
+// see the job already running. A worker alone on its queue never loses,
+// so never waits.
+const (
+	minHerdDelay = 200 * time.Microsecond
+	maxHerdDelay = 4 * time.Millisecond
+)
+
+// herdOutcome records a claim after a peek that said a job was claimable.
+func (w *Worker) herdOutcome(won bool) {
+	d := time.Duration(w.claim.herdDelay.Load())
+	if won {
+		d /= 2
+		if d < minHerdDelay {
+			d = 0
 		}
-		if !ok {
-			s = 0
+	} else {
+		d = min(max(2*d, minHerdDelay), maxHerdDelay)
+	}
+	w.claim.herdDelay.Store(int64(d))
+}
+
+// herdWait is the delay before reacting to a push wake-up.
+func (w *Worker) herdWait() {
+	if d := time.Duration(w.claim.herdDelay.Load()); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-w.stopped:
 		}
-		earliest = s
+		t.Stop()
 	}
-	if earliest <= arqcompat.TimestampMS(now) {
-		earliest = 0
-	}
-	w.claim.nextDue.Store(earliest)
-	return nil
 }

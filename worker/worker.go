@@ -428,6 +428,7 @@ func (w *Worker) loop(ctx context.Context) error {
 		}
 		wait := w.s.PollDelay - time.Since(before)
 		var wake <-chan struct{} // what may end the wait early, besides a stop
+		var push <-chan struct{} // an idle worker's push wake-up
 		switch {
 		case err != nil:
 			if w.isStopped() {
@@ -445,12 +446,14 @@ func (w *Worker) loop(ctx context.Context) error {
 			continue // more jobs may be ready
 		default:
 			backoff = 0
-			wake, wait = w.claim.pushed, w.idleWait(before)
+			push, wait = w.claim.pushed, w.idleWait(before)
 		}
 		if wait > 0 {
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
+			case <-push:
+				w.herdWait()
 			case <-wake:
 				// jobs that finish together release their slots microseconds
 				// apart (their outcomes share one write): let them land, so
@@ -499,7 +502,8 @@ func (w *Worker) pollIteration(ctx context.Context) (found bool, size int64, err
 	}
 	if limit > 0 {
 		ready := w.claim.lastFound.Load()
-		if !ready {
+		peeked := !ready
+		if peeked {
 			if ready, err = w.peek(ctx); err != nil {
 				w.claim.mu.Unlock()
 				return false, size, err
@@ -507,8 +511,11 @@ func (w *Worker) pollIteration(ctx context.Context) (found bool, size int64, err
 		}
 		if ready {
 			jobs, n, err := w.store.Claim(ctx, w.claimArgs(limit, w.s.Burst))
+			if err == nil && peeked && !w.s.NoPushWakeup {
+				w.herdOutcome(len(jobs) > 0)
+			}
 			if err == nil && len(jobs) == 0 {
-				err = w.noteDue(ctx, 0, false, time.Now())
+				err = w.noteDue(ctx, time.Now())
 			}
 			if err != nil {
 				w.claim.mu.Unlock()
