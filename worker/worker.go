@@ -469,6 +469,12 @@ func (w *Worker) loop(ctx context.Context) error {
 	return nil
 }
 
+// maxClaimBatch caps the jobs one claim takes. A worker with 1,000 free
+// slots would otherwise decode 1,000 jobs at once, each on its own
+// goroutine, and its peak memory would hold them all; claims of 100 follow
+// each other at once while they find jobs, so the cap costs no throughput.
+const maxClaimBatch = 100
+
 // claimGather is how long the loop waits, after a slot frees while all
 // were busy, for more slots to free before claiming.
 const claimGather = 250 * time.Microsecond
@@ -496,7 +502,7 @@ func (w *Worker) release() {
 func (w *Worker) pollIteration(ctx context.Context) (found bool, size int64, err error) {
 	size = -1
 	w.claim.mu.Lock()
-	limit := w.claimLimit(w.freeSlots())
+	limit := min(w.claimLimit(w.freeSlots()), maxClaimBatch)
 	if w.claim.allowPick.Load() && limit <= 0 && w.freeSlots() <= 0 {
 		found = true
 	}

@@ -139,7 +139,9 @@ class Bench:
 
 
 def med(reps, field):
-    vals = [r[field] for r in reps]
+    vals = [r[field] for r in reps if field in r]
+    if not vals:
+        return float("nan"), float("nan"), float("nan")
     return statistics.median(vals), min(vals), max(vals)
 
 
@@ -157,6 +159,8 @@ def table(res, meta):
         a = res.get(arq_key or key, {}).get("arq")
         q = res.get(asynq_key or key, {}).get("asynq")
         g = res.get(key, {}).get("goarq")
+        a = a if a and field in a[0] else None
+        q = q if q and field in q[0] else None
         cell = lambda reps: "–" if not reps else "{} ({}–{})".format(*(fmt(x, unit) for x in med(reps, field)))  # noqa: E731
 
         def ratio(other):
@@ -185,6 +189,8 @@ def table(res, meta):
         for p in ("p50", "p95", "p99"):
             row(f"enqueue→start latency {p}, {label}, ms", key, f"{p}_ms", better="lower", arq_key="latency_poll_0.5s")
         row(f"idle Redis commands/s per worker, {label}", key, "idle_cmds_per_s", better="lower", arq_key="latency_poll_0.5s")
+    row("deferred job start after its due time, p50, goarq defaults, ms", "latency_poll_0.5s", "deferred_late_p50_ms", better="lower")
+    row("Job.Result return after the job ends, p50, goarq defaults, ms", "latency_poll_0.5s", "result_wake_p50_ms", better="lower")
     # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across exec,
     # so a Go program started by this Python script would report the
     # Python child's size at fork

@@ -290,11 +290,29 @@ func latency(ctx context.Context, rdb redis.UniversalClient, c *client.Client, n
 		check(err)
 		lat = append(lat, (v.(float64)-float64(s.t0.UnixNano())/1e9)*1000)
 	}
+	// deferred jobs: start minus the time they were due; and Job.Result at
+	// its default poll delay: its return minus the job's end (the job
+	// returns its own clock, and ends right after)
+	var late, res []float64
+	for i := 0; i < min(n, 30); i++ {
+		due := time.Now().Add(30 * time.Millisecond)
+		job, err := c.EnqueueRequest(ctx, client.Request{Function: "started_at", Options: client.EnqueueOptions{DeferUntil: due}})
+		check(err)
+		v, err := job.Result(ctx, client.ResultOptions{})
+		check(err)
+		back := float64(time.Now().UnixNano()) / 1e9
+		dueMS := float64(due.UnixMilli()) / 1e3 // scores are whole ms
+		late = append(late, (v.(float64)-dueMS)*1000)
+		res = append(res, (back-v.(float64))*1000)
+	}
 	cancel()
 	check(<-done)
 	sort.Float64s(lat)
-	pct := func(p float64) float64 { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
-	return map[string]any{"p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99), "idle_cmds_per_s": idleCmds}
+	sort.Float64s(late)
+	sort.Float64s(res)
+	pct := func(xs []float64, p float64) float64 { return xs[min(len(xs)-1, int(p*float64(len(xs))))] }
+	return map[string]any{"p50_ms": pct(lat, 0.50), "p95_ms": pct(lat, 0.95), "p99_ms": pct(lat, 0.99), "idle_cmds_per_s": idleCmds,
+		"deferred_late_p50_ms": pct(late, 0.5), "result_wake_p50_ms": pct(res, 0.5)}
 }
 
 // redisCPU is redis-server's CPU time so far, in µs.
