@@ -37,6 +37,12 @@ type Options struct {
 	// same atomic effect, for Redis deployments that forbid scripting. The
 	// script is one round trip instead of four.
 	WatchMulti bool
+	// NoPushWakeup makes Job.Result poll the result key every PollDelay, as
+	// arq does, instead of waking when the result is written (Redis 6+
+	// CLIENT TRACKING, on one extra connection that lives while Result
+	// waits and a few seconds after). Servers that refuse tracking get
+	// polling either way.
+	NoPushWakeup bool
 }
 
 // Client is safe for concurrent use.
@@ -50,6 +56,7 @@ type Client struct {
 	now        func() time.Time
 	ownsClient bool
 	watchMulti bool
+	results    *arqredis.Waiters // nil: poll results
 }
 
 // New wraps an existing go-redis client.
@@ -68,6 +75,9 @@ func New(rdb redis.UniversalClient, opts Options) *Client {
 	c.store = arqredis.New(rdb, c.log)
 	if opts.ExpiresExtra > 0 {
 		c.extraMS = arqcompat.DurationMS(opts.ExpiresExtra)
+	}
+	if !opts.NoPushWakeup {
+		c.results = c.store.NewWaiters(arqcompat.ResultKeyPrefix, c.log)
 	}
 	return c
 }
@@ -93,12 +103,17 @@ func DialURL(ctx context.Context, dsn string, opts Options) (*Client, error) {
 	return Dial(ctx, s, opts)
 }
 
-// Close closes the Redis connection if Dial opened it.
+// Close stops Job.Result's wake-up connection, and closes the Redis
+// connection if Dial opened it.
 func (c *Client) Close() error {
-	if c.ownsClient {
-		return c.rdb.Close()
+	var err error
+	if c.results != nil {
+		err = c.results.Close()
 	}
-	return nil
+	if c.ownsClient {
+		err = errors.Join(err, c.rdb.Close())
+	}
+	return err
 }
 
 // Redis returns the underlying go-redis client.

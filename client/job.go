@@ -130,6 +130,12 @@ func (j *Job) waitResult(ctx context.Context, opts ResultOptions) (*JobResult, e
 	if poll <= 0 {
 		poll = 500 * time.Millisecond
 	}
+	var wake <-chan struct{} // the result key was written (push wake-up)
+	if j.c.results != nil {
+		var release func()
+		wake, release = j.c.results.Wait(ctx, arqcompat.ResultKey(j.ID))
+		defer release()
+	}
 	start := time.Now()
 	for {
 		before := time.Now()
@@ -153,6 +159,8 @@ func (j *Job) waitResult(ctx context.Context, opts ResultOptions) (*JobResult, e
 			t.Stop()
 			return nil, ctx.Err()
 		case <-t.C:
+		case <-wake:
+			t.Stop()
 		}
 	}
 }

@@ -22,8 +22,10 @@ from .samples import as_received, assert_same, for_serializer
 class GoWorker:
     """The Go fixture worker as a subprocess."""
 
-    def __init__(self, *flags, serializer="pickle", redis_url=None):
-        self.cmd = [str(BIN / "goworker"), "--redis", redis_url or REDIS_URL, "--serializer", serializer, "--poll-delay", "20ms",
+    def __init__(self, *flags, serializer="pickle", redis_url=None, poll_delay="20ms"):
+        """poll_delay None runs the worker with the library's default."""
+        poll = ["--poll-delay", poll_delay] if poll_delay else []
+        self.cmd = [str(BIN / "goworker"), "--redis", redis_url or REDIS_URL, "--serializer", serializer, *poll,
                     *map(str, flags)]
         # a file, not a pipe: nobody reads a pipe while the worker runs, and a
         # full pipe would block the worker's logging

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks Python arq 0.28 and goarq side by side on one throwaway
+# Benchmarks Python arq 0.28, hibiken/asynq and goarq side by side on one throwaway
 # redis-server. Not a test: it never gates CI.
 #   bash scripts/bench.sh            # full run (about 10 minutes)
 #   bash scripts/bench.sh --quick    # short run, one repetition (under 2 minutes)
@@ -14,6 +14,9 @@ fi
 source scripts/venv.sh
 mkdir -p bench-results
 go build -o bench-results/goarqbench ./scripts/bench/goarqbench
+# asynq is its own module (scripts/bench/asynqbench/go.mod): goarq's go.mod
+# does not depend on it
+(cd scripts/bench/asynqbench && go build -o ../../../bench-results/asynqbench .)
 source scripts/redis.sh
 start_redis
-"$VENV/bin/python" scripts/bench/run.py --redis "$REDIS_URL" --go-bin bench-results/goarqbench "$@"
+"$VENV/bin/python" scripts/bench/run.py --redis "$REDIS_URL" --go-bin bench-results/goarqbench --asynq-bin bench-results/asynqbench "$@"

@@ -22,6 +22,12 @@ type claimer struct {
 	// allowPick is arq's allow_pick_jobs: off while waiting for running
 	// jobs to complete before a shutdown
 	allowPick atomic.Bool
+	// pushed receives when the queue key was written (push wake-up)
+	pushed chan struct{}
+	// nextDue is the ms timestamp of the next deferred job; 0: none known
+	nextDue atomic.Int64
+	// herdDelay (ns) delays the reaction to push wake-ups; see herdOutcome
+	herdDelay atomic.Int64
 }
 
 // claimArgs are the arguments of a claim of at most max jobs.

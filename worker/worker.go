@@ -61,8 +61,15 @@ type Settings struct {
 	KeepResult        time.Duration
 	KeepResultForever bool
 	// PollDelay defaults to 0.5 s; Zero polls again at once, as arq's
-	// poll_delay=0.
+	// poll_delay=0. With push wake-ups (the default) it is only the safety
+	// poll of an idle worker: jobs start when enqueued.
 	PollDelay time.Duration
+	// NoPushWakeup makes the worker poll every PollDelay, as arq does.
+	// By default an idle worker sleeps until Redis reports a write to the
+	// queue key (CLIENT TRACKING, Redis 6+, on one extra connection), the
+	// next deferred job is due or PollDelay passes. Servers and proxies
+	// that refuse tracking get polling either way.
+	NoPushWakeup bool
 	// QueueReadLimit defaults to max(MaxJobs*5, 100).
 	QueueReadLimit int
 	// MaxTries defaults to 5; Zero is arq's max_tries=0 (every job fails
@@ -191,7 +198,7 @@ func New(s Settings) (*Worker, error) {
 	}
 	w := &Worker{s: s, funcs: map[string]*Function{}, log: s.Logger, keepResult: keep,
 		slots: make(chan struct{}, s.MaxJobs), running: map[string]*runningJob{}, stopped: make(chan struct{}),
-		freed: make(chan struct{}, 1), writer: writer{reqs: make(chan writeReq), done: make(chan struct{})}}
+		freed: make(chan struct{}, 1), claim: claimer{pushed: make(chan struct{}, 1)}, writer: writer{reqs: make(chan writeReq), done: make(chan struct{})}}
 	for i := range s.Functions {
 		f := s.Functions[i]
 		if f.err != nil {
@@ -308,7 +315,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	}()
 
 	go w.runWriter(context.WithoutCancel(ctx))
+	stopPush := w.startPush(ctx)
 	err := w.loop(ctx)
+	stopPush()
 	w.stop("") // burst end or loop error: no more polling
 	w.wg.Wait()
 	close(w.writer.reqs)
@@ -410,7 +419,8 @@ func (w *Worker) jobsStarted() int { return int(w.claim.started.Load()) }
 // loop is arq's main: poll, then in burst mode stop once nothing is left.
 // Unlike arq it polls again at once while the last poll found jobs, so a
 // full queue drains at the speed of Redis rather than queue_read_limit
-// jobs per poll_delay; an idle worker still polls every PollDelay.
+// jobs per poll_delay; an idle worker sleeps until a push wake-up, the
+// next deferred job or PollDelay (see startPush).
 func (w *Worker) loop(ctx context.Context) error {
 	backoff := time.Duration(0)
 	for !w.isStopped() {
@@ -431,6 +441,7 @@ func (w *Worker) loop(ctx context.Context) error {
 		}
 		wait := w.s.PollDelay - time.Since(before)
 		var wake <-chan struct{} // what may end the wait early, besides a stop
+		var push <-chan struct{} // an idle worker's push wake-up
 		switch {
 		case err != nil:
 			if w.isStopped() {
@@ -450,11 +461,14 @@ func (w *Worker) loop(ctx context.Context) error {
 			continue // more jobs may be ready
 		default:
 			backoff = 0
+			push, wait = w.claim.pushed, w.idleWait(before)
 		}
 		if wait > 0 {
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
+			case <-push:
+				w.herdWait()
 			case <-wake:
 				// jobs that finish together release their slots microseconds
 				// apart (their outcomes share one write): let them land, so
@@ -469,6 +483,12 @@ func (w *Worker) loop(ctx context.Context) error {
 	}
 	return nil
 }
+
+// maxClaimBatch caps the jobs one claim takes. A worker with 1,000 free
+// slots would otherwise decode 1,000 jobs at once, each on its own
+// goroutine, and its peak memory would hold them all; claims of 100 follow
+// each other at once while they find jobs, so the cap costs no throughput.
+const maxClaimBatch = 100
 
 // claimGather is how long the loop waits, after a slot frees while all
 // were busy, for more slots to free before claiming.
@@ -497,20 +517,27 @@ func (w *Worker) release() {
 func (w *Worker) pollIteration(ctx context.Context) (found bool, size int64, err error) {
 	size = -1
 	w.claim.mu.Lock()
-	limit := w.claimLimit(w.freeSlots())
+	limit := min(w.claimLimit(w.freeSlots()), maxClaimBatch)
 	if w.claim.allowPick.Load() && limit <= 0 && w.freeSlots() <= 0 {
 		found = true
 	}
 	if limit > 0 {
 		ready := w.claim.lastFound.Load()
-		if !ready {
-			if ready, err = w.store.Peek(ctx, w.s.QueueName, time.Now()); err != nil {
+		peeked := !ready
+		if peeked {
+			if ready, err = w.peek(ctx); err != nil {
 				w.claim.mu.Unlock()
 				return false, size, err
 			}
 		}
 		if ready {
 			jobs, n, err := w.store.Claim(ctx, w.claimArgs(limit, w.s.Burst))
+			if err == nil && peeked && !w.s.NoPushWakeup {
+				w.herdOutcome(len(jobs) > 0)
+			}
+			if err == nil && len(jobs) == 0 {
+				err = w.noteDue(ctx, time.Now())
+			}
 			if err != nil {
 				w.claim.mu.Unlock()
 				return false, size, err

@@ -121,7 +121,7 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 	}
 	var claim *arqredis.ClaimArgs
 	if w.claim.lastFound.Load() && w.claim.mu.TryLock() {
-		if n := w.claimLimit(w.freeSlots() + len(batch)); n > 0 {
+		if n := min(w.claimLimit(w.freeSlots()+len(batch)), maxClaimBatch); n > 0 {
 			a := w.claimArgs(n, false)
 			claim = &a
 		} else {

@@ -8,7 +8,7 @@
 //
 //	arq                                   arqredis
 //	ArqRedis.enqueue_job                  RDB.Enqueue (script), RDB.EnqueueWatchMulti (arq's own WATCH/MULTI)
-//	Worker.start_jobs + run_job's start   RDB.Claim (claimScript), RDB.Peek (the idle poll)
+//	Worker.start_jobs + run_job's start   RDB.Claim (claimScript), RDB.Earliest (the idle poll)
 //	Worker.finish_job, finish_failed_job  Finish, RDB.WriteFinishes (one MULTI for a batch, optionally ending with a claim)
 //	run_job's "job_try > retry counter"   RDB.SetRetry
 //	Worker._cancel_aborted_jobs           RDB.AbortRequests, RDB.ForgetAborts
@@ -17,6 +17,8 @@
 //	Job.abort                             RDB.RequestAbort
 //	ArqRedis.queued_jobs, all_job_results RDB.QueuedJobs, RDB.ScanResults, RDB.GetResults
 //	arq --check (check_health)            RDB.ReadHealth
+//	(goarq only) the idle worker's sleep  RDB.Watch (push wake-up), RDB.NextDue
+//	(goarq only) Job.result's sleep       RDB.NewWaiters (push wake-up)
 //
 // Scripts are run with one NOSCRIPT strategy (runScript): EVALSHA, and on
 // NOSCRIPT, SCRIPT LOAD then EVALSHA again. A script queued inside a MULTI

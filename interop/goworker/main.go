@@ -56,6 +56,7 @@ func main() {
 	cronCount := flag.String("cron-count", "", "run a unique cron job 'cron:count' every second that INCRs <this>:<job id>")
 	sentinels := flag.String("sentinel", "", "comma-separated sentinel addresses: find the master through Sentinel (the URL gives db and password)")
 	sentinelMaster := flag.String("sentinel-master", "mymaster", "the master's name in Sentinel")
+	noPush := flag.Bool("no-push", false, "poll every --poll-delay instead of waking on writes to the queue (Settings.NoPushWakeup)")
 	debugAddr := flag.String("debug-addr", "", "serve net/http/pprof on this address (for the goroutine count)")
 	retryJobs := flag.Bool("retry-jobs", true, "arq's retry_jobs (false: Retry and cancellation fail the job)")
 	flag.Parse()
@@ -95,7 +96,7 @@ func main() {
 		Functions: functions(rdb), QueueName: *queue, RedisClient: rdb, Serializer: ser,
 		MaxJobs: *maxJobs, JobTimeout: timeout, MaxTries: tries, KeepResult: keep, PollDelay: *pollDelay, NoRetryJobs: !*retryJobs,
 		Burst: *burst, MaxBurstJobs: *maxBurstJobs, AllowAbortJobs: *allowAbort, HealthCheckInterval: healthEvery, JobCompletionWait: *completionWait,
-		HandleSignals: true, Logger: log,
+		HandleSignals: true, Logger: log, NoPushWakeup: *noPush,
 	}
 	if *cronCount != "" {
 		key := *cronCount

@@ -1,6 +1,7 @@
-"""Runs Python arq 0.28 and goarq side by side on one Redis and prints a
-Markdown table (and writes JSON) of every figure: median of the repetitions,
-with min and max, and the ratio goarq / arq. Driven by scripts/bench.sh."""
+"""Runs Python arq 0.28, asynq and goarq side by side on one Redis and
+prints a Markdown table (and writes JSON) of every figure: median of the
+repetitions, with min and max, and the ratios goarq / arq and goarq / asynq.
+Driven by scripts/bench.sh."""
 import argparse
 import datetime
 import json
@@ -42,6 +43,8 @@ class Bench:
         self.args = args
         self.r = redis.Redis.from_url(args.redis)
         self.go = args.go_bin
+        self.asynq = args.asynq_bin
+        self.impls = ["arq", "asynq", "goarq"] if self.asynq else ["arq", "goarq"]
         self.py = [sys.executable, os.path.join(HERE, "arq_bench.py")]
         self.results = {}
 
@@ -49,23 +52,34 @@ class Bench:
         return self.go if name == "goarq" else self.py
 
     def cmd(self, name, sub, *flags):
-        base = [self.go] if name == "goarq" else list(self.py)
+        base = {"goarq": [self.go], "asynq": [self.asynq]}.get(name) or list(self.py)
         return base + [sub, "--redis", self.args.redis, *map(str, flags)]
 
-    def fill(self, n, function):
+    def fill(self, n, function, impl="goarq"):
         self.r.flushdb()
-        run([self.go, "fill", "--redis", self.args.redis, "--n", n, "--function", function])
+        run([self.asynq if impl == "asynq" else self.go, "fill", "--redis", self.args.redis, "--n", n, "--function", function])
+
+    @staticmethod
+    def poll_flag(impl, poll):
+        """arq takes seconds; goarq a Go duration; asynq its TaskCheckInterval,
+        None for its default (1 s, where arq's default is 0.5 s)."""
+        if impl == "arq":
+            return ["--poll-delay", poll]
+        if impl == "asynq" and poll is None:
+            return []
+        return ["--poll-delay", f"{poll}s"]
 
     def record(self, key, impl, values):
         self.results.setdefault(key, {})[impl] = values
 
     def drain(self, key, n, max_jobs, poll, function="noop"):
-        for impl in ("arq", "goarq"):
+        for impl in self.impls:
             reps = []
             for _ in range(self.args.reps):
-                self.fill(n, function)
+                self.fill(n, function, impl)
                 c0, u0 = commands_total(self.r), cpu_us(self.r)
-                out = run(self.cmd(impl, "drain", "--n", n, "--max-jobs", max_jobs, "--poll-delay", poll if impl == "arq" else f"{poll}s"))
+                p = None if impl == "asynq" and poll == 0.5 else poll
+                out = run(self.cmd(impl, "drain", "--n", n, "--max-jobs", max_jobs, *self.poll_flag(impl, p)))
                 c1, u1 = commands_total(self.r), cpu_us(self.r)
                 assert out["jobs"] == n and out["failed"] == 0, out
                 out["redis_cmds_per_job"] = (c1 - c0) / n
@@ -75,8 +89,10 @@ class Bench:
             print(f"  {key} {impl}: {statistics.median(r['jobs_per_s'] for r in reps):,.0f} jobs/s", file=sys.stderr)
 
     def enqueue(self, n):
-        modes = {"arq": ["single", "concurrent"], "goarq": ["single", "concurrent", "batch"]}
+        modes = {"arq": ["single", "concurrent"], "asynq": ["single", "concurrent"], "goarq": ["single", "concurrent", "batch"]}
         for impl, ms in modes.items():
+            if impl not in self.impls:
+                continue
             for mode in ms:
                 reps = []
                 for _ in range(self.args.reps):
@@ -84,28 +100,32 @@ class Bench:
                     c0 = commands_total(self.r)
                     out = run(self.cmd(impl, "enqueue", "--n", n, "--mode", mode))
                     out["redis_cmds_per_job"] = (commands_total(self.r) - c0) / n
-                    assert self.r.zcard("arq:queue") == n
+                    if impl != "asynq":
+                        assert self.r.zcard("arq:queue") == n
                     reps.append(out)
                 self.record(f"enqueue_{mode}", impl, reps)
                 print(f"  enqueue {mode} {impl}: {statistics.median(r['jobs_per_s'] for r in reps):,.0f} jobs/s", file=sys.stderr)
 
     def latency(self, n, low_poll):
-        for impl, poll, key in (("arq", 0.5, "latency_poll_0.5s"), ("goarq", 0.5, "latency_poll_0.5s"),
-                                ("goarq", low_poll, "latency_low")):
+        runs = [("arq", 0.5, "latency_poll_0.5s"), ("goarq", 0.5, "latency_poll_0.5s"), ("goarq", low_poll, "latency_low")]
+        if self.asynq:
+            # asynq at its defaults (TaskCheckInterval 1 s) and its fastest
+            runs += [("asynq", None, "latency_poll_0.5s"), ("asynq", 0.001, "latency_low")]
+        for impl, poll, key in runs:
             reps = []
             for _ in range(self.args.reps):
                 self.r.flushdb()
-                out = run(self.cmd(impl, "latency", "--n", n, "--poll-delay", poll if impl == "arq" else f"{poll}s"))
+                out = run(self.cmd(impl, "latency", "--n", n, *self.poll_flag(impl, poll)))
                 reps.append(out)
             self.record(key, impl, reps)
             print(f"  {key} {impl}: p50 {statistics.median(r['p50_ms'] for r in reps):.1f} ms", file=sys.stderr)
 
     def rss(self, n):
-        for impl in ("arq", "goarq"):
+        for impl in self.impls:
             reps = []
             for _ in range(self.args.reps):
-                self.fill(n, "sleep2")
-                out = run(self.cmd(impl, "rss", "--n", n, "--max-jobs", n, "--poll-delay", 0.05 if impl == "arq" else "50ms"))
+                self.fill(n, "sleep2", impl)
+                out = run(self.cmd(impl, "rss", "--n", n, "--max-jobs", n, *self.poll_flag(impl, 0.05)))
                 reps.append(out)
             self.record("rss_1000_waiting", impl, reps)
             print(f"  rss {impl}: {statistics.median(int(r['VmHWM'].split()[0]) for r in reps) / 1024:.1f} MB", file=sys.stderr)
@@ -119,7 +139,9 @@ class Bench:
 
 
 def med(reps, field):
-    vals = [r[field] for r in reps]
+    vals = [r[field] for r in reps if field in r]
+    if not vals:
+        return float("nan"), float("nan"), float("nan")
     return statistics.median(vals), min(vals), max(vals)
 
 
@@ -130,62 +152,72 @@ def fmt(v, unit=""):
 
 
 def table(res, meta):
-    rows = ["| figure | arq 0.28 median (min–max) | goarq median (min–max) | goarq / arq |", "|---|---|---|---|"]
+    rows = ["| figure | arq 0.28 median (min–max) | asynq median (min–max) | goarq median (min–max) | goarq / arq | goarq / asynq |",
+            "|---|---|---|---|---|---|"]
 
-    def row(label, key, field, unit="", better="higher", arq_key=None):
+    def row(label, key, field, unit="", better="higher", arq_key=None, asynq_key=None):
         a = res.get(arq_key or key, {}).get("arq")
+        q = res.get(asynq_key or key, {}).get("asynq")
         g = res.get(key, {}).get("goarq")
+        a = a if a and field in a[0] else None
+        q = q if q and field in q[0] else None
         cell = lambda reps: "–" if not reps else "{} ({}–{})".format(*(fmt(x, unit) for x in med(reps, field)))  # noqa: E731
-        ratio = "–"
-        if a and g:
-            am, gm = med(a, field)[0], med(g, field)[0]
-            ratio = f"{gm / am:.1f}x" if better == "higher" else f"{gm / am:.2f}x"
-        rows.append(f"| {label} | {cell(a)} | {cell(g)} | {ratio} |")
+
+        def ratio(other):
+            if not (other and g):
+                return "–"
+            om, gm = med(other, field)[0], med(g, field)[0]
+            if om == 0:
+                return "–"
+            return f"{gm / om:.1f}x" if better == "higher" else f"{gm / om:.2f}x"
+        rows.append(f"| {label} | {cell(a)} | {cell(q)} | {cell(g)} | {ratio(a)} | {ratio(q)} |")
 
     n, nio = meta["n"], meta["n_io"]
-    row(f"drain {n:,} no-op jobs, max_jobs 10, poll 0.5 s (arq defaults), jobs/s", "drain_10_0.5", "jobs_per_s")
-    row(f"drain {n:,} no-op jobs, max_jobs 100, poll 0.5 s, jobs/s", "drain_100_0.5", "jobs_per_s")
+    row(f"drain {n:,} no-op jobs, max_jobs 10, poll 0.5 s (arq defaults; asynq's 1 s), jobs/s", "drain_10_0.5", "jobs_per_s")
+    row(f"drain {n:,} no-op jobs, max_jobs 100, poll 0.5 s (asynq 1 s), jobs/s", "drain_100_0.5", "jobs_per_s")
     row(f"drain {n:,} no-op jobs, max_jobs 100, poll 0.01 s, jobs/s", "drain_100_0.01", "jobs_per_s")
     row(f"drain {nio:,} jobs waiting 10 ms on I/O, max_jobs 100, jobs/s", "drain_io", "jobs_per_s")
     row("Redis commands per processed job (max_jobs 100, poll 0.01 s)", "drain_100_0.01", "redis_cmds_per_job", better="lower")
     row("redis-server CPU µs per processed job (max_jobs 100, poll 0.01 s)", "drain_100_0.01", "redis_cpu_us_per_job", better="lower")
     row(f"enqueue {meta['n_enqueue']:,} one at a time, jobs/s", "enqueue_single", "jobs_per_s")
     row(f"enqueue {meta['n_enqueue']:,} with 100 concurrent callers, jobs/s", "enqueue_concurrent", "jobs_per_s")
-    row(f"enqueue {meta['n_enqueue']:,} with EnqueueMany (batches of 1,000), jobs/s", "enqueue_batch", "jobs_per_s", arq_key="enqueue_single")
+    row(f"enqueue {meta['n_enqueue']:,} with EnqueueMany (batches of 1,000), jobs/s", "enqueue_batch", "jobs_per_s",
+        arq_key="enqueue_single", asynq_key="enqueue_single")
     row("Redis commands per enqueued job (one at a time)", "enqueue_single", "redis_cmds_per_job", better="lower")
-    for key, label in (("latency_poll_0.5s", "poll 0.5 s"), ("latency_low", f"goarq poll {meta['low_poll'] * 1000:g} ms")):
+    for key, label in (("latency_poll_0.5s", "defaults (arq poll 0.5 s, asynq 1 s)"),
+                       ("latency_low", f"fastest (goarq poll {meta['low_poll'] * 1000:g} ms, asynq 1 ms)")):
         for p in ("p50", "p95", "p99"):
             row(f"enqueue→start latency {p}, {label}, ms", key, f"{p}_ms", better="lower", arq_key="latency_poll_0.5s")
         row(f"idle Redis commands/s per worker, {label}", key, "idle_cmds_per_s", better="lower", arq_key="latency_poll_0.5s")
+    row("deferred job start after its due time, p50, goarq defaults, ms", "latency_poll_0.5s", "deferred_late_p50_ms", better="lower")
+    row("Job.Result return after the job ends, p50, goarq defaults, ms", "latency_poll_0.5s", "result_wake_p50_ms", better="lower")
     # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across exec,
     # so a Go program started by this Python script would report the
     # Python child's size at fork
-    rows.append("| peak RSS (VmHWM), 1,000 concurrent jobs each waiting 2 s, MB | {} | {} | {} |".format(
-        *_rss_cells(res.get("rss_1000_waiting", {}), "VmHWM")))
-    rows.append("| of which private memory (RssAnon at the end), MB | {} | {} | {} |".format(
-        *_rss_cells(res.get("rss_1000_waiting", {}), "RssAnon")))
-    rows.append("| of which the program's file-backed pages (RssFile), MB | {} | {} | {} |".format(
-        *_rss_cells(res.get("rss_1000_waiting", {}), "RssFile")))
+    for label, field in (("peak RSS (VmHWM), 1,000 concurrent jobs each waiting 2 s, MB", "VmHWM"),
+                         ("of which private memory (RssAnon at the end), MB", "RssAnon"),
+                         ("of which the program's file-backed pages (RssFile), MB", "RssFile")):
+        rows.append("| {} | {} | {} | {} | {} | {} |".format(label, *_rss_cells(res.get("rss_1000_waiting", {}), field)))
     rb = res.get("redis_benchmark_P16", {})
     if rb:
-        rows.append(f"| redis-benchmark -P 16 (SET / GET), ops/s | {rb.get('set', 0):,.0f} / {rb.get('get', 0):,.0f} | | |")
+        rows.append(f"| redis-benchmark -P 16 (SET / GET), ops/s | {rb.get('set', 0):,.0f} / {rb.get('get', 0):,.0f} | | | | |")
     return "\n".join(rows)
 
 
 def _rss_cells(r, field):
-    if "arq" not in r or "goarq" not in r:
-        return "–", "–", "–"
     kb = lambda x: int(str(x[field]).split()[0])  # noqa: E731
-    a = [kb(x) / 1024 for x in r["arq"]]
-    g = [kb(x) / 1024 for x in r["goarq"]]
-    c = lambda v: f"{statistics.median(v):.1f} ({min(v):.1f}–{max(v):.1f})"  # noqa: E731
-    return c(a), c(g), f"{statistics.median(g) / statistics.median(a):.2f}x"
+    mb = {impl: [kb(x) / 1024 for x in reps] for impl, reps in r.items() if reps and field in reps[0]}
+    c = lambda impl: f"{statistics.median(mb[impl]):.1f} ({min(mb[impl]):.1f}–{max(mb[impl]):.1f})" if impl in mb else "–"  # noqa: E731
+    ratio = lambda other: (f"{statistics.median(mb['goarq']) / statistics.median(mb[other]):.2f}x"  # noqa: E731
+                           if other in mb and "goarq" in mb else "–")
+    return c("arq"), c("asynq"), c("goarq"), ratio("arq"), ratio("asynq")
 
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--redis", required=True)
     p.add_argument("--go-bin", required=True)
+    p.add_argument("--asynq-bin", default="", help="asynqbench binary; without it the asynq column stays empty")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--reps", type=int, default=None, help="repetitions (default 3; 1 with --quick)")
     p.add_argument("--out", default="bench-results")

@@ -40,6 +40,8 @@ func main() {
 	mode := fs.String("mode", "single", "enqueue mode: single, concurrent, batch")
 	gap := fs.Duration("gap", 20*time.Millisecond, "latency: time between jobs")
 	idle := fs.Duration("idle", 2*time.Second, "latency: idle time measured for commands/s")
+	workers := fs.Int("workers", 8, "herd: idle workers on the queue")
+	noPush := fs.Bool("no-push", false, "workers poll (Settings.NoPushWakeup)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile to this file at the end")
 	memRate := fs.Int("memprofilerate", 0, "runtime.MemProfileRate for -memprofile (0: Go's default, 1: every allocation)")
@@ -71,6 +73,8 @@ func main() {
 		out = enqueue(ctx, c, *n, *mode)
 	case "latency":
 		out = latency(ctx, rdb, c, *n, *pollDelay, *gap, *idle)
+	case "herd":
+		out = herd(ctx, rdb, c, *n, *workers, *pollDelay, *gap, *noPush)
 	case "rss":
 		peak := make(chan map[string]any, 1)
 		go func() { // the breakdown while the jobs wait
@@ -286,9 +290,84 @@ func latency(ctx context.Context, rdb redis.UniversalClient, c *client.Client, n
 		check(err)
 		lat = append(lat, (v.(float64)-float64(s.t0.UnixNano())/1e9)*1000)
 	}
+	// deferred jobs: start minus the time they were due; and Job.Result at
+	// its default poll delay: its return minus the job's end (the job
+	// returns its own clock, and ends right after)
+	var late, res []float64
+	for i := 0; i < min(n, 30); i++ {
+		due := time.Now().Add(30 * time.Millisecond)
+		job, err := c.EnqueueRequest(ctx, client.Request{Function: "started_at", Options: client.EnqueueOptions{DeferUntil: due}})
+		check(err)
+		v, err := job.Result(ctx, client.ResultOptions{})
+		check(err)
+		back := float64(time.Now().UnixNano()) / 1e9
+		dueMS := float64(due.UnixMilli()) / 1e3 // scores are whole ms
+		late = append(late, (v.(float64)-dueMS)*1000)
+		res = append(res, (back-v.(float64))*1000)
+	}
 	cancel()
 	check(<-done)
 	sort.Float64s(lat)
-	pct := func(p float64) float64 { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
-	return map[string]any{"p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99), "idle_cmds_per_s": idleCmds}
+	sort.Float64s(late)
+	sort.Float64s(res)
+	pct := func(xs []float64, p float64) float64 { return xs[min(len(xs)-1, int(p*float64(len(xs))))] }
+	return map[string]any{"p50_ms": pct(lat, 0.50), "p95_ms": pct(lat, 0.95), "p99_ms": pct(lat, 0.99), "idle_cmds_per_s": idleCmds,
+		"deferred_late_p50_ms": pct(late, 0.5), "result_wake_p50_ms": pct(res, 0.5)}
+}
+
+// redisCPU is redis-server's CPU time so far, in µs.
+func redisCPU(ctx context.Context, rdb redis.UniversalClient) float64 {
+	info, err := rdb.Info(ctx, "cpu").Result()
+	check(err)
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		for _, k := range []string{"used_cpu_sys:", "used_cpu_user:"} {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), k); ok {
+				var f float64
+				fmt.Sscan(v, &f)
+				total += f
+			}
+		}
+	}
+	return total * 1e6
+}
+
+// herd runs idle workers on one queue and enqueues n no-op jobs gap apart
+// (a trickle): Redis CPU and commands per processed job show what each
+// enqueue costs when every idle worker is woken by it.
+func herd(ctx context.Context, rdb redis.UniversalClient, c *client.Client, n, workers int, poll, gap time.Duration, noPush bool) map[string]any {
+	wctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	ws := make([]*worker.Worker, workers)
+	for i := range ws {
+		w, err := worker.New(worker.Settings{Functions: functions(rdb), RedisClient: rdb, PollDelay: poll, Logger: quiet(), NoPushWakeup: noPush})
+		check(err)
+		ws[i] = w
+		wg.Add(1)
+		go func() { defer wg.Done(); check(w.Run(wctx)) }()
+	}
+	time.Sleep(500 * time.Millisecond)
+	c0, u0 := totalCommands(ctx, rdb), redisCPU(ctx, rdb)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * gap)))
+		_, err := c.Enqueue(ctx, "noop")
+		check(err)
+	}
+	done := func() int {
+		total := 0
+		for _, w := range ws {
+			total += w.Stats().Complete
+		}
+		return total
+	}
+	for done() < n {
+		time.Sleep(time.Millisecond)
+	}
+	c1, u1 := totalCommands(ctx, rdb), redisCPU(ctx, rdb)
+	secs := time.Since(start).Seconds()
+	cancel()
+	wg.Wait()
+	return map[string]any{"workers": workers, "jobs": n, "seconds": secs, "redis_cmds_per_job": float64(c1-c0) / float64(n),
+		"redis_cpu_us_per_job": (u1 - u0) / float64(n)}
 }

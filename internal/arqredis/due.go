@@ -1,0 +1,72 @@
+package arqredis
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/goarq/goarq/arqcompat"
+)
+
+// Earliest is the idle poll of a worker that sleeps until woken: ZRANGE
+// queue 0 0 WITHSCORES, the job with the lowest score. ok is false when
+// the queue is empty. A score at or before now means a claim may find
+// work (the job may also be running: running jobs stay in the queue); a
+// later one is when the next deferred job is due.
+func (r *RDB) Earliest(ctx context.Context, queue string) (score int64, ok bool, err error) {
+	ctx = r.with(ctx)
+	zs, err := r.c.ZRangeWithScores(ctx, queue, 0, 0).Result()
+	if err != nil || len(zs) == 0 {
+		return 0, false, err
+	}
+	return int64(zs[0].Score), true, nil
+}
+
+// NextDue is the score of the first job of queue due after now: ZRANGEBYSCORE
+// queue (now +inf WITHSCORES LIMIT 0 1. ok is false when there is none.
+func (r *RDB) NextDue(ctx context.Context, queue string, now time.Time) (score int64, ok bool, err error) {
+	ctx = r.with(ctx)
+	zs, err := r.c.ZRangeByScoreWithScores(ctx, queue, &redis.ZRangeBy{
+		Min: "(" + strconv.FormatInt(arqcompat.TimestampMS(now), 10), Max: "+inf", Count: 1}).Result()
+	if err != nil || len(zs) == 0 {
+		return 0, false, err
+	}
+	return int64(zs[0].Score), true, nil
+}
+
+// Head is what an idle worker needs to know after a wake-up, in one
+// command when nothing is ready (ZRANGE queue 0 k-1 WITHSCORES) and two
+// when something is (then EXISTS on the ready ids' in-progress keys).
+// Claimable reports a ready job that no worker runs, or that the k first
+// jobs are all ready and running (the claim then looks further). NextDue
+// is the score of the first job due after now, 0 when unknown or none.
+func (r *RDB) Head(ctx context.Context, queue string, now time.Time, k int) (claimable bool, nextDue int64, err error) {
+	ctx = r.with(ctx)
+	zs, err := r.c.ZRangeWithScores(ctx, queue, 0, int64(k-1)).Result()
+	if err != nil || len(zs) == 0 {
+		return false, 0, err
+	}
+	nowMS := arqcompat.TimestampMS(now)
+	var keys []string
+	for _, z := range zs {
+		s := int64(z.Score)
+		if s > nowMS {
+			nextDue = s
+			break
+		}
+		if s != 0 { // the claim skips score 0, as arq
+			id, _ := z.Member.(string)
+			keys = append(keys, arqcompat.InProgressKey(id))
+		}
+	}
+	if len(keys) == 0 {
+		return false, nextDue, nil
+	}
+	running, err := r.c.Exists(ctx, keys...).Result()
+	if err != nil {
+		return false, 0, err
+	}
+	return int(running) < len(keys) || len(zs) == k && nextDue == 0, nextDue, nil
+}
