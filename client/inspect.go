@@ -246,7 +246,7 @@ func (in *Inspector) refresh(ctx context.Context, old map[string]ResultSummary) 
 func summarize(ser arqcompat.Serializer, id string, data []byte) ResultSummary {
 	r, err := arqcompat.DecodeResult(ser, data)
 	if err != nil {
-		return ResultSummary{JobID: id, Unreadable: true, Function: UnreadableFunction}
+		return ResultSummary{JobID: id, Unreadable: true, Function: UnreadableFunction, Queue: "<unknown>"}
 	}
 	s := ResultSummary{JobID: id, Function: r.Function, Queue: r.Queue, Success: r.Success, Try: int(r.JobTry),
 		EnqueueMS: r.EnqueueTimeMS, StartMS: r.StartMS, FinishMS: r.FinishMS}
@@ -427,8 +427,7 @@ func (in *Inspector) QueueStats(ctx context.Context, queue string, snap *Snapsho
 		if score > nowMS {
 			break
 		}
-		// score 1 is a deferred job re-scored by an abort: it runs at once
-		if running[id] || score <= 1 {
+		if running[id] {
 			continue
 		}
 		st.OldestReady, st.HasReady = time.Duration(nowMS-score)*time.Millisecond, true

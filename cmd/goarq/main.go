@@ -104,6 +104,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			enqueueCommand(), statusCommand(), resultCommand(), infoCommand(), abortCommand(),
 			jobsCommand(), resultsCommand(), statsCommand(), healthCommand(), demoCommand(),
+			dashboardCommand(), exporterCommand(),
 		},
 	}
 }

@@ -51,14 +51,16 @@ type QueueHead struct {
 	// Ready counts the entries scored up to now (running jobs included:
 	// a job stays in the queue while it runs); Total is ZCARD.
 	Ready, Total int64
-	// Head are the first entries by score, lowest first.
+	// Head are the first ready entries by score, lowest first.
 	Head []redis.Z
 	// InQueue reports, for each id asked about, whether it is in the queue.
 	InQueue []bool
 }
 
 // QueueHead reads, in one pipeline, ZCOUNT queue -inf now, ZCARD queue,
-// ZRANGE queue 0 headLen-1 WITHSCORES and ZSCORE queue id for each of ids
+// ZRANGE queue (1 now BYSCORE LIMIT 0 headLen WITHSCORES (the first ready
+// entries; score 1 is a deferred job re-scored by an abort, which runs at
+// once and has no age) and ZSCORE queue id for each of ids
 // (the in-progress ids of a census, to tell which belong to this queue).
 func (r *RDB) QueueHead(ctx context.Context, queue string, nowMS int64, headLen int, ids []string) (QueueHead, error) {
 	var zc, zn *redis.IntCmd
@@ -67,7 +69,8 @@ func (r *RDB) QueueHead(ctx context.Context, queue string, nowMS int64, headLen 
 	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		zc = p.ZCount(ctx, queue, "-inf", strconv.FormatInt(nowMS, 10))
 		zn = p.ZCard(ctx, queue)
-		head = p.ZRangeWithScores(ctx, queue, 0, int64(max(headLen, 1)-1))
+		head = p.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: queue, ByScore: true, Start: "(1",
+			Stop: strconv.FormatInt(nowMS, 10), Count: int64(max(headLen, 1))})
 		for i, id := range ids {
 			scores[i] = p.ZScore(ctx, queue, id)
 		}
