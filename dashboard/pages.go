@@ -33,14 +33,14 @@ var funcs = template.FuncMap{
 		}
 		return arqcompat.MSToTime(ms).Format("2006-01-02 15:04:05.000") + " UTC"
 	},
-	"dur":     fmtDur,
-	"pct":     func(a, b int) string { return fmtPct(a, b) },
-	"jobURL":  jobURL,
-	"runsAt":  runsAt,
-	"add":     func(a, b int) int { return a + b },
-	"deref":   func(p *int64) int64 { return *p },
-	"tryOf":   func(t int) int { return max(t, 1) },
-	"since":   func(t time.Time) string { return fmtDur(time.Since(t)) },
+	"dur":    fmtDur,
+	"pct":    func(a, b int) string { return fmtPct(a, b) },
+	"jobURL": jobURL,
+	"runsAt": runsAt,
+	"add":    func(a, b int) int { return a + b },
+	"deref":  func(p *int64) int64 { return *p },
+	"tryOf":  func(t int) int { return max(t, 1) },
+	"since":  func(t time.Time) string { return fmtDur(time.Since(t)) },
 	"excOfRes": func(r *client.JobResult) string {
 		if r == nil {
 			return ""
