@@ -14,18 +14,6 @@ const (
 	RetryKeyPrefix      = "arq:retry:"
 	AbortJobsSS         = "arq:abort"
 	HealthCheckSuffix   = ":health-check"
-
-	// AbortJobMaxAge is the age in seconds after which entries of the abort
-	// set are dropped (arq's abort_job_max_age).
-	AbortJobMaxAge = 60
-	// KeepCronjobProgress is how long, in seconds, the in-progress key of a
-	// cron job is kept after the job ends (arq's keep_cronjob_progress).
-	KeepCronjobProgress = 60
-	// ExpiresExtraMS is added to a job's deferral to give the job key's TTL
-	// when no explicit expiry is given (arq's expires_extra_ms: one day).
-	ExpiresExtraMS = 86_400_000
-	// RetryKeyTTLSeconds is the EXPIRE arq's worker sets on the retry counter.
-	RetryKeyTTLSeconds = 88_400
 )
 
 // JobKey is the key holding the serialized job definition.

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/goarq/goarq/arqcompat"
+	"github.com/goarq/goarq/internal/arqredis"
 )
 
 // Options configures a Client. The zero value is arq's defaults.
@@ -30,8 +31,6 @@ type Options struct {
 	ExpiresExtra time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
-	// Now is the clock; nil means time.Now. For tests.
-	Now func() time.Time
 	// WatchMulti makes Enqueue send arq's literal command sequence (WATCH,
 	// EXISTS, MULTI, PSETEX, ZADD, EXEC) instead of one Lua script with the
 	// same atomic effect, for Redis deployments that forbid scripting. The
@@ -42,6 +41,7 @@ type Options struct {
 // Client is safe for concurrent use.
 type Client struct {
 	rdb        redis.UniversalClient
+	store      *arqredis.RDB
 	queue      string
 	ser        arqcompat.Serializer
 	extraMS    int64
@@ -53,8 +53,8 @@ type Client struct {
 
 // New wraps an existing go-redis client.
 func New(rdb redis.UniversalClient, opts Options) *Client {
-	c := &Client{rdb: rdb, queue: opts.QueueName, ser: opts.Serializer, log: opts.Logger, now: opts.Now,
-		extraMS: arqcompat.ExpiresExtraMS, watchMulti: opts.WatchMulti}
+	c := &Client{rdb: rdb, store: arqredis.New(rdb), queue: opts.QueueName, ser: opts.Serializer, log: opts.Logger, now: time.Now,
+		extraMS: arqredis.ExpiresExtraMS, watchMulti: opts.WatchMulti}
 	if c.queue == "" {
 		c.queue = arqcompat.DefaultQueueName
 	}
@@ -63,9 +63,6 @@ func New(rdb redis.UniversalClient, opts Options) *Client {
 	}
 	if c.log == nil {
 		c.log = slog.Default()
-	}
-	if c.now == nil {
-		c.now = time.Now
 	}
 	if opts.ExpiresExtra > 0 {
 		c.extraMS = arqcompat.DurationMS(opts.ExpiresExtra)
@@ -113,7 +110,7 @@ func (c *Client) Serializer() arqcompat.Serializer { return c.ser }
 
 // ErrJobExists is returned by Enqueue when a job with the same id is queued,
 // running or has a kept result: arq's enqueue_job returns None then.
-var ErrJobExists = errors.New("a job with this id already exists")
+var ErrJobExists = arqredis.ErrJobExists
 
 // EnqueueOptions are the underscore arguments of arq's enqueue_job.
 type EnqueueOptions struct {
@@ -180,15 +177,8 @@ func NewJobID() string {
 	return hex.EncodeToString(b[:])
 }
 
-type prepared struct {
-	jobID, queue string
-	score        int64
-	expiresMS    int64
-	data         []byte
-}
-
-func (c *Client) prepare(r Request, nowMS int64) (prepared, error) {
-	var p prepared
+func (c *Client) prepare(r Request, nowMS int64) (arqredis.Enqueue, error) {
+	var p arqredis.Enqueue
 	o := r.Options
 	if r.Function == "" {
 		return p, fmt.Errorf("%w: no function name", ErrInvalidRequest)
@@ -196,13 +186,13 @@ func (c *Client) prepare(r Request, nowMS int64) (prepared, error) {
 	if !o.DeferUntil.IsZero() && o.DeferBy != 0 {
 		return p, fmt.Errorf("%w: use either DeferUntil or DeferBy or neither, not both", ErrInvalidRequest)
 	}
-	p.jobID = o.JobID
-	if p.jobID == "" {
-		p.jobID = NewJobID()
+	p.JobID = o.JobID
+	if p.JobID == "" {
+		p.JobID = NewJobID()
 	}
-	p.queue = o.QueueName
-	if p.queue == "" {
-		p.queue = c.queue
+	p.Queue = o.QueueName
+	if p.Queue == "" {
+		p.Queue = c.queue
 	}
 	kw, err := c.kwargsDict(r.Kwargs)
 	if err != nil {
@@ -216,21 +206,21 @@ func (c *Client) prepare(r Request, nowMS int64) (prepared, error) {
 	deferMS := arqcompat.DurationMS(o.DeferBy)
 	switch {
 	case !o.DeferUntil.IsZero():
-		p.score = arqcompat.TimestampMS(o.DeferUntil)
+		p.Score = arqcompat.TimestampMS(o.DeferUntil)
 	case deferMS != 0:
-		p.score = nowMS + deferMS
+		p.Score = nowMS + deferMS
 	default:
-		p.score = nowMS
+		p.Score = nowMS
 	}
-	p.expiresMS = arqcompat.DurationMS(o.Expires)
-	if p.expiresMS == 0 {
-		p.expiresMS = p.score - nowMS + c.extraMS
+	p.ExpiresMS = arqcompat.DurationMS(o.Expires)
+	if p.ExpiresMS == 0 {
+		p.ExpiresMS = p.Score - nowMS + c.extraMS
 	}
 	args := r.Args
 	if args == nil {
 		args = []any{}
 	}
-	p.data, err = arqcompat.EncodeJob(c.ser, arqcompat.JobRecord{
+	p.Data, err = arqcompat.EncodeJob(c.ser, arqcompat.JobRecord{
 		Function: r.Function, Args: args, Kwargs: kw, JobTry: int64(o.JobTry), EnqueueTimeMS: nowMS,
 	})
 	if err != nil {
@@ -245,65 +235,39 @@ func (c *Client) prepare(r Request, nowMS int64) (prepared, error) {
 // default this is one Lua script; with Options.WatchMulti it is arq's own
 // WATCH / MULTI / EXEC sequence, where a lost race is ErrJobExists too.
 func (c *Client) EnqueueRequest(ctx context.Context, r Request) (*Job, error) {
-	jobID := r.Options.JobID
-	if jobID == "" {
-		jobID = NewJobID()
-		r.Options.JobID = jobID
+	if r.Options.JobID == "" {
+		r.Options.JobID = NewJobID()
 	}
-	if !c.watchMulti {
-		p, err := c.prepare(r, arqcompat.TimestampMS(c.now()))
-		if err != nil {
-			return nil, err
-		}
-		cmds, err := c.runEnqueueScripts(ctx, []prepared{p})
-		if err != nil {
-			return nil, err
-		}
-		if n, err := cmds[0].Int(); err != nil {
-			return nil, err
-		} else if n == 0 {
-			return nil, ErrJobExists
-		}
-		return c.Job(jobID, p.queue), nil
-	}
-	jobKey := arqcompat.JobKey(jobID)
-	var p prepared
-	err := c.rdb.Watch(ctx, func(tx *redis.Tx) error {
-		n, err := tx.Exists(ctx, jobKey, arqcompat.ResultKey(jobID)).Result()
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			return ErrJobExists
-		}
-		p, err = c.prepare(r, arqcompat.TimestampMS(c.now()))
-		if err != nil {
-			return err
-		}
-		_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-			pipe.Do(ctx, "PSETEX", jobKey, p.expiresMS, p.data)
-			pipe.ZAdd(ctx, p.queue, redis.Z{Score: float64(p.score), Member: jobID})
-			return nil
+	if c.watchMulti {
+		p, err := c.store.EnqueueWatchMulti(ctx, r.Options.JobID, func() (arqredis.Enqueue, error) {
+			return c.prepare(r, arqcompat.TimestampMS(c.now()))
 		})
-		return err
-	}, jobKey)
-	switch {
-	case errors.Is(err, redis.TxFailedErr):
-		return nil, ErrJobExists
-	case err != nil:
+		if err != nil {
+			return nil, err
+		}
+		return c.Job(p.JobID, p.Queue), nil
+	}
+	p, err := c.prepare(r, arqcompat.TimestampMS(c.now()))
+	if err != nil {
 		return nil, err
 	}
-	return c.Job(jobID, p.queue), nil
+	ok, err := c.store.Enqueue(ctx, []arqredis.Enqueue{p})
+	if err != nil {
+		return nil, err
+	}
+	if !ok[0] {
+		return nil, ErrJobExists
+	}
+	return c.Job(p.JobID, p.Queue), nil
 }
 
-// EnqueueMany enqueues a batch in one round trip of pipelined MULTI/EXEC
-// blocks, one per job, each with the same effect as EnqueueRequest: a job
-// whose id exists (queued, running or with a kept result) is skipped and
-// its entry in the returned slice is nil. It does not WATCH: the existence
-// check runs inside each transaction through a Lua script, so it is atomic.
+// EnqueueMany enqueues a batch in one round trip, each job with the same
+// effect as EnqueueRequest: a job whose id exists (queued, running or with
+// a kept result) is skipped and its entry in the returned slice is nil.
+// Each job's existence check and writes are one atomic script.
 func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]*Job, error) {
 	nowMS := arqcompat.TimestampMS(c.now())
-	preps := make([]prepared, len(reqs))
+	preps := make([]arqredis.Enqueue, len(reqs))
 	for i, r := range reqs {
 		p, err := c.prepare(r, nowMS)
 		if err != nil {
@@ -311,78 +275,18 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]*Job, error
 		}
 		preps[i] = p
 	}
-	cmds, err := c.runEnqueueScripts(ctx, preps)
+	ok, err := c.store.Enqueue(ctx, preps)
 	if err != nil {
 		return nil, err
 	}
 	jobs := make([]*Job, len(preps))
-	for i, cmd := range cmds {
-		n, err := cmd.Int()
-		if err != nil {
-			return nil, err
-		}
-		if n == 1 {
-			jobs[i] = c.Job(preps[i].jobID, preps[i].queue)
+	for i, p := range preps {
+		if ok[i] {
+			jobs[i] = c.Job(p.JobID, p.Queue)
 		}
 	}
 	return jobs, nil
 }
-
-// runEnqueueScripts pipelines one EVALSHA per job; when the server does not
-// know the script yet (a fresh or restarted Redis), it loads it and re-runs
-// only the jobs that got NOSCRIPT, which therefore did not run.
-func (c *Client) runEnqueueScripts(ctx context.Context, preps []prepared) ([]*redis.Cmd, error) {
-	cmds := make([]*redis.Cmd, len(preps))
-	todo := make([]int, len(preps))
-	for i := range todo {
-		todo[i] = i
-	}
-	for attempt := 0; len(todo) > 0; attempt++ {
-		_, err := c.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-			for _, i := range todo {
-				p := preps[i]
-				cmds[i] = enqueueScript.EvalSha(ctx, pipe, []string{arqcompat.JobKey(p.jobID), arqcompat.ResultKey(p.jobID), p.queue},
-					p.expiresMS, p.data, p.score, p.jobID)
-			}
-			return nil
-		})
-		if err != nil && !redis.HasErrorPrefix(err, "NOSCRIPT") {
-			return nil, err
-		}
-		var again []int
-		for _, i := range todo {
-			if redis.HasErrorPrefix(cmds[i].Err(), "NOSCRIPT") {
-				again = append(again, i)
-			}
-		}
-		if len(again) > 0 {
-			if attempt > 0 {
-				return nil, fmt.Errorf("enqueue script: %w", cmds[again[0]].Err())
-			}
-			if err := enqueueScript.Load(ctx, c.rdb).Err(); err != nil {
-				return nil, err
-			}
-		}
-		todo = again
-	}
-	return cmds, nil
-}
-
-// enqueueScript is enqueue_job's transaction as one atomic script. One
-// difference: when the job key already holds exactly the bytes being
-// written, the job is reported enqueued, not a duplicate. That happens
-// when go-redis re-sends the script after a connection was lost with the
-// reply (the first attempt landed); the record holds the enqueue time in
-// ms, so two separate calls only match within the same millisecond and
-// with the same id, function and arguments.
-var enqueueScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
-  if redis.call('GET', KEYS[1]) == ARGV[2] then return 1 end
-  return 0
-end
-redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
-return 1`)
 
 // Job returns a handle on a job by id; queue "" means the client's queue.
 func (c *Client) Job(jobID, queue string) *Job {
@@ -430,26 +334,21 @@ func (c *Client) QueuedJobs(ctx context.Context, queue string) ([]JobDef, error)
 	if queue == "" {
 		queue = c.queue
 	}
-	zs, err := c.rdb.ZRangeWithScores(ctx, queue, 0, -1).Result()
+	recs, err := c.store.QueuedJobs(ctx, queue)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]JobDef, 0, len(zs))
-	for _, z := range zs {
-		id, _ := z.Member.(string)
-		v, err := c.rdb.Get(ctx, arqcompat.JobKey(id)).Bytes()
-		if errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("job %q not found", arqcompat.JobKey(id))
+	out := make([]JobDef, 0, len(recs))
+	for _, r := range recs {
+		if r.Data == nil {
+			return nil, fmt.Errorf("job %q not found", arqcompat.JobKey(r.JobID))
 		}
+		rec, err := arqcompat.DecodeJob(c.ser, r.Data)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("job %s: unable to deserialize job: %w", r.JobID, err)
 		}
-		rec, err := arqcompat.DecodeJob(c.ser, v)
-		if err != nil {
-			return nil, fmt.Errorf("job %s: unable to deserialize job: %w", id, err)
-		}
-		jd := jobDefFrom(id, rec)
-		s := int64(z.Score)
+		jd := jobDefFrom(r.JobID, rec)
+		s := r.Score
 		jd.Score = &s
 		out = append(out, jd)
 	}
@@ -459,27 +358,36 @@ func (c *Client) QueuedJobs(ctx context.Context, queue string) ([]JobDef, error)
 // AllJobResults lists every kept result, as arq's all_job_results, sorted
 // by enqueue time. It uses SCAN rather than KEYS.
 func (c *Client) AllJobResults(ctx context.Context) ([]*JobResult, error) {
-	var keys []string
-	iter := c.rdb.Scan(ctx, 0, arqcompat.ResultKeyPrefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
+	ids, err := c.store.ScanResultIDs(ctx)
+	if err != nil {
 		return nil, err
 	}
-	out := make([]*JobResult, 0, len(keys))
-	for _, k := range keys {
-		id := k[len(arqcompat.ResultKeyPrefix):]
-		r, err := c.Job(id, "").ResultInfo(ctx)
-		if errors.Is(err, ErrJobNotFound) {
+	recs, err := c.store.Results(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*JobResult, 0, len(recs))
+	for _, r := range recs {
+		if r.Data == nil {
 			continue // expired between SCAN and GET
 		}
+		res, err := c.decodeResult(r.JobID, r.Data)
 		if err != nil {
 			return nil, err
 		}
-		r.JobID = id
-		out = append(out, r)
+		out = append(out, res)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].EnqueueTime.Before(out[j].EnqueueTime) })
 	return out, nil
+}
+
+// decodeResult decodes a stored result record of the job id.
+func (c *Client) decodeResult(id string, data []byte) (*JobResult, error) {
+	rec, err := arqcompat.DecodeResult(c.ser, data)
+	if err != nil {
+		return nil, fmt.Errorf("job %s: unable to deserialize job result: %w", id, err)
+	}
+	r := jobResultFrom(rec)
+	r.JobID = id
+	return r, nil
 }

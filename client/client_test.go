@@ -13,6 +13,7 @@ import (
 
 	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/internal/testutil"
 )
 
 func TestParseDSNLikeArq(t *testing.T) {
@@ -72,13 +73,16 @@ func TestConnectRetriesThenNamesTheAddressNotThePassword(t *testing.T) {
 	}
 }
 
-// newClient is a client with opts on a fresh miniredis.
-func newClient(t *testing.T, opts client.Options) (*client.Client, *miniredis.Miniredis, *redis.Client) {
+// newClient is a client with opts on a fresh miniredis; a non-nil now
+// replaces its clock.
+func newClient(t *testing.T, opts client.Options, now func() time.Time) (*client.Client, *miniredis.Miniredis, *redis.Client) {
 	t.Helper()
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { rdb.Close() })
-	return client.New(rdb, opts), mr, rdb
+	mr, rdb := testutil.Redis(t)
+	c := client.New(rdb, opts)
+	if now != nil {
+		client.WithClock(c, now)
+	}
+	return c, mr, rdb
 }
 
 func TestEnqueueWritesWhatArqWrites(t *testing.T) {
@@ -90,7 +94,7 @@ func TestEnqueueWritesWhatArqWrites(t *testing.T) {
 func testEnqueue(t *testing.T, watchMulti bool) {
 	ctx := context.Background()
 	now := time.UnixMilli(1_700_000_000_000)
-	c, mr, rdb := newClient(t, client.Options{Now: func() time.Time { return now }, WatchMulti: watchMulti})
+	c, mr, rdb := newClient(t, client.Options{WatchMulti: watchMulti}, func() time.Time { return now })
 
 	job, err := c.EnqueueRequest(ctx, client.Request{Function: "add", Args: []any{1, 2}, Kwargs: map[string]any{"x": "y"},
 		Options: client.EnqueueOptions{JobID: "j1", DeferBy: 90 * time.Second}})
@@ -138,7 +142,7 @@ func testEnqueue(t *testing.T, watchMulti bool) {
 
 func TestEnqueueManySkipsDuplicates(t *testing.T) {
 	ctx := context.Background()
-	c, mr, _ := newClient(t, client.Options{})
+	c, mr, _ := newClient(t, client.Options{}, nil)
 	if _, err := c.EnqueueRequest(ctx, client.Request{Function: "f", Options: client.EnqueueOptions{JobID: "b"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +166,7 @@ func TestEnqueueManySkipsDuplicates(t *testing.T) {
 func TestStatusByArqRules(t *testing.T) {
 	ctx := context.Background()
 	now := time.UnixMilli(1_700_000_000_000)
-	c, mr, _ := newClient(t, client.Options{Now: func() time.Time { return now }})
+	c, mr, _ := newClient(t, client.Options{}, func() time.Time { return now })
 	j := c.Job("s", "")
 	check := func(want client.JobStatus) {
 		t.Helper()
@@ -184,7 +188,7 @@ func TestStatusByArqRules(t *testing.T) {
 
 func TestResultOfFailedJobExposesTheException(t *testing.T) {
 	ctx := context.Background()
-	c, mr, _ := newClient(t, client.Options{})
+	c, mr, _ := newClient(t, client.Options{}, nil)
 	data, _ := arqcompat.EncodeResult(c.Serializer(), arqcompat.ResultRecord{
 		JobRecord: arqcompat.JobRecord{Function: "f"}, Success: false, JobID: "f1",
 		Result: arqcompat.NewException("builtins", "ValueError", "boom"),
@@ -220,7 +224,7 @@ func TestResultOfFailedJobExposesTheException(t *testing.T) {
 
 func TestResultInto(t *testing.T) {
 	ctx := context.Background()
-	c, mr, _ := newClient(t, client.Options{})
+	c, mr, _ := newClient(t, client.Options{}, nil)
 	data, _ := arqcompat.EncodeResult(c.Serializer(), arqcompat.ResultRecord{
 		JobRecord: arqcompat.JobRecord{Function: "f"}, Success: true, JobID: "ok",
 		Result: arqcompat.NewDict("name", "x", "sizes", arqcompat.Tuple{int64(1), int64(2)}),
@@ -246,7 +250,7 @@ func TestResultInto(t *testing.T) {
 func TestEnqueueRetryOfTheSameJobIsNotADuplicate(t *testing.T) {
 	ctx := context.Background()
 	now := time.UnixMilli(1_700_000_000_000)
-	c, _, rdb := newClient(t, client.Options{Now: func() time.Time { return now }})
+	c, _, rdb := newClient(t, client.Options{}, func() time.Time { return now })
 	req := client.Request{Function: "add", Args: []any{1, 2}, Options: client.EnqueueOptions{JobID: "j"}}
 	for try := 1; try <= 2; try++ {
 		if job, err := c.EnqueueRequest(ctx, req); err != nil || job.ID != "j" {

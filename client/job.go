@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/goarq/goarq/arqcompat"
+	"github.com/goarq/goarq/internal/arqredis"
 )
 
 // JobStatus is arq's JobStatus.
@@ -74,28 +73,17 @@ type Job struct {
 // in-progress key in_progress, a queue score deferred or queued by the
 // clock, else not_found.
 func (j *Job) Status(ctx context.Context) (JobStatus, error) {
-	var res, inProg *redis.IntCmd
-	var score *redis.FloatCmd
-	_, err := j.c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		res = p.Exists(ctx, arqcompat.ResultKey(j.ID))
-		inProg = p.Exists(ctx, arqcompat.InProgressKey(j.ID))
-		score = p.ZScore(ctx, j.Queue, j.ID)
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return "", err
-	}
+	st, err := j.c.store.JobState(ctx, j.Queue, j.ID)
 	switch {
-	case res.Val() > 0:
+	case err != nil:
+		return "", err
+	case st.HasResult:
 		return StatusComplete, nil
-	case inProg.Val() > 0:
+	case st.InProgress:
 		return StatusInProgress, nil
-	}
-	s, err := score.Result()
-	if err != nil || s == 0 {
+	case !st.Queued || st.Score == 0:
 		return StatusNotFound, nil
-	}
-	if int64(s) > arqcompat.TimestampMS(j.c.now()) {
+	case st.Score > arqcompat.TimestampMS(j.c.now()):
 		return StatusDeferred, nil
 	}
 	return StatusQueued, nil
@@ -145,24 +133,14 @@ func (j *Job) waitResult(ctx context.Context, opts ResultOptions) (*JobResult, e
 	start := time.Now()
 	for {
 		before := time.Now()
-		var get *redis.StringCmd
-		var score *redis.FloatCmd
-		_, err := j.c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			get = p.Get(ctx, arqcompat.ResultKey(j.ID))
-			score = p.ZScore(ctx, j.Queue, j.ID)
-			return nil
-		})
-		if err != nil && !errors.Is(err, redis.Nil) {
+		data, queued, err := j.c.store.PollResult(ctx, j.Queue, j.ID)
+		if err != nil {
 			return nil, err
 		}
-		if v, err := get.Bytes(); err == nil {
-			rec, err := arqcompat.DecodeResult(j.c.ser, v)
-			if err != nil {
-				return nil, fmt.Errorf("job %s: unable to deserialize job result: %w", j.ID, err)
-			}
-			return jobResultFrom(rec), nil
+		if data != nil {
+			return j.c.decodeResult(j.ID, data)
 		}
-		if errors.Is(score.Err(), redis.Nil) {
+		if !queued {
 			return nil, fmt.Errorf("job %s: %w", j.ID, ErrResultNotFound)
 		}
 		if opts.Timeout > 0 && before.Sub(start) > opts.Timeout {
@@ -181,18 +159,14 @@ func (j *Job) waitResult(ctx context.Context, opts ResultOptions) (*JobResult, e
 
 // ResultInfo returns the stored result without waiting, or ErrJobNotFound.
 func (j *Job) ResultInfo(ctx context.Context) (*JobResult, error) {
-	v, err := j.c.rdb.Get(ctx, arqcompat.ResultKey(j.ID)).Bytes()
-	if errors.Is(err, redis.Nil) {
+	data, err := j.c.store.GetResult(ctx, j.ID)
+	if errors.Is(err, arqredis.ErrNotFound) {
 		return nil, fmt.Errorf("job %s result: %w", j.ID, ErrJobNotFound)
 	}
 	if err != nil {
 		return nil, err
 	}
-	rec, err := arqcompat.DecodeResult(j.c.ser, v)
-	if err != nil {
-		return nil, fmt.Errorf("job %s: unable to deserialize job result: %w", j.ID, err)
-	}
-	return jobResultFrom(rec), nil
+	return j.c.decodeResult(j.ID, data)
 }
 
 // Info returns all arq knows of the job: its result if there is one, else
@@ -203,26 +177,25 @@ func (j *Job) Info(ctx context.Context) (*JobResult, error) {
 		return nil, err
 	}
 	if info == nil {
-		v, err := j.c.rdb.Get(ctx, arqcompat.JobKey(j.ID)).Bytes()
-		if errors.Is(err, redis.Nil) {
+		data, err := j.c.store.GetJob(ctx, j.ID)
+		if errors.Is(err, arqredis.ErrNotFound) {
 			return nil, fmt.Errorf("job %s: %w", j.ID, ErrJobNotFound)
 		}
 		if err != nil {
 			return nil, err
 		}
-		rec, err := arqcompat.DecodeJob(j.c.ser, v)
+		rec, err := arqcompat.DecodeJob(j.c.ser, data)
 		if err != nil {
 			return nil, fmt.Errorf("job %s: unable to deserialize job: %w", j.ID, err)
 		}
 		info = &JobResult{JobDef: jobDefFrom(j.ID, rec)}
 	}
-	s, err := j.c.rdb.ZScore(ctx, j.Queue, j.ID).Result()
-	switch {
-	case err == nil:
-		si := int64(s)
-		info.Score = &si
-	case !errors.Is(err, redis.Nil):
+	score, ok, err := j.c.store.Score(ctx, j.Queue, j.ID)
+	if err != nil {
 		return nil, err
+	}
+	if ok {
+		info.Score = &score
 	}
 	info.JobID = j.ID
 	return info, nil
@@ -242,18 +215,9 @@ func (j *Job) Abort(ctx context.Context, opts ResultOptions) (bool, error) {
 	if err != nil && !errors.Is(err, ErrJobNotFound) {
 		return false, err
 	}
-	now := arqcompat.TimestampMS(j.c.now())
-	if info != nil && info.Score != nil && *info.Score > now {
-		_, err := j.c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.ZRem(ctx, j.Queue, j.ID)
-			p.ZAdd(ctx, j.Queue, redis.Z{Score: 1, Member: j.ID})
-			return nil
-		})
-		if err != nil {
-			return false, err
-		}
-	}
-	if err := j.c.rdb.ZAdd(ctx, arqcompat.AbortJobsSS, redis.Z{Score: float64(now), Member: j.ID}).Err(); err != nil {
+	now := j.c.now()
+	rescore := info != nil && info.Score != nil && *info.Score > arqcompat.TimestampMS(now)
+	if err := j.c.store.RequestAbort(ctx, j.Queue, j.ID, now, rescore); err != nil {
 		return false, err
 	}
 	_, err = j.Result(ctx, opts)

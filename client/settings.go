@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/goarq/goarq/internal/arqredis"
 )
 
 // RedisSettings mirrors arq.connections.RedisSettings. The zero value is not
@@ -259,7 +261,7 @@ func Connect(ctx context.Context, s RedisSettings, log *slog.Logger) (redis.Univ
 		return nil, err
 	}
 	for try := 0; ; try++ {
-		err = rdb.Ping(ctx).Err()
+		err = arqredis.New(rdb).Ping(ctx)
 		if err == nil {
 			if try > 0 {
 				log.InfoContext(ctx, "redis connection successful")

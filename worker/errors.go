@@ -38,6 +38,41 @@ func exceptionFor(err error) *arqcompat.Exception {
 	return arqcompat.NewException("builtins", "Exception", err.Error())
 }
 
+// The exceptions arq's worker itself puts in results, in one place.
+
+// excJobExecutionFailed is arq.worker.JobExecutionFailed(msg): a job that
+// expired, names an unknown function or ran out of tries.
+func excJobExecutionFailed(msg string) *arqcompat.Exception {
+	return arqcompat.NewException("arq.worker", "JobExecutionFailed", msg)
+}
+
+// excDeserialization is arq.jobs.DeserializationError, for a job record
+// that cannot be decoded.
+func excDeserialization() *arqcompat.Exception {
+	return arqcompat.NewException("arq.jobs", "DeserializationError", "unable to deserialize job")
+}
+
+// excCancelled is asyncio.CancelledError(), the result of an aborted job.
+func excCancelled() *arqcompat.Exception {
+	return arqcompat.NewException("asyncio.exceptions", "CancelledError")
+}
+
+// excTimeout is TimeoutError(), the result of a job that timed out.
+func excTimeout() *arqcompat.Exception { return arqcompat.NewException("builtins", "TimeoutError") }
+
+// excRetry is the arq.worker.Retry a handler raised, as arq stores it with
+// retry_jobs off: no args, and its defer_score (ms, or None when the retry
+// has no delay) as instance state, which is how pickle carries it.
+func excRetry(r *RetryError) *arqcompat.Exception {
+	var score any
+	if r.Defer != 0 {
+		score = arqcompat.DurationMS(r.Defer)
+	}
+	exc := arqcompat.NewException("arq.worker", "Retry")
+	exc.State = arqcompat.NewDict("defer_score", score)
+	return exc
+}
+
 // panicError carries a recovered panic.
 type panicError struct {
 	value any

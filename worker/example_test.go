@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/internal/testutil"
 	"github.com/goarq/goarq/worker"
 )
 
@@ -31,7 +32,7 @@ func ExampleWorker() {
 		RedisClient: rdb,
 		Burst:       true, // stop when the queue is empty
 		PollDelay:   10 * time.Millisecond,
-		Logger:      quiet(),
+		Logger:      testutil.QuietLogger(),
 	})
 	if err != nil {
 		panic(err)

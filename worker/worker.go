@@ -22,6 +22,7 @@ import (
 
 	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/internal/arqredis"
 )
 
 // Settings are arq's WorkerSettings. Zero values mean arq's defaults, noted
@@ -97,44 +98,36 @@ type Stats struct {
 type Worker struct {
 	s                 Settings
 	funcs             map[string]*Function
-	rdb               redis.UniversalClient
-	ownsRedis         bool
-	enq               *client.Client
 	log               *slog.Logger
 	keepResult        time.Duration // 0: none
 	inProgressTimeout time.Duration
 
-	slots chan struct{} // max_jobs
-	wg    sync.WaitGroup
+	// the connection
+	rdb       redis.UniversalClient
+	store     *arqredis.RDB
+	ownsRedis bool
+	enq       *client.Client // enqueues cron jobs
 
+	// slots and the jobs that hold them
+	slots   chan struct{} // max_jobs
+	freed   chan struct{} // a slot was released
+	wg      sync.WaitGroup
 	mu      sync.Mutex
 	running map[string]*runningJob // handlers in flight, for abort and shutdown
 	claimed int                    // jobs claimed and not yet finished (arq's tasks)
+	counts  struct{ complete, failed, retried atomic.Int64 }
 
-	complete, failed, retried atomic.Int64
-	started                   atomic.Int64 // jobs claimed, for max_burst_jobs
-	allowPick                 atomic.Bool
+	claim  claimer
+	writer writer
+	health struct {
+		last    time.Time
+		lastLog string
+	}
+	cron []*cronState
 
 	stopOnce sync.Once
 	stopped  chan struct{}
 	stopSig  string
-
-	freed      chan struct{} // a slot was released
-	writes     chan writeReq // finish transactions for the writer
-	writerDone chan struct{}
-	lastFound  atomic.Bool // the last claim found jobs: skip the idle peek
-	// claimMu is held by whoever claims jobs: the poll loop, or the writer
-	// claiming in the same round trip as a finish write
-	claimMu sync.Mutex
-
-	lastHealth    time.Time
-	lastHealthLog string
-	cron          []*cronState
-}
-
-type runningJob struct {
-	cancel   context.CancelCauseFunc
-	aborting atomic.Bool
 }
 
 var (
@@ -188,7 +181,7 @@ func New(s Settings) (*Worker, error) {
 	}
 	w := &Worker{s: s, funcs: map[string]*Function{}, log: s.Logger, keepResult: keep,
 		slots: make(chan struct{}, s.MaxJobs), running: map[string]*runningJob{}, stopped: make(chan struct{}),
-		freed: make(chan struct{}, 1), writes: make(chan writeReq), writerDone: make(chan struct{})}
+		freed: make(chan struct{}, 1), writer: writer{reqs: make(chan writeReq), done: make(chan struct{})}}
 	for i := range s.Functions {
 		f := s.Functions[i]
 		if f.Name == "" || f.handler == nil {
@@ -223,7 +216,7 @@ func New(s Settings) (*Worker, error) {
 		maxTimeout = max(maxTimeout, t)
 	}
 	w.inProgressTimeout = maxTimeout + 10*time.Second
-	w.allowPick.Store(true)
+	w.claim.allowPick.Store(true)
 	return w, nil
 }
 
@@ -232,7 +225,7 @@ func (w *Worker) Stats() Stats {
 	w.mu.Lock()
 	ongoing := w.claimed
 	w.mu.Unlock()
-	return Stats{Complete: int(w.complete.Load()), Failed: int(w.failed.Load()), Retried: int(w.retried.Load()), Ongoing: ongoing}
+	return Stats{Complete: int(w.counts.complete.Load()), Failed: int(w.counts.failed.Load()), Retried: int(w.counts.retried.Load()), Ongoing: ongoing}
 }
 
 func (w *Worker) names() string {
@@ -263,6 +256,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		w.rdb, w.ownsRedis = rdb, true
 	}
+	w.store = arqredis.New(w.rdb)
 	w.enq = client.New(w.rdb, client.Options{QueueName: w.s.QueueName, Serializer: w.s.Serializer,
 		ExpiresExtra: w.s.ExpiresExtra, Logger: w.log})
 	defer func() {
@@ -300,16 +294,16 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}()
 
-	go w.writer(context.WithoutCancel(ctx))
+	go w.runWriter(context.WithoutCancel(ctx))
 	err := w.loop(ctx)
 	w.stop("") // burst end or loop error: no more polling
 	w.wg.Wait()
-	close(w.writes)
-	<-w.writerDone
+	close(w.writer.reqs)
+	<-w.writer.done
 	// shutdown work must run even when ctx is cancelled
 	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if derr := w.rdb.Del(closeCtx, w.s.HealthCheckKey).Err(); derr != nil {
+	if derr := w.store.DeleteHealth(closeCtx, w.s.HealthCheckKey); derr != nil {
 		w.log.WarnContext(closeCtx, "deleting the health check key failed", "error", derr)
 	}
 	if w.s.OnShutdown != nil {
@@ -360,7 +354,7 @@ func (w *Worker) handleSignal(sig string) {
 		w.stop(sig)
 		return
 	}
-	w.allowPick.Store(false)
+	w.claim.allowPick.Store(false)
 	w.log.Info("Setting allow_pick_jobs to `False`")
 	w.log.Info(fmt.Sprintf("shutdown on %s ◆ %d jobs complete ◆ %d failed ◆ %d retries ◆ %d to be completed",
 		sig, st.Complete, st.Failed, st.Retried, st.Ongoing), "signal", sig)
@@ -398,7 +392,7 @@ func (w *Worker) cancelRunning(cause error) {
 // jobsStarted counts the jobs this worker claimed. arq sums complete,
 // failed, retried and running tasks, which counts a job twice while it
 // finishes; a counter taken at the claim is exact.
-func (w *Worker) jobsStarted() int { return int(w.started.Load()) }
+func (w *Worker) jobsStarted() int { return int(w.claim.started.Load()) }
 
 // loop is arq's main: poll, then in burst mode stop once nothing is left.
 // Unlike arq it polls again at once while the last poll found jobs, so a
@@ -415,7 +409,7 @@ func (w *Worker) loop(ctx context.Context) error {
 				return nil
 			}
 			if size < 0 {
-				size, err = w.rdb.ZCard(ctx, w.s.QueueName).Result()
+				size, err = w.store.QueueSize(ctx, w.s.QueueName)
 			}
 			if err == nil && size == 0 {
 				w.wg.Wait()
@@ -430,7 +424,7 @@ func (w *Worker) loop(ctx context.Context) error {
 				return nil
 			}
 			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
-			w.log.Error(fmt.Sprintf("redis error while polling, retrying in %s: %v", backoff, err), "error", err)
+			w.redisError(ctx, slog.LevelError, fmt.Sprintf("redis error while polling, retrying in %s: %v", backoff, err), err)
 			wait = backoff
 		case found && w.freeSlots() == 0:
 			// every slot busy: poll again as soon as one frees up, or after
@@ -487,23 +481,23 @@ func (w *Worker) release() {
 // mode), else -1.
 func (w *Worker) pollIteration(ctx context.Context) (found bool, size int64, err error) {
 	size = -1
-	w.claimMu.Lock()
+	w.claim.mu.Lock()
 	limit := w.claimLimit(w.freeSlots())
-	if w.allowPick.Load() && limit <= 0 && w.freeSlots() <= 0 {
+	if w.claim.allowPick.Load() && limit <= 0 && w.freeSlots() <= 0 {
 		found = true
 	}
 	if limit > 0 {
-		ready := w.lastFound.Load()
+		ready := w.claim.lastFound.Load()
 		if !ready {
-			if ready, err = w.peek(ctx); err != nil {
-				w.claimMu.Unlock()
+			if ready, err = w.store.Peek(ctx, w.s.QueueName, time.Now()); err != nil {
+				w.claim.mu.Unlock()
 				return false, size, err
 			}
 		}
 		if ready {
-			jobs, n, err := w.claimBatch(ctx, limit, w.s.Burst)
+			jobs, n, err := w.store.Claim(ctx, w.claimArgs(limit, w.s.Burst))
 			if err != nil {
-				w.claimMu.Unlock()
+				w.claim.mu.Unlock()
 				return false, size, err
 			}
 			size = n
@@ -512,7 +506,7 @@ func (w *Worker) pollIteration(ctx context.Context) (found bool, size int64, err
 			found = len(jobs) > 0
 		}
 	}
-	w.claimMu.Unlock()
+	w.claim.mu.Unlock()
 	if w.s.AllowAbortJobs {
 		if err := w.cancelAbortedJobs(ctx); err != nil {
 			return found, size, err
@@ -524,18 +518,13 @@ func (w *Worker) pollIteration(ctx context.Context) (found bool, size int64, err
 // cancelAbortedJobs is arq's _cancel_aborted_jobs, including its cleanup
 // of the abort set (ZREMRANGEBYSCORE from now + abort_job_max_age ms).
 func (w *Worker) cancelAbortedJobs(ctx context.Context) error {
-	var ids *redis.StringSliceCmd
-	_, err := w.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		ids = p.ZRange(ctx, arqcompat.AbortJobsSS, 0, -1)
-		p.ZRemRangeByScore(ctx, arqcompat.AbortJobsSS, fmt.Sprint(arqcompat.TimestampMS(time.Now())+arqcompat.AbortJobMaxAge), "+inf")
-		return nil
-	})
+	ids, err := w.store.AbortRequests(ctx, time.Now())
 	if err != nil {
 		return err
 	}
-	var aborted []any
+	var aborted []string
 	w.mu.Lock()
-	for _, id := range ids.Val() {
+	for _, id := range ids {
 		if r, ok := w.running[id]; ok {
 			r.aborting.Store(true)
 			r.cancel(errAborted)
@@ -543,10 +532,7 @@ func (w *Worker) cancelAbortedJobs(ctx context.Context) error {
 		}
 	}
 	w.mu.Unlock()
-	if len(aborted) > 0 {
-		return w.rdb.ZRem(ctx, arqcompat.AbortJobsSS, aborted...).Err()
-	}
-	return nil
+	return w.store.ForgetAborts(ctx, aborted)
 }
 
 func (w *Worker) heartBeat(ctx context.Context) error {
@@ -560,52 +546,34 @@ func (w *Worker) heartBeat(ctx context.Context) error {
 // recordHealth writes arq's health-check line every HealthCheckInterval.
 func (w *Worker) recordHealth(ctx context.Context) error {
 	now := time.Now()
-	if now.Sub(w.lastHealth) < w.s.HealthCheckInterval {
+	if now.Sub(w.health.last) < w.s.HealthCheckInterval {
 		return nil
 	}
-	w.lastHealth = now
-	queued, err := w.rdb.ZCard(ctx, w.s.QueueName).Result()
+	w.health.last = now
+	queued, err := w.store.QueueSize(ctx, w.s.QueueName)
 	if err != nil {
 		return err
 	}
 	st := w.Stats()
 	info := fmt.Sprintf("%s j_complete=%d j_failed=%d j_retried=%d j_ongoing=%d queued=%d",
 		now.Format("Jan-02 15:04:05"), st.Complete, st.Failed, st.Retried, st.Ongoing, queued)
-	ttl := (w.s.HealthCheckInterval + time.Second).Milliseconds()
-	if err := w.rdb.Do(ctx, "PSETEX", w.s.HealthCheckKey, ttl, info).Err(); err != nil {
+	if err := w.store.WriteHealth(ctx, w.s.HealthCheckKey, info, w.s.HealthCheckInterval+time.Second); err != nil {
 		return err
 	}
 	suffix := info[strings.Index(info, "j_complete="):]
-	if w.lastHealthLog != "" && suffix != w.lastHealthLog {
+	if w.health.lastLog != "" && suffix != w.health.lastLog {
 		w.log.InfoContext(ctx, "recording health: "+info)
 	}
-	w.lastHealthLog = suffix
+	w.health.lastLog = suffix
 	return nil
 }
 
 func (w *Worker) logRedisInfo(ctx context.Context) {
-	var server, memory, clients *redis.StringCmd
-	var size *redis.IntCmd
-	// a section the server does not provide (an embedded Redis) shows as '?'
-	_, _ = w.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		server = p.Info(ctx, "Server")
-		memory = p.Info(ctx, "Memory")
-		clients = p.Info(ctx, "Clients")
-		size = p.DBSize(ctx)
-		return nil
-	})
-	field := func(info, name string) string {
-		for _, line := range strings.Split(info, "\n") {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
-				return v
-			}
-		}
-		return "?"
-	}
-	keys := "?"
-	if size.Err() == nil {
-		keys = fmt.Sprint(size.Val())
-	}
-	w.log.InfoContext(ctx, fmt.Sprintf("redis_version=%s mem_usage=%s clients_connected=%s db_keys=%s",
-		field(server.Val(), "redis_version"), field(memory.Val(), "used_memory_human"), field(clients.Val(), "connected_clients"), keys))
+	version, mem, clients, keys := w.store.ServerInfo(ctx)
+	w.log.InfoContext(ctx, fmt.Sprintf("redis_version=%s mem_usage=%s clients_connected=%s db_keys=%s", version, mem, clients, keys))
+}
+
+// redisError logs a Redis error the worker recovers from by itself.
+func (w *Worker) redisError(ctx context.Context, level slog.Level, msg string, err error, attrs ...any) {
+	w.log.Log(ctx, level, msg, append([]any{"error", err}, attrs...)...)
 }

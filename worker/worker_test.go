@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -19,22 +18,19 @@ import (
 
 	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/internal/testutil"
 	"github.com/goarq/goarq/worker"
 )
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
 func setup(t *testing.T) (*client.Client, redis.UniversalClient, *miniredis.Miniredis) {
 	t.Helper()
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), DialerRetries: 1}) // as client.NewRedisClient
-	t.Cleanup(func() { rdb.Close() })
+	mr, rdb := testutil.Redis(t)
 	return client.New(rdb, client.Options{}), rdb, mr
 }
 
 func runBurst(t *testing.T, rdb redis.UniversalClient, s worker.Settings) *worker.Worker {
 	t.Helper()
-	s.RedisClient, s.Burst, s.Logger = rdb, true, quiet()
+	s.RedisClient, s.Burst, s.Logger = rdb, true, testutil.QuietLogger()
 	if s.PollDelay == 0 {
 		s.PollDelay = 5 * time.Millisecond
 	}
@@ -263,7 +259,7 @@ func TestShutdownLeavesRunningJobQueued(t *testing.T) {
 	c, rdb, mr := setup(t)
 	slow, started := waitsForCancel("slow")
 	c.EnqueueRequest(context.Background(), client.Request{Function: "slow", Options: client.EnqueueOptions{JobID: "slow"}})
-	w, _ := worker.New(worker.Settings{Functions: []worker.Function{slow}, RedisClient: rdb, Logger: quiet(), PollDelay: 5 * time.Millisecond})
+	w, _ := worker.New(worker.Settings{Functions: []worker.Function{slow}, RedisClient: rdb, Logger: testutil.QuietLogger(), PollDelay: 5 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- w.Run(ctx) }()
@@ -376,7 +372,7 @@ func TestWorkersRacingRunEachJobOnce(t *testing.T) {
 	for k := 0; k < 3; k++ {
 		go func() {
 			w, err := worker.New(worker.Settings{Functions: []worker.Function{mark}, RedisClient: rdb, Burst: true,
-				MaxJobs: 7, PollDelay: time.Millisecond, Logger: quiet()})
+				MaxJobs: 7, PollDelay: time.Millisecond, Logger: testutil.QuietLogger()})
 			if err != nil {
 				t.Error(err)
 			}

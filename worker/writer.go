@@ -2,17 +2,22 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
+	"log/slog"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/goarq/goarq/internal/arqredis"
 )
+
+// writer is the state of the goroutine that writes finish transactions.
+type writer struct {
+	reqs chan writeReq // finish transactions waiting to be written
+	done chan struct{} // closed when the writer goroutine ends
+}
 
 // writeReq is one job's finish transaction, waiting to be written.
 type writeReq struct {
-	build   func(redis.Pipeliner)
+	finish  arqredis.Finish
 	expires time.Time // when the job's in-progress key expires
 	done    chan writeResult
 }
@@ -37,27 +42,38 @@ const (
 	writeStopGrace  = 5 * time.Second
 )
 
-// write queues a finish transaction and waits until it is written or given
-// up. Jobs finishing at the same time share one MULTI/EXEC round trip: the
-// writes of each job stay atomic (the batch is one transaction), and no
-// job's slot is released before its outcome is in Redis or given up.
-func (w *Worker) write(ctx context.Context, expires time.Time, build func(redis.Pipeliner)) writeResult {
-	req := writeReq{build: build, expires: expires, done: make(chan writeResult, 1)}
-	w.writes <- req
-	return <-req.done
+// write queues a finish transaction, waits until it is written or given
+// up, and logs what became of it when it did not go through at the first
+// attempt (what names the write in that line). Jobs finishing at the same
+// time share one MULTI/EXEC round trip: the writes of each job stay atomic
+// (the batch is one transaction), and no job's slot is released before its
+// outcome is in Redis or given up.
+func (w *Worker) write(ctx context.Context, expires time.Time, f arqredis.Finish, what string) {
+	req := writeReq{finish: f, expires: expires, done: make(chan writeResult, 1)}
+	w.writer.reqs <- req
+	res := <-req.done
+	id := f.JobID
+	switch {
+	case res.err != nil:
+		w.log.ErrorContext(ctx, fmt.Sprintf("job %s: recording the %s failed after %d tries, the job will run again after its in-progress key expires: %v",
+			id, what, res.tries, res.err), "job_id", id, "error", res.err, "tries", res.tries)
+	case res.tries > 1:
+		w.log.InfoContext(ctx, fmt.Sprintf("job %s: %s recorded after %d tries, once the connection to redis returned", id, what, res.tries),
+			"job_id", id, "tries", res.tries)
+	}
 }
 
-// writer is the goroutine that flushes finish transactions. It ends when
-// w.writes is closed, after every job has released its slot.
-func (w *Worker) writer(ctx context.Context) {
-	defer close(w.writerDone)
+// runWriter is the goroutine that flushes finish transactions. It ends
+// when writer.reqs is closed, after every job has released its slot.
+func (w *Worker) runWriter(ctx context.Context) {
+	defer close(w.writer.done)
 	batch := make([]writeReq, 0, maxWriteBatch)
-	for req := range w.writes {
+	for req := range w.writer.reqs {
 		batch = append(batch[:0], req)
 	more:
 		for len(batch) < maxWriteBatch {
 			select {
-			case r, ok := <-w.writes:
+			case r, ok := <-w.writer.reqs:
 				if !ok {
 					break more
 				}
@@ -75,7 +91,7 @@ func (w *Worker) writer(ctx context.Context) {
 			// past after_job_end; the writer goes on meanwhile
 			go func() {
 				w.launch(ctx, jobs)
-				w.claimMu.Unlock()
+				w.claim.mu.Unlock()
 			}()
 		}
 	}
@@ -83,11 +99,9 @@ func (w *Worker) writer(ctx context.Context) {
 
 // flush writes a batch in one MULTI/EXEC. When the last claim found jobs
 // and nobody else is claiming, the same transaction ends with the claim
-// script for the slots this batch frees (and any already free): Redis runs
-// it after the finish commands, so one round trip finishes jobs and claims
-// their successors, with the atomicity of a separate claim. When it
-// returns jobs, flush holds claimMu and has admitted them; the caller
-// launches them once the batch has been answered, then unlocks.
+// for the slots this batch frees (and any already free). When it returns
+// jobs, flush holds claim.mu and has admitted them; the caller launches
+// them once the batch has been answered, then unlocks.
 //
 // When the connection is lost (or Redis is loading, read-only after a
 // failover, ...), flush tries again, without a claim, with backoff, for as
@@ -96,43 +110,34 @@ func (w *Worker) writer(ctx context.Context) {
 // after the worker stopped, it gives up and the jobs run again once their
 // in-progress keys expire. The transaction is idempotent, so an attempt
 // whose reply was lost does no harm when repeated.
-func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, jobs []claimed) {
+func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, jobs []arqredis.Claimed) {
 	limit := batch[0].expires
-	for _, r := range batch[1:] {
+	finishes := make([]arqredis.Finish, len(batch))
+	for i, r := range batch {
+		finishes[i] = r.finish
 		if r.expires.Before(limit) {
 			limit = r.expires
 		}
 	}
-	claims := 0
-	if w.lastFound.Load() && w.claimMu.TryLock() {
-		if claims = w.claimLimit(w.freeSlots() + len(batch)); claims <= 0 {
-			w.claimMu.Unlock()
+	var claim *arqredis.ClaimArgs
+	if w.claim.lastFound.Load() && w.claim.mu.TryLock() {
+		if n := w.claimLimit(w.freeSlots() + len(batch)); n > 0 {
+			a := w.claimArgs(n, false)
+			claim = &a
+		} else {
+			w.claim.mu.Unlock()
 		}
 	}
 	backoff := writeBackoffMin
 	var stoppedAt time.Time
 	for tries := 1; ; tries++ {
-		var claim *redis.Cmd
-		var claimAt time.Time
-		cmds, err := w.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			for _, r := range batch {
-				r.build(p)
-			}
-			if claims > 0 {
-				claimAt = time.Now()
-				keys, args := w.claimArgs(claimAt, claims, false)
-				claim = claimScript.EvalSha(ctx, p, keys, args...)
-			}
-			return nil
-		})
+		rep := w.store.WriteFinishes(ctx, finishes, claim)
 		if claim != nil {
-			claims = 0 // one claim attempt per batch
-			err = firstErr(cmds[:len(cmds)-1])
-			if jobs = w.piggybackClaimed(ctx, claim, claimAt); len(jobs) == 0 {
-				w.claimMu.Unlock()
-			}
+			claim = nil // one claim attempt per batch
+			jobs = w.piggybackClaimed(ctx, rep)
 		}
-		if err == nil || !transient(err) {
+		err := rep.Err
+		if err == nil || !arqredis.Transient(err) {
 			return writeResult{err: err, tries: tries}, jobs
 		}
 		if w.isStopped() {
@@ -145,45 +150,29 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 			return writeResult{err: err, tries: tries}, jobs
 		}
 		if tries == 1 {
-			w.log.WarnContext(ctx, fmt.Sprintf("redis error recording the outcome of %d jobs, retrying until the connection returns: %v", len(batch), err),
-				"jobs", len(batch), "error", err)
+			w.redisError(ctx, slog.LevelWarn, fmt.Sprintf("redis error recording the outcome of %d jobs, retrying until the connection returns: %v", len(batch), err),
+				err, "jobs", len(batch))
 		}
 		time.Sleep(backoff)
 		backoff = min(2*backoff, writeBackoffMax)
 	}
 }
 
-// piggybackClaimed reads the claim that rode on a finish transaction and
-// admits the jobs it claimed. A claim that failed claimed nothing, except
-// when its reply was lost, and then its jobs run again once their
-// in-progress keys expire, as after any lost claim reply.
-func (w *Worker) piggybackClaimed(ctx context.Context, claim *redis.Cmd, at time.Time) []claimed {
-	if err := claim.Err(); err != nil {
-		if redis.HasErrorPrefix(err, "NOSCRIPT") { // a fresh or restarted Redis: load it for next time
-			err = claimScript.Load(ctx, w.rdb).Err()
-		}
-		if err != nil && !transient(err) {
-			w.log.ErrorContext(ctx, fmt.Sprintf("claiming jobs with a finish write failed: %v", err), "error", err)
-		}
+// piggybackClaimed admits the jobs claimed by the claim that rode on a
+// finish transaction, and unlocks claim.mu when there are none. A claim
+// that failed claimed nothing, except when its reply was lost, and then
+// its jobs run again once their in-progress keys expire, as after any lost
+// claim reply.
+func (w *Worker) piggybackClaimed(ctx context.Context, rep arqredis.FinishReply) []arqredis.Claimed {
+	if err := rep.ClaimErr; err != nil && !arqredis.Transient(err) {
+		w.log.ErrorContext(ctx, fmt.Sprintf("claiming jobs with a finish write failed: %v", err), "error", err)
+	}
+	if len(rep.Claimed) == 0 {
+		w.claim.mu.Unlock()
 		return nil
 	}
-	jobs, _, err := w.parseClaim(at, claim.Val())
-	if err != nil {
-		w.log.ErrorContext(ctx, err.Error(), "error", err)
-		return nil
-	}
-	w.admit(len(jobs))
-	return jobs
-}
-
-// firstErr is the first error among cmds.
-func firstErr(cmds []redis.Cmder) error {
-	for _, c := range cmds {
-		if err := c.Err(); err != nil {
-			return err
-		}
-	}
-	return nil
+	w.admit(len(rep.Claimed))
+	return rep.Claimed
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -191,24 +180,4 @@ func minTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
-}
-
-// transient reports whether a Redis error may go away by itself: a lost or
-// refused connection, or a server that is loading, read-only or without a
-// master. Errors Redis replies to a well-formed command with are not.
-func transient(err error) bool {
-	if errors.Is(err, redis.ErrClosed) || errors.Is(err, context.Canceled) {
-		return false
-	}
-	var re redis.Error
-	if !errors.As(err, &re) {
-		return true
-	}
-	msg := re.Error()
-	for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS", "ERR max number of clients"} {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
-	}
-	return false
 }

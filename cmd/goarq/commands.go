@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/urfave/cli/v2"
 
 	"github.com/goarq/goarq/arqcompat"
@@ -358,8 +357,8 @@ func healthCommand() *cli.Command {
 				if key == "" {
 					key = arqcompat.HealthCheckKey(cl.QueueName())
 				}
-				v, err := cl.Redis().Get(c.Context, key).Result()
-				if err != nil && !isNil(err) {
+				v, _, err := cl.HealthCheck(c.Context, key)
+				if err != nil {
 					return cmdRedisError(c, err)
 				}
 				if c.Bool("json") {
@@ -377,59 +376,6 @@ func healthCommand() *cli.Command {
 	}
 }
 
-type queueStats struct {
-	Queue      string `json:"queue"`
-	Queued     int    `json:"queued"`
-	Deferred   int    `json:"deferred"`
-	InProgress int    `json:"in_progress"`
-	ResultsOK  int    `json:"results_ok"`
-	ResultsErr int    `json:"results_failed"`
-	Health     string `json:"health"`
-}
-
-func collectStats(c *cli.Context, cl *client.Client) (queueStats, error) {
-	ctx, rdb := c.Context, cl.Redis()
-	q := queueStats{Queue: cl.QueueName()}
-	now := fmt.Sprint(arqcompat.TimestampMS(time.Now()))
-	queued, err := rdb.ZCount(ctx, q.Queue, "-inf", now).Result()
-	if err != nil {
-		return q, err
-	}
-	total, err := rdb.ZCard(ctx, q.Queue).Result()
-	if err != nil {
-		return q, err
-	}
-	q.Queued, q.Deferred = int(queued), int(total-queued)
-	iter := rdb.Scan(ctx, 0, arqcompat.InProgressKeyPrefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		id := strings.TrimPrefix(iter.Val(), arqcompat.InProgressKeyPrefix)
-		if _, err := rdb.ZScore(ctx, q.Queue, id).Result(); err == nil {
-			q.InProgress++
-		}
-	}
-	if err := iter.Err(); err != nil {
-		return q, err
-	}
-	// a running job is still in the queue: count it once, as running
-	q.Queued = max(0, q.Queued-q.InProgress)
-	res, err := cl.AllJobResults(ctx)
-	if err != nil {
-		return q, err
-	}
-	for _, r := range res {
-		if r.QueueName != q.Queue && r.QueueName != "<unknown>" {
-			continue
-		}
-		if r.Success {
-			q.ResultsOK++
-		} else {
-			q.ResultsErr++
-		}
-	}
-	q.Health, _ = rdb.Get(ctx, arqcompat.HealthCheckKey(q.Queue)).Result()
-	return q, nil
-}
-
 func statsCommand() *cli.Command {
 	return &cli.Command{
 		Name: "stats", Usage: "queued, deferred and running jobs, kept results and the workers' health line",
@@ -438,7 +384,10 @@ func statsCommand() *cli.Command {
 		Action: func(c *cli.Context) error {
 			return withClient(c, func(cl *client.Client) error {
 				for {
-					q, err := collectStats(c, cl)
+					q, err := cl.QueueStats(c.Context, "")
+					if err != nil && c.Context.Err() != nil {
+						return nil // interrupted while watching
+					}
 					if err != nil {
 						return cmdRedisError(c, err)
 					}
@@ -450,7 +399,7 @@ func statsCommand() *cli.Command {
 						}
 						w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 						fmt.Fprintln(w, "QUEUE\tQUEUED\tDEFERRED\tIN PROGRESS\tRESULTS OK\tRESULTS FAILED")
-						fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\n", q.Queue, q.Queued, q.Deferred, q.InProgress, q.ResultsOK, q.ResultsErr)
+						fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\n", q.Queue, q.Queued, q.Deferred, q.InProgress, q.ResultsOK, q.ResultsFailed)
 						_ = w.Flush()
 						health := q.Health
 						if health == "" {
@@ -472,5 +421,3 @@ func statsCommand() *cli.Command {
 		},
 	}
 }
-
-func isNil(err error) bool { return errors.Is(err, redis.Nil) }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/internal/testutil"
 )
 
 type cliEnv struct {
@@ -25,7 +26,7 @@ type cliEnv struct {
 func newEnv(t *testing.T) *cliEnv {
 	t.Setenv("ARQ_REDIS_URL", "")
 	t.Setenv("REDIS_URL", "")
-	mr := miniredis.RunT(t)
+	mr, _ := testutil.Redis(t)
 	return &cliEnv{t: t, mr: mr, url: "redis://" + mr.Addr() + "/0"}
 }
 

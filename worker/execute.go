@@ -8,12 +8,12 @@ import (
 	"runtime/debug"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/goarq/goarq/arqcompat"
+	"github.com/goarq/goarq/internal/arqredis"
 )
 
 func nowMS() int64 { return arqcompat.TimestampMS(time.Now()) }
@@ -48,11 +48,11 @@ func secs(ms int64) float64 { return float64(ms) / 1000 }
 // first, in this small frame, and startJob's large frame comes after it
 // returns, so the two never stack up: a fresh goroutine's first stack
 // holds either, and does not have to grow (and be copied) for every job.
-func (w *Worker) decodeAndStart(ctx context.Context, c claimed) {
+func (w *Worker) decodeAndStart(ctx context.Context, c arqredis.Claimed) {
 	var rec arqcompat.JobRecord
 	var err error
-	if c.job != nil {
-		rec, err = arqcompat.DecodeJob(w.s.Serializer, c.job)
+	if c.Job != nil {
+		rec, err = arqcompat.DecodeJob(w.s.Serializer, c.Job)
 	}
 	w.startJob(ctx, c, rec, err)
 }
@@ -61,46 +61,52 @@ func (w *Worker) decodeAndStart(ctx context.Context, c claimed) {
 // decoded, checked call; decoded and err are the job's decoding. It runs on a
 // goroutine that ends there; the handler and every Redis write run in the
 // job's own fresh goroutine, which releases the job's slot exactly once.
-func (w *Worker) startJob(ctx context.Context, c claimed, decoded arqcompat.JobRecord, err error) {
-	id, score, jobTry := c.id, c.score, c.try
+func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqcompat.JobRecord, err error) {
+	id, jobTry := c.ID, c.Try
 	startMS := nowMS()
 	rec := arqcompat.JobRecord{Function: "<unknown>", Kwargs: &arqcompat.Dict{}}
-	jobFailed := func(exc *arqcompat.Exception) {
-		w.failed.Add(1)
-		data := w.encodeResult(ctx, rec, jobTry, false, exc, startMS, nowMS(), id+":"+rec.Function, id)
+	// failBeforeRun is arq's finish_failed_job path, for a job whose
+	// function never runs.
+	failBeforeRun := func(exc *arqcompat.Exception, ref string, setTry bool) {
+		w.counts.failed.Add(1)
+		data := w.encodeResult(ctx, ref, w.resultRecord(rec, id, jobTry, false, exc, startMS))
 		go func() {
-			w.finishFailedJob(ctx, id, c.expires, data)
+			if setTry {
+				w.setRetry(ctx, id, jobTry)
+			}
+			w.write(ctx, c.Expires, arqredis.Finish{JobID: id, Queue: w.s.QueueName, Failed: true, Result: data,
+				Keep: w.keepResult, KeepForever: w.s.KeepResultForever}, "failure")
 			w.release()
 		}()
 	}
-	if c.job == nil {
+	if c.Job == nil {
 		w.log.WarnContext(ctx, fmt.Sprintf("job %s expired", id), "job_id", id)
-		jobFailed(arqcompat.NewException("arq.worker", "JobExecutionFailed", "job expired"))
+		failBeforeRun(excJobExecutionFailed("job expired"), id+":"+rec.Function, false)
 		return
 	}
 	if err != nil {
 		w.log.ErrorContext(ctx, fmt.Sprintf("deserializing job %s failed: %v", id, err), "job_id", id, "error", err)
-		jobFailed(arqcompat.NewException("arq.jobs", "DeserializationError", "unable to deserialize job"))
+		failBeforeRun(excDeserialization(), id+":"+rec.Function, false)
 		return
 	}
 	rec = decoded
-	if c.aborted {
+	if c.Aborted {
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ⊘ %s:%s aborted before start", secs(nowMS()-rec.EnqueueTimeMS), id, rec.Function),
 			"job_id", id, "function", rec.Function)
-		jobFailed(arqcompat.NewException("asyncio.exceptions", "CancelledError"))
+		failBeforeRun(excCancelled(), id+":"+rec.Function, false)
 		return
 	}
 	fn, ok := w.funcs[rec.Function]
 	if !ok {
 		w.log.WarnContext(ctx, fmt.Sprintf("job %s, function %s not found", id, arqcompat.Repr(rec.Function)), "job_id", id, "function", rec.Function)
-		jobFailed(arqcompat.NewException("arq.worker", "JobExecutionFailed", fmt.Sprintf("function %s not found", arqcompat.Repr(rec.Function))))
+		failBeforeRun(excJobExecutionFailed(fmt.Sprintf("function %s not found", arqcompat.Repr(rec.Function))), id+":"+rec.Function, false)
 		return
 	}
 	ref := id + ":" + rec.Function
 	keepInProgress := time.Duration(0)
 	if fn.cron {
 		ref = rec.Function
-		keepInProgress = arqcompat.KeepCronjobProgress * time.Second
+		keepInProgress = arqredis.KeepCronjobProgressMS * time.Millisecond
 	}
 	setTry := rec.JobTry > int64(jobTry)
 	if setTry {
@@ -113,17 +119,7 @@ func (w *Worker) startJob(ctx context.Context, c claimed, decoded arqcompat.JobR
 	if jobTry > maxTries {
 		w.log.WarnContext(ctx, fmt.Sprintf("%6.2fs ! %s max retries %d exceeded", secs(nowMS()-rec.EnqueueTimeMS), ref, maxTries),
 			"job_id", id, "function", rec.Function, "try", jobTry)
-		w.failed.Add(1)
-		data := w.encodeResult(ctx, rec, jobTry, false,
-			arqcompat.NewException("arq.worker", "JobExecutionFailed", fmt.Sprintf("max %d retries exceeded", maxTries)),
-			startMS, nowMS(), ref, id)
-		go func() {
-			if setTry {
-				w.setRetry(ctx, id, jobTry)
-			}
-			w.finishFailedJob(ctx, id, c.expires, data)
-			w.release()
-		}()
+		failBeforeRun(excJobExecutionFailed(fmt.Sprintf("max %d retries exceeded", maxTries)), ref, setTry)
 		return
 	}
 
@@ -131,11 +127,10 @@ func (w *Worker) startJob(ctx context.Context, c claimed, decoded arqcompat.JobR
 	if fn.Timeout > 0 {
 		timeout = fn.Timeout
 	}
-	job := &Job{ID: id, Try: jobTry, EnqueueTime: rec.EnqueueTime(), Score: score, Function: rec.Function,
+	job := &Job{ID: id, Try: jobTry, EnqueueTime: rec.EnqueueTime(), Score: c.Score, Function: rec.Function,
 		Args: rec.Args, Kwargs: rec.Kwargs, Queue: w.s.QueueName}
-	jctx := context.WithValue(ctx, jobKey{}, job)
-	r := &jobRun{w: w, id: id, score: score, try: jobTry, rec: rec, fn: fn, ref: ref, job: job, jctx: jctx,
-		expires: c.expires, keepInProgress: keepInProgress, returned: make(chan struct{})}
+	r := &runningJob{w: w, id: id, score: c.Score, try: jobTry, rec: rec, fn: fn, ref: ref, job: job,
+		jctx: context.WithValue(ctx, jobKey{}, job), expires: c.Expires, keepInProgress: keepInProgress, returned: make(chan struct{})}
 	go func() {
 		if setTry {
 			w.setRetry(ctx, id, jobTry)
@@ -144,15 +139,24 @@ func (w *Worker) startJob(ctx context.Context, c claimed, decoded arqcompat.JobR
 	}()
 }
 
+// resultRecord is the result arq's serialize_result is given for a job
+// that finishes now.
+func (w *Worker) resultRecord(rec arqcompat.JobRecord, id string, try int, success bool, value any, startMS int64) arqcompat.ResultRecord {
+	r := arqcompat.ResultRecord{JobRecord: rec, Success: success, Result: value, StartMS: startMS, FinishMS: nowMS(),
+		Queue: w.s.QueueName, JobID: id}
+	r.JobTry = int64(try)
+	return r
+}
+
 // setRetry raises the retry counter to an enqueuer's _job_try, as arq does.
 func (w *Worker) setRetry(ctx context.Context, id string, try int) {
-	if err := w.rdb.SetEx(ctx, arqcompat.RetryKey(id), fmt.Sprint(try), arqcompat.RetryKeyTTLSeconds*time.Second).Err(); err != nil {
-		w.log.ErrorContext(ctx, "setting the retry counter failed", "job_id", id, "error", err)
+	if err := w.store.SetRetry(ctx, id, try); err != nil {
+		w.redisError(ctx, slog.LevelError, "setting the retry counter failed", err, "job_id", id)
 	}
 }
 
 // logStart is arq's "→" line.
-func (r *jobRun) logStart(ctx context.Context) {
+func (r *runningJob) logStart(ctx context.Context) {
 	w, rec, jobTry, score, startMS := r.w, r.rec, r.try, r.score, r.startMS
 	if w.log.Enabled(ctx, slog.LevelInfo) { // skip formatting when nobody reads the line
 		extra := ""
@@ -167,10 +171,12 @@ func (r *jobRun) logStart(ctx context.Context) {
 	}
 }
 
-// jobRun is one running handler. Its outcome is decided once: by the
-// handler's return, or, when the handler ignores a cancelled context, by
-// the watcher after a short grace period; the later of the two is dropped.
-type jobRun struct {
+// runningJob is one job whose handler runs. Its outcome is decided once:
+// by the handler's return, or, when the handler ignores a cancelled
+// context, by the watcher after a short grace period; the later of the two
+// is dropped. While it runs it is in Worker.running, where aborts and
+// shutdowns find it.
+type runningJob struct {
 	w              *Worker
 	id, ref        string
 	score          int64
@@ -182,7 +188,8 @@ type jobRun struct {
 	startMS        int64
 	expires        time.Time // when the in-progress key expires
 	keepInProgress time.Duration
-	rj             *runningJob
+	cancel         context.CancelCauseFunc
+	aborting       atomic.Bool
 	once           sync.Once
 	returned       chan struct{}
 }
@@ -191,7 +198,7 @@ type jobRun struct {
 // its outcome is decided without it.
 const handlerGrace = 50 * time.Millisecond
 
-func (r *jobRun) run(timeout time.Duration) {
+func (r *runningJob) run(timeout time.Duration) {
 	w := r.w
 	if w.s.OnJobStart != nil {
 		w.s.OnJobStart(r.jctx, r.job)
@@ -200,9 +207,9 @@ func (r *jobRun) run(timeout time.Duration) {
 	r.logStart(r.jctx)
 	cctx, cancel := context.WithCancelCause(r.jctx)
 	tctx, tcancel := context.WithTimeoutCause(cctx, timeout, errTimeout)
-	r.rj = &runningJob{cancel: cancel}
+	r.cancel = cancel
 	w.mu.Lock()
-	w.running[r.id] = r.rj
+	w.running[r.id] = r
 	w.mu.Unlock()
 	if w.isStopped() && w.s.JobCompletionWait <= 0 {
 		cancel(errShutdown) // a shutdown that came while the job was being started
@@ -239,7 +246,7 @@ func (r *jobRun) run(timeout time.Duration) {
 	}()
 	close(r.returned)
 	var cause error
-	if tctx.Err() != nil && (herr != nil || r.rj.aborting.Load()) {
+	if tctx.Err() != nil && (herr != nil || r.aborting.Load()) {
 		cause = context.Cause(tctx) // the handler returned because its context ended
 	}
 	r.once.Do(func() { r.finalize(v, herr, cause) })
@@ -249,7 +256,7 @@ func (r *jobRun) run(timeout time.Duration) {
 // releases the job's slot. It runs on the handler's goroutine after the
 // handler returned; classify, with its logging, and record run one after
 // the other so that their frames do not stack up on that goroutine.
-func (r *jobRun) finalize(result any, herr, cause error) {
+func (r *runningJob) finalize(result any, herr, cause error) {
 	w := r.w
 	ctx := context.WithoutCancel(r.jctx)
 	w.mu.Lock()
@@ -272,7 +279,7 @@ type outcome struct {
 // counts it, as arq's run_job does.
 //
 //go:noinline
-func (r *jobRun) classify(ctx context.Context, result any, herr, cause error, finishedMS int64) outcome {
+func (r *runningJob) classify(ctx context.Context, result any, herr, cause error, finishedMS int64) outcome {
 	w := r.w
 	id, ref, fnName := r.id, r.ref, r.rec.Function
 	took := secs(finishedMS - r.startMS)
@@ -288,30 +295,30 @@ func (r *jobRun) classify(ctx context.Context, result any, herr, cause error, fi
 			}
 			w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ← %s ● %s", took, ref, shown), "job_id", id, "function", fnName, "duration", took)
 		}
-		w.complete.Add(1)
+		w.counts.complete.Add(1)
 	case cause == nil && !w.s.NoRetryJobs && errors.As(herr, &retry):
 		deferMS := arqcompat.DurationMS(retry.Defer)
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ↻ %s retrying job in %.2fs", took, ref, secs(deferMS)), "job_id", id, "function", fnName)
 		if deferMS != 0 {
 			o.incrScore = deferMS + (nowMS() - r.score)
 		}
-		w.retried.Add(1)
+		w.counts.retried.Add(1)
 	case errors.Is(cause, errAborted):
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ⊘ %s aborted", took, ref), "job_id", id, "function", fnName)
-		o.value, o.finish, o.hasResult = arqcompat.NewException("asyncio.exceptions", "CancelledError"), true, true
-		w.failed.Add(1)
+		o.value, o.finish, o.hasResult = excCancelled(), true, true
+		w.counts.failed.Add(1)
 	case errors.Is(cause, errShutdown) && !w.s.NoRetryJobs:
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ↻ %s cancelled, will be run again", took, ref), "job_id", id, "function", fnName)
-		w.retried.Add(1)
+		w.counts.retried.Add(1)
 	default:
 		var exc *arqcompat.Exception
 		switch {
 		case errors.Is(cause, errTimeout):
-			exc = arqcompat.NewException("builtins", "TimeoutError")
+			exc = excTimeout()
 		case errors.Is(cause, errShutdown):
-			exc = arqcompat.NewException("asyncio.exceptions", "CancelledError")
+			exc = excCancelled()
 		case retry != nil: // retry_jobs off: arq stores the Retry exception
-			exc = arqcompat.NewException("arq.worker", "Retry")
+			exc = excRetry(retry)
 		default:
 			exc = exceptionFor(herr)
 		}
@@ -322,14 +329,15 @@ func (r *jobRun) classify(ctx context.Context, result any, herr, cause error, fi
 		}
 		w.log.ErrorContext(ctx, fmt.Sprintf("%6.2fs ! %s failed, %s: %s", took, ref, exc.Class.Name, exc.Message()), attrs...)
 		o.value, o.finish, o.hasResult = exc, true, true
-		w.failed.Add(1)
+		w.counts.failed.Add(1)
 	}
 	return o
 }
 
 // record encodes the result as the function's keep settings ask and
-// writes the outcome, between the on_job_end and after_job_end hooks.
-func (r *jobRun) record(ctx context.Context, o outcome, finishedMS int64) {
+// writes the outcome (arq's finish_job), between the on_job_end and
+// after_job_end hooks.
+func (r *runningJob) record(ctx context.Context, o outcome, finishedMS int64) {
 	w, fn := r.w, r.fn
 	keepForever := w.s.KeepResultForever
 	if fn.KeepResultForever != nil {
@@ -342,14 +350,17 @@ func (r *jobRun) record(ctx context.Context, o outcome, finishedMS int64) {
 	case fn.KeepResult < 0:
 		keep = 0
 	}
-	var data []byte
+	f := arqredis.Finish{JobID: r.id, Queue: w.s.QueueName, Done: o.finish, IncrScore: o.incrScore,
+		Keep: keep, KeepForever: keepForever, KeepInProgress: r.keepInProgress}
 	if o.hasResult && (keepForever || keep > 0) {
-		data = w.encodeResult(ctx, r.rec, r.try, o.success, o.value, r.startMS, finishedMS, r.ref, r.id)
+		rr := w.resultRecord(r.rec, r.id, r.try, o.success, o.value, r.startMS)
+		rr.FinishMS = finishedMS
+		f.Result = w.encodeResult(ctx, r.ref, rr)
 	}
 	if w.s.OnJobEnd != nil {
 		w.s.OnJobEnd(r.jctx, r.job)
 	}
-	w.finishJob(ctx, r.id, r.expires, o.finish, data, keep, keepForever, o.incrScore, r.keepInProgress)
+	w.write(ctx, r.expires, f, "outcome")
 	if w.s.AfterJobEnd != nil {
 		w.s.AfterJobEnd(r.jctx, r.job)
 	}
@@ -363,14 +374,12 @@ func toModel(v any) any {
 	return v
 }
 
-// encodeResult is serialize_result with its fallback and its logging.
-func (w *Worker) encodeResult(ctx context.Context, rec arqcompat.JobRecord, try int, success bool, value any, startMS, finishMS int64, ref, id string) []byte {
-	r := arqcompat.ResultRecord{JobRecord: rec, Success: success, Result: value, StartMS: startMS, FinishMS: finishMS,
-		Queue: w.s.QueueName, JobID: id}
-	r.JobTry = int64(try)
+// encodeResult is serialize_result with its fallback and its logging; ref
+// names the job in the log.
+func (w *Worker) encodeResult(ctx context.Context, ref string, r arqcompat.ResultRecord) []byte {
 	data, cause := arqcompat.EncodeResultFallback(w.s.Serializer, r)
 	if cause != nil {
-		w.logEncodeFailure(ctx, data != nil, cause, ref, id)
+		w.logEncodeFailure(ctx, data != nil, cause, ref, r.JobID)
 	}
 	return data
 }
@@ -385,66 +394,4 @@ func (w *Worker) logEncodeFailure(ctx context.Context, replaced bool, cause erro
 	} else {
 		w.log.ErrorContext(ctx, fmt.Sprintf("error serializing result of %s even after replacing result: %v", ref, cause), "job_id", id)
 	}
-}
-
-// finishJob is arq's finish_job transaction.
-func (w *Worker) finishJob(ctx context.Context, id string, expires time.Time, finish bool, data []byte, keep time.Duration, forever bool, incrScore int64, keepInProgress time.Duration) {
-	res := w.write(ctx, expires, func(p redis.Pipeliner) {
-		var del []string
-		if keepInProgress == 0 {
-			del = append(del, arqcompat.InProgressKey(id))
-		} else {
-			p.PExpire(ctx, arqcompat.InProgressKey(id), keepInProgress)
-		}
-		if finish {
-			if data != nil {
-				if forever {
-					p.Set(ctx, arqcompat.ResultKey(id), data, 0)
-				} else {
-					p.Do(ctx, "SET", arqcompat.ResultKey(id), data, "PX", keep.Milliseconds())
-				}
-			}
-			del = append(del, arqcompat.RetryKey(id), arqcompat.JobKey(id))
-			p.ZRem(ctx, arqcompat.AbortJobsSS, id)
-			p.ZRem(ctx, w.s.QueueName, id)
-		} else if incrScore != 0 {
-			p.ZIncrBy(ctx, w.s.QueueName, float64(incrScore), id)
-		}
-		if len(del) > 0 {
-			p.Del(ctx, del...)
-		}
-	})
-	w.logWrite(ctx, id, "outcome", res)
-}
-
-// logWrite says what became of a finish write that did not go through at
-// the first attempt: recorded once the connection returned, or given up,
-// so the job runs again when its in-progress key expires.
-func (w *Worker) logWrite(ctx context.Context, id, what string, res writeResult) {
-	switch {
-	case res.err != nil:
-		w.log.ErrorContext(ctx, fmt.Sprintf("job %s: recording the %s failed after %d tries, the job will run again after its in-progress key expires: %v",
-			id, what, res.tries, res.err), "job_id", id, "error", res.err, "tries", res.tries)
-	case res.tries > 1:
-		w.log.InfoContext(ctx, fmt.Sprintf("job %s: %s recorded after %d tries, once the connection to redis returned", id, what, res.tries),
-			"job_id", id, "tries", res.tries)
-	}
-}
-
-// finishFailedJob is arq's finish_failed_job (the worker-level keep_result).
-func (w *Worker) finishFailedJob(ctx context.Context, id string, expires time.Time, data []byte) {
-	res := w.write(ctx, expires, func(p redis.Pipeliner) {
-		p.Del(ctx, arqcompat.RetryKey(id), arqcompat.InProgressKey(id), arqcompat.JobKey(id))
-		p.ZRem(ctx, arqcompat.AbortJobsSS, id)
-		p.ZRem(ctx, w.s.QueueName, id)
-		if data != nil && (w.s.KeepResultForever || w.keepResult > 0) {
-			if w.s.KeepResultForever {
-				// arq sends PX 0 here, which Redis rejects; a result kept forever is meant
-				p.Set(ctx, arqcompat.ResultKey(id), data, 0)
-			} else {
-				p.Do(ctx, "SET", arqcompat.ResultKey(id), data, "PX", w.keepResult.Milliseconds())
-			}
-		}
-	})
-	w.logWrite(ctx, id, "failure", res)
 }
