@@ -80,7 +80,7 @@ func (c *QueueCollector) CollectContext(ctx context.Context, ch chan<- prometheu
 	}
 	now := time.Now()
 	for _, q := range c.queues {
-		st, err := c.in.QueueStats(ctx, q, snap)
+		st, err := c.in.Queue(ctx, q, snap)
 		if err != nil {
 			ch <- prometheus.NewInvalidMetric(queueJobsDesc, err)
 			continue

@@ -54,7 +54,7 @@ type Inspector struct {
 
 // NewInspector returns an Inspector reading through c, with c's serializer.
 func NewInspector(c *Client, opts InspectorOptions) *Inspector {
-	in := &Inspector{c: c, r: arqredis.New(c.rdb), ttl: opts.CacheTTL, loc: opts.HealthLocation}
+	in := &Inspector{c: c, r: c.store, ttl: opts.CacheTTL, loc: opts.HealthLocation}
 	if in.ttl == 0 {
 		in.ttl = 5 * time.Second
 	}
@@ -376,8 +376,8 @@ func ParseHealth(line string, now time.Time, loc *time.Location) (h Health, ok b
 	return h, true
 }
 
-// QueueStats are a queue's counts, read from Redis.
-type QueueStats struct {
+// QueueOverview are a queue's counts, read from Redis.
+type QueueOverview struct {
 	Queue string
 	// Queued are ready to run now and not running; Deferred are scored in
 	// the future; InProgress hold an in-progress key (as of the snapshot).
@@ -392,17 +392,17 @@ type QueueStats struct {
 // headCap bounds the head of a queue read to find its oldest ready job.
 const headCap = 1000
 
-// QueueStats reads a queue's counts in one pipeline (ZCOUNT, ZCARD, the
+// Queue reads a queue's counts in one pipeline (ZCOUNT, ZCARD, the
 // head of the queue, ZSCORE of each in-progress id of snap) and its
 // health-check key. snap may be nil: then a fresh snapshot is taken.
-func (in *Inspector) QueueStats(ctx context.Context, queue string, snap *Snapshot) (QueueStats, error) {
+func (in *Inspector) Queue(ctx context.Context, queue string, snap *Snapshot) (QueueOverview, error) {
 	if queue == "" {
 		queue = in.c.queue
 	}
 	if snap == nil {
 		var err error
 		if snap, err = in.Snapshot(ctx, -1); err != nil {
-			return QueueStats{}, err
+			return QueueOverview{}, err
 		}
 	}
 	now := in.c.now()
@@ -410,9 +410,9 @@ func (in *Inspector) QueueStats(ctx context.Context, queue string, snap *Snapsho
 	ids := snap.InProgressIDs
 	h, err := in.r.QueueHead(ctx, queue, nowMS, min(len(ids)+1, headCap), ids)
 	if err != nil {
-		return QueueStats{}, err
+		return QueueOverview{}, err
 	}
-	st := QueueStats{Queue: queue, Deferred: h.Total - h.Ready}
+	st := QueueOverview{Queue: queue, Deferred: h.Total - h.Ready}
 	running := map[string]bool{}
 	for i, ok := range h.InQueue {
 		if ok {

@@ -109,7 +109,7 @@ func runsAt(score *int64) string {
 }
 
 type queueCard struct {
-	client.QueueStats
+	client.QueueOverview
 	Err string
 }
 
@@ -132,8 +132,8 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	d := overviewData{Snap: snap, Functions: snap.Functions, Results: len(snap.Results)}
 	for _, q := range h.o.Queues {
-		st, err := h.in.QueueStats(ctx, q, snap)
-		c := queueCard{QueueStats: st}
+		st, err := h.in.Queue(ctx, q, snap)
+		c := queueCard{QueueOverview: st}
 		c.Queue = q
 		if err != nil {
 			c.Err = err.Error()
