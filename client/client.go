@@ -36,6 +36,9 @@ type Options struct {
 	// same atomic effect, for Redis deployments that forbid scripting. The
 	// script is one round trip instead of four.
 	WatchMulti bool
+	// EnqueueObserver sees every enqueue (package otelarq traces them);
+	// nil for none.
+	EnqueueObserver EnqueueObserver
 }
 
 // Client is safe for concurrent use.
@@ -49,12 +52,13 @@ type Client struct {
 	now        func() time.Time
 	ownsClient bool
 	watchMulti bool
+	obs        EnqueueObserver
 }
 
 // New wraps an existing go-redis client.
 func New(rdb redis.UniversalClient, opts Options) *Client {
 	c := &Client{rdb: rdb, store: arqredis.New(rdb), queue: opts.QueueName, ser: opts.Serializer, log: opts.Logger, now: time.Now,
-		extraMS: arqredis.ExpiresExtraMS, watchMulti: opts.WatchMulti}
+		extraMS: arqredis.ExpiresExtraMS, watchMulti: opts.WatchMulti, obs: opts.EnqueueObserver}
 	if c.queue == "" {
 		c.queue = arqcompat.DefaultQueueName
 	}
@@ -234,9 +238,14 @@ func (c *Client) prepare(r Request, nowMS int64) (arqredis.Enqueue, error) {
 // ErrJobExists; else PSETEX the job and ZADD the queue, atomically. By
 // default this is one Lua script; with Options.WatchMulti it is arq's own
 // WATCH / MULTI / EXEC sequence, where a lost race is ErrJobExists too.
-func (c *Client) EnqueueRequest(ctx context.Context, r Request) (*Job, error) {
+func (c *Client) EnqueueRequest(ctx context.Context, r Request) (_ *Job, err error) {
 	if r.Options.JobID == "" {
 		r.Options.JobID = NewJobID()
+	}
+	if c.obs != nil {
+		var ended func(error)
+		ctx, ended = c.observeEnqueue(ctx, r)
+		defer func() { ended(err) }()
 	}
 	if c.watchMulti {
 		p, err := c.store.EnqueueWatchMulti(ctx, r.Options.JobID, func() (arqredis.Enqueue, error) {
@@ -276,6 +285,9 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]*Job, error
 		preps[i] = p
 	}
 	ok, err := c.store.Enqueue(ctx, preps)
+	if c.obs != nil {
+		c.observeMany(ctx, reqs, preps, ok, err)
+	}
 	if err != nil {
 		return nil, err
 	}
