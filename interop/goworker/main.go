@@ -30,9 +30,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/goarq/goarq/arqcompat"
+	"github.com/goarq/goarq/arqprom"
 	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/worker"
 )
@@ -55,6 +58,7 @@ func main() {
 	sentinels := flag.String("sentinel", "", "comma-separated sentinel addresses: find the master through Sentinel (the URL gives db and password)")
 	sentinelMaster := flag.String("sentinel-master", "mymaster", "the master's name in Sentinel")
 	debugAddr := flag.String("debug-addr", "", "serve net/http/pprof on this address (for the goroutine count)")
+	metricsAddr := flag.String("metrics-addr", "", "serve the worker's Prometheus metrics at /metrics on this address")
 	flag.Parse()
 
 	log := slog.New(worker.NewArqLogHandler(os.Stderr, slog.LevelInfo))
@@ -79,6 +83,24 @@ func main() {
 		}
 		go http.Serve(ln, nil) //nolint:errcheck // ends with the process
 	}
+	var observer worker.Observer
+	if *metricsAddr != "" {
+		reg := prometheus.NewRegistry()
+		obs, err := arqprom.NewWorkerObserver(reg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		observer = obs
+		ln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		go http.Serve(ln, mux) //nolint:errcheck // ends with the process
+	}
 	ctx := context.Background()
 	rdb, err := client.Connect(ctx, rs, log)
 	if err != nil {
@@ -93,7 +115,7 @@ func main() {
 		Functions: functions(rdb), QueueName: *queue, RedisClient: rdb, Serializer: ser,
 		MaxJobs: *maxJobs, JobTimeout: *jobTimeout, MaxTries: *maxTries, KeepResult: keep, PollDelay: *pollDelay,
 		Burst: *burst, MaxBurstJobs: *maxBurstJobs, AllowAbortJobs: *allowAbort, HealthCheckInterval: *health, JobCompletionWait: *completionWait,
-		HandleSignals: true, Logger: log,
+		HandleSignals: true, Logger: log, Observer: observer,
 	}
 	if *cronCount != "" {
 		key := *cronCount
