@@ -17,7 +17,7 @@ var funcs = template.FuncMap{
 	"repr":     func(v any) string { return clip(arqcompat.Repr(v), 2000) },
 	"reprFull": arqcompat.Repr,
 	"args": func(args []any, kw *arqcompat.Dict) string {
-		return clip(arqcompat.ReprArgs(args, kw), 300)
+		return clip(arqcompat.ReprArgs(args, kw), 160)
 	},
 	"argsFull": arqcompat.ReprArgs,
 	"exc":      pyException,

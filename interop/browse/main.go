@@ -59,8 +59,8 @@ func main() {
 		actions = append(actions, chromedp.Click(*click, chromedp.ByQuery), chromedp.WaitReady(*after, chromedp.ByQuery))
 	}
 	if *shot != "" {
-		var png []byte
-		actions = append(actions, chromedp.FullScreenshot(&png, 90), chromedp.ActionFunc(func(context.Context) error {
+		var png []byte // quality 100 makes a PNG (lower: JPEG)
+		actions = append(actions, chromedp.FullScreenshot(&png, 100), chromedp.ActionFunc(func(context.Context) error {
 			return os.WriteFile(*shot, png, 0o644)
 		}))
 	}
