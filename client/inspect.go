@@ -120,11 +120,12 @@ type Snapshot struct {
 // UnreadableFunction names the function of results that cannot be decoded.
 const UnreadableFunction = "<unreadable>"
 
-// Snapshot returns the results index, refreshing it first when it is older
-// than CacheTTL: it waits up to wait for the refresh (a negative wait: until
-// it ends or ctx is done) and otherwise returns the previous index (or an
-// empty Pending one), the refresh going on in the background. The error is
-// the last refresh's.
+// Snapshot returns the results index, refreshing it when it is older than
+// CacheTTL. A negative wait waits for the refresh (bounded by ctx). Else an
+// index that is merely older than CacheTTL is returned at once, the refresh
+// going on in the background; when there is none yet, or after
+// Invalidate, Snapshot waits up to wait and then returns the previous
+// index, or an empty Pending one. The error is the last refresh's.
 func (in *Inspector) Snapshot(ctx context.Context, wait time.Duration) (*Snapshot, error) {
 	in.mu.Lock()
 	if s := in.snap; s != nil && !in.stale && in.ttl > 0 && time.Since(s.At) < in.ttl {
@@ -132,6 +133,7 @@ func (in *Inspector) Snapshot(ctx context.Context, wait time.Duration) (*Snapsho
 		return s, nil
 	}
 	done := in.refreshing
+	mustWait := in.snap == nil || in.stale || in.ttl <= 0
 	if done == nil {
 		done = make(chan struct{})
 		in.refreshing = done
@@ -140,6 +142,11 @@ func (in *Inspector) Snapshot(ctx context.Context, wait time.Duration) (*Snapsho
 		go in.runRefresh(context.WithoutCancel(ctx), done)
 	}
 	in.mu.Unlock()
+	// an index that is merely older than CacheTTL is served at once while
+	// the refresh runs; without one, or after Invalidate, wait for it
+	if !mustWait && wait >= 0 {
+		wait = 0
+	}
 	var timeout <-chan time.Time
 	if wait >= 0 {
 		t := time.NewTimer(wait)

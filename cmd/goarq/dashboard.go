@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -18,6 +19,10 @@ import (
 	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/dashboard"
 )
+
+// memLimit is the soft memory limit of the dashboard and the exporter,
+// unless $GOMEMLIMIT sets one.
+const memLimit = 64 << 20
 
 // authEnv holds user:password for --basic-auth when the flag is not given.
 const authEnv = "GOARQ_DASHBOARD_AUTH"
@@ -107,6 +112,11 @@ func serveWeb(c *cli.Context, what string, build func(in *client.Inspector, queu
 	}
 	if len(queues) == 0 {
 		queues = []string{c.String("queue")}
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// the results index is most of the live heap; a soft limit keeps
+		// the garbage of its refreshes from doubling the process's size
+		debug.SetMemoryLimit(memLimit)
 	}
 	return withClient(c, func(cl *client.Client) error {
 		if err := cl.Redis().Ping(c.Context).Err(); err != nil {
