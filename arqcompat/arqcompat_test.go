@@ -330,3 +330,86 @@ func TestReprOfDatetimesLikePython(t *testing.T) {
 		}
 	}
 }
+
+// Go maps have no order; every encoder writes their keys sorted, so Python
+// sees the same dict order on every run: strings by code point, numbers by
+// value (not by their text: 9 before 10).
+func TestMapKeysSortedByEveryEncoder(t *testing.T) {
+	words := map[string]int{"bb": 1, "a": 2, "c": 3, "ab": 4, "é": 5, "B": 6}
+	wantWords := []any{"B", "a", "ab", "bb", "c", "é"}
+	numbers := map[int]string{10: "x", 9: "y", 100: "z", -1: "w", 0: "v"}
+	for _, s := range []arqcompat.Serializer{
+		arqcompat.PickleSerializer(arqcompat.Limits{}),
+		arqcompat.JSONSerializer(arqcompat.Limits{}),
+		arqcompat.MsgpackSerializer(arqcompat.Limits{}),
+	} {
+		cases := []struct {
+			m    any
+			want []any
+		}{{words, wantWords}}
+		switch s.Name() {
+		case "pickle":
+			cases = append(cases, struct {
+				m    any
+				want []any
+			}{numbers, []any{int64(-1), int64(0), int64(9), int64(10), int64(100)}})
+		case "json": // json.dumps turns int keys into strings, in the dict's order
+			cases = append(cases, struct {
+				m    any
+				want []any
+			}{numbers, []any{"-1", "0", "9", "10", "100"}})
+		}
+		for _, c := range cases {
+			for range 5 { // map iteration order changes from run to run
+				data, err := s.Marshal(c.m)
+				if err != nil {
+					t.Fatalf("%s: %v", s.Name(), err)
+				}
+				v, err := s.Unmarshal(data)
+				if err != nil {
+					t.Fatalf("%s: %v", s.Name(), err)
+				}
+				if got := v.(*arqcompat.Dict).Keys(); !arqcompat.Equal(got, c.want) {
+					t.Fatalf("%s: keys %s, want %s", s.Name(), arqcompat.Repr(got), arqcompat.Repr(c.want))
+				}
+			}
+		}
+	}
+}
+
+// A naive datetime assigned into a time.Time keeps its wall clock and goes
+// back to Python naive, also after arithmetic; an aware one stays aware.
+func TestNaiveDateTimeThroughTimeTimeStaysNaive(t *testing.T) {
+	pickle := arqcompat.PickleSerializer(arqcompat.Limits{})
+	naive := arqcompat.NaiveDateTime{Time: time.Date(2024, 5, 6, 7, 8, 9, 10_000, time.UTC)}
+	var tm time.Time
+	if err := arqcompat.Assign(&tm, naive); err != nil {
+		t.Fatal(err)
+	}
+	if tm.Location() != arqcompat.NaiveLocation() || tm.Hour() != 7 || tm.Unix() != naive.Unix() {
+		t.Fatalf("assigned %v", tm)
+	}
+	for _, c := range []struct {
+		v    time.Time
+		want any
+	}{
+		{tm, naive},
+		{tm.Add(time.Hour), arqcompat.NaiveDateTime{Time: naive.Add(time.Hour)}},
+		{tm.UTC(), naive.Time},
+	} {
+		data, err := pickle.Marshal(c.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := pickle.Unmarshal(data)
+		if err != nil || !arqcompat.Equal(back, c.want) {
+			t.Fatalf("%v: got %s, want %s (%v)", c.v, arqcompat.Repr(back), arqcompat.Repr(c.want), err)
+		}
+		if arqcompat.Repr(c.v) != arqcompat.Repr(c.want) || !arqcompat.Equal(c.v, c.want) {
+			t.Errorf("Repr/Equal: %s vs %s", arqcompat.Repr(c.v), arqcompat.Repr(c.want))
+		}
+	}
+	if !strings.Contains(arqcompat.Repr(tm), "datetime.datetime(2024, 5, 6, 7, 8, 9, 10)") {
+		t.Errorf("repr %s", arqcompat.Repr(tm))
+	}
+}

@@ -10,28 +10,93 @@ import (
 
 // AssignError reports a Python value that does not fit a Go type.
 type AssignError struct {
-	Path string // "" for the value itself, "[2]", ".name", "['key']" inside it
-	Want string // the Go type
-	Got  string // the Python type
-	Msg  string // more detail, optional
+	// Path is where in the value, as Python subscripts: "" for the value
+	// itself, "[2]" for a list item, "['name']" for a dict item or a struct
+	// field (by its dict key), "[2]['name']" deeper.
+	Path     string
+	Want     string // the Go type
+	Expected string // the Python type that converts to it: "int", "datetime", "list"
+	Got      string // the Python type of the value
+	Msg      string // more detail, optional
 }
 
+// Error reads as Python's TypeError does: "['age'] must be int, not str",
+// or gives the detail: "[2]: 300 is out of range for int8".
 func (e *AssignError) Error() string {
-	s := fmt.Sprintf("cannot use Python %s as Go %s", e.Got, e.Want)
-	if e.Path != "" {
-		s = e.Path + ": " + s
-	}
 	if e.Msg != "" {
-		s += " (" + e.Msg + ")"
+		if e.Path != "" {
+			return e.Path + ": " + e.Msg
+		}
+		return e.Msg
+	}
+	s := fmt.Sprintf("must be %s, not %s", e.Expected, e.Got)
+	if e.Path != "" {
+		s = e.Path + " " + s
 	}
 	return s
+}
+
+// pyTypeFor is the Python type whose values Assign converts to t.
+func pyTypeFor(t reflect.Type) string {
+	switch t {
+	case typeTime, reflect.TypeOf(NaiveDateTime{}):
+		return "datetime"
+	case typeDuration:
+		return "timedelta"
+	case typeBigInt:
+		return "int"
+	case reflect.TypeOf(Tuple{}):
+		return "tuple"
+	case reflect.TypeOf(Set{}):
+		return "set"
+	case reflect.TypeOf(FrozenSet{}):
+		return "frozenset"
+	case reflect.TypeOf(ByteArray{}):
+		return "bytearray"
+	case reflect.TypeOf(Date{}):
+		return "date"
+	case reflect.TypeOf(TimeOfDay{}):
+		return "time"
+	case reflect.TypeOf(Decimal("")):
+		return "Decimal"
+	case reflect.TypeOf(UUID{}):
+		return "UUID"
+	case reflect.TypeOf(Global{}):
+		return "type"
+	case reflect.TypeOf((*Dict)(nil)):
+		return "dict"
+	case reflect.TypeOf((*Exception)(nil)):
+		return "BaseException"
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "bool"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return "int"
+	case reflect.Float32, reflect.Float64:
+		return "float"
+	case reflect.String:
+		return "str"
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "bytes"
+		}
+		return "list"
+	case reflect.Map, reflect.Struct:
+		return "dict"
+	case reflect.Pointer:
+		return pyTypeFor(t.Elem())
+	}
+	return "object"
 }
 
 // Assign stores a model value into the Go value dst points to, converting
 // as a Go user expects: Python int into any Go integer type (range-checked),
 // int or float into floats, list, tuple or set into slices and arrays, dict
 // into maps and structs (by `arq` or `json` tag, else field name), naive or
-// aware datetimes into time.Time, numbers of seconds or timedelta into
+// aware datetimes into time.Time (a naive one in NaiveLocation, so that it
+// encodes as naive again), numbers of seconds or timedelta into
 // time.Duration. A destination of type any receives the model value as is.
 func Assign(dst any, src any) error {
 	rv := reflect.ValueOf(dst)
@@ -52,10 +117,10 @@ var (
 
 func assign(rv reflect.Value, src any, path string, depth int) error {
 	if depth > maxEncodeDepth {
-		return &AssignError{Path: path, Want: rv.Type().String(), Got: pyTypeName(src), Msg: "nested too deeply"}
+		return &AssignError{Path: path, Want: rv.Type().String(), Expected: pyTypeFor(rv.Type()), Got: pyTypeName(src), Msg: "nested too deeply"}
 	}
 	fail := func(msg string) error {
-		return &AssignError{Path: path, Want: rv.Type().String(), Got: pyTypeName(src), Msg: msg}
+		return &AssignError{Path: path, Want: rv.Type().String(), Expected: pyTypeFor(rv.Type()), Got: pyTypeName(src), Msg: msg}
 	}
 	t := rv.Type()
 	if src != nil && reflect.TypeOf(src) == t {
@@ -100,7 +165,8 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 	case typeTime:
 		switch x := src.(type) {
 		case NaiveDateTime:
-			rv.Set(reflect.ValueOf(x.Time))
+			// the wall clock, in the location that encodes as naive again
+			rv.Set(reflect.ValueOf(time.Date(x.Year(), x.Month(), x.Day(), x.Hour(), x.Minute(), x.Second(), x.Nanosecond(), naiveLoc)))
 			return nil
 		}
 		return fail("")
@@ -124,13 +190,13 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		n, ok := src.(int64)
 		if !ok {
-			if _, big := src.(*big.Int); big {
-				return fail("out of range")
+			if x, big := src.(*big.Int); big {
+				return fail(fmt.Sprintf("%s is out of range for %s", x, t))
 			}
 			break
 		}
 		if rv.OverflowInt(n) {
-			return fail(fmt.Sprintf("%d is out of range", n))
+			return fail(fmt.Sprintf("%d is out of range for %s", n, t))
 		}
 		rv.SetInt(n)
 		return nil
@@ -139,19 +205,19 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 		switch x := src.(type) {
 		case int64:
 			if x < 0 {
-				return fail(fmt.Sprintf("%d is negative", x))
+				return fail(fmt.Sprintf("%d is out of range for %s", x, t))
 			}
 			u = uint64(x)
 		case *big.Int:
 			if !x.IsUint64() {
-				return fail("out of range")
+				return fail(fmt.Sprintf("%s is out of range for %s", x, t))
 			}
 			u = x.Uint64()
 		default:
 			return fail("")
 		}
 		if rv.OverflowUint(u) {
-			return fail(fmt.Sprintf("%d is out of range", u))
+			return fail(fmt.Sprintf("%d is out of range for %s", u, t))
 		}
 		rv.SetUint(u)
 		return nil
@@ -166,7 +232,7 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 		case *big.Int:
 			f, _ := new(big.Float).SetInt(x).Float64()
 			if math.IsInf(f, 0) {
-				return fail("out of range")
+				return fail("int too large to convert to float")
 			}
 			rv.SetFloat(f)
 			return nil
@@ -216,7 +282,7 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 			}
 		}
 		if len(items) != t.Len() {
-			return fail(fmt.Sprintf("length %d, want %d", len(items), t.Len()))
+			return fail(fmt.Sprintf("%d items do not fit %s", len(items), t))
 		}
 		for i, it := range items {
 			if err := assign(rv.Index(i), it, fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
@@ -232,7 +298,7 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 		m := reflect.MakeMapWithSize(t, d.Len())
 		for _, it := range d.Items() {
 			k := reflect.New(t.Key()).Elem()
-			if err := assign(k, it.Key, path+"(key)", depth+1); err != nil {
+			if err := assign(k, it.Key, path+".keys()", depth+1); err != nil {
 				return err
 			}
 			v := reflect.New(t.Elem()).Elem()
@@ -266,7 +332,7 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 			if !present {
 				continue
 			}
-			if err := assign(rv.Field(i), v, path+"."+name, depth+1); err != nil {
+			if err := assign(rv.Field(i), v, path+"["+pyQuote(name)+"]", depth+1); err != nil {
 				return err
 			}
 		}

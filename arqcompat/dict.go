@@ -1,6 +1,7 @@
 package arqcompat
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -23,36 +24,40 @@ type Dict struct {
 }
 
 // complexKey is the index key of a value whose Python equality needs the
-// HashKey string; str and int keys, the common case, index as themselves.
+// keyHash string; str and int keys, the common case, index as themselves.
 type complexKey string
 
 // indexKey maps equal Python keys to equal Go map keys: str as string,
 // int-valued numbers and bools as int64 (1 == 1.0 == True in Python),
-// everything else by its HashKey.
-func indexKey(key any) (any, error) {
+// everything else by its keyHash. max > 0 bounds the bytes the key takes
+// to hash (errKeyTooLong beyond it); size is that count.
+func indexKey(key any, max int) (k any, size int, err error) {
 	switch k := key.(type) {
 	case string:
-		return k, nil
+		if max > 0 && len(k) > max {
+			return nil, 0, errKeyTooLong
+		}
+		return k, len(k), nil
 	case int64:
-		return k, nil
+		return k, 8, nil
 	case int:
-		return int64(k), nil
+		return int64(k), 8, nil
 	case bool:
 		if k {
-			return int64(1), nil
+			return int64(1), 8, nil
 		}
-		return int64(0), nil
+		return int64(0), 8, nil
 	}
-	h, err := HashKey(key)
+	h, err := hashKeyMax(key, max)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if strings.HasPrefix(h, "n") && strings.HasSuffix(h, ";") {
 		if n, err := strconv.ParseInt(h[1:len(h)-1], 10, 64); err == nil {
-			return n, nil // an integral float or a small big.Int equals that int
+			return n, len(h), nil // an integral float or a small big.Int equals that int
 		}
 	}
-	return complexKey(h), nil
+	return complexKey(h), len(h), nil
 }
 
 // NewDict returns a dict holding the given key/value pairs in order:
@@ -98,20 +103,25 @@ func (d *Dict) Keys() []any {
 
 // Set inserts or replaces key. A replaced key keeps its position, as in Python.
 func (d *Dict) Set(key, value any) error {
-	h, err := indexKey(key)
+	h, _, err := indexKey(key, 0)
 	if err != nil {
 		return err
 	}
+	d.setIndexed(h, key, value)
+	return nil
+}
+
+// setIndexed is Set with the key's indexKey h already computed.
+func (d *Dict) setIndexed(h, key, value any) {
 	if d.index == nil {
 		d.index = make(map[any]int, 8)
 	}
 	if i, ok := d.index[h]; ok {
 		d.items[i].Value = value
-		return nil
+		return
 	}
 	d.index[h] = len(d.items)
 	d.items = append(d.items, Item{key, value})
-	return nil
 }
 
 // Get returns the value for key.
@@ -119,7 +129,7 @@ func (d *Dict) Get(key any) (any, bool) {
 	if d == nil || d.index == nil {
 		return nil, false
 	}
-	h, err := indexKey(key)
+	h, _, err := indexKey(key, 0)
 	if err != nil {
 		return nil, false
 	}
@@ -130,9 +140,6 @@ func (d *Dict) Get(key any) (any, bool) {
 	return d.items[i].Value, true
 }
 
-// GetString is Get for a str key.
-func (d *Dict) GetString(key string) (any, bool) { return d.Get(key) }
-
 // UnhashableError reports a value Python could not use as a dict key or set member.
 type UnhashableError struct{ TypeName string }
 
@@ -140,111 +147,193 @@ func (e *UnhashableError) Error() string {
 	return fmt.Sprintf("arqcompat: unhashable type: '%s'", e.TypeName)
 }
 
-// HashKey returns a string that is equal for two values exactly when Python
+// keyHash returns a string that is equal for two values exactly when Python
 // considers them equal as dict keys, or an error for unhashable values.
-func HashKey(v any) (string, error) {
-	var b strings.Builder
-	if err := hashKey(&b, v, 0); err != nil {
+func keyHash(v any) (string, error) { return hashKeyMax(v, 0) }
+
+// errKeyTooLong is hashKeyMax's error for a key longer than its bound.
+var errKeyTooLong = errors.New("arqcompat: hash key over its length bound")
+
+// hashKeyMax is keyHash bounded: with max > 0, a key that would be longer
+// than max bytes is errKeyTooLong. A key repeats every shared reference in
+// full (a tuple of a thousand references to one string holds a thousand
+// copies), so a decoder must bound it; the bound is checked by measuring
+// the key first, which costs no copy of a string, and the key is then
+// built in one allocation.
+func hashKeyMax(v any, max int) (string, error) {
+	var w keyWriter
+	if max > 0 {
+		m := keyWriter{max: max, measuring: true}
+		if err := hashKey(&m, v, 0); err != nil {
+			return "", err
+		}
+		w.Grow(m.n)
+	}
+	if err := hashKey(&w, v, 0); err != nil {
 		return "", err
 	}
-	return b.String(), nil
+	return w.String(), nil
 }
 
-func hashNumber(b *strings.Builder, f float64) {
+// keyWriter builds a keyHash, or when measuring only counts its length n.
+// max > 0 bounds the length.
+type keyWriter struct {
+	strings.Builder
+	max       int
+	measuring bool
+	n         int
+}
+
+// add writes parts, or returns errKeyTooLong if they would not fit.
+func (w *keyWriter) add(parts ...string) error {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if err := w.count(n); err != nil || w.measuring {
+		return err
+	}
+	for _, p := range parts {
+		w.WriteString(p)
+	}
+	return nil
+}
+
+// count adds n bytes to the length, or returns errKeyTooLong if they would
+// not fit.
+func (w *keyWriter) count(n int) error {
+	if w.max > 0 && n > w.max-w.n {
+		return errKeyTooLong
+	}
+	w.n += n
+	return nil
+}
+
+// hashInt writes an int: in decimal within 64 bits (indexKey reads those
+// back as int64), beyond in hex, which unlike decimal takes linear time.
+func hashInt(w *keyWriter, x *big.Int) error {
+	if x.IsInt64() {
+		return w.add("n", strconv.FormatInt(x.Int64(), 10), ";")
+	}
+	if w.measuring {
+		return w.count(x.BitLen()/4 + 5)
+	}
+	return w.add("nx", x.Text(16), ";")
+}
+
+func hashNumber(w *keyWriter, f float64) error {
 	if f == math.Trunc(f) && !math.IsInf(f, 0) && math.Abs(f) < 1<<63 {
-		b.WriteString("n" + strconv.FormatInt(int64(f), 10) + ";")
-		return
+		return w.add("n", strconv.FormatInt(int64(f), 10), ";")
 	}
 	if f == math.Trunc(f) && !math.IsInf(f, 0) {
 		bf := new(big.Float).SetFloat64(f)
 		bi, _ := bf.Int(nil)
-		b.WriteString("n" + bi.String() + ";")
-		return
+		return hashInt(w, bi)
 	}
-	b.WriteString("f" + strconv.FormatFloat(f, 'g', -1, 64) + ";")
+	return w.add("f", strconv.FormatFloat(f, 'g', -1, 64), ";")
 }
 
-func hashKey(b *strings.Builder, v any, depth int) error {
+func hashKey(w *keyWriter, v any, depth int) error {
 	if depth > 100 {
 		return fmt.Errorf("arqcompat: dict key nested too deeply")
 	}
 	switch x := v.(type) {
 	case nil:
-		b.WriteString("N;")
+		return w.add("N;")
 	case bool:
 		if x {
-			b.WriteString("n1;")
-		} else {
-			b.WriteString("n0;")
+			return w.add("n1;")
 		}
+		return w.add("n0;")
 	case int:
-		b.WriteString("n" + strconv.FormatInt(int64(x), 10) + ";")
+		return w.add("n", strconv.FormatInt(int64(x), 10), ";")
 	case int64:
-		b.WriteString("n" + strconv.FormatInt(x, 10) + ";")
+		return w.add("n", strconv.FormatInt(x, 10), ";")
 	case int32:
-		b.WriteString("n" + strconv.FormatInt(int64(x), 10) + ";")
+		return w.add("n", strconv.FormatInt(int64(x), 10), ";")
 	case uint64:
-		b.WriteString("n" + strconv.FormatUint(x, 10) + ";")
+		return w.add("n", strconv.FormatUint(x, 10), ";")
 	case *big.Int:
-		b.WriteString("n" + x.String() + ";")
+		return hashInt(w, x)
 	case float64:
-		hashNumber(b, x)
+		return hashNumber(w, x)
 	case string:
-		b.WriteString("s" + strconv.Itoa(len(x)) + ":" + x)
+		return w.add("s", strconv.Itoa(len(x)), ":", x)
 	case []byte:
-		b.WriteString("b" + strconv.Itoa(len(x)) + ":" + string(x))
+		if w.measuring {
+			return w.count(len(x) + len(strconv.Itoa(len(x))) + 2)
+		}
+		return w.add("b", strconv.Itoa(len(x)), ":", string(x))
 	case Tuple:
-		b.WriteString("t(")
+		if err := w.add("t("); err != nil {
+			return err
+		}
 		for _, it := range x {
-			if err := hashKey(b, it, depth+1); err != nil {
+			if err := hashKey(w, it, depth+1); err != nil {
 				return err
 			}
 		}
-		b.WriteString(")")
+		return w.add(")")
 	case FrozenSet:
 		// order-insensitive: hash the sorted member hashes
+		if err := w.count(len(x) + 3); err != nil { // "F(", the commas, ")"
+			return err
+		}
 		hs := make([]string, 0, len(x))
 		for _, it := range x {
-			h, err := HashKey(it)
-			if err != nil {
+			m := keyWriter{measuring: w.measuring}
+			if w.max > 0 {
+				if m.max = w.max - w.n; m.max <= 0 {
+					return errKeyTooLong
+				}
+			}
+			if err := hashKey(&m, it, 0); err != nil {
 				return err
 			}
-			hs = append(hs, h)
+			w.n += m.n
+			hs = append(hs, m.String())
+		}
+		if w.measuring {
+			return nil
 		}
 		sort.Strings(hs)
-		b.WriteString("F(" + strings.Join(hs, ",") + ")")
+		w.WriteString("F(")
+		w.WriteString(strings.Join(hs, ","))
+		w.WriteString(")")
+		return nil
 	case time.Time:
-		b.WriteString("T" + strconv.FormatInt(x.UnixNano(), 10) + ";")
+		return w.add("T", strconv.FormatInt(x.UnixNano(), 10), ";")
 	case NaiveDateTime:
-		b.WriteString("W" + strconv.FormatInt(x.UnixNano(), 10) + ";")
+		return w.add("W", strconv.FormatInt(x.UnixNano(), 10), ";")
 	case Date:
-		b.WriteString("D" + x.String() + ";")
+		return w.add("D", x.String(), ";")
 	case TimeOfDay:
-		b.WriteString("H" + x.String() + ";")
+		return w.add("H", x.String(), ";")
 	case time.Duration:
-		b.WriteString("d" + strconv.FormatInt(int64(x), 10) + ";")
+		return w.add("d", strconv.FormatInt(int64(x), 10), ";")
 	case Decimal:
-		b.WriteString("M" + string(x) + ";")
+		return w.add("M", string(x), ";")
 	case UUID:
-		b.WriteString("U" + x.String() + ";")
+		return w.add("U", x.String(), ";")
 	case Global:
-		b.WriteString("G" + x.String() + ";")
+		return w.add("G", x.Module, ".", x.Name, ";")
 	case *Object:
 		// Python hashes instances by identity unless they define __hash__;
 		// enum members and most value objects compare by their arguments.
-		b.WriteString("O" + x.Class.String() + "(")
+		if err := w.add("O", x.Class.Module, ".", x.Class.Name, "("); err != nil {
+			return err
+		}
 		for _, it := range x.Args {
-			if err := hashKey(b, it, depth+1); err != nil {
+			if err := hashKey(w, it, depth+1); err != nil {
 				return err
 			}
 		}
-		b.WriteString(")")
+		return w.add(")")
 	case *Exception:
-		fmt.Fprintf(b, "E%p;", x)
+		return w.add("E", fmt.Sprintf("%p", x), ";")
 	default:
 		return &UnhashableError{TypeName: pyTypeName(v)}
 	}
-	return nil
 }
 
 // pyTypeName is the Python type name of a model value, for error messages.

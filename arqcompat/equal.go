@@ -13,6 +13,16 @@ import (
 func Equal(a, b any) bool { return equal(a, b, 0) }
 
 func equal(a, b any, depth int) bool {
+	if t, ok := a.(time.Time); ok {
+		if n, ok := naiveOf(t); ok {
+			a = n
+		}
+	}
+	if t, ok := b.(time.Time); ok {
+		if n, ok := naiveOf(t); ok {
+			b = n
+		}
+	}
 	if depth > maxEncodeDepth {
 		return false
 	}
@@ -116,14 +126,14 @@ func equalUnordered(a, b []any) bool {
 	}
 	seen := map[string]int{}
 	for _, v := range a {
-		h, err := HashKey(v)
+		h, err := keyHash(v)
 		if err != nil {
 			return false
 		}
 		seen[h]++
 	}
 	for _, v := range b {
-		h, err := HashKey(v)
+		h, err := keyHash(v)
 		if err != nil || seen[h] == 0 {
 			return false
 		}

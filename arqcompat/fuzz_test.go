@@ -13,7 +13,8 @@ import (
 )
 
 // The fuzz targets' seed corpora under testdata/fuzz are written by CPython
-// (scripts/gen_testdata.py). Each target checks that decoding untrusted bytes
+// (scripts/gen_testdata.py), except FuzzDecodeJob's shared_refs_* seeds:
+// small memo trees of the shape expansion_test.go bounds. Each target checks that decoding untrusted bytes
 // never panics, stays within the limits, and that whatever decodes
 // re-encodes to something that decodes to the same value.
 var fuzzLimits = arqcompat.Limits{MaxBytes: 1 << 20, MaxDepth: 64, MaxItems: 100_000}

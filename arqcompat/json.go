@@ -10,12 +10,12 @@ import (
 	"unicode/utf8"
 )
 
-// MarshalJSON encodes like Python's json.dumps: tuples become arrays, floats
+// jsonMarshal encodes like Python's json.dumps: tuples become arrays, floats
 // keep a fraction or exponent (1.0 stays a float), integers of any size are
 // written exactly, NaN and infinities as Python writes them, and dict keys
 // that are int, float, bool or None become strings as json.dumps makes them.
 // Values json.dumps rejects (bytes, sets, datetimes, objects) give an error.
-func MarshalJSON(v any) ([]byte, error) {
+func jsonMarshal(v any) ([]byte, error) {
 	var b strings.Builder
 	if err := jsonEncode(&b, v, 0); err != nil {
 		return nil, err
@@ -131,10 +131,10 @@ func jsonArray(b *strings.Builder, items []any, depth int) error {
 	return nil
 }
 
-// UnmarshalJSONLimits decodes like Python's json.loads: objects become *Dict
+// jsonUnmarshal decodes like Python's json.loads: objects become *Dict
 // in document order, numbers with a fraction or exponent become float64 and
 // the rest int64 or *big.Int, and NaN, Infinity and -Infinity are accepted.
-func UnmarshalJSONLimits(data []byte, lim Limits) (any, error) {
+func jsonUnmarshal(data []byte, lim Limits) (any, error) {
 	lim = lim.orDefault()
 	if len(data) > lim.MaxBytes {
 		return nil, overLimit("json", "payload of %d bytes is over the %d-byte limit", len(data), lim.MaxBytes)
@@ -152,8 +152,9 @@ func UnmarshalJSONLimits(data []byte, lim Limits) (any, error) {
 	return v, nil
 }
 
-// UnmarshalJSON is UnmarshalJSONLimits with DefaultLimits.
-func UnmarshalJSON(data []byte) (any, error) { return UnmarshalJSONLimits(data, Limits{}) }
+// UnmarshalJSON decodes like Python's json.loads, with the default Limits,
+// into the model (as JSONSerializer does).
+func UnmarshalJSON(data []byte) (any, error) { return jsonUnmarshal(data, Limits{}) }
 
 type jsonParser struct {
 	data []byte

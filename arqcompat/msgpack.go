@@ -10,12 +10,12 @@ import (
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
-// MarshalMsgpack encodes like Python's msgpack.packb with its defaults
+// msgpackMarshal encodes like Python's msgpack.packb with its defaults
 // (use_bin_type=True): str and bytes stay distinct, tuples become arrays,
 // integers take the smallest width. Values packb rejects (integers beyond
 // 64 bits, sets, datetimes, objects) give an error, and so do dict keys
 // other than str and bytes, which unpackb's strict_map_key refuses.
-func MarshalMsgpack(v any) ([]byte, error) {
+func msgpackMarshal(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := msgpack.NewEncoder(&buf)
 	if err := mpEncode(enc, v, 0); err != nil {
@@ -125,10 +125,10 @@ func mpArray(enc *msgpack.Encoder, items []any, depth int) error {
 	return nil
 }
 
-// UnmarshalMsgpackLimits decodes like msgpack.unpackb(raw=False): maps
+// msgpackUnmarshal decodes like msgpack.unpackb(raw=False): maps
 // become *Dict in order, arrays []any, str string, bin []byte, and
 // unsigned integers beyond int64 *big.Int.
-func UnmarshalMsgpackLimits(data []byte, lim Limits) (v any, err error) {
+func msgpackUnmarshal(data []byte, lim Limits) (v any, err error) {
 	lim = lim.orDefault()
 	if len(data) > lim.MaxBytes {
 		return nil, overLimit("msgpack", "payload of %d bytes is over the %d-byte limit", len(data), lim.MaxBytes)
@@ -144,9 +144,6 @@ func UnmarshalMsgpackLimits(data []byte, lim Limits) (v any, err error) {
 	}
 	return v, nil
 }
-
-// UnmarshalMsgpack is UnmarshalMsgpackLimits with DefaultLimits.
-func UnmarshalMsgpack(data []byte) (any, error) { return UnmarshalMsgpackLimits(data, Limits{}) }
 
 type mpParser struct {
 	data []byte

@@ -6,8 +6,6 @@ import (
 	"math"
 	"math/big"
 	"reflect"
-	"sort"
-	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -23,8 +21,8 @@ import (
 // copied into a second tree first. Protocol 4 encoding of the types arq
 // carries is a few dozen opcodes, each checked against CPython's
 // pickle.loads by the interop suite. Why a hand-written decoder: see
-// unpickle.go (gopickle's per-call allocation, measured).
-func Pickle(v any) ([]byte, error) {
+// pickle_machine.go (gopickle's per-call allocation, measured).
+func pickleMarshal(v any) ([]byte, error) {
 	e := pickleEncoder{buf: make([]byte, 0, 256)}
 	e.buf = append(e.buf, 0x80, 4, 0x95, 0, 0, 0, 0, 0, 0, 0, 0) // PROTO 4, FRAME placeholder
 	if err := e.encode(v, 0); err != nil {
@@ -332,6 +330,9 @@ func (e *pickleEncoder) encodeOther(v any, depth int) error {
 		}
 		e.op(0x91)
 	case time.Time:
+		if n, ok := naiveOf(x); ok {
+			return e.encode(n, depth)
+		}
 		if err := checkYear(x.Year()); err != nil {
 			return err
 		}
@@ -455,173 +456,4 @@ func (e *pickleEncoder) reflect(rv reflect.Value, depth int) error {
 		return &EncodeError{"pickle", err.Error()}
 	}
 	return e.encode(nv, depth)
-}
-
-// Normalize converts a Go value outside the model into the model: named
-// numeric and string types to their base type, typed slices to []any, maps
-// to *Dict (keys sorted), structs to *Dict of exported fields (named by an
-// `arq` or `json` tag), pointers to what they point to.
-func Normalize(v any) (any, error) {
-	return normalizeAny(reflect.ValueOf(v), 0)
-}
-
-func normalize(rv reflect.Value, depth int) (any, error) {
-	if depth > maxEncodeDepth {
-		return nil, fmt.Errorf("value nested deeper than %d", maxEncodeDepth)
-	}
-	if !rv.IsValid() {
-		return nil, nil
-	}
-	switch rv.Kind() {
-	case reflect.Bool:
-		return rv.Bool(), nil
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		if d, ok := rv.Interface().(time.Duration); ok {
-			return d, nil
-		}
-		return rv.Int(), nil
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		u := rv.Uint()
-		if u <= math.MaxInt64 {
-			return int64(u), nil
-		}
-		return new(big.Int).SetUint64(u), nil
-	case reflect.Float32, reflect.Float64:
-		return rv.Float(), nil
-	case reflect.String:
-		return rv.String(), nil
-	case reflect.Pointer, reflect.Interface:
-		if rv.IsNil() {
-			return nil, nil
-		}
-		if rv.Kind() == reflect.Pointer {
-			if b, ok := rv.Interface().(*big.Int); ok {
-				return b, nil
-			}
-			if d, ok := rv.Interface().(*Dict); ok {
-				return d, nil
-			}
-		}
-		return normalizeAny(rv.Elem(), depth+1)
-	case reflect.Slice, reflect.Array:
-		if rv.Kind() == reflect.Slice && rv.IsNil() {
-			return nil, nil
-		}
-		if rv.Type().Elem().Kind() == reflect.Uint8 {
-			b := make([]byte, rv.Len())
-			reflect.Copy(reflect.ValueOf(b), rv)
-			return b, nil
-		}
-		out := make([]any, rv.Len())
-		for i := range out {
-			v, err := normalizeAny(rv.Index(i), depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = v
-		}
-		return out, nil
-	case reflect.Map:
-		if rv.IsNil() {
-			return nil, nil
-		}
-		type kv struct {
-			k, v any
-			h    string
-		}
-		var kvs []kv
-		iter := rv.MapRange()
-		for iter.Next() {
-			k, err := normalizeAny(iter.Key(), depth+1)
-			if err != nil {
-				return nil, err
-			}
-			h, err := HashKey(k)
-			if err != nil {
-				return nil, err
-			}
-			val, err := normalizeAny(iter.Value(), depth+1)
-			if err != nil {
-				return nil, err
-			}
-			kvs = append(kvs, kv{k, val, h})
-		}
-		sort.Slice(kvs, func(i, j int) bool { return kvs[i].h < kvs[j].h })
-		d := &Dict{}
-		for _, p := range kvs {
-			if err := d.Set(p.k, p.v); err != nil {
-				return nil, err
-			}
-		}
-		return d, nil
-	case reflect.Struct:
-		if t, ok := rv.Interface().(time.Time); ok {
-			return t, nil
-		}
-		d := &Dict{}
-		rt := rv.Type()
-		for i := 0; i < rt.NumField(); i++ {
-			f := rt.Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			name, skip := fieldName(f)
-			if skip {
-				continue
-			}
-			val, err := normalizeAny(rv.Field(i), depth+1)
-			if err != nil {
-				return nil, err
-			}
-			if err := d.Set(name, val); err != nil {
-				return nil, err
-			}
-		}
-		return d, nil
-	}
-	return nil, fmt.Errorf("cannot represent Go type %s as a Python value", rv.Type())
-}
-
-// normalizeAny keeps model values as they are and normalizes the rest.
-func normalizeAny(rv reflect.Value, depth int) (any, error) {
-	if !rv.IsValid() {
-		return nil, nil
-	}
-	if rv.Kind() == reflect.Interface {
-		if rv.IsNil() {
-			return nil, nil
-		}
-		rv = rv.Elem()
-	}
-	v := rv.Interface()
-	if isModelValue(v) {
-		return v, nil
-	}
-	return normalize(rv, depth)
-}
-
-func isModelValue(v any) bool {
-	switch v.(type) {
-	case nil, bool, int64, *big.Int, float64, string, []byte, ByteArray, Tuple, []any, *Dict, Set, FrozenSet,
-		time.Time, NaiveDateTime, Date, TimeOfDay, time.Duration, Decimal, UUID, Global, *Exception, *Object:
-		return true
-	}
-	return false
-}
-
-// fieldName returns the dict key of a struct field: the `arq` tag, else the
-// `json` tag, else the field name; "-" skips the field.
-func fieldName(f reflect.StructField) (string, bool) {
-	for _, tag := range []string{"arq", "json"} {
-		if t, ok := f.Tag.Lookup(tag); ok {
-			name, _, _ := strings.Cut(t, ",")
-			if name == "-" {
-				return "", true
-			}
-			if name != "" {
-				return name, false
-			}
-		}
-	}
-	return f.Name, false
 }

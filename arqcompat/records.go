@@ -171,9 +171,9 @@ func EncodeResult(s Serializer, r ResultRecord) ([]byte, error) {
 	return s.Marshal(d)
 }
 
-// UnserializableResult is the result arq stores when the real one cannot be
+// unserializableResult is the result arq stores when the real one cannot be
 // serialized.
-const UnserializableResult = "unable to serialize result"
+const unserializableResult = "unable to serialize result"
 
 // EncodeResultFallback is serialize_result with arq's fallback: when the
 // result cannot be serialized it is replaced by the string
@@ -193,7 +193,7 @@ func EncodeResultFallback(s Serializer, r ResultRecord) (data []byte, cause erro
 //
 //go:noinline
 func encodeUnserializable(s Serializer, r ResultRecord, cause error) ([]byte, error) {
-	r.Result, r.Success = UnserializableResult, false
+	r.Result, r.Success = unserializableResult, false
 	data, err := EncodeResult(s, r)
 	if err != nil {
 		return nil, errors.Join(cause, err)

@@ -4,7 +4,7 @@ import "fmt"
 
 // Serializer turns the records arq stores in Redis into bytes and back, as
 // arq's job_serializer / job_deserializer pair does. Unmarshal returns the
-// Go model of Python values (see values.go).
+// Go model of Python values (see the package documentation).
 type Serializer interface {
 	// Name is a short name for logs and errors: "pickle", "json", "msgpack".
 	Name() string
@@ -24,26 +24,26 @@ func (s funcSerializer) Unmarshal(b []byte) (any, error) { return s.unmarshal(b)
 
 // NewSerializer plugs in a custom pair of functions, like passing
 // job_serializer and job_deserializer to arq. unmarshal must return values
-// of the model (values.go), and must bound its own work on untrusted bytes.
+// of the model (see the package documentation), and must bound its own work on untrusted bytes.
 func NewSerializer(name string, marshal func(any) ([]byte, error), unmarshal func([]byte) (any, error)) Serializer {
 	return funcSerializer{name, marshal, unmarshal}
 }
 
 // PickleSerializer is arq's default, pickle.dumps / pickle.loads.
 func PickleSerializer(lim Limits) Serializer {
-	return funcSerializer{"pickle", Pickle, func(b []byte) (any, error) { return UnpickleLimits(b, lim) }}
+	return funcSerializer{"pickle", pickleMarshal, func(b []byte) (any, error) { return pickleUnmarshal(b, lim) }}
 }
 
 // JSONSerializer is json.dumps(d).encode() / json.loads, as arq users
 // configure it.
 func JSONSerializer(lim Limits) Serializer {
-	return funcSerializer{"json", MarshalJSON, func(b []byte) (any, error) { return UnmarshalJSONLimits(b, lim) }}
+	return funcSerializer{"json", jsonMarshal, func(b []byte) (any, error) { return jsonUnmarshal(b, lim) }}
 }
 
 // MsgpackSerializer is msgpack.packb / msgpack.unpackb(raw=False), arq's
 // documented example.
 func MsgpackSerializer(lim Limits) Serializer {
-	return funcSerializer{"msgpack", MarshalMsgpack, func(b []byte) (any, error) { return UnmarshalMsgpackLimits(b, lim) }}
+	return funcSerializer{"msgpack", msgpackMarshal, func(b []byte) (any, error) { return msgpackUnmarshal(b, lim) }}
 }
 
 // SerializerByName returns the pickle, json or msgpack serializer with the

@@ -10,31 +10,6 @@ import (
 	"time"
 )
 
-// The Go model of Python values. Decoders produce, and encoders accept, these
-// types:
-//
-//	None                nil
-//	bool                bool
-//	int                 int64, or *big.Int beyond 64 bits (encoders also take every Go integer type)
-//	float               float64 (and float32 when encoding)
-//	str                 string (valid UTF-8)
-//	bytes               []byte
-//	bytearray           ByteArray
-//	tuple               Tuple
-//	list                []any (encoders take any slice)
-//	dict                *Dict, insertion order kept (encoders also take maps with sorted keys)
-//	set, frozenset      Set, FrozenSet
-//	datetime (aware)    time.Time in UTC or a fixed zone
-//	datetime (naive)    NaiveDateTime
-//	date                Date
-//	time                TimeOfDay
-//	timedelta           time.Duration
-//	Decimal             Decimal
-//	UUID                UUID
-//	exceptions          *Exception
-//	other instances     *Object (enum members included); re-encodes unchanged
-//	classes, functions  Global
-
 // Tuple is a Python tuple.
 type Tuple []any
 
@@ -77,6 +52,27 @@ func ParseUUID(s string) (UUID, error) {
 // NaiveDateTime is a Python datetime without tzinfo. The embedded time holds
 // the wall-clock reading in the UTC location.
 type NaiveDateTime struct{ time.Time }
+
+// naiveLoc marks a time.Time that stands for a naive datetime.
+var naiveLoc = time.FixedZone("naive", 0)
+
+// NaiveLocation is the location of a time.Time that stands for a naive
+// Python datetime. Assign puts a naive datetime into a time.Time in this
+// location, with its wall clock unchanged, and every encoder, Repr and Equal
+// treat a time.Time in it as the naive datetime it came from, so a handler
+// that binds a naive datetime to a time.Time, adds to it or formats it,
+// and returns it gives Python a naive datetime back. Its offset is 0: Unix()
+// reads the wall clock as UTC. t.UTC(), t.In(loc) and time.Now() are aware
+// times, and go back to Python aware.
+func NaiveLocation() *time.Location { return naiveLoc }
+
+// naiveOf returns t as a NaiveDateTime when it is in NaiveLocation.
+func naiveOf(t time.Time) (NaiveDateTime, bool) {
+	if t.Location() != naiveLoc {
+		return NaiveDateTime{}, false
+	}
+	return NaiveDateTime{t.UTC()}, true
+}
 
 // Date is a Python datetime.date.
 type Date struct {
@@ -180,17 +176,6 @@ func (e *Exception) Is(target error) bool {
 	return ok && t.Class == e.Class && len(t.Args) == 0
 }
 
-// Python classes that arq itself puts in results.
-var (
-	ClassCancelledError     = Global{"asyncio.exceptions", "CancelledError"}
-	ClassTimeoutError       = Global{"builtins", "TimeoutError"}
-	ClassJobExecutionFailed = Global{"arq.worker", "JobExecutionFailed"}
-	ClassSerializationError = Global{"arq.jobs", "SerializationError"}
-	ClassDeserialization    = Global{"arq.jobs", "DeserializationError"}
-	ClassTypeError          = Global{"builtins", "TypeError"}
-	ClassRuntimeError       = Global{"builtins", "RuntimeError"}
-)
-
 // IsCancellation reports whether v is an asyncio.CancelledError, the result
 // arq stores for an aborted job.
 func IsCancellation(v any) bool {
@@ -290,6 +275,10 @@ func repr(b *strings.Builder, v any, depth int) {
 		}
 		b.WriteString("}")
 	case time.Time:
+		if n, ok := naiveOf(x); ok {
+			repr(b, n, depth)
+			return
+		}
 		fmt.Fprintf(b, "datetime.datetime(%d, %d, %d, ", x.Year(), int(x.Month()), x.Day())
 		reprClock(b, x.Hour(), x.Minute(), x.Second(), x.Nanosecond()/1000)
 		b.WriteString(", tzinfo=")

@@ -29,7 +29,8 @@ type Options struct {
 	// ExpiresExtra is added to the deferral to give the job key's TTL when
 	// no Expires is given (arq's expires_extra_ms, one day).
 	ExpiresExtra time.Duration
-	// Logger defaults to slog.Default().
+	// Logger gets the client's log lines, and go-redis's own for this
+	// client's connection; it defaults to slog.Default().
 	Logger *slog.Logger
 	// WatchMulti makes Enqueue send arq's literal command sequence (WATCH,
 	// EXISTS, MULTI, PSETEX, ZADD, EXEC) instead of one Lua script with the
@@ -57,7 +58,7 @@ type Client struct {
 
 // New wraps an existing go-redis client.
 func New(rdb redis.UniversalClient, opts Options) *Client {
-	c := &Client{rdb: rdb, store: arqredis.New(rdb), queue: opts.QueueName, ser: opts.Serializer, log: opts.Logger, now: time.Now,
+	c := &Client{rdb: rdb, queue: opts.QueueName, ser: opts.Serializer, log: opts.Logger, now: time.Now,
 		extraMS: arqredis.ExpiresExtraMS, watchMulti: opts.WatchMulti, obs: opts.EnqueueObserver}
 	if c.queue == "" {
 		c.queue = arqcompat.DefaultQueueName
@@ -68,6 +69,7 @@ func New(rdb redis.UniversalClient, opts Options) *Client {
 	if c.log == nil {
 		c.log = slog.Default()
 	}
+	c.store = arqredis.New(rdb, c.log)
 	if opts.ExpiresExtra > 0 {
 		c.extraMS = arqcompat.DurationMS(opts.ExpiresExtra)
 	}
@@ -319,6 +321,9 @@ type JobDef struct {
 	// Score is the queue score (ms when the job may run); nil when the job
 	// is not in the queue.
 	Score *int64
+	// Err is set only by ListJobs and ListResults, for a record that could
+	// not be read (a *RecordError); then only JobID (and Score) are known.
+	Err error
 }
 
 // JobResult is a finished job as arq's JobResult.

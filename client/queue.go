@@ -18,6 +18,9 @@ type QueueStats struct {
 	// jobs (and of jobs whose record names no queue).
 	ResultsOK     int `json:"results_ok"`
 	ResultsFailed int `json:"results_failed"`
+	// ResultsUnreadable counts the kept results, of any queue, that cannot
+	// be read with the client's serializer (their queue is unknown).
+	ResultsUnreadable int `json:"results_unreadable"`
 	// Health is the queue's health-check line, "" when no worker wrote one.
 	Health string `json:"health"`
 }
@@ -38,11 +41,15 @@ func (c *Client) QueueStats(ctx context.Context, queue string) (QueueStats, erro
 	}
 	// a running job is still in the queue: count it once, as running
 	q.Queued, q.Deferred = max(0, int(ready)-q.InProgress), int(total-ready)
-	res, err := c.AllJobResults(ctx)
+	res, err := c.readResults(ctx)
 	if err != nil {
 		return q, err
 	}
 	for _, r := range res {
+		if r.Err != nil {
+			q.ResultsUnreadable++
+			continue
+		}
 		if r.QueueName != queue && r.QueueName != "<unknown>" {
 			continue
 		}
@@ -65,4 +72,3 @@ func (c *Client) HealthCheck(ctx context.Context, key string) (line string, ok b
 	}
 	return c.store.ReadHealth(ctx, key)
 }
-

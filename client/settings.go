@@ -261,7 +261,7 @@ func Connect(ctx context.Context, s RedisSettings, log *slog.Logger) (redis.Univ
 		return nil, err
 	}
 	for try := 0; ; try++ {
-		err = arqredis.New(rdb).Ping(ctx)
+		err = arqredis.New(rdb, log).Ping(ctx)
 		if err == nil {
 			if try > 0 {
 				log.InfoContext(ctx, "redis connection successful")

@@ -1,5 +1,6 @@
 """Job functions the Python arq workers of the interop suite run."""
 import asyncio
+import importlib
 import contextlib
 import dataclasses
 import enum
@@ -41,6 +42,10 @@ async def fail_custom(ctx, *args):
     raise CustomError(*args)
 
 
+async def fail_as(ctx, module, name, message):
+    raise getattr(importlib.import_module(module), name)(message)
+
+
 async def sleep(ctx, seconds):
     await asyncio.sleep(seconds)
     return seconds
@@ -66,7 +71,7 @@ async def work(ctx, key, seconds):
     return n
 
 
-FUNCTIONS = [echo, add, fail, fail_custom, sleep, job_info, retry, count, work, func(sleep, name="short_sleep", timeout=0.2)]
+FUNCTIONS = [echo, add, fail, fail_as, fail_custom, sleep, job_info, retry, count, work, func(sleep, name="short_sleep", timeout=0.2)]
 
 
 def make_worker(pool, serializer="pickle", **kw):

@@ -258,6 +258,7 @@ def test_tls_client_certificate(certs):
         assert p.returncode == 4, p.stdout
         p = goarq(url, "--tls-ca", ca, "--tls-cert", os.path.join(certs, "client.crt"), "--tls-key", os.path.join(certs, "client.key"),
                   "status", "x")
-        assert (p.returncode, p.stdout) == (0, "not_found\n"), p.stderr
+        # connected: an unknown job's status is not_found, exit 1 (a TLS failure is exit 4)
+        assert (p.returncode, p.stdout) == (1, "not_found\n"), p.stderr
     finally:
         srv.stop()

@@ -159,24 +159,64 @@ async def test_failures_as_python_sees_them(arq_redis):
     assert await typed_ok.result() == [7, "x"]
     with pytest.raises(Exception, match="panic: boom"):
         await panics.result()
-    def noop():
+    # the Python twins take ctx first, as every arq function does: arq
+    # calls coroutine(ctx, *args), so CPython counts ctx in its message
+    def noop(ctx):
         pass
 
-    def fail(message):
+    def fail(ctx, message):
         pass
 
     for job, python_twin, args in ((noop_arg, noop, (1,)), (fail_args, fail, ("a", "b"))):
         with pytest.raises(TypeError) as got:
             await job.result()
         with pytest.raises(TypeError) as want:
-            python_twin(*args)
-        # CPython's own wording: "takes 0 positional arguments but 1 was given"
+            python_twin({}, *args)
+        # CPython's own wording: "noop() takes 1 positional argument but 2 were given"
         assert str(got.value) == str(want.value).split(".")[-1]
+        assert "takes 1 positional argument but 2 were given" in str(got.value) or "takes 2 positional arguments but 3 were given" in str(got.value)
     assert "! " + timeout.job_id + ":sleep failed, TimeoutError: " in out
 
 
 async def _gone(pool, key):
     return not await pool.exists(key)
+
+
+async def test_datetimes_through_time_time_keep_their_kind(arq_redis):
+    """A naive datetime a Go handler takes as time.Time comes back naive, an
+    aware one aware, both with the wall clock Python expects."""
+    pool = arq_redis
+    naive = datetime.datetime(2024, 5, 6, 7, 8, 9, 123456)
+    aware = datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
+    naive_job = await pool.enqueue_job("later", naive, 3600)
+    aware_job = await pool.enqueue_job("later", when=aware, seconds=1.5)
+    await go_burst()
+    got = await naive_job.result(timeout=5)
+    assert got.tzinfo is None and got == naive + datetime.timedelta(hours=1)
+    got = await aware_job.result(timeout=5)
+    assert got.tzinfo is not None and got == aware + datetime.timedelta(seconds=1.5)
+    assert got.utcoffset() == datetime.timedelta(hours=2)
+
+
+async def test_type_errors_name_python_types_and_keywords(arq_redis):
+    pool = arq_redis
+    not_a_date = await pool.enqueue_job("later", "2024-05-06", 1)
+    bad_age = await pool.enqueue_job("person", name="ann", age="ten")
+    ok = await pool.enqueue_job("person", name="ann", age=3)
+    await go_burst()
+    # CPython's wording for an argument of the wrong type, as a builtin says
+    # it: "".encode(encoding=1) raises "encode() argument 'encoding' must be
+    # str, not int"
+    with pytest.raises(TypeError) as cpython:
+        "".encode(encoding=1)
+    assert str(cpython.value) == "encode() argument 'encoding' must be str, not int"
+    with pytest.raises(TypeError) as got:
+        await not_a_date.result(timeout=5)
+    assert str(got.value) == "later() argument 'when' (position 1) must be datetime, not str"
+    with pytest.raises(TypeError) as got:
+        await bad_age.result(timeout=5)
+    assert str(got.value) == "person() argument 'age' must be int, not str"
+    assert await ok.result(timeout=5) == ["ann", 3]
 
 
 async def test_unreadable_job_fails_with_deserialization_error(arq_redis):

@@ -11,12 +11,14 @@ import (
 	"github.com/goarq/goarq/client"
 )
 
-// EverySecond as CronJob.Second runs the job every second (arq's second=None).
-var EverySecond = []int{}
+// EverySecond, as CronJob.Second, runs the job every second (arq's
+// second=None); a nil Second runs it at second 0, as arq's default.
+func EverySecond() []int { return []int{} }
 
 // CronJob is arq's cron(): a function the worker enqueues on a schedule.
 // A nil field matches every value, except Second, whose nil means 0 (arq's
-// default); Weekday counts from Monday = 0 as Python does.
+// default; EverySecond() matches every second); Weekday counts from
+// Monday = 0 as Python does.
 type CronJob struct {
 	// Name is the function name and the prefix of the job ids; arq uses
 	// 'cron:<function name>'.
@@ -34,8 +36,11 @@ type CronJob struct {
 	NotUnique bool
 	// JobID, when set, is used for every run instead of '<name>:<unix ms>'.
 	JobID string
-	// Timeout, KeepResult (default: none, arq's 0), KeepResultForever and
-	// MaxTries (default 1) as arq's cron().
+	// Timeout, KeepResult, KeepResultForever and MaxTries as arq's cron().
+	// Each one set here wins; one left zero takes the Handler's (set with
+	// WithTimeout, WithKeepResult, ...), else arq's cron default: the
+	// worker's timeout, no result kept (arq's keep_result=0), not forever,
+	// max tries 1.
 	Timeout           time.Duration
 	KeepResult        time.Duration
 	KeepResultForever bool
@@ -43,20 +48,33 @@ type CronJob struct {
 }
 
 func (c CronJob) function() (*Function, error) {
+	if c.Handler.err != nil {
+		return nil, fmt.Errorf("%w (the Handler of cron job %q)", c.Handler.err, c.Name)
+	}
 	if c.Name == "" || c.Handler.handler == nil {
-		return nil, errors.New("worker: a cron job needs a Name and a Handler")
+		return nil, fmt.Errorf("%w: a cron job needs a Name and a Handler", ErrBadFunction)
 	}
 	f := c.Handler
 	f.Name, f.cron = c.Name, true
-	f.Timeout = c.Timeout
-	f.KeepResult = c.KeepResult
-	if f.KeepResult == 0 {
+	if c.Timeout != 0 {
+		f.Timeout = c.Timeout
+	}
+	switch {
+	case c.KeepResult != 0:
+		f.KeepResult = c.KeepResult
+	case f.KeepResult == 0:
 		f.KeepResult = DontKeep
 	}
-	forever := c.KeepResultForever
-	f.KeepResultForever = &forever
-	f.MaxTries = c.MaxTries
-	if f.MaxTries <= 0 {
+	switch {
+	case c.KeepResultForever:
+		f.KeepResultForever, f.keepForeverSet = true, true
+	case !f.keepForeverSet && !f.KeepResultForever:
+		f.keepForeverSet = true // arq's cron(keep_result_forever=False) wins over the worker's
+	}
+	switch {
+	case c.MaxTries > 0:
+		f.MaxTries = c.MaxTries
+	case f.MaxTries <= 0:
 		f.MaxTries = 1
 	}
 	return &f, nil

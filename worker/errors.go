@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -71,6 +72,19 @@ func excRetry(r *RetryError) *arqcompat.Exception {
 	exc := arqcompat.NewException("arq.worker", "Retry")
 	exc.State = arqcompat.NewDict("defer_score", score)
 	return exc
+}
+
+// cancelledByJob reports an error a handler returned that arq treats as
+// "cancelled, will be run again": asyncio.CancelledError or arq's RetryJob
+// raised by the job itself, or, the Go way, context.Canceled from a
+// context of the handler's own (the worker's cancellations of the job's
+// context are told apart before this is asked).
+func cancelledByJob(err error) bool {
+	var exc *arqcompat.Exception
+	if errors.As(err, &exc) {
+		return arqcompat.IsCancellation(exc) || exc.Class == arqcompat.Global{Module: "arq.worker", Name: "RetryJob"}
+	}
+	return errors.Is(err, context.Canceled)
 }
 
 // panicError carries a recovered panic.

@@ -116,10 +116,7 @@ func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqco
 	if setTry {
 		jobTry = int(rec.JobTry)
 	}
-	maxTries := w.s.MaxTries
-	if fn.MaxTries > 0 {
-		maxTries = fn.MaxTries
-	}
+	maxTries := orZero(fn.MaxTries, w.s.MaxTries)
 	if jobTry > maxTries {
 		w.log.WarnContext(ctx, fmt.Sprintf("%6.2fs ! %s max retries %d exceeded", secs(nowMS()-rec.EnqueueTimeMS), ref, maxTries),
 			"job_id", id, "function", rec.Function, "try", jobTry)
@@ -127,10 +124,7 @@ func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqco
 		return
 	}
 
-	timeout := w.s.JobTimeout
-	if fn.Timeout > 0 {
-		timeout = fn.Timeout
-	}
+	timeout := orZero(fn.Timeout, w.s.JobTimeout)
 	job := &Job{ID: id, Try: jobTry, EnqueueTime: rec.EnqueueTime(), Score: c.Score, Function: rec.Function,
 		Args: rec.Args, Kwargs: rec.Kwargs, Queue: w.s.QueueName}
 	r := &runningJob{w: w, id: id, score: c.Score, try: jobTry, rec: rec, fn: fn, ref: ref, job: job,
@@ -215,6 +209,12 @@ func (r *runningJob) run(timeout time.Duration) {
 		r.jctx = o.JobStarted(r.jctx, r.ev)
 	}
 	r.logStart(r.jctx)
+	if timeout <= 0 {
+		// arq's asyncio.wait_for(task, 0) cancels the task before it runs
+		close(r.returned)
+		r.once.Do(func() { r.finalize(nil, errTimeout, errTimeout) })
+		return
+	}
 	cctx, cancel := context.WithCancelCause(r.jctx)
 	tctx, tcancel := context.WithTimeoutCause(cctx, timeout, errTimeout)
 	r.cancel = cancel
@@ -325,6 +325,12 @@ func (r *runningJob) classify(ctx context.Context, result any, herr, cause error
 		}
 		w.counts.retried.Add(1)
 		o.kind = OutcomeRetried
+	case cause == nil && !w.s.NoRetryJobs && cancelledByJob(herr):
+		// the job itself raised CancelledError (or arq's RetryJob): arq
+		// runs it again, until max_tries
+		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ↻ %s cancelled, will be run again", took, ref), "job_id", id, "function", fnName)
+		w.counts.retried.Add(1)
+		o.kind = OutcomeRetried
 	case errors.Is(cause, errAborted):
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ⊘ %s aborted", took, ref), "job_id", id, "function", fnName)
 		o.value, o.finish, o.hasResult = excCancelled(), true, true
@@ -343,7 +349,7 @@ func (r *runningJob) classify(ctx context.Context, result any, herr, cause error
 			o.kind = OutcomeTimeout
 		case errors.Is(cause, errShutdown):
 			exc = excCancelled()
-		case retry != nil: // retry_jobs off: arq stores the Retry exception
+		case errors.As(herr, &retry): // retry_jobs off: arq stores the Retry exception
 			exc = excRetry(retry)
 		default:
 			exc = exceptionFor(herr)
@@ -365,17 +371,8 @@ func (r *runningJob) classify(ctx context.Context, result any, herr, cause error
 // after_job_end hooks.
 func (r *runningJob) record(ctx context.Context, o outcome, finishedMS int64) {
 	w, fn := r.w, r.fn
-	keepForever := w.s.KeepResultForever
-	if fn.KeepResultForever != nil {
-		keepForever = *fn.KeepResultForever
-	}
-	keep := w.keepResult
-	switch {
-	case fn.KeepResult > 0:
-		keep = fn.KeepResult
-	case fn.KeepResult < 0:
-		keep = 0
-	}
+	keepForever := fn.keepResultForever(w.s.KeepResultForever)
+	keep := orZero(fn.KeepResult, w.keepResult)
 	f := arqredis.Finish{JobID: r.id, Queue: w.s.QueueName, Done: o.finish, IncrScore: o.incrScore,
 		Keep: keep, KeepForever: keepForever, KeepInProgress: r.keepInProgress}
 	if o.hasResult && (keepForever || keep > 0) {

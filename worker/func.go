@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/goarq/goarq/arqcompat"
@@ -39,53 +41,89 @@ type HandlerFunc func(ctx context.Context, job *Job) (any, error)
 // Function is a registered job function, arq's worker.func.
 type Function struct {
 	// Name is what Python enqueues: enqueue_job('<name>', ...).
-	Name    string
-	handler HandlerFunc
+	Name string
 	// Timeout overrides the worker's JobTimeout; 0 keeps it.
 	Timeout time.Duration
 	// KeepResult overrides the worker's; 0 keeps it, DontKeep keeps no result.
 	KeepResult time.Duration
-	// KeepResultForever overrides the worker's when not nil.
-	KeepResultForever *bool
+	// KeepResultForever keeps the function's results without expiry. Set
+	// with WithKeepResultForever, false included, it overrides the worker's
+	// KeepResultForever, as arq's func(keep_result_forever=) does.
+	KeepResultForever bool
 	// MaxTries overrides the worker's when > 0.
 	MaxTries int
-	cron     bool
+
+	handler        HandlerFunc
+	keepForeverSet bool  // WithKeepResultForever was given
+	cron           bool  // a cron job's function
+	err            error // a registration error, reported by New
 }
+
+// keepResultForever is the function's KeepResultForever, or the worker's
+// when the function sets none.
+func (f *Function) keepResultForever(workers bool) bool {
+	if f.KeepResultForever || f.keepForeverSet {
+		return f.KeepResultForever
+	}
+	return workers
+}
+
+// ErrBadFunction is matched (errors.Is) by the error New returns for a
+// function Func cannot call: fn is not a func, its first parameter is not a
+// context.Context, its results are not one of the allowed shapes, WithParams
+// names a different number of parameters, or a parameter has a type no
+// Python value converts to (a channel, a func, an unsafe.Pointer, a complex
+// number).
+var ErrBadFunction = errors.New("worker: bad function")
 
 // DontKeep as a KeepResult keeps no result (arq's keep_result=0).
 const DontKeep time.Duration = -1
 
-// FuncOption configures a Function.
-type FuncOption func(*Function, *binder)
+// FuncOption configures a Function: WithTimeout, WithKeepResult,
+// WithKeepResultForever, WithMaxTries, WithParams.
+type FuncOption struct {
+	apply func(*Function, *binder)
+}
 
 // WithTimeout sets the function's timeout (arq: func(..., timeout=)).
-func WithTimeout(d time.Duration) FuncOption { return func(f *Function, _ *binder) { f.Timeout = d } }
+func WithTimeout(d time.Duration) FuncOption {
+	return FuncOption{func(f *Function, _ *binder) { f.Timeout = d }}
+}
 
 // WithKeepResult sets how long results are kept; DontKeep for none.
 func WithKeepResult(d time.Duration) FuncOption {
-	return func(f *Function, _ *binder) { f.KeepResult = d }
+	return FuncOption{func(f *Function, _ *binder) { f.KeepResult = d }}
 }
 
-// WithKeepResultForever keeps results without expiry (or not).
+// WithKeepResultForever keeps results without expiry (or not, whatever the
+// worker's KeepResultForever).
 func WithKeepResultForever(forever bool) FuncOption {
-	return func(f *Function, _ *binder) { f.KeepResultForever = &forever }
+	return FuncOption{func(f *Function, _ *binder) { f.KeepResultForever, f.keepForeverSet = forever, true }}
 }
 
 // WithMaxTries sets the function's max tries; 1 prevents retrying.
-func WithMaxTries(n int) FuncOption { return func(f *Function, _ *binder) { f.MaxTries = n } }
+func WithMaxTries(n int) FuncOption {
+	return FuncOption{func(f *Function, _ *binder) { f.MaxTries = n }}
+}
 
 // WithParams names the Go function's parameters (after the context), so
 // that Python keyword arguments bind to them: WithParams("a", "b") lets
 // Python call add(a=1, b=2).
 func WithParams(names ...string) FuncOption {
-	return func(_ *Function, b *binder) { b.names = names }
+	return FuncOption{func(_ *Function, b *binder) {
+		if b != nil {
+			b.names = names
+		}
+	}}
 }
 
 // Raw registers a HandlerFunc under name.
 func Raw(name string, h HandlerFunc, opts ...FuncOption) Function {
 	f := Function{Name: name, handler: h}
 	for _, o := range opts {
-		o(&f, &binder{})
+		if o.apply != nil {
+			o.apply(&f, nil)
+		}
 	}
 	return f
 }
@@ -97,19 +135,23 @@ func Raw(name string, h HandlerFunc, opts ...FuncOption) Function {
 // WithParams names them, a final ...T takes the remaining positional args,
 // and a single struct parameter takes kwargs by field name (`arq` or `json`
 // tag). Arguments that do not fit fail the job with a TypeError naming the
-// function and the argument, as Python would. Func panics when fn's shape
-// is wrong: that is a programming error found at start-up.
+// function and the argument, as Python would. A function Func cannot call
+// (see ErrBadFunction) is reported by New, which then returns an error.
 func Func(name string, fn any, opts ...FuncOption) Function {
+	f := Function{Name: name}
 	b, err := newBinder(name, fn)
 	if err != nil {
-		panic(err)
+		f.err = err
+		return f
 	}
-	f := Function{Name: name}
 	for _, o := range opts {
-		o(&f, b)
+		if o.apply != nil {
+			o.apply(&f, b)
+		}
 	}
 	if b.names != nil && len(b.names) != len(b.params) {
-		panic(fmt.Sprintf("worker.Func(%q): WithParams names %d parameters, the function has %d", name, len(b.names), len(b.params)))
+		f.err = fmt.Errorf("%w: worker.Func(%q): WithParams names %d parameters, the function has %d", ErrBadFunction, name, len(b.names), len(b.params))
+		return f
 	}
 	b.direct = directCall(fn)
 	f.handler = b.call
@@ -141,25 +183,45 @@ type binder struct {
 	fn       reflect.Value
 	params   []reflect.Type // after ctx; the variadic one as its slice type
 	variadic bool
-	structIn bool // one struct parameter bound from kwargs
+	structIn bool          // one struct parameter bound from kwargs
+	fields   []structField // its exported fields, in order
 	names    []string
 	hasValue bool
 	hasErr   bool
 	direct   func(context.Context) (any, error) // see directCall
 }
 
+// structField is a field of a struct parameter: the keyword that binds to
+// it and its index.
+type structField struct {
+	name  string
+	index int
+}
+
 func newBinder(name string, fn any) (*binder, error) {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: worker.Func(%q): %s", ErrBadFunction, name, fmt.Sprintf(format, a...))
+	}
+	if fn == nil {
+		return nil, bad("the function is nil")
+	}
 	v := reflect.ValueOf(fn)
 	t := v.Type()
 	if t.Kind() != reflect.Func {
-		return nil, fmt.Errorf("worker.Func(%q): %T is not a function", name, fn)
+		return nil, bad("%T is not a function", fn)
+	}
+	if v.IsNil() {
+		return nil, bad("the function is nil")
 	}
 	if t.NumIn() == 0 || t.In(0) != typeContext {
-		return nil, fmt.Errorf("worker.Func(%q): the first parameter must be a context.Context", name)
+		return nil, bad("the first parameter must be a context.Context")
 	}
 	b := &binder{name: name, fn: v, variadic: t.IsVariadic()}
 	for i := 1; i < t.NumIn(); i++ {
 		b.params = append(b.params, t.In(i))
+		if why := unbindable(t.In(i), map[reflect.Type]bool{}); why != "" {
+			return nil, bad("parameter %d (%s): no Python value converts to %s", i+1, t.In(i), why)
+		}
 	}
 	switch t.NumOut() {
 	case 0:
@@ -171,16 +233,72 @@ func newBinder(name string, fn any) (*binder, error) {
 		}
 	case 2:
 		if t.Out(1) != typeError {
-			return nil, fmt.Errorf("worker.Func(%q): the second result must be an error", name)
+			return nil, bad("the second result must be an error")
 		}
 		b.hasValue, b.hasErr = true, true
 	default:
-		return nil, fmt.Errorf("worker.Func(%q): too many results", name)
+		return nil, bad("too many results")
 	}
 	if len(b.params) == 1 && !b.variadic && b.params[0].Kind() == reflect.Struct && b.params[0] != typeTime {
 		b.structIn = true
+		st := b.params[0]
+		for i := 0; i < st.NumField(); i++ {
+			if name, ok := keyword(st.Field(i)); ok {
+				b.fields = append(b.fields, structField{name, i})
+			}
+		}
 	}
 	return b, nil
+}
+
+// keyword is the keyword a struct field binds to, as arqcompat.Assign
+// reads a dict into a struct: the `arq` tag, else the `json` tag, else the
+// field name; unexported fields and the tag "-" bind to none.
+func keyword(f reflect.StructField) (string, bool) {
+	if !f.IsExported() {
+		return "", false
+	}
+	for _, key := range []string{"arq", "json"} {
+		if tag, ok := f.Tag.Lookup(key); ok {
+			name, _, _ := strings.Cut(tag, ",")
+			if name == "-" {
+				return "", false
+			}
+			if name != "" {
+				return name, true
+			}
+		}
+	}
+	return f.Name, true
+}
+
+// unbindable names the part of t that no Python value converts to (a
+// channel, a func, an unsafe.Pointer, a complex number), or returns "".
+func unbindable(t reflect.Type, seen map[reflect.Type]bool) string {
+	if seen[t] {
+		return ""
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Chan, reflect.Func, reflect.UnsafePointer, reflect.Complex64, reflect.Complex128:
+		return t.String()
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return unbindable(t.Elem(), seen)
+	case reflect.Map:
+		if why := unbindable(t.Key(), seen); why != "" {
+			return why
+		}
+		return unbindable(t.Elem(), seen)
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			if _, ok := keyword(t.Field(i)); ok {
+				if why := unbindable(t.Field(i).Type, seen); why != "" {
+					return why
+				}
+			}
+		}
+	}
+	return ""
 }
 
 var typeTime = reflect.TypeOf(time.Time{})
@@ -190,9 +308,26 @@ func typeErr(format string, a ...any) error {
 	return arqcompat.NewException("builtins", "TypeError", fmt.Sprintf(format, a...))
 }
 
+// argTypeErr is the TypeError for an argument that does not convert to its
+// parameter, in CPython's words for a builtin: "f() argument 'x' must be
+// int, not str" (argument is "'x'", "'x' (position 1)" or "3"), with the
+// place inside the argument as a Python subscript: "argument 'xs'[2]".
+func argTypeErr(fname, argument string, err error) error {
+	var ae *arqcompat.AssignError
+	if !errors.As(err, &ae) {
+		return typeErr("%s() argument %s: %v", fname, argument, err)
+	}
+	if ae.Msg != "" {
+		return typeErr("%s() argument %s%s: %s", fname, argument, ae.Path, ae.Msg)
+	}
+	return typeErr("%s() argument %s%s must be %s, not %s", fname, argument, ae.Path, ae.Expected, ae.Got)
+}
+
 // tooManyArgs is CPython's TypeError for too many positional arguments,
-// singular and plural included.
+// singular and plural included. arq calls coroutine(ctx, *args), so
+// Python counts ctx among both the parameters and the arguments.
 func tooManyArgs(name string, takes, given int) error {
+	takes, given = takes+1, given+1
 	arguments, were := "arguments", "were"
 	if takes == 1 {
 		arguments = "argument"
@@ -246,50 +381,52 @@ func (b *binder) noArgs(args []any, kwargs *arqcompat.Dict) error {
 	return nil
 }
 
+// bindStruct fills the struct parameter: positional args into its fields in
+// order, kwargs by keyword.
+func (b *binder) bindStruct(args []any, kwargs *arqcompat.Dict) ([]reflect.Value, error) {
+	v := reflect.New(b.params[0]).Elem()
+	if len(args) > len(b.fields) {
+		return nil, tooManyArgs(b.name, len(b.fields), len(args))
+	}
+	set := make([]bool, len(b.fields))
+	assignField := func(i int, value any) error {
+		if err := arqcompat.AssignValue(v.Field(b.fields[i].index), value); err != nil {
+			return argTypeErr(b.name, "'"+b.fields[i].name+"'", err)
+		}
+		set[i] = true
+		return nil
+	}
+	for i, a := range args {
+		if err := assignField(i, a); err != nil {
+			return nil, err
+		}
+	}
+	for _, it := range kwargs.Items() {
+		k, _ := it.Key.(string)
+		idx := -1
+		for i, f := range b.fields {
+			if f.name == k {
+				idx = i
+				break
+			}
+		}
+		if idx < 0 {
+			return nil, typeErr("%s() got an unexpected keyword argument '%s'", b.name, k)
+		}
+		if set[idx] {
+			return nil, typeErr("%s() got multiple values for argument '%s'", b.name, k)
+		}
+		if err := assignField(idx, it.Value); err != nil {
+			return nil, err
+		}
+	}
+	return []reflect.Value{v}, nil
+}
+
 func (b *binder) bind(args []any, kwargs *arqcompat.Dict) ([]reflect.Value, error) {
 	if b.structIn {
-		v := reflect.New(b.params[0]).Elem()
-		d := &arqcompat.Dict{}
-		// positional args fill the exported fields in order
-		t := b.params[0]
-		var fields []string
-		for i := 0; i < t.NumField(); i++ {
-			if t.Field(i).IsExported() {
-				name := t.Field(i).Name
-				if tag, ok := t.Field(i).Tag.Lookup("arq"); ok && tag != "" {
-					name = tag
-				} else if tag, ok := t.Field(i).Tag.Lookup("json"); ok && tag != "" && tag != "-" {
-					name = tag
-				}
-				fields = append(fields, name)
-			}
-		}
-		if len(args) > len(fields) {
-			return nil, tooManyArgs(b.name, len(fields), len(args))
-		}
-		for i, a := range args {
-			_ = d.Set(fields[i], a)
-		}
-		known := map[string]bool{}
-		for _, f := range fields {
-			known[f] = true
-		}
-		for _, it := range kwargs.Items() {
-			k, _ := it.Key.(string)
-			if !known[k] {
-				return nil, typeErr("%s() got an unexpected keyword argument '%s'", b.name, k)
-			}
-			if _, dup := d.Get(k); dup {
-				return nil, typeErr("%s() got multiple values for argument '%s'", b.name, k)
-			}
-			_ = d.Set(k, it.Value)
-		}
-		if err := arqcompat.AssignValue(v, d); err != nil {
-			return nil, typeErr("%s() argument %v", b.name, err)
-		}
-		return []reflect.Value{v}, nil
+		return b.bindStruct(args, kwargs)
 	}
-
 	fixed := len(b.params)
 	if b.variadic {
 		fixed--
@@ -308,11 +445,11 @@ func (b *binder) bind(args []any, kwargs *arqcompat.Dict) ([]reflect.Value, erro
 	assignArg := func(i int, v any) error {
 		rv := reflect.New(b.params[i]).Elem()
 		if err := arqcompat.AssignValue(rv, v); err != nil {
-			var ae *arqcompat.AssignError
-			if errors.As(err, &ae) {
-				return typeErr("%s() argument '%s' (position %d) must be %s, not %s", b.name, paramName(i), i+1, ae.Want, ae.Got)
+			argument := strconv.Itoa(i + 1) // CPython's positional-only wording
+			if b.names != nil {
+				argument = fmt.Sprintf("'%s' (position %d)", b.names[i], i+1)
 			}
-			return typeErr("%s() argument '%s': %v", b.name, paramName(i), err)
+			return argTypeErr(b.name, argument, err)
 		}
 		vals[i], set[i] = rv, true
 		return nil
@@ -362,7 +499,7 @@ func (b *binder) bind(args []any, kwargs *arqcompat.Dict) ([]reflect.Value, erro
 		sv := reflect.MakeSlice(st, len(rest), len(rest))
 		for i, v := range rest {
 			if err := arqcompat.AssignValue(sv.Index(i), v); err != nil {
-				return nil, typeErr("%s() argument %d: %v", b.name, fixed+i+1, err)
+				return nil, argTypeErr(b.name, strconv.Itoa(fixed+i+1), err)
 			}
 		}
 		vals = append(vals, sv)

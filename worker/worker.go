@@ -58,18 +58,22 @@ type Settings struct {
 	JobCompletionWait time.Duration
 	// MaxJobs defaults to 10.
 	MaxJobs int
-	// JobTimeout defaults to 300 s.
+	// JobTimeout defaults to 300 s; Zero is arq's job_timeout=0 (every
+	// job times out at once).
 	JobTimeout time.Duration
-	// KeepResult defaults to 3600 s; DontKeep keeps no results.
+	// KeepResult defaults to 3600 s; DontKeep (or Zero) keeps no results.
 	KeepResult        time.Duration
 	KeepResultForever bool
-	// PollDelay defaults to 0.5 s.
+	// PollDelay defaults to 0.5 s; Zero polls again at once, as arq's
+	// poll_delay=0.
 	PollDelay time.Duration
 	// QueueReadLimit defaults to max(MaxJobs*5, 100).
 	QueueReadLimit int
-	// MaxTries defaults to 5.
+	// MaxTries defaults to 5; Zero is arq's max_tries=0 (every job fails
+	// with "max 0 retries exceeded").
 	MaxTries int
-	// HealthCheckInterval defaults to 3600 s.
+	// HealthCheckInterval defaults to 3600 s; Zero writes the health check
+	// on every poll, with a TTL of 1 s, as arq's health_check_interval=0.
 	HealthCheckInterval time.Duration
 	// HealthCheckKey defaults to <queue>:health-check.
 	HealthCheckKey string
@@ -89,8 +93,28 @@ type Settings struct {
 	Timezone *time.Location
 	// NoLogResults is arq's log_results=False.
 	NoLogResults bool
-	// Logger defaults to slog.Default(). NewArqLogHandler prints arq's format.
+	// Logger gets the worker's log lines, and go-redis's own for this
+	// worker's connection. It defaults to arq's format on stderr
+	// (NewArqLogHandler); any slog.Logger keeps the structured attributes.
 	Logger *slog.Logger
+}
+
+// Zero, given as a setting whose Go zero value means arq's default
+// (JobTimeout, PollDelay, MaxTries, HealthCheckInterval, KeepResult, and a
+// function's WithTimeout, WithMaxTries, WithKeepResult), means arq's
+// literal 0 for it. Any negative value means the same.
+const Zero = -1
+
+// orZero is a setting as arq reads it: def for Go's zero value, 0 for
+// Zero (any negative value), else v.
+func orZero[T int | time.Duration](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
 }
 
 // Stats counts jobs as arq's worker does.
@@ -148,28 +172,14 @@ func New(s Settings) (*Worker, error) {
 	if s.MaxJobs <= 0 {
 		s.MaxJobs = 10
 	}
-	if s.JobTimeout <= 0 {
-		s.JobTimeout = 300 * time.Second
-	}
-	keep := s.KeepResult
-	switch {
-	case keep == 0:
-		keep = time.Hour
-	case keep < 0:
-		keep = 0
-	}
-	if s.PollDelay <= 0 {
-		s.PollDelay = 500 * time.Millisecond
-	}
+	s.JobTimeout = orZero(s.JobTimeout, 300*time.Second)
+	keep := orZero(s.KeepResult, time.Hour)
+	s.PollDelay = orZero(s.PollDelay, 500*time.Millisecond)
 	if s.QueueReadLimit <= 0 {
 		s.QueueReadLimit = max(s.MaxJobs*5, 100)
 	}
-	if s.MaxTries <= 0 {
-		s.MaxTries = 5
-	}
-	if s.HealthCheckInterval <= 0 {
-		s.HealthCheckInterval = time.Hour
-	}
+	s.MaxTries = orZero(s.MaxTries, 5)
+	s.HealthCheckInterval = orZero(s.HealthCheckInterval, time.Hour)
 	if s.HealthCheckKey == "" {
 		s.HealthCheckKey = arqcompat.HealthCheckKey(s.QueueName)
 	}
@@ -181,15 +191,18 @@ func New(s Settings) (*Worker, error) {
 		s.Timezone = time.FixedZone("", off)
 	}
 	if s.Logger == nil {
-		s.Logger = slog.Default()
+		s.Logger = slog.New(NewArqLogHandler(os.Stderr, slog.LevelInfo))
 	}
 	w := &Worker{s: s, funcs: map[string]*Function{}, log: s.Logger, keepResult: keep,
 		slots: make(chan struct{}, s.MaxJobs), running: map[string]*runningJob{}, stopped: make(chan struct{}),
 		freed: make(chan struct{}, 1), writer: writer{reqs: make(chan writeReq), done: make(chan struct{})}}
 	for i := range s.Functions {
 		f := s.Functions[i]
+		if f.err != nil {
+			return nil, f.err
+		}
 		if f.Name == "" || f.handler == nil {
-			return nil, fmt.Errorf("worker: function %d has no name or handler (use worker.Func or worker.Raw)", i)
+			return nil, fmt.Errorf("%w: function %d has no name or handler (use worker.Func or worker.Raw)", ErrBadFunction, i)
 		}
 		if _, dup := w.funcs[f.Name]; dup {
 			return nil, fmt.Errorf("worker: function %q registered twice", f.Name)
@@ -260,7 +273,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		w.rdb, w.ownsRedis = rdb, true
 	}
-	w.store = arqredis.New(w.rdb)
+	w.store = arqredis.New(w.rdb, w.log)
 	w.enq = client.New(w.rdb, client.Options{QueueName: w.s.QueueName, Serializer: w.s.Serializer,
 		ExpiresExtra: w.s.ExpiresExtra, Logger: w.log})
 	defer func() {
@@ -428,7 +441,9 @@ func (w *Worker) loop(ctx context.Context) error {
 				return nil
 			}
 			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
-			w.redisError(ctx, slog.LevelError, fmt.Sprintf("redis error while polling, retrying in %s: %v", backoff, err), err)
+			if ctx.Err() == nil { // else the poll was cut by the shutdown, not by Redis
+				w.redisError(ctx, slog.LevelError, fmt.Sprintf("redis error while polling, retrying in %s: %v", backoff, err), err)
+			}
 			wait = backoff
 		case found && w.freeSlots() == 0:
 			// every slot busy: poll again as soon as one frees up, or after

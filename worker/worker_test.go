@@ -51,6 +51,19 @@ func result(t *testing.T, c *client.Client, id string) (any, error) {
 	return c.Job(id, "").Result(context.Background(), client.ResultOptions{Timeout: time.Second, PollDelay: 5 * time.Millisecond})
 }
 
+// expectTypeErrors checks that each job (by id) failed with a TypeError
+// whose message is exactly the one given.
+func expectTypeErrors(t *testing.T, c *client.Client, want map[string]string) {
+	t.Helper()
+	for id, msg := range want {
+		_, err := result(t, c, id)
+		var exc *arqcompat.Exception
+		if !errors.As(err, &exc) || exc.Class != (arqcompat.Global{Module: "builtins", Name: "TypeError"}) || exc.Message() != msg {
+			t.Errorf("%s: got %v, want TypeError(%q)", id, err, msg)
+		}
+	}
+}
+
 func TestTypedFunctionsBindArgumentsAsPythonCalls(t *testing.T) {
 	c, rdb, _ := setup(t)
 	ctx := context.Background()
@@ -107,20 +120,14 @@ func TestTypedFunctionsBindArgumentsAsPythonCalls(t *testing.T) {
 	}
 	typeErrors := map[string]string{
 		"missing":   "add() missing 1 required positional argument: 'b'",
-		"extra":     "add() takes 2 positional arguments but 3 were given",
+		"extra":     "add() takes 3 positional arguments but 4 were given", // arq passes ctx first
 		"wrongtype": "add() argument 'a' (position 1) must be int, not str",
 		"unknownkw": "add() got an unexpected keyword argument 'c'",
 		"dupkw":     "add() got multiple values for argument 'a'",
-		"pingArg":   "ping() takes 0 positional arguments but 1 was given",
+		"pingArg":   "ping() takes 1 positional argument but 2 were given",
 		"checkKw":   "check() got an unexpected keyword argument 'x'",
 	}
-	for id, msg := range typeErrors {
-		_, err := result(t, c, id)
-		var exc *arqcompat.Exception
-		if !errors.As(err, &exc) || exc.Class != (arqcompat.Global{Module: "builtins", Name: "TypeError"}) || exc.Message() != msg {
-			t.Errorf("%s: got %v, want TypeError(%q)", id, err, msg)
-		}
-	}
+	expectTypeErrors(t, c, typeErrors)
 	if _, err := result(t, c, "noargsErr"); err == nil || !strings.Contains(err.Error(), "bad") {
 		t.Errorf("noargsErr: %v", err)
 	}
@@ -295,7 +302,7 @@ func TestNextRunMatchesArq(t *testing.T) {
 	}
 	ints := func(raw json.RawMessage) []int {
 		if string(raw) == "null" {
-			return worker.EverySecond
+			return worker.EverySecond()
 		}
 		var one int
 		if json.Unmarshal(raw, &one) == nil {
@@ -342,12 +349,10 @@ func TestNewRejectsBadSettings(t *testing.T) {
 	if _, err := worker.New(worker.Settings{Functions: []worker.Function{f, f}}); err == nil {
 		t.Error("duplicate accepted")
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("Func accepted a function without a context")
-		}
-	}()
-	worker.Func("bad", func(a int) {})
+	bad := worker.Func("bad", func(a int) {}) // no panic: New reports it
+	if _, err := worker.New(worker.Settings{Functions: []worker.Function{bad}}); !errors.Is(err, worker.ErrBadFunction) {
+		t.Errorf("a function without a context: %v", err)
+	}
 }
 
 // Three workers racing on one queue with the batch claim: every job runs

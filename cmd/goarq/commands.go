@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,14 +20,39 @@ import (
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// parseArg reads a command-line argument as a JSON literal; a bare word that
-// is not JSON is a string.
-func parseArg(s string) any {
+// parseArg reads a command-line argument as a JSON literal. A bare word
+// that does not look like JSON is a string; one that does (it starts with
+// {, [, ", a digit, or - or . and a digit) must be valid JSON: "007",
+// "[1,2" and '{"a": 1' are errors, never strings.
+func parseArg(s string) (any, error) {
+	if looksLikeJSON(s) {
+		var probe any
+		if err := json.Unmarshal([]byte(s), &probe); err != nil {
+			return nil, fmt.Errorf("%q looks like JSON but is not: %v (for a string, quote it: '\"%s\"')", s, err, s)
+		}
+	}
 	v, err := arqcompat.UnmarshalJSON([]byte(s))
 	if err != nil {
-		return s
+		if looksLikeJSON(s) {
+			return nil, fmt.Errorf("%q: %v", s, err)
+		}
+		return s, nil
 	}
-	return v
+	return v, nil
+}
+
+func looksLikeJSON(s string) bool {
+	t := strings.TrimSpace(s)
+	digit := func(i int) bool { return len(t) > i && t[i] >= '0' && t[i] <= '9' }
+	switch {
+	case t == "":
+		return false
+	case t[0] == '{', t[0] == '[', t[0] == '"', digit(0):
+		return true
+	case t[0] == '-' && (digit(1) || len(t) > 2 && t[1] == '.' && digit(2)), t[0] == '.' && digit(1):
+		return true
+	}
+	return false
 }
 
 func enqueueCommand() *cli.Command {
@@ -34,6 +61,8 @@ func enqueueCommand() *cli.Command {
 		Usage:     "enqueue a job, as arq's enqueue_job; prints the job id",
 		ArgsUsage: "FUNCTION [ARG...]",
 		Description: `Arguments are JSON literals (1, 2.5, "text", [1, 2], {"a": 1}, true, null); a bare word is a string.
+An argument that looks like JSON (it starts with {, [, ", a digit, or -digit) must parse: 007 or [1,2 is an error
+(exit 2), never a string; quote it as JSON ('"007"') to send a string. Arguments after -- are never flags.
 
 Example:
    goarq enqueue send_email user@example.com --kwarg subject='"hi"' --defer-by 10s
@@ -52,16 +81,24 @@ Example:
 				return fail(exitUsage, "enqueue: missing FUNCTION (see goarq enqueue --help)")
 			}
 			var args []any
-			for _, a := range c.Args().Slice()[1:] {
-				args = append(args, parseArg(a))
+			for i, a := range c.Args().Slice()[1:] {
+				v, err := parseArg(a)
+				if err != nil {
+					return fail(exitUsage, "enqueue: argument %d: %v", i+1, err)
+				}
+				args = append(args, v)
 			}
 			kwargs := &arqcompat.Dict{}
 			for _, kv := range c.StringSlice("kwarg") {
-				k, v, ok := strings.Cut(kv, "=")
+				k, raw, ok := strings.Cut(kv, "=")
 				if !ok || k == "" {
 					return fail(exitUsage, "enqueue: --kwarg %q: want key=JSON", kv)
 				}
-				_ = kwargs.Set(k, parseArg(v))
+				v, err := parseArg(raw)
+				if err != nil {
+					return fail(exitUsage, "enqueue: --kwarg %s: %v", k, err)
+				}
+				_ = kwargs.Set(k, v)
 			}
 			opts := client.EnqueueOptions{JobID: c.String("job-id"), DeferBy: c.Duration("defer-by"),
 				Expires: c.Duration("expires"), JobTry: c.Int("job-try")}
@@ -121,7 +158,7 @@ func withJob(c *cli.Context, fn func(cl *client.Client, job *client.Job) error) 
 
 func statusCommand() *cli.Command {
 	return &cli.Command{
-		Name: "status", Usage: "print a job's status: deferred, queued, in_progress, complete or not_found",
+		Name: "status", Usage: "print a job's status: deferred, queued, in_progress, complete or not_found (exit 1)",
 		ArgsUsage: "JOB_ID", Description: "Example:\n   goarq status 5c1f0e3b9a2d4e6f8a7b6c5d4e3f2a1b",
 		Action: func(c *cli.Context) error {
 			return withJob(c, func(_ *client.Client, job *client.Job) error {
@@ -130,9 +167,13 @@ func statusCommand() *cli.Command {
 					return cmdRedisError(c, err)
 				}
 				if c.Bool("json") {
-					return printJSON(c, map[string]any{"job_id": job.ID, "status": st})
+					_ = printJSON(c, map[string]any{"job_id": job.ID, "status": st})
+				} else {
+					fmt.Fprintln(c.App.Writer, st)
 				}
-				fmt.Fprintln(c.App.Writer, st)
+				if st == client.StatusNotFound {
+					return fail(exitNegative, "") // like info and result of an unknown job
+				}
 				return nil
 			})
 		},
@@ -141,7 +182,7 @@ func statusCommand() *cli.Command {
 
 func resultCommand() *cli.Command {
 	return &cli.Command{
-		Name: "result", Usage: "wait for a job's result and print it; a failed job prints the Python exception and exits 1",
+		Name: "result", Usage: "wait for a job's result and print it; a failed job prints the Python exception and exits 1, a timeout exits 5",
 		ArgsUsage:   "JOB_ID",
 		Flags:       []cli.Flag{&cli.DurationFlag{Name: "timeout", Usage: "give up after this long (0: wait forever)"}},
 		Description: "Example:\n   goarq result --timeout 10s 5c1f0e3b9a2d4e6f8a7b6c5d4e3f2a1b",
@@ -179,19 +220,49 @@ func printResult(c *cli.Context, job *client.Job, timeout time.Duration) error {
 	case errors.Is(err, client.ErrResultNotFound):
 		return fail(exitNegative, "job %s: no result, and the job is not queued (unknown id, or its result was not kept)", job.ID)
 	case errors.Is(err, client.ErrResultTimeout):
-		return fail(exitNegative, "job %s: no result within %s", job.ID, timeout)
+		return fail(exitTimeout, "job %s: no result within %s", job.ID, timeout)
 	}
 	return cmdRedisError(c, err)
 }
 
+// jobTry is a job's try as arq's JobDef.job_try: the enqueuer's _job_try,
+// None (nil) when it set none, as for every job that has not run.
+func jobTry(d client.JobDef) any {
+	if d.JobTry == 0 {
+		return nil
+	}
+	return d.JobTry
+}
+
+// jobTryText is jobTry as Python prints it.
+func jobTryText(d client.JobDef) string {
+	if d.JobTry == 0 {
+		return "None"
+	}
+	return fmt.Sprint(d.JobTry)
+}
+
 func jobJSON(d client.JobDef) map[string]any {
-	m := map[string]any{"job_id": d.JobID, "function": d.Function, "args": view.JSON(d.Args), "kwargs": view.JSON(d.Kwargs),
-		"job_try": d.JobTry, "enqueue_time": d.EnqueueTime.Format(time.RFC3339Nano)}
+	m := map[string]any{"job_id": d.JobID}
+	if d.Err == nil {
+		m["function"], m["args"], m["kwargs"] = d.Function, view.JSON(d.Args), view.JSON(d.Kwargs)
+		m["job_try"], m["enqueue_time"] = jobTry(d), d.EnqueueTime.Format(time.RFC3339Nano)
+	} else {
+		m["error"] = recordProblem(d.Err)
+	}
 	if d.Score != nil {
 		m["score"] = *d.Score
 		m["run_at"] = time.UnixMilli(*d.Score).UTC().Format(time.RFC3339Nano)
 	}
 	return m
+}
+
+// recordProblem says why a listed record is not shown.
+func recordProblem(err error) string {
+	if errors.Is(err, client.ErrJobExpired) {
+		return "expired: the job key is gone while the job is still queued"
+	}
+	return "unreadable: " + err.Error()
 }
 
 func infoCommand() *cli.Command {
@@ -217,8 +288,8 @@ func infoCommand() *cli.Command {
 					return printJSON(c, m)
 				}
 				w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-				fmt.Fprintf(w, "job_id\t%s\nfunction\t%s\nargs\t%s\njob_try\t%d\nenqueue_time\t%s\n", info.JobID, info.Function,
-					arqcompat.ReprArgs(info.Args, info.Kwargs), info.JobTry, info.EnqueueTime.Format(time.RFC3339Nano))
+				fmt.Fprintf(w, "job_id\t%s\nfunction\t%s\nargs\t%s\njob_try\t%s\nenqueue_time\t%s\n", info.JobID, info.Function,
+					arqcompat.ReprArgs(info.Args, info.Kwargs), jobTryText(info.JobDef), info.EnqueueTime.Format(time.RFC3339Nano))
 				if info.Score != nil {
 					fmt.Fprintf(w, "run_at\t%s\n", time.UnixMilli(*info.Score).UTC().Format(time.RFC3339Nano))
 				}
@@ -259,17 +330,21 @@ func abortCommand() *cli.Command {
 
 func jobsCommand() *cli.Command {
 	return &cli.Command{
-		Name: "jobs", Usage: "list queued and deferred jobs",
-		Flags:       []cli.Flag{&cli.IntFlag{Name: "limit", Value: 50, Usage: "show at most this many (0: all)"}},
-		Description: "Example:\n   goarq --queue arq:queue jobs --limit 20",
+		Name: "jobs", Usage: "list queued and deferred jobs, in the order they run",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "limit", Value: 50, Usage: "show at most this many (0: all)"},
+			&cli.StringFlag{Name: "function", Usage: "only jobs of this function"},
+		},
+		Description: `TRY is arq's JobDef.job_try: the enqueuer's _job_try, None for a job enqueued without one.
+A job that cannot be read is listed as "unreadable: <why>", one whose key expired as "expired".
+
+Example:
+   goarq --queue arq:queue jobs --limit 20`,
 		Action: func(c *cli.Context) error {
 			return withClient(c, func(cl *client.Client) error {
-				jobs, err := cl.QueuedJobs(c.Context, "")
+				jobs, err := cl.ListJobs(c.Context, client.ListOptions{Function: c.String("function"), Limit: max(0, c.Int("limit"))})
 				if err != nil {
 					return cmdRedisError(c, err)
-				}
-				if n := c.Int("limit"); n > 0 && len(jobs) > n {
-					jobs = jobs[:n]
 				}
 				if c.Bool("json") {
 					rows := []any{}
@@ -282,11 +357,15 @@ func jobsCommand() *cli.Command {
 				fmt.Fprintln(w, "JOB ID\tFUNCTION\tARGS\tTRY\tENQUEUED\tRUNS")
 				now := time.Now()
 				for _, j := range jobs {
+					if j.Err != nil {
+						fmt.Fprintf(w, "%s\t%s\n", j.JobID, recordProblem(j.Err))
+						continue
+					}
 					runs := "now"
 					if j.Score != nil && *j.Score > arqcompat.TimestampMS(now) {
 						runs = "in " + time.UnixMilli(*j.Score).Sub(now).Round(time.Second).String()
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\n", j.JobID, j.Function, clip(arqcompat.ReprArgs(j.Args, j.Kwargs), 40), max(j.JobTry, 1),
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", j.JobID, j.Function, clip(arqcompat.ReprArgs(j.Args, j.Kwargs), 40), jobTryText(j),
 						j.EnqueueTime.Local().Format("2006-01-02 15:04:05"), runs)
 				}
 				return w.Flush()
@@ -304,41 +383,54 @@ func clip(s string, n int) string {
 
 func resultsCommand() *cli.Command {
 	return &cli.Command{
-		Name: "results", Usage: "list kept job results",
-		Flags:       []cli.Flag{&cli.BoolFlag{Name: "failed", Usage: "only failed jobs"}},
-		Description: "Example:\n   goarq results --failed",
+		Name: "results", Usage: "list the kept results of the queue's jobs, newest first",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "failed", Usage: "only failed jobs"},
+			&cli.StringFlag{Name: "function", Usage: "only jobs of this function"},
+			&cli.IntFlag{Name: "limit", Value: 50, Usage: "show at most this many (0: all)"},
+			&cli.BoolFlag{Name: "all-queues", Usage: "the results of every queue's jobs, not only --queue's"},
+		},
+		Description: `Results are those of --queue's jobs (by the queue name each result record carries),
+sorted by finish time, newest first. A result that cannot be read is listed last as "unreadable: <why>",
+whatever its queue.
+
+Example:
+   goarq results --failed --limit 10
+   goarq --queue emails results --function send_email`,
 		Action: func(c *cli.Context) error {
 			return withClient(c, func(cl *client.Client) error {
-				res, err := cl.AllJobResults(c.Context)
+				rows, err := cl.ListResults(c.Context, client.ListOptions{AllQueues: c.Bool("all-queues"), Function: c.String("function"),
+					FailedOnly: c.Bool("failed"), Limit: max(0, c.Int("limit"))})
 				if err != nil {
 					return cmdRedisError(c, err)
-				}
-				var rows []*client.JobResult
-				for _, r := range res {
-					if !c.Bool("failed") || !r.Success {
-						rows = append(rows, r)
-					}
 				}
 				if c.Bool("json") {
 					out := []any{}
 					for _, r := range rows {
 						m := jobJSON(r.JobDef)
-						m["success"], m["result"], m["queue_name"] = r.Success, view.JSON(r.Result), r.QueueName
-						m["start_time"], m["finish_time"] = r.StartTime.Format(time.RFC3339Nano), r.FinishTime.Format(time.RFC3339Nano)
-						m["duration_s"] = r.FinishTime.Sub(r.StartTime).Seconds()
+						if r.Err == nil {
+							m["job_try"] = r.JobTry // the try that ran, never None
+							m["success"], m["result"], m["queue_name"] = r.Success, view.JSON(r.Result), r.QueueName
+							m["start_time"], m["finish_time"] = r.StartTime.Format(time.RFC3339Nano), r.FinishTime.Format(time.RFC3339Nano)
+							m["duration_s"] = r.FinishTime.Sub(r.StartTime).Seconds()
+						}
 						out = append(out, m)
 					}
 					return printJSON(c, map[string]any{"results": out})
 				}
 				w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "JOB ID\tFUNCTION\tOK\tDURATION\tFINISHED\tRESULT")
+				fmt.Fprintln(w, "JOB ID\tQUEUE\tFUNCTION\tOK\tDURATION\tFINISHED\tRESULT")
 				for _, r := range rows {
+					if r.Err != nil {
+						fmt.Fprintf(w, "%s\t%s\n", r.JobID, recordProblem(r.Err))
+						continue
+					}
 					shown := arqcompat.Repr(r.Result)
 					if exc, ok := r.Result.(*arqcompat.Exception); ok {
 						shown = exc.Error()
 					}
-					fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\t%s\n", r.JobID, r.Function, r.Success, r.FinishTime.Sub(r.StartTime).Round(time.Millisecond),
-						r.FinishTime.Local().Format("2006-01-02 15:04:05"), clip(shown, 50))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\t%s\t%s\n", r.JobID, r.QueueName, r.Function, r.Success,
+						r.FinishTime.Sub(r.StartTime).Round(time.Millisecond), r.FinishTime.Local().Format("2006-01-02 15:04:05"), clip(shown, 50))
 				}
 				return w.Flush()
 			})
@@ -379,8 +471,12 @@ func healthCommand() *cli.Command {
 func statsCommand() *cli.Command {
 	return &cli.Command{
 		Name: "stats", Usage: "queued, deferred and running jobs, kept results and the workers' health line",
-		Flags:       []cli.Flag{&cli.DurationFlag{Name: "watch", Usage: "redraw every interval until interrupted"}},
-		Description: "Example:\n   goarq stats --watch 2s",
+		Flags: []cli.Flag{&cli.DurationFlag{Name: "watch", Usage: "refresh every interval until interrupted"}},
+		Description: `With --watch on a terminal the screen is redrawn; piped, each refresh prints one more block
+(with --json, one more JSON line).
+
+Example:
+   goarq stats --watch 2s`,
 		Action: func(c *cli.Context) error {
 			return withClient(c, func(cl *client.Client) error {
 				for {
@@ -395,7 +491,11 @@ func statsCommand() *cli.Command {
 						_ = printJSON(c, q)
 					} else {
 						if c.Duration("watch") > 0 {
-							fmt.Fprint(c.App.Writer, "\033[H\033[2J")
+							if isTerminal(c.App.Writer) {
+								fmt.Fprint(c.App.Writer, "\033[H\033[2J")
+							} else {
+								fmt.Fprintln(c.App.Writer, time.Now().Format("15:04:05"))
+							}
 						}
 						w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 						fmt.Fprintln(w, "QUEUE\tQUEUED\tDEFERRED\tIN PROGRESS\tRESULTS OK\tRESULTS FAILED")
@@ -406,6 +506,9 @@ func statsCommand() *cli.Command {
 							health = "no worker health check found"
 						}
 						fmt.Fprintln(c.App.Writer, "health: "+health)
+						if q.ResultsUnreadable > 0 {
+							fmt.Fprintf(c.App.Writer, "unreadable results (any queue): %d, see goarq results\n", q.ResultsUnreadable)
+						}
 					}
 					d := c.Duration("watch")
 					if d <= 0 {
@@ -420,4 +523,18 @@ func statsCommand() *cli.Command {
 			})
 		},
 	}
+}
+
+// isTerminal reports whether w is a terminal (a character device), where
+// stats --watch may clear the screen. A writer may also say so itself.
+func isTerminal(w io.Writer) bool {
+	if t, ok := w.(interface{ IsTerminal() bool }); ok {
+		return t.IsTerminal()
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -22,7 +22,8 @@ func demoCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "demo",
 		Usage: "run a Go worker and the Go client on an embedded Redis (or --redis) and show every job outcome",
-		Description: `Without --redis (or ARQ_REDIS_URL / REDIS_URL) the demo starts an embedded Redis and needs nothing installed.
+		Description: `Without --redis the demo starts an embedded Redis and needs nothing installed; ARQ_REDIS_URL and
+REDIS_URL are ignored, so that the demo never writes into the Redis your app uses unless you name it.
 
 Example:
    goarq demo
@@ -66,8 +67,9 @@ func runDemo(c *cli.Context) error {
 	ctx := c.Context
 	out := c.App.Writer
 	var rdb redis.UniversalClient
-	url, explicit := redisURL(c)
-	embedded := !explicit
+	// the environment's Redis is the app's: the demo uses it only when asked
+	embedded := !c.IsSet("redis") && len(c.StringSlice("sentinel")) == 0
+	var url string
 	if embedded {
 		mr, err := miniredis.Run()
 		if err != nil {

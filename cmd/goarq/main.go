@@ -13,10 +13,11 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/urfave/cli/v2"
 
 	"github.com/goarq/goarq/arqcompat"
@@ -30,15 +31,10 @@ const (
 	exitUsage     = 2 // a bad argument or flag
 	exitDuplicate = 3 // enqueue: a job with this id exists
 	exitRedis     = 4 // Redis cannot be reached or answered with an error
+	exitTimeout   = 5 // result, enqueue --wait: no result within the timeout
 )
 
-type discardLogger struct{}
-
-func (discardLogger) Printf(context.Context, string, ...any) {}
-
 func main() {
-	// go-redis logs dial failures itself; goarq reports them once, clearly
-	redis.SetLogger(discardLogger{})
 	log.SetFlags(0)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)
@@ -77,16 +73,42 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
+// version is the module version goarq was built from ("devel" in a
+// checkout).
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+// usageError makes urfave/cli's flag errors one line with a pointer to
+// --help, instead of the error followed by the whole help page.
+func usageError(c *cli.Context, err error, isSubcommand bool) error {
+	help := "goarq --help"
+	if isSubcommand && c.Command != nil && c.Command.Name != "" {
+		help = "goarq " + c.Command.Name + " --help"
+	}
+	return fail(exitUsage, "%v (see %s)", err, help)
+}
+
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:                 "goarq",
 		Usage:                "see and steer arq job queues (Python arq or goarq workers) from a shell",
 		UsageText:            "goarq [global options] command [command options] [arguments...]",
+		Version:              version(),
 		EnableBashCompletion: true,
 		Writer:               stdout,
 		ErrWriter:            stderr,
-		HideHelpCommand:      true,
 		ExitErrHandler:       func(*cli.Context, error) {}, // run() prints errors and picks the code
+		OnUsageError:         usageError,
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return fail(exitUsage, "no command %q (see goarq --help)", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "redis", Usage: "Redis URL, with arq's DSN rules (redis://, rediss://, unix://, /db or ?db=); " +
 				"default: $ARQ_REDIS_URL, else $REDIS_URL, else redis://localhost:6379/0"},
@@ -107,6 +129,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			dashboardCommand(), exporterCommand(),
 		},
 	}
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = usageError
+		cmd.Description += "\n\nGlobal options (--redis, --queue, --json, --serializer, ...) may also follow the command."
+	}
+	return app
 }
 
 // connect dials Redis once, without arq's retries, so that a wrong URL
@@ -178,18 +205,25 @@ func redisURL(c *cli.Context) (url string, explicit bool) {
 	return "redis://localhost:6379/0", false
 }
 
-// intersperse lets a command's flags follow its arguments ("enqueue f 1
-// --job-id x"), which urfave/cli v2 does not parse: it moves them ahead of
-// the first argument. Words after "--" stay arguments.
+// intersperse lets flags follow the command and its arguments, which
+// urfave/cli v2 does not parse: "enqueue f 1 --job-id x --redis URL"
+// becomes "--redis URL enqueue --job-id x -- f 1". A global flag after the
+// command moves ahead of it; the command's flags move ahead of its
+// arguments; "--" ends the flags, and the arguments follow one "--" so
+// that one starting with "-" (a negative number) stays an argument and
+// "--" itself is never one.
 func intersperse(app *cli.App, args []string) []string {
 	isFlag := func(s string) bool {
-		return strings.HasPrefix(s, "-") && len(s) > 1 && !(s[1] >= '0' && s[1] <= '9') && s[1] != '.'
+		return strings.HasPrefix(s, "-") && len(s) > 1 && s != "--" && !(s[1] >= '0' && s[1] <= '9') && s[1] != '.'
+	}
+	flagName := func(s string) (name string, inline bool) {
+		name, _, inline = strings.Cut(strings.TrimLeft(s, "-"), "=")
+		return name, inline
 	}
 	// find the command
 	i := 1
 	for i < len(args) && isFlag(args[i]) {
-		name := strings.TrimLeft(args[i], "-")
-		if !strings.Contains(name, "=") && takesValue(app.Flags, name) {
+		if name, inline := flagName(args[i]); !inline && takesValue(app.Flags, name) {
 			i++
 		}
 		i++
@@ -201,27 +235,44 @@ func intersperse(app *cli.App, args []string) []string {
 	if cmd == nil {
 		return args
 	}
-	head := append([]string{}, args[:i+1]...)
+	global := append([]string{}, args[:i]...)
 	var flags, positional []string
 	rest := args[i+1:]
 	for j := 0; j < len(rest); j++ {
 		a := rest[j]
 		if a == "--" {
-			positional = append(positional, rest[j:]...)
+			positional = append(positional, rest[j+1:]...)
 			break
 		}
-		if isFlag(a) {
-			flags = append(flags, a)
-			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && takesValue(cmd.Flags, name) && j+1 < len(rest) {
-				flags = append(flags, rest[j+1])
-				j++
-			}
+		if !isFlag(a) {
+			positional = append(positional, a)
 			continue
 		}
-		positional = append(positional, a)
+		name, inline := flagName(a)
+		dst := &flags
+		if !hasFlag(cmd.Flags, name) && hasFlag(app.Flags, name) {
+			dst = &global
+		}
+		*dst = append(*dst, a)
+		if !inline && (takesValue(cmd.Flags, name) || dst == &global && takesValue(app.Flags, name)) && j+1 < len(rest) {
+			*dst = append(*dst, rest[j+1])
+			j++
+		}
 	}
-	return append(append(head, flags...), positional...)
+	out := append(append(global, args[i]), flags...)
+	if len(positional) > 0 {
+		out = append(append(out, "--"), positional...)
+	}
+	return out
+}
+
+func hasFlag(flags []cli.Flag, name string) bool {
+	for _, f := range flags {
+		if slices.Contains(f.Names(), name) {
+			return true
+		}
+	}
+	return false
 }
 
 func takesValue(flags []cli.Flag, name string) bool {
@@ -243,6 +294,9 @@ func settingsFrom(c *cli.Context) (client.RedisSettings, error) {
 	rs, err := client.ParseDSN(url)
 	if err != nil {
 		return rs, fail(exitUsage, "--redis: %v", err)
+	}
+	if rs.UnixSocketPath == "" && (rs.Port < 1 || rs.Port > 65535) {
+		return rs, fail(exitUsage, "--redis: port %d out of range 1-65535", rs.Port)
 	}
 	rs.ConnRetries = 0
 	rs.SSLCACerts, rs.SSLCertfile, rs.SSLKeyfile = c.String("tls-ca"), c.String("tls-cert"), c.String("tls-key")

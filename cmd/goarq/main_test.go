@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -96,7 +98,7 @@ func TestStatusResultInfo(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	c := e.client()
-	if code, out, _ := e.goarq("status", "nope"); code != 0 || out != "not_found\n" {
+	if code, out, _ := e.goarq("status", "nope"); code != exitNegative || out != "not_found\n" {
 		t.Errorf("status: %d %q", code, out)
 	}
 	c.EnqueueRequest(ctx, client.Request{Function: "f", Options: client.EnqueueOptions{JobID: "q"}})
@@ -122,7 +124,7 @@ func TestStatusResultInfo(t *testing.T) {
 	if m["success"] != false || exc["class"] != "ValueError" || exc["message"] != "boom" {
 		t.Errorf("failed result json: %v", m)
 	}
-	if code, _, errs := e.goarq("result", "--timeout", "50ms", "q"); code != exitNegative || !strings.Contains(errs, "no result within") {
+	if code, _, errs := e.goarq("result", "--timeout", "50ms", "q"); code != exitTimeout || !strings.Contains(errs, "no result within") {
 		t.Errorf("timeout: %d %q", code, errs)
 	}
 	if code, _, _ := e.goarq("result", "unknown"); code != exitNegative {
@@ -235,7 +237,7 @@ func TestEnvironmentPicksRedis(t *testing.T) {
 	e := newEnv(t)
 	t.Setenv("REDIS_URL", e.url)
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"goarq", "status", "x"}, &out, &errb); code != 0 || out.String() != "not_found\n" {
+	if code := run(context.Background(), []string{"goarq", "status", "x"}, &out, &errb); code != exitNegative || out.String() != "not_found\n" {
 		t.Errorf("REDIS_URL: %d %q %q", code, out.String(), errb.String())
 	}
 }
@@ -248,9 +250,11 @@ func TestHelpHasExamples(t *testing.T) {
 	}
 }
 
+// The demo runs on its embedded Redis unless --redis is given, even with
+// the app's Redis in the environment, and a normal stop logs no Redis error.
 func TestDemoOnEmbeddedRedis(t *testing.T) {
-	t.Setenv("ARQ_REDIS_URL", "")
-	t.Setenv("REDIS_URL", "")
+	t.Setenv("ARQ_REDIS_URL", "redis://127.0.0.1:1/0")
+	t.Setenv("REDIS_URL", "redis://127.0.0.1:1/0")
 	var out, errb bytes.Buffer
 	start := time.Now()
 	code := run(context.Background(), []string{"goarq", "demo"}, &out, &errb)
@@ -266,16 +270,87 @@ func TestDemoOnEmbeddedRedis(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
 	}
+	if strings.Contains(out.String()+errb.String(), "redis error") {
+		t.Errorf("a normal demo logged a Redis error:\n%s%s", out.String(), errb.String())
+	}
 }
+
+// ttyBuffer is a buffer that says it is a terminal.
+type ttyBuffer struct{ bytes.Buffer }
+
+func (*ttyBuffer) IsTerminal() bool { return true }
+
+// watchStats runs stats --watch 50ms into out until it has refreshed
+// three times.
+func watchStats(t *testing.T, e *cliEnv, out interface {
+	io.Writer
+	String() string
+}, args ...string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// a writer that cancels once three refreshes are out
+	want := "RESULTS FAILED" // once per block
+	if slices.Contains(args, "--json") {
+		want = `"health"` // once per JSON line
+	}
+	w := &countingWriter{w: out, cancel: cancel, want: want, n: 3}
+	var errb bytes.Buffer
+	code := run(ctx, append(append([]string{"goarq", "--redis", e.url}, args...), "stats", "--watch", "50ms"), w, &errb)
+	if ctx.Err() == context.DeadlineExceeded {
+		t.Fatalf("stats --watch did not refresh 3 times: %q %q", out.String(), errb.String())
+	}
+	return code
+}
+
+type countingWriter struct {
+	w      io.Writer
+	cancel context.CancelFunc
+	want   string
+	n      int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.n -= strings.Count(string(p), c.want); c.n <= 0 {
+		c.cancel()
+	}
+	return c.w.Write(p)
+}
+
+func (c *countingWriter) IsTerminal() bool { return isTerminal(c.w) }
 
 func TestStatsWatchRedraws(t *testing.T) {
 	e := newEnv(t)
-	var out, errb bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 350*time.Millisecond)
-	defer cancel()
-	code := run(ctx, []string{"goarq", "--redis", e.url, "stats", "--watch", "100ms"}, &out, &errb)
-	if code != 0 || strings.Count(out.String(), "QUEUE") < 2 || !strings.Contains(out.String(), "\033[2J") {
-		t.Errorf("exit %d, %d redraws: %q %q", code, strings.Count(out.String(), "QUEUE"), out.String(), errb.String())
+	out := &ttyBuffer{}
+	code := watchStats(t, e, out)
+	if code != 0 || strings.Count(out.String(), "RESULTS FAILED") < 3 || strings.Count(out.String(), "\033[2J") < 3 {
+		t.Errorf("exit %d: %q", code, out.String())
+	}
+}
+
+// Piped, stats --watch never clears the screen: one block, or with --json
+// one JSON line, per refresh.
+func TestStatsWatchPipedPrintsBlocks(t *testing.T) {
+	e := newEnv(t)
+	var out bytes.Buffer
+	code := watchStats(t, e, &out)
+	if code != 0 || strings.Contains(out.String(), "\033") || strings.Count(out.String(), "RESULTS FAILED") < 3 {
+		t.Errorf("exit %d: %q", code, out.String())
+	}
+	out.Reset()
+	code = watchStats(t, e, &out, "--json")
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if code != 0 || len(lines) < 3 || strings.Contains(out.String(), "\033") {
+		t.Fatalf("exit %d: %q", code, out.String())
+	}
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil || m["queue"] != "arq:queue" {
+			t.Errorf("not one JSON object per line: %q", l)
+		}
+	}
+	if isTerminal(&out) {
+		t.Error("a buffer is not a terminal")
 	}
 }
 

@@ -88,6 +88,7 @@ type Claimed struct {
 
 // Claim runs claimScript. size is the queue's ZCARD when WantSize, else -1.
 func (r *RDB) Claim(ctx context.Context, a ClaimArgs) (jobs []Claimed, size int64, err error) {
+	ctx = r.with(ctx)
 	keys, args := a.keysArgs()
 	res, err := r.runScript(ctx, claimScript, keys, args...).Result()
 	if err != nil {
@@ -130,11 +131,13 @@ func parseClaim(a ClaimArgs, res any) ([]Claimed, int64, error) {
 // Peek is the cheap idle poll, the ZRANGEBYSCORE of arq's start_jobs with
 // LIMIT 1: is any job of queue ready at now?
 func (r *RDB) Peek(ctx context.Context, queue string, now time.Time) (bool, error) {
+	ctx = r.with(ctx)
 	ids, err := r.c.ZRangeByScore(ctx, queue, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(arqcompat.TimestampMS(now), 10), Count: 1}).Result()
 	return len(ids) > 0, err
 }
 
 // QueueSize is the queue's ZCARD: what arq's burst mode checks.
 func (r *RDB) QueueSize(ctx context.Context, queue string) (int64, error) {
+	ctx = r.with(ctx)
 	return r.c.ZCard(ctx, queue).Result()
 }

@@ -51,6 +51,7 @@ return 1`)
 // loads it and re-runs only the jobs that got NOSCRIPT, which therefore
 // did not run.
 func (r *RDB) Enqueue(ctx context.Context, jobs []Enqueue) ([]bool, error) {
+	ctx = r.with(ctx)
 	cmds := make([]*redis.Cmd, len(jobs))
 	todo := make([]int, len(jobs))
 	for i := range todo {
@@ -101,6 +102,7 @@ func (r *RDB) Enqueue(ctx context.Context, jobs []Enqueue) ([]bool, error) {
 // serializes after the EXISTS check too). A taken id, or a lost race
 // (EXEC aborted), is ErrJobExists.
 func (r *RDB) EnqueueWatchMulti(ctx context.Context, jobID string, prepare func() (Enqueue, error)) (Enqueue, error) {
+	ctx = r.with(ctx)
 	jobKey := arqcompat.JobKey(jobID)
 	var j Enqueue
 	err := r.c.Watch(ctx, func(tx *redis.Tx) error {

@@ -3,7 +3,11 @@ package arqredis
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -28,11 +32,58 @@ const (
 // RDB runs arq's command sequences on a go-redis client. It is safe for
 // concurrent use and holds no state of its own.
 type RDB struct {
-	c redis.UniversalClient
+	c   redis.UniversalClient
+	log *slog.Logger
 }
 
-// New wraps a go-redis client.
-func New(c redis.UniversalClient) *RDB { return &RDB{c: c} }
+// New wraps a go-redis client. What go-redis itself logs while running
+// this RDB's commands (a failed dial, a pool message) goes to log, or to
+// slog.Default() when log is nil.
+func New(c redis.UniversalClient, log *slog.Logger) *RDB {
+	routeGoRedisLogs(log)
+	return &RDB{c: c, log: log}
+}
+
+// go-redis has one process-wide logger, which prints to stderr. goarq
+// replaces it, once, with one that sends each line to the logger of the
+// RDB whose command it concerns, found in the command's context. go-redis
+// dials new connections and does other pool work on contexts of its own,
+// so a line without one goes to the logger of the RDB made last (in a
+// process with one worker or client, its logger), else to slog.Default().
+var (
+	routeOnce  sync.Once
+	lastLogger atomic.Pointer[slog.Logger]
+)
+
+func routeGoRedisLogs(log *slog.Logger) {
+	routeOnce.Do(func() { redis.SetLogger(goRedisLogs{}) })
+	if log != nil {
+		lastLogger.Store(log)
+	}
+}
+
+type logKey struct{}
+
+type goRedisLogs struct{}
+
+func (goRedisLogs) Printf(ctx context.Context, format string, v ...any) {
+	l, _ := ctx.Value(logKey{}).(*slog.Logger)
+	if l == nil {
+		l = lastLogger.Load()
+	}
+	if l == nil {
+		l = slog.Default()
+	}
+	l.WarnContext(ctx, "redis: "+strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
+}
+
+// with is ctx carrying r's logger for go-redis's own log lines.
+func (r *RDB) with(ctx context.Context) context.Context {
+	if r.log == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, logKey{}, r.log)
+}
 
 // Client is the wrapped go-redis client.
 func (r *RDB) Client() redis.UniversalClient { return r.c }
@@ -57,6 +108,7 @@ func IsNoScript(err error) bool { return err != nil && redis.HasErrorPrefix(err,
 // LoadScripts loads every script of this package, for a caller whose
 // pipelined EVALSHA got NOSCRIPT.
 func (r *RDB) LoadScripts(ctx context.Context) error {
+	ctx = r.with(ctx)
 	for _, s := range []*redis.Script{enqueueScript, claimScript} {
 		if err := s.Load(ctx, r.c).Err(); err != nil {
 			return err

@@ -15,6 +15,8 @@
 //	typed(n int, s string)        -> [n, s]; a job with other types fails with TypeError
 //	work(key, seconds)            -> INCR key, then sleep; returns the count (counts re-runs);
 //	                                 retries in 0.2 s when the INCR fails (Redis away)
+//	later(when, seconds)          -> when + seconds; a when bound to time.Time (naive stays naive)
+//	person(name str, age int)     -> [name, age]; one struct parameter, bound from kwargs
 package main
 
 import (
@@ -59,6 +61,7 @@ func main() {
 	sentinelMaster := flag.String("sentinel-master", "mymaster", "the master's name in Sentinel")
 	debugAddr := flag.String("debug-addr", "", "serve net/http/pprof on this address (for the goroutine count)")
 	metricsAddr := flag.String("metrics-addr", "", "serve the worker's Prometheus metrics at /metrics on this address")
+	retryJobs := flag.Bool("retry-jobs", true, "arq's retry_jobs (false: Retry and cancellation fail the job)")
 	flag.Parse()
 
 	log := slog.New(worker.NewArqLogHandler(os.Stderr, slog.LevelInfo))
@@ -107,19 +110,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	keep := *keepResult
-	if keep == 0 {
-		keep = worker.DontKeep
-	}
+	// a 0 given on the command line is arq's literal 0, as in a WorkerSettings
+	keep := literal(*keepResult)
+	timeout, tries, healthEvery := literal(*jobTimeout), literal(*maxTries), literal(*health)
 	s := worker.Settings{
 		Functions: functions(rdb), QueueName: *queue, RedisClient: rdb, Serializer: ser,
-		MaxJobs: *maxJobs, JobTimeout: *jobTimeout, MaxTries: *maxTries, KeepResult: keep, PollDelay: *pollDelay,
-		Burst: *burst, MaxBurstJobs: *maxBurstJobs, AllowAbortJobs: *allowAbort, HealthCheckInterval: *health, JobCompletionWait: *completionWait,
+		MaxJobs: *maxJobs, JobTimeout: timeout, MaxTries: tries, KeepResult: keep, PollDelay: *pollDelay, NoRetryJobs: !*retryJobs,
+		Burst: *burst, MaxBurstJobs: *maxBurstJobs, AllowAbortJobs: *allowAbort, HealthCheckInterval: healthEvery, JobCompletionWait: *completionWait,
 		HandleSignals: true, Logger: log, Observer: observer,
 	}
 	if *cronCount != "" {
 		key := *cronCount
-		s.CronJobs = []worker.CronJob{{Name: "cron:count", Second: worker.EverySecond,
+		s.CronJobs = []worker.CronJob{{Name: "cron:count", Second: worker.EverySecond(),
 			Handler: worker.Func("", func(ctx context.Context) error {
 				j, _ := worker.JobFromContext(ctx)
 				return rdb.Incr(ctx, key+":"+j.ID).Err()
@@ -136,26 +138,39 @@ func main() {
 	}
 }
 
+// literal maps a flag's 0 to worker.Zero, arq's literal 0.
+func literal[T int | time.Duration](v T) T {
+	if v == 0 {
+		return worker.Zero
+	}
+	return v
+}
+
 func functions(rdb redis.UniversalClient) []worker.Function {
 	return []worker.Function{
 		worker.Func("noop", func(ctx context.Context) {}),
-		worker.Raw("add", func(ctx context.Context, j *worker.Job) (any, error) {
-			if len(j.Args) != 2 {
-				return nil, worker.PythonError("builtins", "TypeError", fmt.Sprintf("add() takes 2 positional arguments but %d were given", len(j.Args)))
-			}
-			return pyAdd(j.Args[0], j.Args[1])
-		}),
+		worker.Func("add", func(ctx context.Context, a, b any) (any, error) { return pyAdd(a, b) }, worker.WithParams("a", "b")),
 		worker.Raw("echo", func(ctx context.Context, j *worker.Job) (any, error) {
 			return arqcompat.Tuple{arqcompat.Tuple(j.Args), j.Kwargs}, nil
 		}),
-		worker.Func("sleep", func(ctx context.Context, seconds float64) (float64, error) {
-			t := time.NewTimer(time.Duration(seconds * float64(time.Second)))
+		worker.Func("sleep", func(ctx context.Context, seconds any) (any, error) {
+			var d time.Duration
+			switch x := seconds.(type) {
+			case int64:
+				d = time.Duration(x) * time.Second
+			case float64:
+				d = time.Duration(x * float64(time.Second))
+			default:
+				return nil, worker.PythonError("builtins", "TypeError",
+					fmt.Sprintf("'<' not supported between instances of '%s' and 'int'", arqcompat.PyTypeName(seconds)))
+			}
+			t := time.NewTimer(d)
 			defer t.Stop()
 			select {
 			case <-t.C:
-				return seconds, nil
+				return seconds, nil // unchanged, as asyncio.sleep's caller returns it
 			case <-ctx.Done():
-				return 0, ctx.Err()
+				return nil, ctx.Err()
 			}
 		}, worker.WithParams("seconds")),
 		worker.Func("fail", func(ctx context.Context, message string) error {
@@ -181,6 +196,15 @@ func functions(rdb redis.UniversalClient) []worker.Function {
 		worker.Func("panic", func(ctx context.Context, message string) error { panic(message) }, worker.WithParams("message")),
 		worker.Func("typed", func(ctx context.Context, n int, s string) ([]any, error) { return []any{n, s}, nil },
 			worker.WithParams("n", "s")),
+		worker.Func("later", func(ctx context.Context, when time.Time, seconds float64) time.Time {
+			return when.Add(time.Duration(seconds * float64(time.Second)))
+		}, worker.WithParams("when", "seconds")),
+		worker.Func("person", func(ctx context.Context, p struct {
+			Name string `arq:"name"`
+			Age  int    `arq:"age"`
+		}) []any {
+			return []any{p.Name, p.Age}
+		}),
 		worker.Func("work", func(ctx context.Context, key string, seconds float64) (int64, error) {
 			n, err := rdb.Incr(ctx, key).Result()
 			if err != nil {

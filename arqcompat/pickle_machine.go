@@ -10,7 +10,9 @@ import (
 	"unicode/utf8"
 )
 
-// This file is goarq's unpickler. It replaces gopickle on the decode path
+// This file is the pickle opcode machine: it runs a pickle's opcodes
+// (protocols 0-5) over a stack and a memo and yields raw values; the model
+// conversion is in pickle_model.go. It replaces gopickle on the decode path
 // for three measured reasons: gopickle's NewUnpickler allocates a 384-slot
 // memo map per call (65% of all bytes a worker allocates per job, 7% of its
 // CPU at 17,000 jobs/s); it allocates a declared length before reading it,

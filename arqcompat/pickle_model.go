@@ -1,11 +1,19 @@
 package arqcompat
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
+
+// This file turns what the opcode machine (pickle_machine.go) built into
+// the Go model of Python values: raw containers become []any, *Dict, Set;
+// the REDUCE and NEWOBJ calls of classes the model knows (datetime, date,
+// time, timedelta, Decimal, UUID, bytearray, exceptions...) become their Go
+// types, and every other instance an *Object that re-encodes unchanged.
 
 // pyClass is what a pickle's GLOBAL resolves to: a name, never an import.
 type pyClass struct{ g Global }
@@ -26,10 +34,10 @@ type pyCall struct {
 // Python 2 names that protocol 0-2 pickles written by Python 3 still use.
 var py2Modules = map[string]string{"__builtin__": "builtins", "exceptions": "builtins", "copy_reg": "copyreg"}
 
-// UnpickleLimits decodes a pickle (protocols 0-5) into the Go model of
+// pickleUnmarshal decodes a pickle (protocols 0-5) into the Go model of
 // Python values. It never imports or calls anything a pickle names:
 // classes become Global, instances Object or Exception.
-func UnpickleLimits(data []byte, lim Limits) (any, error) {
+func pickleUnmarshal(data []byte, lim Limits) (any, error) {
 	lim = lim.orDefault()
 	if len(data) > lim.MaxBytes {
 		return nil, overLimit("pickle", "payload of %d bytes is over the %d-byte limit", len(data), lim.MaxBytes)
@@ -42,9 +50,6 @@ func UnpickleLimits(data []byte, lim Limits) (any, error) {
 	c := &budget{format: "pickle", lim: lim}
 	return c.conv(raw, 0)
 }
-
-// Unpickle is UnpickleLimits with DefaultLimits.
-func Unpickle(data []byte) (any, error) { return UnpickleLimits(data, Limits{}) }
 
 func (c *budget) convSlice(items []any, depth int) ([]any, error) {
 	out := make([]any, len(items))
@@ -69,20 +74,22 @@ func (c *budget) convDict(items [][2]any, depth int) (*Dict, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := d.Set(k, v); err != nil {
-			return nil, malformed(c.format, "%v", err)
+		h, err := c.indexKey(k)
+		if err != nil {
+			return nil, err
 		}
+		d.setIndexed(h, k, v)
 	}
 	return d, nil
 }
 
-func dedupe(format string, items []any) ([]any, error) {
-	seen := make(map[string]bool, len(items))
+func (c *budget) dedupe(items []any) ([]any, error) {
+	seen := make(map[any]bool, len(items))
 	out := items[:0]
 	for _, it := range items {
-		h, err := HashKey(it)
+		h, err := c.indexKey(it)
 		if err != nil {
-			return nil, malformed(format, "%v", err)
+			return nil, err
 		}
 		if !seen[h] {
 			seen[h] = true
@@ -125,14 +132,14 @@ func (c *budget) conv(v any, depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		conv, err = dedupe(c.format, conv)
+		conv, err = c.dedupe(conv)
 		return Set(conv), err
 	case FrozenSet:
 		conv, err := c.convSlice(x, depth)
 		if err != nil {
 			return nil, err
 		}
-		conv, err = dedupe(c.format, conv)
+		conv, err = c.dedupe(conv)
 		return FrozenSet(conv), err
 	case *pyClass:
 		return x.g, nil
@@ -185,18 +192,18 @@ func (c *budget) convCall(p *pyCall, depth int) (any, error) {
 		return dictItems, nil // an OrderedDict arrives as a dict, order kept
 	}
 	if listItems == nil && dictItems == nil && kwargs == nil {
-		if v, ok, err := buildKnown(p.cls, args, p.newobj, state, p.hasState); ok || err != nil {
+		if v, ok, err := c.buildKnown(p.cls, args, p.newobj, state, p.hasState); ok || err != nil {
 			if err != nil {
-				return nil, malformed(c.format, "%s: %v", p.cls, err)
+				return nil, c.callErr(p.cls, err)
 			}
 			return v, nil
 		}
 	}
 	if p.cls == (Global{"copyreg", "_reconstructor"}) && len(args) >= 2 {
 		if g, ok := args[0].(Global); ok { // protocol 0-1: object.__new__(cls), then BUILD
-			if v, ok, err := buildKnown(g, nil, true, state, p.hasState); ok || err != nil {
+			if v, ok, err := c.buildKnown(g, nil, true, state, p.hasState); ok || err != nil {
 				if err != nil {
-					return nil, malformed(c.format, "%s: %v", g, err)
+					return nil, c.callErr(g, err)
 				}
 				return v, nil
 			}
@@ -208,6 +215,15 @@ func (c *budget) convCall(p *pyCall, depth int) (any, error) {
 	}
 	return &Object{Class: p.cls, Args: Tuple(args), NewObj: p.newobj, Kwargs: kwargs, State: state, HasState: p.hasState,
 		ListItems: listItems, DictItems: dictItems}, nil
+}
+
+// callErr is the error of a call buildKnown refused: a limit as it is.
+func (c *budget) callErr(cls Global, err error) error {
+	var de *DecodeError
+	if errors.As(err, &de) {
+		return err
+	}
+	return malformed(c.format, "%s: %v", cls, err)
 }
 
 var builtinExceptions = func() map[string]bool {
@@ -255,6 +271,13 @@ func intArg(v any) (int64, bool) {
 }
 
 func latin1(s string) []byte {
+	ascii := true
+	for i := 0; i < len(s) && ascii; i++ {
+		ascii = s[i] < utf8.RuneSelf
+	}
+	if ascii {
+		return []byte(s)
+	}
 	out := make([]byte, 0, len(s))
 	for _, r := range s {
 		if r > 0xff {
@@ -265,13 +288,17 @@ func latin1(s string) []byte {
 	return out
 }
 
-func bytesArg(v any) ([]byte, bool) {
+// bytesArg reads a bytes argument of at most max bytes (max 0: any).
+func bytesArg(v any, max int) ([]byte, bool) {
 	switch x := v.(type) {
 	case []byte:
 		return x, true
 	case ByteArray:
 		return x, true
 	case string: // protocol 0-1 datetimes store their state as a latin-1 str
+		if max > 0 && len(x) > 2*max { // latin-1 takes at most 2 UTF-8 bytes a character
+			return nil, false
+		}
 		b := latin1(x)
 		return b, b != nil
 	}
@@ -312,11 +339,16 @@ func utcOffsetName(off time.Duration) string {
 }
 
 // buildKnown turns calls of the classes the model maps into Go values.
-func buildKnown(cls Global, args []any, newobj bool, state any, hasState bool) (any, bool, error) {
+// The str a bytes or bytearray call copies counts against the budget: a
+// call is built again for every reference to it.
+func (c *budget) buildKnown(cls Global, args []any, newobj bool, state any, hasState bool) (any, bool, error) {
 	switch cls {
 	case Global{"_codecs", "encode"}:
 		if len(args) == 2 {
 			if s, ok := args[0].(string); ok {
+				if err := c.expand(len(s)); err != nil {
+					return nil, true, err
+				}
 				if b := latin1(s); b != nil {
 					return b, true, nil
 				}
@@ -331,7 +363,12 @@ func buildKnown(cls Global, args []any, newobj bool, state any, hasState bool) (
 		if len(args) == 0 {
 			return ByteArray{}, true, nil
 		}
-		if b, ok := bytesArg(args[0]); ok {
+		if s, ok := args[0].(string); ok {
+			if err := c.expand(len(s)); err != nil {
+				return nil, true, err
+			}
+		}
+		if b, ok := bytesArg(args[0], 0); ok {
 			return ByteArray(b), true, nil
 		}
 	case Global{"builtins", "set"}, Global{"builtins", "frozenset"}:
@@ -346,7 +383,7 @@ func buildKnown(cls Global, args []any, newobj bool, state any, hasState bool) (
 				return nil, false, nil
 			}
 		}
-		items, err := dedupe("pickle", append([]any{}, items...))
+		items, err := c.dedupe(append([]any{}, items...))
 		if err != nil {
 			return nil, true, err
 		}
@@ -369,7 +406,7 @@ func buildKnown(cls Global, args []any, newobj bool, state any, hasState bool) (
 		}
 	case Global{"datetime", "datetime"}:
 		if len(args) >= 1 && len(args) <= 2 {
-			b, ok := bytesArg(args[0])
+			b, ok := bytesArg(args[0], 10)
 			if !ok || len(b) != 10 {
 				return nil, false, nil
 			}
@@ -387,13 +424,13 @@ func buildKnown(cls Global, args []any, newobj bool, state any, hasState bool) (
 		}
 	case Global{"datetime", "date"}:
 		if len(args) == 1 {
-			if b, ok := bytesArg(args[0]); ok && len(b) == 4 {
+			if b, ok := bytesArg(args[0], 4); ok && len(b) == 4 {
 				return Date{Year: int(b[0])<<8 | int(b[1]), Month: time.Month(b[2]), Day: int(b[3])}, true, nil
 			}
 		}
 	case Global{"datetime", "time"}:
 		if len(args) >= 1 && len(args) <= 2 {
-			b, ok := bytesArg(args[0])
+			b, ok := bytesArg(args[0], 6)
 			if !ok || len(b) != 6 {
 				return nil, false, nil
 			}
