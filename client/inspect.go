@@ -773,3 +773,6 @@ func (in *Inspector) DeleteResult(ctx context.Context, jobID string) (bool, erro
 	defer in.Invalidate()
 	return in.r.DeleteResult(ctx, jobID)
 }
+
+// Ping checks the connection to Redis.
+func (in *Inspector) Ping(ctx context.Context) error { return in.r.Ping(ctx) }

@@ -119,14 +119,14 @@ func serveWeb(c *cli.Context, what string, build func(in *client.Inspector, queu
 		debug.SetMemoryLimit(memLimit)
 	}
 	return withClient(c, func(cl *client.Client) error {
-		if err := cl.Redis().Ping(c.Context).Err(); err != nil {
-			return cmdRedisError(c, err)
-		}
 		ttl := c.Duration("cache-ttl")
 		if ttl <= 0 {
 			ttl = -1
 		}
 		in := client.NewInspector(cl, client.InspectorOptions{CacheTTL: ttl})
+		if err := in.Ping(c.Context); err != nil {
+			return cmdRedisError(c, err)
+		}
 		h, err := build(in, queues, user, pass)
 		if err != nil {
 			return fail(exitUsage, "%v", err)
