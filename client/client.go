@@ -43,6 +43,9 @@ type Options struct {
 	// waits and a few seconds after). Servers that refuse tracking get
 	// polling either way.
 	NoPushWakeup bool
+	// EnqueueObserver sees every enqueue (package otelarq traces them);
+	// nil for none.
+	EnqueueObserver EnqueueObserver
 }
 
 // Client is safe for concurrent use.
@@ -57,12 +60,13 @@ type Client struct {
 	ownsClient bool
 	watchMulti bool
 	results    *arqredis.Waiters // nil: poll results
+	obs        EnqueueObserver
 }
 
 // New wraps an existing go-redis client.
 func New(rdb redis.UniversalClient, opts Options) *Client {
 	c := &Client{rdb: rdb, queue: opts.QueueName, ser: opts.Serializer, log: opts.Logger, now: time.Now,
-		extraMS: arqredis.ExpiresExtraMS, watchMulti: opts.WatchMulti}
+		extraMS: arqredis.ExpiresExtraMS, watchMulti: opts.WatchMulti, obs: opts.EnqueueObserver}
 	if c.queue == "" {
 		c.queue = arqcompat.DefaultQueueName
 	}
@@ -251,9 +255,14 @@ func (c *Client) prepare(r Request, nowMS int64) (arqredis.Enqueue, error) {
 // ErrJobExists; else PSETEX the job and ZADD the queue, atomically. By
 // default this is one Lua script; with Options.WatchMulti it is arq's own
 // WATCH / MULTI / EXEC sequence, where a lost race is ErrJobExists too.
-func (c *Client) EnqueueRequest(ctx context.Context, r Request) (*Job, error) {
+func (c *Client) EnqueueRequest(ctx context.Context, r Request) (_ *Job, err error) {
 	if r.Options.JobID == "" {
 		r.Options.JobID = NewJobID()
+	}
+	if c.obs != nil {
+		var ended func(error)
+		ctx, ended = c.observeEnqueue(ctx, r)
+		defer func() { ended(err) }()
 	}
 	if c.watchMulti {
 		p, err := c.store.EnqueueWatchMulti(ctx, r.Options.JobID, func() (arqredis.Enqueue, error) {
@@ -293,6 +302,9 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]*Job, error
 		preps[i] = p
 	}
 	ok, err := c.store.Enqueue(ctx, preps)
+	if c.obs != nil {
+		c.observeMany(ctx, reqs, preps, ok, err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,15 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server redis-tools >/dev/null
 fi
 
+# 1b. headless Chromium for the dashboard's browser tests, from Debian's package
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+    log "installing chromium"
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
+
 # 2. the Python virtualenv, from pyproject.toml's pinned dependencies
 source scripts/venv.sh
 

@@ -67,8 +67,12 @@ func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqco
 	rec := arqcompat.JobRecord{Function: "<unknown>", Kwargs: &arqcompat.Dict{}}
 	// failBeforeRun is arq's finish_failed_job path, for a job whose
 	// function never runs.
-	failBeforeRun := func(exc *arqcompat.Exception, ref string, setTry bool) {
+	failBeforeRun := func(exc *arqcompat.Exception, ref string, setTry bool, out Outcome) {
 		w.counts.failed.Add(1)
+		if o := w.s.Observer; o != nil {
+			o.JobEnded(ctx, &JobEvent{Queue: w.s.QueueName, Function: rec.Function, JobID: id, Try: jobTry,
+				Scheduled: time.UnixMilli(c.Score), Outcome: out, Err: exc})
+		}
 		data := w.encodeResult(ctx, ref, w.resultRecord(rec, id, jobTry, false, exc, startMS))
 		go func() {
 			if setTry {
@@ -81,25 +85,25 @@ func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqco
 	}
 	if c.Job == nil {
 		w.log.WarnContext(ctx, fmt.Sprintf("job %s expired", id), "job_id", id)
-		failBeforeRun(excJobExecutionFailed("job expired"), id+":"+rec.Function, false)
+		failBeforeRun(excJobExecutionFailed("job expired"), id+":"+rec.Function, false, OutcomeExpired)
 		return
 	}
 	if err != nil {
 		w.log.ErrorContext(ctx, fmt.Sprintf("deserializing job %s failed: %v", id, err), "job_id", id, "error", err)
-		failBeforeRun(excDeserialization(), id+":"+rec.Function, false)
+		failBeforeRun(excDeserialization(), id+":"+rec.Function, false, OutcomeFailed)
 		return
 	}
 	rec = decoded
 	if c.Aborted {
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ⊘ %s:%s aborted before start", secs(nowMS()-rec.EnqueueTimeMS), id, rec.Function),
 			"job_id", id, "function", rec.Function)
-		failBeforeRun(excCancelled(), id+":"+rec.Function, false)
+		failBeforeRun(excCancelled(), id+":"+rec.Function, false, OutcomeAborted)
 		return
 	}
 	fn, ok := w.funcs[rec.Function]
 	if !ok {
 		w.log.WarnContext(ctx, fmt.Sprintf("job %s, function %s not found", id, arqcompat.Repr(rec.Function)), "job_id", id, "function", rec.Function)
-		failBeforeRun(excJobExecutionFailed(fmt.Sprintf("function %s not found", arqcompat.Repr(rec.Function))), id+":"+rec.Function, false)
+		failBeforeRun(excJobExecutionFailed(fmt.Sprintf("function %s not found", arqcompat.Repr(rec.Function))), id+":"+rec.Function, false, OutcomeUnknownFunction)
 		return
 	}
 	ref := id + ":" + rec.Function
@@ -116,7 +120,7 @@ func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqco
 	if jobTry > maxTries {
 		w.log.WarnContext(ctx, fmt.Sprintf("%6.2fs ! %s max retries %d exceeded", secs(nowMS()-rec.EnqueueTimeMS), ref, maxTries),
 			"job_id", id, "function", rec.Function, "try", jobTry)
-		failBeforeRun(excJobExecutionFailed(fmt.Sprintf("max %d retries exceeded", maxTries)), ref, setTry)
+		failBeforeRun(excJobExecutionFailed(fmt.Sprintf("max %d retries exceeded", maxTries)), ref, setTry, OutcomeFailed)
 		return
 	}
 
@@ -186,6 +190,7 @@ type runningJob struct {
 	aborting       atomic.Bool
 	once           sync.Once
 	returned       chan struct{}
+	ev             *JobEvent // for Settings.Observer; nil without one
 }
 
 // handlerGrace is how long a cancelled handler may take to return before
@@ -198,6 +203,11 @@ func (r *runningJob) run(timeout time.Duration) {
 		w.s.OnJobStart(r.jctx, r.job)
 	}
 	r.startMS = nowMS()
+	if o := w.s.Observer; o != nil {
+		r.ev = &JobEvent{Queue: w.s.QueueName, Function: r.rec.Function, JobID: r.id, Try: r.try,
+			Scheduled: time.UnixMilli(r.score), Start: time.UnixMilli(r.startMS)}
+		r.jctx = o.JobStarted(r.jctx, r.ev)
+	}
 	r.logStart(r.jctx)
 	if timeout <= 0 {
 		// arq's asyncio.wait_for(task, 0) cancels the task before it runs
@@ -266,6 +276,15 @@ func (r *runningJob) finalize(result any, herr, cause error) {
 	finishedMS := nowMS()
 	o := r.classify(ctx, result, herr, cause, finishedMS)
 	r.record(ctx, o, finishedMS)
+	if obs := w.s.Observer; obs != nil {
+		r.ev.Outcome, r.ev.Duration = o.kind, time.Duration(finishedMS-r.startMS)*time.Millisecond
+		if herr != nil {
+			r.ev.Err = herr
+		} else {
+			r.ev.Err = cause
+		}
+		obs.JobEnded(r.jctx, r.ev)
+	}
 }
 
 // outcome is what finishing a job writes.
@@ -273,6 +292,7 @@ type outcome struct {
 	finish, success, hasResult bool
 	value                      any
 	incrScore                  int64
+	kind                       Outcome // for Settings.Observer
 }
 
 // classify decides a job's outcome from its handler's return, logs it and
@@ -296,6 +316,7 @@ func (r *runningJob) classify(ctx context.Context, result any, herr, cause error
 			w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ← %s ● %s", took, ref, shown), "job_id", id, "function", fnName, "duration", took)
 		}
 		w.counts.complete.Add(1)
+		o.kind = OutcomeComplete
 	case cause == nil && !w.s.NoRetryJobs && errors.As(herr, &retry):
 		deferMS := arqcompat.DurationMS(retry.Defer)
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ↻ %s retrying job in %.2fs", took, ref, secs(deferMS)), "job_id", id, "function", fnName)
@@ -303,23 +324,29 @@ func (r *runningJob) classify(ctx context.Context, result any, herr, cause error
 			o.incrScore = deferMS + (nowMS() - r.score)
 		}
 		w.counts.retried.Add(1)
+		o.kind = OutcomeRetried
 	case cause == nil && !w.s.NoRetryJobs && cancelledByJob(herr):
 		// the job itself raised CancelledError (or arq's RetryJob): arq
 		// runs it again, until max_tries
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ↻ %s cancelled, will be run again", took, ref), "job_id", id, "function", fnName)
 		w.counts.retried.Add(1)
+		o.kind = OutcomeRetried
 	case errors.Is(cause, errAborted):
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ⊘ %s aborted", took, ref), "job_id", id, "function", fnName)
 		o.value, o.finish, o.hasResult = excCancelled(), true, true
 		w.counts.failed.Add(1)
+		o.kind = OutcomeAborted
 	case errors.Is(cause, errShutdown) && !w.s.NoRetryJobs:
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ↻ %s cancelled, will be run again", took, ref), "job_id", id, "function", fnName)
 		w.counts.retried.Add(1)
+		o.kind = OutcomeCancelled
 	default:
 		var exc *arqcompat.Exception
+		o.kind = OutcomeFailed
 		switch {
 		case errors.Is(cause, errTimeout):
 			exc = excTimeout()
+			o.kind = OutcomeTimeout
 		case errors.Is(cause, errShutdown):
 			exc = excCancelled()
 		case errors.As(herr, &retry): // retry_jobs off: arq stores the Retry exception

@@ -44,6 +44,10 @@ type Settings struct {
 	OnJobStart  func(ctx context.Context, job *Job)
 	OnJobEnd    func(ctx context.Context, job *Job)
 	AfterJobEnd func(ctx context.Context, job *Job)
+	// Observer sees every job's start and end and the worker's Redis
+	// errors, for metrics and tracing (packages arqprom, otelarq); nil
+	// for none.
+	Observer Observer
 	// HandleSignals makes Run handle SIGINT and SIGTERM as arq does. arq
 	// defaults to true; a Go library leaves signals to its caller unless
 	// asked, so the zero value is false. Cancelling Run's context has the
@@ -618,4 +622,7 @@ func (w *Worker) logRedisInfo(ctx context.Context) {
 // redisError logs a Redis error the worker recovers from by itself.
 func (w *Worker) redisError(ctx context.Context, level slog.Level, msg string, err error, attrs ...any) {
 	w.log.Log(ctx, level, msg, append([]any{"error", err}, attrs...)...)
+	if o := w.s.Observer; o != nil {
+		o.RedisError(ctx, w.s.QueueName, err)
+	}
 }

@@ -32,9 +32,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/goarq/goarq/arqcompat"
+	"github.com/goarq/goarq/arqprom"
 	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/worker"
 )
@@ -58,6 +61,7 @@ func main() {
 	sentinelMaster := flag.String("sentinel-master", "mymaster", "the master's name in Sentinel")
 	noPush := flag.Bool("no-push", false, "poll every --poll-delay instead of waking on writes to the queue (Settings.NoPushWakeup)")
 	debugAddr := flag.String("debug-addr", "", "serve net/http/pprof on this address (for the goroutine count)")
+	metricsAddr := flag.String("metrics-addr", "", "serve the worker's Prometheus metrics at /metrics on this address")
 	retryJobs := flag.Bool("retry-jobs", true, "arq's retry_jobs (false: Retry and cancellation fail the job)")
 	flag.Parse()
 
@@ -83,6 +87,24 @@ func main() {
 		}
 		go http.Serve(ln, nil) //nolint:errcheck // ends with the process
 	}
+	var observer worker.Observer
+	if *metricsAddr != "" {
+		reg := prometheus.NewRegistry()
+		obs, err := arqprom.NewWorkerObserver(reg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		observer = obs
+		ln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		go http.Serve(ln, mux) //nolint:errcheck // ends with the process
+	}
 	ctx := context.Background()
 	rdb, err := client.Connect(ctx, rs, log)
 	if err != nil {
@@ -96,7 +118,7 @@ func main() {
 		Functions: functions(rdb), QueueName: *queue, RedisClient: rdb, Serializer: ser,
 		MaxJobs: *maxJobs, JobTimeout: timeout, MaxTries: tries, KeepResult: keep, PollDelay: *pollDelay, NoRetryJobs: !*retryJobs,
 		Burst: *burst, MaxBurstJobs: *maxBurstJobs, AllowAbortJobs: *allowAbort, HealthCheckInterval: healthEvery, JobCompletionWait: *completionWait,
-		HandleSignals: true, Logger: log, NoPushWakeup: *noPush,
+		HandleSignals: true, Logger: log, NoPushWakeup: *noPush, Observer: observer,
 	}
 	if *cronCount != "" {
 		key := *cronCount

@@ -1,0 +1,281 @@
+// Package dashboard is a web dashboard for arq queues, as an http.Handler a
+// Go service can mount: an overview with counts, charts and per-function
+// statistics, the queued jobs, the kept results, a job's detail, and
+// actions (abort, re-enqueue a failed job, delete a result) unless
+// read-only. It also serves the queue metrics at /metrics.
+//
+// Everything read from Redis is escaped by html/template; records are
+// decoded with arqcompat (which never executes anything) and a record that
+// cannot be decoded is shown as unreadable. Every action is a POST carrying
+// a CSRF token; pages send a Content-Security-Policy that forbids scripts.
+// Authentication is HTTP basic auth, compared in constant time.
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/goarq/goarq/arqprom"
+	"github.com/goarq/goarq/client"
+)
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+// Options configures the dashboard.
+type Options struct {
+	// Inspector reads the queues (required).
+	Inspector *client.Inspector
+	// Queues shown; default: the Inspector's client's queue.
+	Queues []string
+	// ReadOnly hides and refuses the actions.
+	ReadOnly bool
+	// User and Password turn on HTTP basic auth (both compared in
+	// constant time); empty User means no auth.
+	User, Password string
+	// NoMetrics turns off /metrics.
+	NoMetrics bool
+	// PageWait bounds how long a page waits for a refresh of the results
+	// index before it shows the previous one (default 200 ms).
+	PageWait time.Duration
+	// Prefix is the path the handler is mounted under, behind
+	// http.StripPrefix (e.g. "/arq"); links and redirects carry it.
+	Prefix string
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler serves the dashboard.
+type Handler struct {
+	o       Options
+	in      *client.Inspector
+	mux     *http.ServeMux
+	secret  []byte
+	pages   map[string]*template.Template
+	metrics http.Handler
+	log     *slog.Logger
+}
+
+// New builds the dashboard's handler.
+func New(o Options) (*Handler, error) {
+	if o.Inspector == nil {
+		return nil, errors.New("dashboard: Options.Inspector is required")
+	}
+	if len(o.Queues) == 0 {
+		o.Queues = []string{o.Inspector.Client().QueueName()}
+	}
+	if o.PageWait <= 0 {
+		o.PageWait = 200 * time.Millisecond
+	}
+	o.Prefix = strings.TrimRight(o.Prefix, "/")
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	h := &Handler{o: o, in: o.Inspector, mux: http.NewServeMux(), secret: make([]byte, 32), pages: map[string]*template.Template{}, log: o.Logger}
+	if _, err := rand.Read(h.secret); err != nil {
+		return nil, err
+	}
+	for _, p := range []string{"overview", "jobs", "results", "job", "error"} {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+p+".html")
+		if err != nil {
+			return nil, fmt.Errorf("dashboard: template %s: %w", p, err)
+		}
+		h.pages[p] = t
+	}
+	static, _ := fs.Sub(assets, "static")
+	h.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	h.mux.HandleFunc("GET /{$}", h.overview)
+	h.mux.HandleFunc("GET /jobs", h.jobs)
+	h.mux.HandleFunc("GET /results", h.results)
+	h.mux.HandleFunc("GET /job/{id}", h.job)
+	h.mux.HandleFunc("POST /job/{id}/abort", h.action(h.abort))
+	h.mux.HandleFunc("POST /job/{id}/reenqueue", h.action(h.reenqueue))
+	h.mux.HandleFunc("POST /job/{id}/delete-result", h.action(h.deleteResult))
+	if !o.NoMetrics {
+		reg := prometheus.NewRegistry()
+		if err := reg.Register(arqprom.NewQueueCollector(o.Inspector, o.Queues...)); err != nil {
+			return nil, err
+		}
+		h.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+		h.mux.Handle("GET /metrics", h.metrics)
+	}
+	return h, nil
+}
+
+// ServeHTTP implements http.Handler: auth, security headers, then routing.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.o.User != "" && !h.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="goarq dashboard", charset="UTF-8"`)
+		http.Error(w, "authentication required", http.StatusUnauthorized)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Referrer-Policy", "same-origin")
+	hd.Set("Cache-Control", "no-store")
+	h.mux.ServeHTTP(w, r)
+}
+
+func (h *Handler) authorized(r *http.Request) bool { return checkBasic(r, h.o.User, h.o.Password) }
+
+func checkBasic(r *http.Request, user, pass string) bool {
+	u, p, ok := r.BasicAuth()
+	if !ok {
+		return false
+	}
+	// hash both sides so the comparison time does not depend on lengths
+	hu, hp := sha256.Sum256([]byte(u)), sha256.Sum256([]byte(p))
+	wu, wp := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(pass))
+	return subtle.ConstantTimeCompare(hu[:], wu[:])&subtle.ConstantTimeCompare(hp[:], wp[:]) == 1
+}
+
+// BasicAuth wraps next with HTTP basic auth for user and pass, compared in
+// constant time (for a Go service mounting only the metrics, say).
+func BasicAuth(next http.Handler, user, pass string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !checkBasic(r, user, pass) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="goarq", charset="UTF-8"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// csrfToken is an HMAC of the user under a per-process secret: a page of
+// this dashboard carries it, another site cannot read it.
+func (h *Handler) csrfToken(r *http.Request) string {
+	u, _, _ := r.BasicAuth()
+	m := hmac.New(sha256.New, h.secret)
+	m.Write([]byte("csrf\x00" + u))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func (h *Handler) checkCSRF(r *http.Request) error {
+	if s := r.Header.Get("Sec-Fetch-Site"); s == "cross-site" || s == "same-site" {
+		return errors.New("cross-site request")
+	}
+	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+		ou, err := url.Parse(o)
+		if err != nil || ou.Host != r.Host {
+			return errors.New("request from another origin")
+		}
+	}
+	got := r.PostFormValue("csrf")
+	want := h.csrfToken(r)
+	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return errors.New("missing or wrong CSRF token")
+	}
+	return nil
+}
+
+// action wraps a POST handler: read-only and CSRF checks, then a redirect
+// (303) to the page the handler names.
+func (h *Handler) action(fn func(r *http.Request, id string) (string, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if h.o.ReadOnly {
+			h.fail(w, r, http.StatusForbidden, "the dashboard is read-only")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		if err := h.checkCSRF(r); err != nil {
+			h.fail(w, r, http.StatusForbidden, "refused: "+err.Error())
+			return
+		}
+		to, err := fn(r, r.PathValue("id"))
+		if err != nil {
+			h.fail(w, r, http.StatusInternalServerError, err.Error())
+			return
+		}
+		http.Redirect(w, r, h.o.Prefix+to, http.StatusSeeOther)
+	}
+}
+
+// page is what every template gets.
+type page struct {
+	Title    string
+	Base     string
+	Metrics  bool
+	Nav      string
+	CSRF     string
+	ReadOnly bool
+	Queues   []string
+	Data     any
+	Error    string
+	Status   int
+}
+
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, name string, p page) {
+	p.CSRF, p.ReadOnly, p.Queues = h.csrfToken(r), h.o.ReadOnly, h.o.Queues
+	p.Base, p.Metrics = h.o.Prefix, !h.o.NoMetrics
+	var buf bytes.Buffer
+	if err := h.pages[name].Execute(&buf, p); err != nil {
+		h.log.ErrorContext(r.Context(), "dashboard: rendering failed", "page", name, "error", err)
+		http.Error(w, "rendering failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if p.Status != 0 {
+		w.WriteHeader(p.Status)
+	}
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	h.render(w, r, "error", page{Title: http.StatusText(status), Error: msg, Status: status})
+}
+
+func (h *Handler) redisFail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	h.log.WarnContext(r.Context(), "dashboard: reading Redis failed", "error", err)
+	h.fail(w, r, http.StatusBadGateway, "reading Redis failed: "+err.Error())
+}
+
+// queueParam is the ?queue= of a request when it is one of the shown
+// queues, else the first.
+func (h *Handler) queueParam(r *http.Request) string {
+	q := r.FormValue("queue")
+	for _, k := range h.o.Queues {
+		if k == q {
+			return q
+		}
+	}
+	return h.o.Queues[0]
+}
+
+func jobURL(id, queue string) string {
+	return "/job/" + url.PathEscape(id) + "?queue=" + url.QueryEscape(queue)
+}
+
+// messages are the fixed notices an action's redirect may name (?msg=),
+// so that no text of the request is reflected into a page.
+var messages = map[string]string{
+	"abort":          "Abort requested. Only workers running with allow_abort_jobs act on it; the job ends cancelled if one does.",
+	"reenqueued":     "Enqueued again under a new id: this is the new job.",
+	"deleted":        "The result was deleted.",
+	"deleted-absent": "There was no result to delete.",
+}
+
+func noticeOf(r *http.Request) string { return messages[r.FormValue("msg")] }
