@@ -97,6 +97,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			enqueueCommand(), statusCommand(), resultCommand(), infoCommand(), abortCommand(),
 			jobsCommand(), resultsCommand(), statsCommand(), healthCommand(), demoCommand(),
+			workersCommand(),
 		},
 	}
 }
