@@ -3,6 +3,7 @@ import os
 
 from arq.connections import RedisSettings
 
+from . import pyfuncs as _py
 from .pyfuncs import FUNCTIONS
 
 
@@ -18,3 +19,25 @@ class FaultWorkerSettings(WorkerSettings):
     job_timeout = 1
     max_jobs = 10
     poll_delay = 0.02
+
+
+class MigrateWorkerSettings:
+    """A Python worker of the migration fleet: the six functions of
+    interop/test_migrate.py, a health-check line every second. (arq reads
+    only the class's own attributes, not inherited ones.)"""
+
+    functions = [_py.count, _py.add, _py.echo, _py.work, _py.job_info, _py.sleep]
+    redis_settings = WorkerSettings.redis_settings
+    max_jobs = 10
+    poll_delay = 0.02
+    health_check_interval = 1
+
+
+class MigrateWithoutCountSettings:
+    """The same worker once `count` was removed from the Python code."""
+
+    functions = [_py.add, _py.echo, _py.work, _py.job_info, _py.sleep]
+    redis_settings = WorkerSettings.redis_settings
+    max_jobs = 10
+    poll_delay = 0.02
+    health_check_interval = 1

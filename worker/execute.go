@@ -80,7 +80,7 @@ func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqco
 			}
 			w.write(ctx, c.Expires, arqredis.Finish{JobID: id, Queue: w.s.QueueName, Failed: true, Result: data,
 				Keep: w.keepResult, KeepForever: w.s.KeepResultForever}, "failure")
-			w.release()
+			w.release(id)
 		}()
 	}
 	if c.Job == nil {
@@ -272,7 +272,7 @@ func (r *runningJob) finalize(result any, herr, cause error) {
 	w.mu.Lock()
 	delete(w.running, r.id)
 	w.mu.Unlock()
-	defer w.release()
+	defer w.release(r.id)
 	finishedMS := nowMS()
 	o := r.classify(ctx, result, herr, cause, finishedMS)
 	r.record(ctx, o, finishedMS)

@@ -52,6 +52,9 @@ type Function struct {
 	KeepResultForever bool
 	// MaxTries overrides the worker's when > 0.
 	MaxTries int
+	// MaxConcurrency, when > 0, bounds how many of the function's jobs
+	// this worker runs at once (see WithMaxConcurrency).
+	MaxConcurrency int
 
 	handler        HandlerFunc
 	keepForeverSet bool  // WithKeepResultForever was given
@@ -104,6 +107,14 @@ func WithKeepResultForever(forever bool) FuncOption {
 // WithMaxTries sets the function's max tries; 1 prevents retrying.
 func WithMaxTries(n int) FuncOption {
 	return FuncOption{func(f *Function, _ *binder) { f.MaxTries = n }}
+}
+
+// WithMaxConcurrency runs at most n of the function's jobs at once in
+// this worker. While n run, the worker claims no more of them (they stay
+// queued, untouched, for other workers) and jobs of other functions keep
+// flowing. arq has no such limit (python-arq/arq#453).
+func WithMaxConcurrency(n int) FuncOption {
+	return FuncOption{func(f *Function, _ *binder) { f.MaxConcurrency = n }}
 }
 
 // WithParams names the Go function's parameters (after the context), so

@@ -104,6 +104,12 @@ type Settings struct {
 	// worker's connection. It defaults to arq's format on stderr
 	// (NewArqLogHandler); any slog.Logger keeps the structured attributes.
 	Logger *slog.Logger
+	// OnlyOwnFunctions makes the worker claim only jobs of its registered
+	// functions (and cron jobs) and leave every other job untouched, so that
+	// Python workers on the same queue run them: for migrating one function
+	// at a time on a shared queue. Without it, as in arq, a job of a function
+	// the worker lacks fails with "function 'x' not found".
+	OnlyOwnFunctions bool
 }
 
 // Zero, given as a setting whose Go zero value means arq's default
@@ -159,6 +165,8 @@ type Worker struct {
 		lastLog string
 	}
 	cron []*cronState
+	own  *owner // targeted claiming (OnlyOwnFunctions, MaxConcurrency); nil: arq's claim
+	beat heartbeat
 
 	stopOnce sync.Once
 	stopped  chan struct{}
@@ -240,6 +248,7 @@ func New(s Settings) (*Worker, error) {
 		maxTimeout = max(maxTimeout, t)
 	}
 	w.inProgressTimeout = maxTimeout + 10*time.Second
+	w.own = newOwner(s.OnlyOwnFunctions, w.funcs)
 	w.claim.allowPick.Store(true)
 	return w, nil
 }
@@ -281,6 +290,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.rdb, w.ownsRedis = rdb, true
 	}
 	w.store = arqredis.New(w.rdb, w.log)
+	w.beat.id, w.beat.started = newWorkerID(), time.Now()
 	w.enq = client.New(w.rdb, client.Options{QueueName: w.s.QueueName, Serializer: w.s.Serializer,
 		ExpiresExtra: w.s.ExpiresExtra, Logger: w.log})
 	defer func() {
@@ -331,6 +341,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer cancel()
 	if derr := w.store.DeleteHealth(closeCtx, w.s.HealthCheckKey); derr != nil {
 		w.log.WarnContext(closeCtx, "deleting the health check key failed", "error", derr)
+	}
+	if derr := w.store.DeleteWorker(closeCtx, w.workerKey()); derr != nil {
+		w.log.WarnContext(closeCtx, "deleting the worker record failed", "error", derr)
 	}
 	if w.s.OnShutdown != nil {
 		if herr := w.s.OnShutdown(closeCtx); herr != nil {
@@ -501,7 +514,10 @@ const claimGather = 250 * time.Microsecond
 func (w *Worker) freeSlots() int { return w.s.MaxJobs - w.Stats().Ongoing }
 
 // release frees a job's slot; called exactly once per claimed job.
-func (w *Worker) release() {
+func (w *Worker) release(id string) {
+	if w.own != nil {
+		w.ownReleased(id)
+	}
 	w.mu.Lock()
 	w.claimed--
 	w.mu.Unlock()
@@ -525,7 +541,16 @@ func (w *Worker) pollIteration(ctx context.Context) (found bool, size int64, err
 	if w.claim.allowPick.Load() && limit <= 0 && w.freeSlots() <= 0 {
 		found = true
 	}
-	if limit > 0 {
+	if limit > 0 && w.own != nil {
+		jobs, err := w.claimOwn(ctx, limit)
+		if err != nil {
+			w.claim.mu.Unlock()
+			return false, size, err
+		}
+		w.admit(len(jobs))
+		w.launch(ctx, jobs)
+		found = len(jobs) > 0
+	} else if limit > 0 {
 		ready := w.claim.lastFound.Load()
 		peeked := !ready
 		if peeked {
@@ -553,6 +578,10 @@ func (w *Worker) pollIteration(ctx context.Context) (found bool, size int64, err
 		}
 	}
 	w.claim.mu.Unlock()
+	if w.own != nil && w.s.Burst {
+		size = w.ownPending()
+	}
+	w.beat.lastPoll.Store(time.Now().UnixMilli())
 	if w.s.AllowAbortJobs {
 		if err := w.cancelAbortedJobs(ctx); err != nil {
 			return found, size, err
@@ -583,6 +612,9 @@ func (w *Worker) cancelAbortedJobs(ctx context.Context) error {
 
 func (w *Worker) heartBeat(ctx context.Context) error {
 	if err := w.recordHealth(ctx); err != nil {
+		return err
+	}
+	if err := w.writeHeartbeat(ctx); err != nil {
 		return err
 	}
 	window := max(w.s.PollDelay, 500*time.Millisecond)

@@ -120,10 +120,16 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 		}
 	}
 	var claim *arqredis.ClaimArgs
+	var own *arqredis.OwnClaimArgs // a targeted claim instead (see own.go)
+	if w.own != nil {
+		w.ownFinishing(finishes)
+	}
 	if w.claim.lastFound.Load() && w.claim.mu.TryLock() {
-		if n := min(w.claimLimit(w.freeSlots()+len(batch)), maxClaimBatch); n > 0 {
+		if n := min(w.claimLimit(w.freeSlots()+len(batch)), maxClaimBatch); n > 0 && w.own == nil {
 			a := w.claimArgs(n, false)
 			claim = &a
+		} else if a, ok := w.ownFlushClaim(n, finishes); ok && n > 0 {
+			own = &a
 		} else {
 			w.claim.mu.Unlock()
 		}
@@ -131,9 +137,16 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 	backoff := writeBackoffMin
 	var stoppedAt time.Time
 	for tries := 1; ; tries++ {
-		rep := w.store.WriteFinishes(ctx, finishes, claim)
-		if claim != nil {
-			claim = nil // one claim attempt per batch
+		var rep arqredis.FinishReply
+		if own != nil {
+			var skipped []arqredis.Skip
+			rep, skipped = w.store.WriteFinishesOwn(ctx, finishes, *own)
+			w.ownClaimed(rep.Claimed, skipped, own.Now)
+		} else {
+			rep = w.store.WriteFinishes(ctx, finishes, claim)
+		}
+		if claim != nil || own != nil {
+			claim, own = nil, nil // one claim attempt per batch
 			jobs = w.piggybackClaimed(ctx, rep)
 		}
 		err := rep.Err

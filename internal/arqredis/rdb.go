@@ -109,7 +109,7 @@ func IsNoScript(err error) bool { return err != nil && redis.HasErrorPrefix(err,
 // pipelined EVALSHA got NOSCRIPT.
 func (r *RDB) LoadScripts(ctx context.Context) error {
 	ctx = r.with(ctx)
-	for _, s := range []*redis.Script{enqueueScript, claimScript} {
+	for _, s := range []*redis.Script{enqueueScript, claimScript, claimOwnScript} {
 		if err := s.Load(ctx, r.c).Err(); err != nil {
 			return err
 		}

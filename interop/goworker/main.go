@@ -17,6 +17,10 @@
 //	                                 retries in 0.2 s when the INCR fails (Redis away)
 //	later(when, seconds)          -> when + seconds; a when bound to time.Time (naive stays naive)
 //	person(name str, age int)     -> [name, age]; one struct parameter, bound from kwargs
+//
+// --functions NAME,... registers only those of them; --only-own-functions
+// sets Settings.OnlyOwnFunctions; --max-concurrency NAME=N,... sets
+// worker.WithMaxConcurrency limits.
 package main
 
 import (
@@ -29,6 +33,7 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,6 +68,9 @@ func main() {
 	debugAddr := flag.String("debug-addr", "", "serve net/http/pprof on this address (for the goroutine count)")
 	metricsAddr := flag.String("metrics-addr", "", "serve the worker's Prometheus metrics at /metrics on this address")
 	retryJobs := flag.Bool("retry-jobs", true, "arq's retry_jobs (false: Retry and cancellation fail the job)")
+	only := flag.String("functions", "", "register only these of the fixture's functions (comma-separated names)")
+	onlyOwn := flag.Bool("only-own-functions", false, "claim only jobs of registered functions (Settings.OnlyOwnFunctions)")
+	limits := flag.String("max-concurrency", "", "per-function limits, NAME=N,... (worker.WithMaxConcurrency)")
 	flag.Parse()
 
 	log := slog.New(worker.NewArqLogHandler(os.Stderr, slog.LevelInfo))
@@ -114,8 +122,13 @@ func main() {
 	// a 0 given on the command line is arq's literal 0, as in a WorkerSettings
 	keep := literal(*keepResult)
 	timeout, tries, healthEvery := literal(*jobTimeout), literal(*maxTries), literal(*health)
+	funcs, err := selectFunctions(functions(rdb), *only, *limits)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	s := worker.Settings{
-		Functions: functions(rdb), QueueName: *queue, RedisClient: rdb, Serializer: ser,
+		Functions: funcs, OnlyOwnFunctions: *onlyOwn, QueueName: *queue, RedisClient: rdb, Serializer: ser,
 		MaxJobs: *maxJobs, JobTimeout: timeout, MaxTries: tries, KeepResult: keep, PollDelay: *pollDelay, NoRetryJobs: !*retryJobs,
 		Burst: *burst, MaxBurstJobs: *maxBurstJobs, AllowAbortJobs: *allowAbort, HealthCheckInterval: healthEvery, JobCompletionWait: *completionWait,
 		HandleSignals: true, Logger: log, NoPushWakeup: *noPush, Observer: observer,
@@ -145,6 +158,45 @@ func literal[T int | time.Duration](v T) T {
 		return worker.Zero
 	}
 	return v
+}
+
+// selectFunctions keeps the functions named in only (all when empty) and
+// sets the limits given as NAME=N,...
+func selectFunctions(all []worker.Function, only, limits string) ([]worker.Function, error) {
+	byName := map[string]worker.Function{}
+	for _, f := range all {
+		byName[f.Name] = f
+	}
+	out := all
+	if only != "" {
+		out = nil
+		for _, name := range strings.Split(only, ",") {
+			f, ok := byName[name]
+			if !ok {
+				return nil, fmt.Errorf("--functions: no function %q in the fixture", name)
+			}
+			out = append(out, f)
+		}
+	}
+	if limits != "" {
+		for _, kv := range strings.Split(limits, ",") {
+			name, n, ok := strings.Cut(kv, "=")
+			v, err := strconv.Atoi(n)
+			if !ok || err != nil || v <= 0 {
+				return nil, fmt.Errorf("--max-concurrency: want NAME=N, got %q", kv)
+			}
+			found := false
+			for i := range out {
+				if out[i].Name == name {
+					out[i].MaxConcurrency, found = v, true
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("--max-concurrency: no registered function %q", name)
+			}
+		}
+	}
+	return out, nil
 }
 
 func functions(rdb redis.UniversalClient) []worker.Function {

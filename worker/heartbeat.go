@@ -1,0 +1,94 @@
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"runtime/debug"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/internal/arqredis"
+)
+
+// The worker's heartbeat record (client.WorkerInfo): refreshed every
+// heartbeatEvery while the worker polls, expiring heartbeatTTL after the
+// last refresh, deleted on a clean stop.
+const (
+	heartbeatEvery = 5 * time.Second
+	heartbeatTTL   = 60 * time.Second
+)
+
+type heartbeat struct {
+	id       string
+	started  time.Time
+	last     time.Time // the last write; only the poll loop touches it
+	lastPoll atomic.Int64
+}
+
+// ID is the worker's id in its heartbeat record; it is set when Run starts.
+func (w *Worker) ID() string { return w.beat.id }
+
+func newWorkerID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func goarqVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if bi.Main.Path == "github.com/goarq/goarq" {
+		return bi.Main.Version
+	}
+	for _, d := range bi.Deps {
+		if d.Path == "github.com/goarq/goarq" {
+			return d.Version
+		}
+	}
+	return "unknown"
+}
+
+func (w *Worker) workerKey() string { return arqredis.WorkerKey(w.s.QueueName, w.beat.id) }
+
+// info is the worker's heartbeat record now.
+func (w *Worker) info(now time.Time) client.WorkerInfo {
+	host, _ := os.Hostname()
+	st := w.Stats()
+	names := make([]string, 0, len(w.funcs))
+	var limits map[string]int
+	for n, f := range w.funcs {
+		names = append(names, n)
+		if f.MaxConcurrency > 0 {
+			if limits == nil {
+				limits = map[string]int{}
+			}
+			limits[n] = f.MaxConcurrency
+		}
+	}
+	sort.Strings(names)
+	return client.WorkerInfo{ID: w.beat.id, Host: host, PID: os.Getpid(), Version: goarqVersion(), Queue: w.s.QueueName,
+		Functions: names, MaxConcurrency: limits, OnlyOwnFunctions: w.s.OnlyOwnFunctions, MaxJobs: w.s.MaxJobs,
+		Running: st.Ongoing, Complete: st.Complete, Failed: st.Failed, Retried: st.Retried,
+		Started: w.beat.started, LastPoll: time.UnixMilli(w.beat.lastPoll.Load()), Updated: now}
+}
+
+// writeHeartbeat refreshes the heartbeat record when it is due.
+func (w *Worker) writeHeartbeat(ctx context.Context) error {
+	now := time.Now()
+	if now.Sub(w.beat.last) < heartbeatEvery {
+		return nil
+	}
+	w.beat.last = now
+	data, err := json.Marshal(w.info(now))
+	if err != nil {
+		return err
+	}
+	return w.store.WriteWorker(ctx, w.workerKey(), data, heartbeatTTL)
+}
