@@ -12,10 +12,14 @@ class WorkerSettings:
     redis_settings = RedisSettings.from_dsn(os.environ.get("REDIS_URL", "redis://localhost:6379"))
 
 
-class FaultWorkerSettings(WorkerSettings):
+class FaultWorkerSettings:
     """A Python worker for the kill -9 fleet: short timeouts so that the
-    in-progress keys of a killed worker expire within seconds."""
+    in-progress keys of a killed worker expire within seconds. (arq reads
+    only the class's own attributes: a subclass of WorkerSettings would
+    start with no functions.)"""
 
+    functions = FUNCTIONS
+    redis_settings = WorkerSettings.redis_settings
     job_timeout = 1
     max_jobs = 10
     poll_delay = 0.02

@@ -49,7 +49,13 @@ async def test_kill_9_workers_mid_run_loses_nothing(arq_redis, fleet):
                                for i in range(start, min(N_JOBS, start + 200))])
     flags = ("--job-timeout", "1s", "--max-jobs", "10")
     kinds = ["go", "go", "python" if fleet == "go+python" else "go"]
-    start_worker = lambda kind: PyWorker() if kind == "python" else GoWorker(*flags)  # noqa: E731
+    started = []
+
+    def start_worker(kind):
+        w = PyWorker() if kind == "python" else GoWorker(*flags)
+        started.append((kind, w))
+        return w
+
     workers = [start_worker(k) for k in kinds]
     kills = 0
     try:
@@ -74,7 +80,10 @@ async def test_kill_9_workers_mid_run_loses_nothing(arq_redis, fleet):
     assert all(c >= 1 for c in counts)
     reruns = sum(counts) - N_JOBS
     assert await pool.zcard("arq:queue") == 0
-    print(f"\nkill -9 ({fleet}): {N_JOBS} jobs, {kills} workers killed, {reruns} re-runs, 0 lost")
+    python_starts = sum(w.output.count(":work(") for kind, w in started if kind == "python")
+    if fleet == "go+python":
+        assert python_starts > 0, "the Python worker ran no job"
+    print(f"\nkill -9 ({fleet}): {N_JOBS} jobs, {kills} workers killed, {reruns} re-runs, 0 lost; Python started {python_starts} jobs")
 
 
 async def test_hostile_payloads_fail_in_arqs_form_and_the_worker_goes_on(arq_redis):
