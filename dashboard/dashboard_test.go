@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,6 +19,8 @@ import (
 	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/dashboard"
+	"github.com/goarq/goarq/internal/testutil"
+	"github.com/goarq/goarq/worker"
 )
 
 type env struct {
@@ -327,5 +330,38 @@ func TestMetricsOfTheQueue(t *testing.T) {
 	fmt.Sscan(hage[1], &secs)
 	if secs < 9 || secs > 13 {
 		t.Errorf("health age %v s, want about 10", secs)
+	}
+}
+
+// The overview lists the live goarq workers of each queue from their
+// heartbeat records, beside arq's health-check line.
+func TestOverviewListsGoarqWorkers(t *testing.T) {
+	e := newEnv(t, dashboard.Options{})
+	w, err := worker.New(worker.Settings{Functions: []worker.Function{worker.Func("resize_<b>image</b>", func(ctx context.Context) {})},
+		OnlyOwnFunctions: true, RedisClient: e.rdb, MaxJobs: 7, PollDelay: 5 * time.Millisecond, Logger: testutil.QuietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(5 * time.Second)
+	body := ""
+	for time.Now().Before(deadline) {
+		_, body, _ = e.get("/")
+		if strings.Contains(body, "only its own functions") {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	host, _ := os.Hostname()
+	for _, want := range []string{host, "only its own functions", "0/7", "resize_&lt;b&gt;image&lt;/b&gt;"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("overview lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<b>image</b>") {
+		t.Error("a function name from Redis is not escaped")
 	}
 }

@@ -110,7 +110,10 @@ func runsAt(score *int64) string {
 
 type queueCard struct {
 	client.QueueOverview
-	Err string
+	// GoWorkers are the live goarq workers' heartbeat records (Python
+	// workers write none: they show in the health-check line).
+	GoWorkers []client.WorkerInfo
+	Err       string
 }
 
 type overviewData struct {
@@ -135,6 +138,9 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 		st, err := h.in.Queue(ctx, q, snap)
 		c := queueCard{QueueOverview: st}
 		c.Queue = q
+		if err == nil {
+			c.GoWorkers, err = h.in.Client().Workers(ctx, q)
+		}
 		if err != nil {
 			c.Err = err.Error()
 		}
