@@ -101,7 +101,7 @@ async def test_mixed_fleet_two_python_two_go_each_job_once(arq_redis):
         assert "j_complete=" in listed["health"]
         code, out, _ = goarq("results", "--help")
         if "--function" in out:  # goarq results --function (the CLI branch): what the Go side ran and how it went
-            code, out, _ = goarq("--json", "results", "--function", "count")
+            code, out, _ = goarq("--json", "results", "--function", "count", "--limit", "0")
             rows = json.loads(out)["results"]
             assert code == 0 and len(rows) == sum(1 for _, fn, _ in jobs if fn == "count") and all(r["function"] == "count" for r in rows)
     finally:
