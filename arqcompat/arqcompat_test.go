@@ -413,3 +413,53 @@ func TestNaiveDateTimeThroughTimeTimeStaysNaive(t *testing.T) {
 		t.Errorf("repr %s", arqcompat.Repr(tm))
 	}
 }
+
+// The dict a job record is handed to a serializer as is an ordinary Dict:
+// Get finds its fields by Python key equality, Set replaces in place and
+// appends, and the encoded bytes do not depend on how it was built.
+func TestJobRecordDictBehavesAsADict(t *testing.T) {
+	kw := arqcompat.NewDict("x", int64(1))
+	var seen *arqcompat.Dict
+	s := arqcompat.NewSerializer("probe", func(v any) ([]byte, error) {
+		seen = v.(*arqcompat.Dict)
+		return arqcompat.Pickle(v)
+	}, arqcompat.Unpickle)
+	rec := arqcompat.JobRecord{Function: "f", Args: []any{int64(2)}, Kwargs: kw, JobTry: 3, EnqueueTimeMS: 1700000000123}
+	got, err := arqcompat.EncodeJob(s, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := arqcompat.Pickle(arqcompat.NewDict("t", int64(3), "f", "f", "a", arqcompat.Tuple{int64(2)}, "k", kw, "et", int64(1700000000123)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("EncodeJob wrote\n%q\nwant\n%q", got, want)
+	}
+	for key, want := range map[string]any{"t": int64(3), "f": "f", "et": int64(1700000000123)} {
+		if v, ok := seen.Get(key); !ok || v != want {
+			t.Fatalf("Get(%q) = %v, %v; want %v", key, v, ok, want)
+		}
+	}
+	for _, absent := range []any{"missing", int64(1), 1.0, true, arqcompat.Tuple{"f"}} {
+		if v, ok := seen.Get(absent); ok {
+			t.Fatalf("Get(%#v) = %v, want absent", absent, v)
+		}
+	}
+	if err := seen.Set("f", "g"); err != nil {
+		t.Fatal(err)
+	}
+	if err := seen.Set(int64(1), "one"); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := seen.Get("f"); v != "g" {
+		t.Fatalf("after Set, f = %v", v)
+	}
+	if v, ok := seen.Get(1.0); !ok || v != "one" { // 1.0 == 1 as a Python key
+		t.Fatalf("Get(1.0) = %v, %v; want the value of key 1", v, ok)
+	}
+	keys := seen.Keys()
+	if len(keys) != 6 || keys[1] != "f" || keys[5] != int64(1) {
+		t.Fatalf("keys %v: a replaced key keeps its place, a new one is appended", keys)
+	}
+}

@@ -20,7 +20,10 @@ type Item struct {
 // kept, and Python's key equality (1, 1.0 and True are the same key).
 type Dict struct {
 	items []Item
-	index map[any]int // keyed by indexKey
+	// index is keyed by indexKey. It may be nil while items is not, for a
+	// dict built whole with distinct keys (a record about to be encoded):
+	// Get then scans the items, and the first Set builds the index.
+	index map[any]int
 }
 
 // complexKey is the index key of a value whose Python equality needs the
@@ -114,7 +117,11 @@ func (d *Dict) Set(key, value any) error {
 // setIndexed is Set with the key's indexKey h already computed.
 func (d *Dict) setIndexed(h, key, value any) {
 	if d.index == nil {
-		d.index = make(map[any]int, 8)
+		d.index = make(map[any]int, max(8, len(d.items)+1))
+		for i, it := range d.items {
+			k, _, _ := indexKey(it.Key, 0) // hashable: put there by Set or as a distinct str
+			d.index[k] = i
+		}
 	}
 	if i, ok := d.index[h]; ok {
 		d.items[i].Value = value
@@ -126,8 +133,11 @@ func (d *Dict) setIndexed(h, key, value any) {
 
 // Get returns the value for key.
 func (d *Dict) Get(key any) (any, bool) {
-	if d == nil || d.index == nil {
+	if d == nil || len(d.items) == 0 {
 		return nil, false
+	}
+	if d.index == nil {
+		return d.scan(key)
 	}
 	h, _, err := indexKey(key, 0)
 	if err != nil {
@@ -138,6 +148,29 @@ func (d *Dict) Get(key any) (any, bool) {
 		return nil, false
 	}
 	return d.items[i].Value, true
+}
+
+// scan is Get on a dict without an index: a str key, the common case, is
+// compared as itself (a str equals only a str); another by its indexKey.
+func (d *Dict) scan(key any) (any, bool) {
+	if s, ok := key.(string); ok {
+		for _, it := range d.items {
+			if k, ok := it.Key.(string); ok && k == s {
+				return it.Value, true
+			}
+		}
+		return nil, false
+	}
+	h, _, err := indexKey(key, 0)
+	if err != nil {
+		return nil, false
+	}
+	for _, it := range d.items {
+		if k, _, err := indexKey(it.Key, 0); err == nil && k == h {
+			return it.Value, true
+		}
+	}
+	return nil, false
 }
 
 // UnhashableError reports a value Python could not use as a dict key or set member.

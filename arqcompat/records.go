@@ -34,7 +34,8 @@ func (j JobRecord) dict() *Dict {
 	if args == nil {
 		args = Tuple{}
 	}
-	return NewDict("t", t, "f", j.Function, "a", args, "k", kw, "et", j.EnqueueTimeMS)
+	// distinct str keys: no index to build (see Dict.index)
+	return &Dict{items: []Item{{"t", t}, {"f", j.Function}, {"a", args}, {"k", kw}, {"et", j.EnqueueTimeMS}}}
 }
 
 // EncodeJob serializes a job record as serialize_job does.

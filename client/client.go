@@ -265,24 +265,31 @@ func (c *Client) EnqueueRequest(ctx context.Context, r Request) (_ *Job, err err
 		defer func() { ended(err) }()
 	}
 	if c.watchMulti {
-		p, err := c.store.EnqueueWatchMulti(ctx, r.Options.JobID, func() (arqredis.Enqueue, error) {
-			return c.prepare(r, arqcompat.TimestampMS(c.now()))
-		})
-		if err != nil {
-			return nil, err
-		}
-		return c.Job(p.JobID, p.Queue), nil
+		return c.enqueueWatchMulti(ctx, r)
 	}
 	p, err := c.prepare(r, arqcompat.TimestampMS(c.now()))
 	if err != nil {
 		return nil, err
 	}
-	ok, err := c.store.Enqueue(ctx, []arqredis.Enqueue{p})
+	ok, err := c.store.EnqueueOne(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	if !ok[0] {
+	if !ok {
 		return nil, ErrJobExists
+	}
+	return c.Job(p.JobID, p.Queue), nil
+}
+
+// enqueueWatchMulti is EnqueueRequest with Options.WatchMulti. It is a
+// function of its own so that the closure, which needs r on the heap, costs
+// nothing to the default path.
+func (c *Client) enqueueWatchMulti(ctx context.Context, r Request) (*Job, error) {
+	p, err := c.store.EnqueueWatchMulti(ctx, r.Options.JobID, func() (arqredis.Enqueue, error) {
+		return c.prepare(r, arqcompat.TimestampMS(c.now()))
+	})
+	if err != nil {
+		return nil, err
 	}
 	return c.Job(p.JobID, p.Queue), nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -533,5 +534,37 @@ func TestOutcomeGivenUpAtShutdownLeavesTheJobQueued(t *testing.T) {
 	}
 	if s, err := mr.ZScore("arq:queue", "j"); err != nil || s == 0 {
 		t.Errorf("queue score %v, %v", s, err)
+	}
+}
+
+// A handler that panics fails its job, with the panic as the exception,
+// and the worker goes on: for the plain func(ctx) shape and for one called
+// through reflection.
+func TestPanickingHandlerFailsItsJob(t *testing.T) {
+	c, rdb, _ := setup(t)
+	fns := []worker.Function{
+		worker.Func("plain", func(ctx context.Context) { panic("plain boom") }),
+		worker.Func("bound", func(ctx context.Context, n int) (int, error) { panic("bound boom " + strconv.Itoa(n)) }),
+		worker.Func("fine", func(ctx context.Context) int { return 7 }),
+	}
+	for id, r := range map[string]client.Request{"p": {Function: "plain"}, "b": {Function: "bound", Args: []any{3}}, "f": {Function: "fine"}} {
+		r.Options.JobID = id
+		if _, err := c.EnqueueRequest(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := runBurst(t, rdb, worker.Settings{Functions: fns})
+	for id, want := range map[string]string{"p": "plain boom", "b": "bound boom 3"} {
+		_, err := result(t, c, id)
+		var exc *arqcompat.Exception
+		if !errors.As(err, &exc) || !strings.Contains(exc.Message(), want) {
+			t.Fatalf("job %s: got %v, want an exception saying %q", id, err, want)
+		}
+	}
+	if v, err := result(t, c, "f"); err != nil || v != int64(7) {
+		t.Fatalf("the job after the panics: %v, %v", v, err)
+	}
+	if st := w.Stats(); st.Failed != 2 || st.Complete != 1 {
+		t.Errorf("stats %+v", st)
 	}
 }

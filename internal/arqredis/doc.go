@@ -7,7 +7,7 @@
 // Where each arq function lives here:
 //
 //	arq                                   arqredis
-//	ArqRedis.enqueue_job                  RDB.Enqueue (script), RDB.EnqueueWatchMulti (arq's own WATCH/MULTI)
+//	ArqRedis.enqueue_job                  RDB.EnqueueOne, RDB.Enqueue (script; a batch pipelined), RDB.EnqueueWatchMulti (arq's own WATCH/MULTI)
 //	Worker.start_jobs + run_job's start   RDB.Claim (claimScript), RDB.Earliest (the idle poll)
 //	Worker.finish_job, finish_failed_job  Finish, RDB.WriteFinishes (one MULTI for a batch, optionally ending with a claim)
 //	run_job's "job_try > retry counter"   RDB.SetRetry
@@ -21,7 +21,7 @@
 //	(goarq only) Job.result's sleep       RDB.NewWaiters (push wake-up)
 //
 // Scripts are run with one NOSCRIPT strategy (runScript): EVALSHA, and on
-// NOSCRIPT, SCRIPT LOAD then EVALSHA again. A script queued inside a MULTI
+// NOSCRIPT, EVAL with the script's text (which caches it). A script queued inside a MULTI
 // or a pipeline cannot be retried there: its caller loads the script on
 // NOSCRIPT (LoadScripts) and the next call finds it.
 package arqredis

@@ -95,8 +95,8 @@ func (r *RDB) Close() error { return r.c.Close() }
 func (r *RDB) Ping(ctx context.Context) error { return r.c.Ping(ctx).Err() }
 
 // runScript is the one NOSCRIPT strategy for a script run on its own:
-// EVALSHA; on NOSCRIPT (a fresh or restarted Redis) SCRIPT LOAD and
-// EVALSHA again. go-redis's Script.Run does exactly this.
+// EVALSHA; on NOSCRIPT (a fresh or restarted Redis) EVAL with the script's
+// text, which also caches it. go-redis's Script.Run does exactly this.
 func (r *RDB) runScript(ctx context.Context, s *redis.Script, keys []string, args ...any) *redis.Cmd {
 	return s.Run(ctx, r.c, keys, args...)
 }

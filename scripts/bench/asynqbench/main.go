@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,7 +38,14 @@ func main() {
 	mode := fs.String("mode", "single", "enqueue mode: single, concurrent")
 	gap := fs.Duration("gap", 20*time.Millisecond, "latency: time between tasks")
 	idle := fs.Duration("idle", 2*time.Second, "latency: idle time measured for commands/s")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	_ = fs.Parse(os.Args[2:])
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
 
 	opt, err := asynq.ParseRedisURI(*redisURL)
 	check(err)
