@@ -131,7 +131,7 @@ func (c *Client) Serializer() arqcompat.Serializer { return c.ser }
 
 // ErrJobExists is returned by Enqueue when a job with the same id is queued,
 // running or has a kept result: arq's enqueue_job returns None then.
-var ErrJobExists = arqredis.ErrJobExists
+var ErrJobExists = errors.New("a job with this id already exists")
 
 // EnqueueOptions are the underscore arguments of arq's enqueue_job.
 type EnqueueOptions struct {
@@ -288,6 +288,9 @@ func (c *Client) enqueueWatchMulti(ctx context.Context, r Request) (*Job, error)
 	p, err := c.store.EnqueueWatchMulti(ctx, r.Options.JobID, func() (arqredis.Enqueue, error) {
 		return c.prepare(r, arqcompat.TimestampMS(c.now()))
 	})
+	if errors.Is(err, arqredis.ErrJobExists) {
+		return nil, ErrJobExists
+	}
 	if err != nil {
 		return nil, err
 	}

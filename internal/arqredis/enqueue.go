@@ -12,7 +12,7 @@ import (
 
 // ErrJobExists is returned when an enqueue finds the job id taken: the job
 // is queued or running (its job key exists) or has a kept result.
-var ErrJobExists = errors.New("a job with this id already exists")
+var ErrJobExists = errors.New("arqredis: the job id is taken")
 
 // Enqueue is one job ready to be written: its serialized record, queue
 // score (ms) and job key TTL (ms).
