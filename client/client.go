@@ -400,24 +400,14 @@ func (c *Client) QueuedJobs(ctx context.Context, queue string) ([]JobDef, error)
 // AllJobResults lists every kept result, as arq's all_job_results, sorted
 // by enqueue time. It uses SCAN rather than KEYS.
 func (c *Client) AllJobResults(ctx context.Context) ([]*JobResult, error) {
-	ids, err := c.store.ScanResultIDs(ctx)
+	out, err := c.readResults(ctx)
 	if err != nil {
 		return nil, err
 	}
-	recs, err := c.store.Results(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*JobResult, 0, len(recs))
-	for _, r := range recs {
-		if r.Data == nil {
-			continue // expired between SCAN and GET
+	for _, r := range out {
+		if r.Err != nil { // arq's all_job_results fails on a record it cannot read
+			return nil, fmt.Errorf("job %s: unable to deserialize job result: %w", r.JobID, r.Err)
 		}
-		res, err := c.decodeResult(r.JobID, r.Data)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, res)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].EnqueueTime.Before(out[j].EnqueueTime) })
 	return out, nil

@@ -165,24 +165,7 @@ func TestOnlyOwnWorkersRacingRunEachJobOnce(t *testing.T) {
 	foreign := enqueueN(t, c, "py_only", "p", 200)
 	enqueueN(t, c, "mark", "g", n)
 	mark := worker.Func("mark", func(ctx context.Context, i int) { runs[i].Add(1) })
-	done := make(chan *worker.Worker, 3)
-	for k := 0; k < 3; k++ {
-		go func() {
-			w, err := worker.New(worker.Settings{Functions: []worker.Function{mark}, RedisClient: rdb, Burst: true, OnlyOwnFunctions: true,
-				MaxJobs: 7, PollDelay: time.Millisecond, Logger: testutil.QuietLogger()})
-			if err != nil {
-				t.Error(err)
-			}
-			if err := w.Run(ctx); err != nil {
-				t.Error(err)
-			}
-			done <- w
-		}()
-	}
-	total := 0
-	for k := 0; k < 3; k++ {
-		total += (<-done).Stats().Complete
-	}
+	total := raceBurstWorkers(t, ctx, worker.Settings{Functions: []worker.Function{mark}, RedisClient: rdb, OnlyOwnFunctions: true, MaxJobs: 7})
 	if total != n {
 		t.Errorf("%d jobs completed, want %d", total, n)
 	}

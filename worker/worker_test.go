@@ -52,6 +52,35 @@ func result(t *testing.T, c *client.Client, id string) (any, error) {
 	return c.Job(id, "").Result(context.Background(), client.ResultOptions{Timeout: time.Second, PollDelay: 5 * time.Millisecond})
 }
 
+// raceBurstWorkers runs three burst workers with s on one queue at once
+// and returns how many jobs they completed together.
+func raceBurstWorkers(t *testing.T, ctx context.Context, s worker.Settings) int {
+	t.Helper()
+	s.Burst, s.PollDelay, s.Logger = true, time.Millisecond, testutil.QuietLogger()
+	done := make(chan *worker.Worker, 3)
+	for k := 0; k < 3; k++ {
+		go func() {
+			w, err := worker.New(s)
+			if err != nil {
+				t.Error(err)
+				done <- nil
+				return
+			}
+			if err := w.Run(ctx); err != nil {
+				t.Error(err)
+			}
+			done <- w
+		}()
+	}
+	total := 0
+	for k := 0; k < 3; k++ {
+		if w := <-done; w != nil {
+			total += w.Stats().Complete
+		}
+	}
+	return total
+}
+
 // expectTypeErrors checks that each job (by id) failed with a TypeError
 // whose message is exactly the one given.
 func expectTypeErrors(t *testing.T, c *client.Client, want map[string]string) {
@@ -374,24 +403,7 @@ func TestWorkersRacingRunEachJobOnce(t *testing.T) {
 		runs[i].Add(1)
 		return nil
 	})
-	done := make(chan *worker.Worker, 3)
-	for k := 0; k < 3; k++ {
-		go func() {
-			w, err := worker.New(worker.Settings{Functions: []worker.Function{mark}, RedisClient: rdb, Burst: true,
-				MaxJobs: 7, PollDelay: time.Millisecond, Logger: testutil.QuietLogger()})
-			if err != nil {
-				t.Error(err)
-			}
-			if err := w.Run(ctx); err != nil {
-				t.Error(err)
-			}
-			done <- w
-		}()
-	}
-	total := 0
-	for k := 0; k < 3; k++ {
-		total += (<-done).Stats().Complete
-	}
+	total := raceBurstWorkers(t, ctx, worker.Settings{Functions: []worker.Function{mark}, RedisClient: rdb, MaxJobs: 7})
 	if total != n {
 		t.Errorf("%d jobs completed, want %d", total, n)
 	}

@@ -29,6 +29,7 @@ var claimScript = redis.NewScript(`
 local queue = KEYS[1]
 local now = tonumber(ARGV[1])
 local max_claims = tonumber(ARGV[3])
+local ip_ms, allow_abort = ARGV[4], ARGV[5]
 local ids = redis.call('ZRANGEBYSCORE', queue, '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 local out = {}
 local n = 0
@@ -38,21 +39,29 @@ for _, id in ipairs(ids) do
   if redis.call('EXISTS', ip) == 0 then
     local score = redis.call('ZSCORE', queue, id)
     if score and tonumber(score) ~= 0 and tonumber(score) <= now then
-      redis.call('PSETEX', ip, ARGV[4], '1')
       local job = redis.call('GET', '` + arqcompat.JobKeyPrefix + `' .. id)
-      local rk = '` + arqcompat.RetryKeyPrefix + `' .. id
-      local try = redis.call('INCR', rk)
-      redis.call('EXPIRE', rk, ` + strconv.Itoa(RetryKeyTTLSeconds) + `)
-      local aborted = 0
-      if ARGV[5] == '1' then aborted = redis.call('ZREM', KEYS[2], id) end
-      out[#out + 1] = {id, score, job, try, aborted}
-      n = n + 1
+` + startJobLua + `
     end
   end
 end
 local size = -1
 if ARGV[6] == '1' then size = redis.call('ZCARD', queue) end
 return {out, size}`)
+
+// startJobLua is the start step both claim scripts take for a job they
+// claim: PSETEX its in-progress key, INCR and EXPIRE its retry counter,
+// ZREM it from arq:abort when aborts are allowed (reporting whether it was
+// there), and append its row to out. It reads the locals id, ip, score,
+// job, ip_ms (the in-progress TTL) and allow_abort ("1"/"0") and counts n.
+var startJobLua = `
+      redis.call('PSETEX', ip, ip_ms, '1')
+      local rk = '` + arqcompat.RetryKeyPrefix + `' .. id
+      local try = redis.call('INCR', rk)
+      redis.call('EXPIRE', rk, ` + strconv.Itoa(RetryKeyTTLSeconds) + `)
+      local aborted = 0
+      if allow_abort == '1' then aborted = redis.call('ZREM', KEYS[2], id) end
+      out[#out + 1] = {id, score, job, try, aborted}
+      n = n + 1`
 
 // ClaimArgs says what a claim may take.
 type ClaimArgs struct {

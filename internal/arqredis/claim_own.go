@@ -37,6 +37,7 @@ var claimOwnScript = redis.NewScript(`
 local queue = KEYS[1]
 local now = tonumber(ARGV[1])
 local max_claims = tonumber(ARGV[2])
+local ip_ms, allow_abort = ARGV[3], ARGV[4]
 local ng = tonumber(ARGV[6])
 local caps = {}
 for g = 1, ng do caps[g] = tonumber(ARGV[6 + g]) end
@@ -62,14 +63,7 @@ for i = 7 + ng, #ARGV, 3 do
       if have ~= sum then
         skipped[#skipped + 1] = {id, 'changed', score}
       else
-        redis.call('PSETEX', ip, ARGV[3], '1')
-        local rk = '` + arqcompat.RetryKeyPrefix + `' .. id
-        local try = redis.call('INCR', rk)
-        redis.call('EXPIRE', rk, ` + strconv.Itoa(RetryKeyTTLSeconds) + `)
-        local aborted = 0
-        if ARGV[4] == '1' then aborted = redis.call('ZREM', KEYS[2], id) end
-        out[#out + 1] = {id, score, job, try, aborted}
-        n = n + 1
+` + startJobLua + `
         caps[g] = caps[g] - 1
       end
     end
