@@ -13,6 +13,7 @@ import (
 	"github.com/goarq/goarq/arqprom"
 	"github.com/goarq/goarq/client"
 	itest "github.com/goarq/goarq/internal/testutil"
+	"github.com/goarq/goarq/internal/workertest"
 	"github.com/goarq/goarq/worker"
 )
 
@@ -56,16 +57,7 @@ func enqueueEveryOutcome(t *testing.T, rdb redis.UniversalClient) {
 
 func runBurst(t *testing.T, rdb redis.UniversalClient, obs worker.Observer) {
 	t.Helper()
-	w, err := worker.New(worker.Settings{Functions: functions(), RedisClient: rdb, Burst: true, PollDelay: 5 * time.Millisecond,
-		AllowAbortJobs: true, Logger: itest.QuietLogger(), Observer: obs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := w.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	workertest.RunBurst(t, rdb, worker.Settings{Functions: functions(), AllowAbortJobs: true, Observer: obs})
 }
 
 func TestWorkerObserverCountsEveryOutcome(t *testing.T) {

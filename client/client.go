@@ -373,28 +373,19 @@ func jobResultFrom(r arqcompat.ResultRecord) *JobResult {
 // QueuedJobs lists the jobs of a queue ("" for the client's), as arq's
 // queued_jobs, in score order. A job whose key is gone is an error, as in arq.
 func (c *Client) QueuedJobs(ctx context.Context, queue string) ([]JobDef, error) {
-	if queue == "" {
-		queue = c.queue
-	}
-	recs, err := c.store.QueuedJobs(ctx, queue)
+	jobs, err := c.ListJobs(ctx, ListOptions{Queue: queue})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]JobDef, 0, len(recs))
-	for _, r := range recs {
-		if r.Data == nil {
-			return nil, fmt.Errorf("job %q not found", arqcompat.JobKey(r.JobID))
+	for _, jd := range jobs { // arq's queued_jobs fails on a job it cannot read
+		switch {
+		case errors.Is(jd.Err, ErrJobExpired):
+			return nil, fmt.Errorf("job %q not found", arqcompat.JobKey(jd.JobID))
+		case jd.Err != nil:
+			return nil, fmt.Errorf("job %s: unable to deserialize job: %w", jd.JobID, jd.Err)
 		}
-		rec, err := arqcompat.DecodeJob(c.ser, r.Data)
-		if err != nil {
-			return nil, fmt.Errorf("job %s: unable to deserialize job: %w", r.JobID, err)
-		}
-		jd := jobDefFrom(r.JobID, rec)
-		s := r.Score
-		jd.Score = &s
-		out = append(out, jd)
 	}
-	return out, nil
+	return jobs, nil
 }
 
 // AllJobResults lists every kept result, as arq's all_job_results, sorted

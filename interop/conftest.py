@@ -1,6 +1,7 @@
 import asyncio
 import json
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -84,3 +85,12 @@ async def wait_for(predicate, timeout=10.0, interval=0.02):
         if loop.time() > end:
             raise AssertionError("condition not met within %.1fs" % timeout)
         await asyncio.sleep(interval)
+
+
+def free_port():
+    """A TCP port on the loopback address that nothing listens on now."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

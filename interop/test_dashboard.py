@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from arq.jobs import Job
 
-from .conftest import BIN, REDIS_URL, wait_for
+from .conftest import BIN, REDIS_URL, free_port, wait_for
 from .pyfuncs import run_burst, running_worker
 from .test_go_worker import GoWorker
 
@@ -23,13 +23,6 @@ XSS_SCRIPT = "<script>window.__xss=1;document.title='pwned'</script>"
 XSS_IMG = "<img src=x onerror=\"window.__xss=2\">"
 NO_XSS = "window.__xss === undefined && document.title.indexOf('pwned') < 0 && document.querySelectorAll('img[src=x]').length === 0"
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Server:

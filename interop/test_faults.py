@@ -15,7 +15,7 @@ import time
 import pytest
 from arq.jobs import Job
 
-from .conftest import BIN, REDIS_URL, wait_for
+from .conftest import BIN, REDIS_URL, free_port, wait_for
 from .test_go_worker import GoWorker, go_burst
 
 N_JOBS = int(os.environ.get("GOARQ_FAULT_JOBS", "400"))
@@ -126,19 +126,12 @@ async def test_hostile_payloads_fail_in_arqs_form_and_the_worker_goes_on(arq_red
     assert await Job("after", pool).result() == 3
 
 
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
 
 class RedisServer:
     """A throwaway redis-server on a free loopback port, in its own directory."""
 
     def __init__(self, *args):
-        self.port = _free_port()
+        self.port = free_port()
         self.dir = tempfile.mkdtemp()
         self.args = args
         self.start()
@@ -194,7 +187,7 @@ def test_auth_password_and_acl_user():
 
 
 def test_worker_with_unreachable_redis_names_the_address():
-    port = _free_port()
+    port = free_port()
     p = subprocess.run([str(BIN / "goworker"), "--redis", f"redis://user:pw-hidden@127.0.0.1:{port}/0", "--burst"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode != 0
@@ -223,7 +216,7 @@ def certs():
 
 class TLSRedis(RedisServer):
     def __init__(self, certs, *args):
-        self.tls_port = _free_port()
+        self.tls_port = free_port()
         super().__init__("--tls-port", str(self.tls_port), "--tls-cert-file", os.path.join(certs, "server.crt"),
                          "--tls-key-file", os.path.join(certs, "server.key"), "--tls-ca-cert-file", os.path.join(certs, "ca.crt"), *args)
         for _ in range(200):

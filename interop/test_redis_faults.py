@@ -15,8 +15,8 @@ import urllib.request
 
 import redis
 
-from .conftest import BIN, REDIS_URL, wait_for
-from .test_faults import RedisServer, _free_port
+from .conftest import BIN, REDIS_URL, free_port, wait_for
+from .test_faults import RedisServer
 from .test_go_worker import GoWorker
 
 N_JOBS = int(os.environ.get("GOARQ_REDIS_FAULT_JOBS", "400"))
@@ -90,7 +90,7 @@ async def test_redis_killed_and_restarted_mid_run_loses_nothing():
     with backoff, every job gets one successful result, and each worker's
     goroutine count returns to its idle figure from before the faults."""
     srv = RedisServer("--appendonly", "yes", "--appendfsync", "always")
-    debug = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
+    debug = [f"127.0.0.1:{free_port()}" for _ in range(2)]
     workers = [GoWorker("--max-jobs", "10", "--job-timeout", "5s", "--max-tries", "50", "--debug-addr", a, redis_url=srv.url)
                for a in debug]
     producer = None
@@ -240,7 +240,7 @@ class Sentinel:
     def __init__(self):
         self.master = RedisServer()
         self.replica = RedisServer("--replicaof", "127.0.0.1", str(self.master.port))
-        self.port = _free_port()
+        self.port = free_port()
         self.dir = tempfile.mkdtemp()
         conf = os.path.join(self.dir, "sentinel.conf")
         with open(conf, "w") as f:

@@ -11,6 +11,7 @@ import (
 	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/internal/testutil"
+	"github.com/goarq/goarq/internal/workertest"
 	"github.com/goarq/goarq/worker"
 )
 
@@ -93,7 +94,7 @@ func TestTypeErrorsUsePythonNames(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	runBurst(t, rdb, worker.Settings{Functions: fns})
+	workertest.RunBurst(t, rdb, worker.Settings{Functions: fns})
 	if got, err := result(t, c, "structOK"); err != nil || got != "ann" {
 		t.Errorf("structOK: %v %v", got, err)
 	}
@@ -131,7 +132,7 @@ func TestNaiveDateTimeRoundTripsThroughAHandler(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	runBurst(t, rdb, worker.Settings{Functions: []worker.Function{later, utc}})
+	workertest.RunBurst(t, rdb, worker.Settings{Functions: []worker.Function{later, utc}})
 	want := map[string]any{
 		"naive": arqcompat.NaiveDateTime{Time: naive.Add(time.Hour)},
 		"aware": aware.Add(time.Hour),

@@ -13,6 +13,7 @@ import (
 	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/internal/testutil"
+	"github.com/goarq/goarq/internal/workertest"
 	"github.com/goarq/goarq/worker"
 )
 
@@ -76,7 +77,7 @@ func TestOnlyOwnFunctionsLeavesOtherJobsUntouched(t *testing.T) {
 	}
 	runs := make([]atomic.Int64, len(own))
 	mark := worker.Func("mark", func(ctx context.Context, i int) { runs[i].Add(1) })
-	w := runBurst(t, rdb, worker.Settings{Functions: []worker.Function{mark}, OnlyOwnFunctions: true, QueueReadLimit: 10, MaxJobs: 3})
+	w := workertest.RunBurst(t, rdb, worker.Settings{Functions: []worker.Function{mark}, OnlyOwnFunctions: true, QueueReadLimit: 10, MaxJobs: 3})
 	for i := range runs {
 		if n := runs[i].Load(); n != 1 {
 			t.Errorf("own job %d ran %d times", i, n)
@@ -102,7 +103,7 @@ func TestOnlyOwnFunctionsLeavesOtherJobsUntouched(t *testing.T) {
 func TestWithoutOnlyOwnFunctionsForeignJobsFail(t *testing.T) {
 	c, rdb, _ := setup(t)
 	enqueueN(t, c, "py_only", "p", 1)
-	runBurst(t, rdb, worker.Settings{Functions: []worker.Function{worker.Func("mark", func(ctx context.Context) {})}})
+	workertest.RunBurst(t, rdb, worker.Settings{Functions: []worker.Function{worker.Func("mark", func(ctx context.Context) {})}})
 	if _, err := result(t, c, "p0"); err == nil || !strings.Contains(err.Error(), "function 'py_only' not found") {
 		t.Fatalf("got %v", err)
 	}
@@ -208,7 +209,7 @@ func TestMaxConcurrencyPerFunction(t *testing.T) {
 		fastDoneAtFirstSlowEnd.CompareAndSwap(-1, fastDone.Load())
 	}, worker.WithMaxConcurrency(2))
 	fast := worker.Func("fast", func(ctx context.Context, i int) { fastDone.Add(1) })
-	w := runBurst(t, rdb, worker.Settings{Functions: []worker.Function{slow, fast}, MaxJobs: 10})
+	w := workertest.RunBurst(t, rdb, worker.Settings{Functions: []worker.Function{slow, fast}, MaxJobs: 10})
 	if st := w.Stats(); st.Complete != 68 {
 		t.Errorf("stats %+v", st)
 	}

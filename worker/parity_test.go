@@ -16,6 +16,7 @@ import (
 	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/internal/testutil"
+	"github.com/goarq/goarq/internal/workertest"
 	"github.com/goarq/goarq/worker"
 )
 
@@ -32,7 +33,7 @@ func TestCancellationRaisedByTheJobIsRetriedUntilMaxTries(t *testing.T) {
 			runs := 0
 			f := worker.Func("cancels", func(ctx context.Context) error { runs++; return jobErr })
 			job, _ := c.Enqueue(ctx, "cancels")
-			w := runBurst(t, rdb, worker.Settings{Functions: []worker.Function{f}, MaxTries: 3})
+			w := workertest.RunBurst(t, rdb, worker.Settings{Functions: []worker.Function{f}, MaxTries: 3})
 			_, err := result(t, c, job.ID)
 			var exc *arqcompat.Exception
 			if !errors.As(err, &exc) || exc.Class.Name != "JobExecutionFailed" || exc.Message() != "max 3 retries exceeded" {
@@ -52,7 +53,7 @@ func TestCancellationRaisedByTheJobFailsWithRetryJobsOff(t *testing.T) {
 		return worker.PythonError("asyncio.exceptions", "CancelledError")
 	})
 	job, _ := c.Enqueue(context.Background(), "cancels")
-	runBurst(t, rdb, worker.Settings{Functions: []worker.Function{f}, NoRetryJobs: true})
+	workertest.RunBurst(t, rdb, worker.Settings{Functions: []worker.Function{f}, NoRetryJobs: true})
 	if _, err := result(t, c, job.ID); !errors.Is(err, client.ErrJobAborted) {
 		t.Fatalf("result error %v, want the CancelledError", err)
 	}
@@ -64,7 +65,7 @@ func TestZeroSettingsAreArqsLiteralZero(t *testing.T) {
 	ctx := context.Background()
 	noop := worker.Func("noop", func(ctx context.Context) {})
 	job, _ := c.Enqueue(ctx, "noop")
-	runBurst(t, rdb, worker.Settings{Functions: []worker.Function{noop}, MaxTries: worker.Zero})
+	workertest.RunBurst(t, rdb, worker.Settings{Functions: []worker.Function{noop}, MaxTries: worker.Zero})
 	_, err := result(t, c, job.ID)
 	var exc *arqcompat.Exception
 	if !errors.As(err, &exc) || exc.Message() != "max 0 retries exceeded" {
@@ -72,7 +73,7 @@ func TestZeroSettingsAreArqsLiteralZero(t *testing.T) {
 	}
 
 	job, _ = c.Enqueue(ctx, "noop")
-	runBurst(t, rdb, worker.Settings{Functions: []worker.Function{noop}, JobTimeout: worker.Zero})
+	workertest.RunBurst(t, rdb, worker.Settings{Functions: []worker.Function{noop}, JobTimeout: worker.Zero})
 	if _, err := result(t, c, job.ID); !errors.As(err, &exc) || exc.Class.Name != "TimeoutError" {
 		t.Fatalf("JobTimeout Zero: %v, want TimeoutError", err)
 	}

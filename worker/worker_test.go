@@ -20,6 +20,7 @@ import (
 	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/internal/testutil"
+	"github.com/goarq/goarq/internal/workertest"
 	"github.com/goarq/goarq/worker"
 )
 
@@ -27,24 +28,6 @@ func setup(t *testing.T) (*client.Client, redis.UniversalClient, *miniredis.Mini
 	t.Helper()
 	mr, rdb := testutil.Redis(t)
 	return client.New(rdb, client.Options{}), rdb, mr
-}
-
-func runBurst(t *testing.T, rdb redis.UniversalClient, s worker.Settings) *worker.Worker {
-	t.Helper()
-	s.RedisClient, s.Burst, s.Logger = rdb, true, testutil.QuietLogger()
-	if s.PollDelay == 0 {
-		s.PollDelay = 5 * time.Millisecond
-	}
-	w, err := worker.New(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := w.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return w
 }
 
 func result(t *testing.T, c *client.Client, id string) (any, error) {
@@ -140,7 +123,7 @@ func TestTypedFunctionsBindArgumentsAsPythonCalls(t *testing.T) {
 	// argument-less shapes are called without reflect; they bind the same
 	ping := worker.Func("ping", func(ctx context.Context) (any, error) { return "pong", nil })
 	check := worker.Func("check", func(ctx context.Context) error { return errors.New("bad") })
-	runBurst(t, rdb, worker.Settings{Functions: []worker.Function{add, greet, sum, ping, check}})
+	workertest.RunBurst(t, rdb, worker.Settings{Functions: []worker.Function{add, greet, sum, ping, check}})
 	want := map[string]any{"ok": int64(3), "kw": int64(6), "struct": "hi bob hi bob ", "variadic": 6.5, "noargs": "pong"}
 	for id, v := range want {
 		got, err := result(t, c, id)
@@ -173,7 +156,7 @@ func TestTimeoutBeatsAHandlerThatIgnoresItsContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	w := runBurst(t, rdb, worker.Settings{Functions: []worker.Function{stubborn}, JobTimeout: 100 * time.Millisecond})
+	w := workertest.RunBurst(t, rdb, worker.Settings{Functions: []worker.Function{stubborn}, JobTimeout: 100 * time.Millisecond})
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("worker held for %s", d)
 	}
@@ -234,7 +217,7 @@ func TestConcurrencyLimitAndExactlyOnce(t *testing.T) {
 	}
 	piggyback := &claimInFinish{}
 	rdb.AddHook(piggyback)
-	runBurst(t, rdb, worker.Settings{Functions: []worker.Function{f}, MaxJobs: 4})
+	workertest.RunBurst(t, rdb, worker.Settings{Functions: []worker.Function{f}, MaxJobs: 4})
 	if peak.Load() > 4 {
 		t.Errorf("peak concurrency %d > MaxJobs 4", peak.Load())
 	}
@@ -262,7 +245,7 @@ func TestRetryThenMaxTries(t *testing.T) {
 	never := worker.Func("never", func(ctx context.Context) error { return worker.Retry(0) }, worker.WithMaxTries(2))
 	c.EnqueueRequest(ctx, client.Request{Function: "flaky", Options: client.EnqueueOptions{JobID: "flaky"}})
 	c.EnqueueRequest(ctx, client.Request{Function: "never", Options: client.EnqueueOptions{JobID: "never"}})
-	w := runBurst(t, rdb, worker.Settings{Functions: []worker.Function{flaky, never}})
+	w := workertest.RunBurst(t, rdb, worker.Settings{Functions: []worker.Function{flaky, never}})
 	if v, err := result(t, c, "flaky"); err != nil || v != int64(3) {
 		t.Errorf("flaky: %v %v", v, err)
 	}
@@ -428,7 +411,7 @@ func TestMaxBurstJobs(t *testing.T) {
 		}
 	}
 	f := worker.Func("f", func(ctx context.Context) {})
-	w := runBurst(t, rdb, worker.Settings{Functions: []worker.Function{f}, MaxBurstJobs: 4, MaxJobs: 2})
+	w := workertest.RunBurst(t, rdb, worker.Settings{Functions: []worker.Function{f}, MaxBurstJobs: 4, MaxJobs: 2})
 	if st := w.Stats(); st.Complete != 4 {
 		t.Errorf("ran %d jobs, want 4", st.Complete)
 	}
@@ -565,7 +548,7 @@ func TestPanickingHandlerFailsItsJob(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	w := runBurst(t, rdb, worker.Settings{Functions: fns})
+	w := workertest.RunBurst(t, rdb, worker.Settings{Functions: fns})
 	for id, want := range map[string]string{"p": "plain boom", "b": "bound boom 3"} {
 		_, err := result(t, c, id)
 		var exc *arqcompat.Exception

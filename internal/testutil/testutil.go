@@ -1,5 +1,6 @@
 // Package testutil holds the helpers goarq's Go tests share: an embedded
-// Redis per test and a logger that discards.
+// Redis per test and a logger that discards
+// (internal/workertest runs a burst worker).
 package testutil
 
 import (
