@@ -2,8 +2,6 @@ package client_test
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/internal/redistest"
+	"github.com/goarq/goarq/internal/testutil"
 )
 
 // writeResult writes job id's successful result v, as a worker does.
@@ -67,28 +66,10 @@ func TestResultWakesWhenTheResultIsWritten(t *testing.T) {
 func awaitCalls(t *testing.T, rdb *redis.Client, cmd string, n int64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		stats, err := rdb.Do(context.Background(), "INFO", "commandstats").Text()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if calls(stats, cmd) >= n {
-			return
-		}
+	for testutil.CommandCalls(t, rdb, cmd) < n {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s not run %d times", cmd, n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-func calls(stats, cmd string) int64 {
-	var n int64
-	for _, line := range strings.Split(stats, "\n") {
-		var c int64
-		if _, err := fmt.Sscanf(strings.TrimSpace(line), "cmdstat_"+cmd+":calls=%d,", &c); err == nil {
-			n = c
-		}
-	}
-	return n
 }

@@ -117,3 +117,71 @@ async def test_user_without_client_permission_falls_back_to_polling():
         w.kill()
         admin.close()
         srv.stop()
+
+
+async def test_go_worker_starts_python_deferred_jobs_when_due():
+    """Jobs Python defers start once arq's own rule says they are due
+    (timestamp_ms() >= score), within milliseconds: the idle worker learnt
+    the due time when the enqueue woke it, and slept until then."""
+    srv = RedisServer()
+    w = GoWorker(redis_url=srv.url, poll_delay=None)
+    try:
+        await started(w, "Starting worker")
+        pool = await create_pool(RedisSettings.from_dsn(srv.url))
+        jobs = []
+        for i in range(12):
+            job = await pool.enqueue_job("noop", _job_id=f"def-{i}", _defer_by=0.2 + i * 0.037)
+            jobs.append((job, (await job.info()).score))
+        late = []
+        for job, score in jobs:
+            await job.result(timeout=10, poll_delay=0.05)
+            info = await job.result_info()
+            st = round(info.start_time.timestamp() * 1000)
+            assert st >= score, (job.job_id, st, score)
+            late.append(st - score)
+        await pool.aclose()
+        print(f"\nstart after due, Go worker defaults, Python defer_by: p50 {statistics.median(late)} ms, max {max(late)} ms")
+        assert statistics.median(late) <= 5, late
+    finally:
+        w.kill()
+        srv.stop()
+
+
+async def test_idle_go_workers_share_a_queue_without_a_claim_each():
+    """Four idle Go workers (separate processes) on one queue, Python
+    enqueuing every 5 ms: every write to the queue wakes all four, but one
+    reacts at once and the others mostly only peek, so the claim scripts per
+    job stay near one worker's two (the job's enqueue and its finish); each
+    job runs once."""
+    srv = RedisServer()
+    ws = [GoWorker(redis_url=srv.url, poll_delay=None) for _ in range(4)]
+    admin = redis.Redis.from_url(srv.url)
+    try:
+        for w in ws:
+            await started(w, "Starting worker")
+        await wait_for(lambda: admin.info("commandstats").get("cmdstat_zrange", {}).get("calls", 0) >= 4, timeout=10)
+        scripts = lambda: admin.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)  # noqa: E731
+        before = scripts()
+        pool = await create_pool(RedisSettings.from_dsn(srv.url))
+        jobs = []
+        for i in range(120):
+            jobs.append(await pool.enqueue_job("noop", _job_id=f"herd-{i}"))
+            await asyncio.sleep(0.005)
+        lat = []
+        for job in jobs:
+            await job.result(timeout=10, poll_delay=0.05)
+            info = await job.result_info()
+            assert info.success and info.job_try == 1, info
+            lat.append((info.start_time - info.enqueue_time).total_seconds() * 1000)
+        await pool.aclose()
+        per_job = (scripts() - before) / len(jobs)
+        print(f"\n4 idle Go workers: {per_job:.2f} claim scripts per job, enqueue→start p50 {statistics.median(lat):.0f} ms")
+        assert per_job <= 3, per_job
+        assert statistics.median(lat) <= 20, lat
+        for w in ws:
+            assert w.proc.poll() is None, w.output
+    finally:
+        for w in ws:
+            w.kill()
+        admin.close()
+        srv.stop()

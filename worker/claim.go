@@ -15,7 +15,8 @@ type claimer struct {
 	// mu is held by whoever claims jobs: the poll loop, or the writer
 	// claiming in the same round trip as a finish write
 	mu sync.Mutex
-	// lastFound: the last claim found jobs, so the idle peek is skipped
+	// lastFound: the last claim found jobs and may have left more, so the
+	// idle peek is skipped
 	lastFound atomic.Bool
 	// started counts the jobs claimed, for max_burst_jobs
 	started atomic.Int64
@@ -28,6 +29,9 @@ type claimer struct {
 	nextDue atomic.Int64
 	// herdDelay (ns) delays the reaction to push wake-ups; see herdOutcome
 	herdDelay atomic.Int64
+	// busySeen are the ready jobs in progress that the last idle peek or
+	// claim saw (herdSaw); guarded by mu
+	busySeen []string
 }
 
 // claimArgs are the arguments of a claim of at most max jobs.
@@ -50,15 +54,15 @@ func (w *Worker) claimLimit(free int) int {
 }
 
 // admit counts claimed jobs in: as started (max_burst_jobs), as holding a
-// slot (Stats().Ongoing) and in the wait group Run waits on. The caller
-// holds claim.mu.
-func (w *Worker) admit(n int) {
+// slot (Stats().Ongoing) and in the wait group Run waits on. more is the
+// claim's report that ready jobs may remain. The caller holds claim.mu.
+func (w *Worker) admit(n int, more bool) {
 	w.claim.started.Add(int64(n))
 	w.mu.Lock()
 	w.claimed += n
 	w.mu.Unlock()
 	w.wg.Add(n)
-	w.claim.lastFound.Store(n > 0)
+	w.claim.lastFound.Store(n > 0 && more)
 }
 
 // launch takes a slot for each admitted job and starts it. Each job is

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/internal/redistest"
 	"github.com/goarq/goarq/internal/testutil"
@@ -77,7 +78,9 @@ func TestIdleWorkerStartsADeferredJobWhenDue(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := awaitStart(t, started)
-	if at.Before(due.Truncate(time.Millisecond)) {
+	// due, as arq sees it: once its timestamp_ms(), a rounded millisecond,
+	// reaches the job's score
+	if arqcompat.TimestampMS(at) < arqcompat.TimestampMS(due) {
 		t.Fatalf("started %s before it was due", due.Sub(at))
 	}
 	// the enqueue woke the worker, which learnt when the job is due and
@@ -127,5 +130,77 @@ func TestWorkerFallsBackToPollingWithoutTracking(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "push wake-up unavailable"); n != 1 {
 		t.Fatalf("%d fallback lines in\n%s", n, logs.String())
+	}
+}
+
+// Eight idle workers on one queue, with jobs trickling in: every enqueue
+// and every finish wakes all of them, yet one reacts at once and the
+// others, held back, mostly peek; they do not each run a claim script per
+// job. Each job runs once.
+func TestIdleWorkersOnOneQueueDoNotAllClaimEachJob(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t, nil)
+	c := client.New(rdb, client.Options{})
+	const workers, jobs = 8, 150
+	var mu sync.Mutex
+	runs := map[string]int{}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	ws := make([]*worker.Worker, workers)
+	for i := range ws {
+		w, err := worker.New(worker.Settings{RedisClient: rdb, PollDelay: time.Hour, Logger: testutil.QuietLogger(),
+			Functions: []worker.Function{worker.Func("job", func(ctx context.Context) {
+				j, _ := worker.JobFromContext(ctx)
+				mu.Lock()
+				runs[j.ID]++
+				mu.Unlock()
+			})}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws[i] = w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.Run(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	defer func() { cancel(); wg.Wait() }()
+	// every worker has made its first peek, and is idle
+	waitFor(t, 10*time.Second, func() bool { return testutil.CommandCalls(t, rdb, "zrange") >= workers })
+	scripts0 := testutil.CommandCalls(t, rdb, "evalsha")
+	start := time.Now()
+	for i := 0; i < jobs; i++ {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * 5 * time.Millisecond)))
+		if _, err := c.Enqueue(ctx, "job"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 20*time.Second, func() bool {
+		done := 0
+		for _, w := range ws {
+			done += w.Stats().Complete
+		}
+		return done == jobs
+	})
+	// per job: the enqueue script, and the claims of the worker that
+	// reacts at once (on the enqueue, and on the finish); were every worker
+	// to claim on every wake-up it would be 1 + 2×8
+	perJob := float64(testutil.CommandCalls(t, rdb, "evalsha")-scripts0) / jobs
+	t.Logf("scripts per job %.2f", perJob)
+	if perJob > 4 {
+		t.Fatalf("%.2f scripts per job with %d idle workers", perJob, workers)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for id, n := range runs {
+		if n != 1 {
+			t.Errorf("job %s ran %d times", id, n)
+		}
+	}
+	if len(runs) != jobs {
+		t.Fatalf("%d jobs ran, want %d", len(runs), jobs)
 	}
 }

@@ -43,17 +43,25 @@ func (w *Worker) startPush(ctx context.Context) func() {
 
 // idleWait is how long an idle worker may sleep: until the safety poll at
 // PollDelay after before, or until the next deferred job is due, whichever
-// comes first. A push wake-up ends it earlier.
-func (w *Worker) idleWait(before time.Time) time.Duration {
-	wait := w.s.PollDelay - time.Since(before)
-	if due := w.claim.nextDue.Load(); due > 0 {
-		wait = min(wait, time.Until(time.UnixMilli(due)))
+// comes first (due reports the latter). A push wake-up ends it earlier.
+//
+// A job is due once arq's timestamp_ms(), a rounded millisecond, reaches
+// its score: half a millisecond before the score's own instant. Go's
+// timers fire up to a millisecond late when the process is idle, so
+// aiming at that earliest instant makes the start, on average, land on
+// the score itself.
+func (w *Worker) idleWait(before time.Time) (wait time.Duration, due bool) {
+	wait = w.s.PollDelay - time.Since(before)
+	if s := w.claim.nextDue.Load(); s > 0 {
+		if until := time.Until(time.UnixMilli(s).Add(-time.Millisecond / 2)); until < wait {
+			return until, true
+		}
 	}
-	return wait
+	return wait, false
 }
 
 // noteDue reads when the next deferred job is due, after a claim that
-// found nothing although a peek or the last claim said it might.
+// found nothing but could not tell (it stopped at the read limit).
 func (w *Worker) noteDue(ctx context.Context, now time.Time) error {
 	s, ok, err := w.store.NextDue(ctx, w.s.QueueName, now)
 	if err != nil {
@@ -68,35 +76,58 @@ func (w *Worker) noteDue(ctx context.Context, now time.Time) error {
 
 // peek is the idle poll: may a claim find a job no worker runs? One
 // command when the queue holds nothing ready (RDB.Head), which also tells
-// when the next deferred job is due.
+// when the next deferred job is due. The caller holds claim.mu.
+//
+// A worker that herd control holds back leaves a job that became ready
+// less than its herd delay ago to the worker that reacts at once, which
+// has most likely yet to claim it, and looks again when that delay has
+// passed (a claim from here would mostly find the job gone).
 func (w *Worker) peek(ctx context.Context) (bool, error) {
-	claimable, due, err := w.store.Head(ctx, w.s.QueueName, time.Now(), headLength)
+	now := time.Now()
+	h, err := w.store.Head(ctx, w.s.QueueName, now, headLength)
 	if err != nil {
 		return false, err
 	}
-	if !claimable {
-		w.claim.nextDue.Store(due)
+	if !h.Claimable {
+		w.claim.nextDue.Store(h.NextDue)
+		if !w.s.NoPushWakeup {
+			w.herdSaw(h.Busy)
+		}
+		return false, nil
 	}
-	return claimable, nil
+	if d := time.Duration(w.claim.herdDelay.Load()); d > 0 && h.FreeScore > 0 && !w.s.NoPushWakeup {
+		settled := h.FreeScore + (d + time.Millisecond - 1).Milliseconds()
+		if settled > arqcompat.TimestampMS(now) {
+			if h.NextDue > 0 && h.NextDue < settled {
+				settled = h.NextDue
+			}
+			w.claim.nextDue.Store(settled)
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // headLength is how many jobs of the queue's head the idle peek reads.
 const headLength = 16
 
-// Herd control. Every idle worker of a queue is woken by each enqueue;
-// were they all to claim, each job would cost one claim script per worker.
-// A worker whose peek found a job that its claim then lost to another
-// worker delays its reaction to the next wake-ups (herdDelay, doubling up
-// to maxHerdDelay); one that wins halves it. One worker ends up reacting
-// at once while the others, a moment later, peek (cheap, no script) and
-// see the job already running. A worker alone on its queue never loses,
-// so never waits.
+// Herd control. Every idle worker of a queue is woken by each enqueue and
+// by each finish (both write the queue key); were they all to claim, each
+// job would cost one claim script per worker. A worker beaten to a job
+// delays its reaction to the next wake-ups (herdDelay, doubling up to
+// maxHerdDelay); one that wins a job halves it. Beaten means that, while
+// it runs no job itself, its peek or a claim that found nothing saw a
+// ready job in progress that it had not seen before.
+// One worker ends up reacting at once, claiming without a peek; the others
+// wait, and the wake-ups that arrive meanwhile (the job's finish, often)
+// fold into one peek: cheap, no script. A worker alone on its queue is
+// never beaten, so never waits.
 const (
 	minHerdDelay = 200 * time.Microsecond
-	maxHerdDelay = 4 * time.Millisecond
+	maxHerdDelay = 10 * time.Millisecond
 )
 
-// herdOutcome records a claim after a peek that said a job was claimable.
+// herdOutcome records a job won, or a job another worker was quicker to.
 func (w *Worker) herdOutcome(won bool) {
 	d := time.Duration(w.claim.herdDelay.Load())
 	if won {
@@ -110,7 +141,26 @@ func (w *Worker) herdOutcome(won bool) {
 	w.claim.herdDelay.Store(int64(d))
 }
 
-// herdWait is the delay before reacting to a push wake-up.
+// herdSaw takes the ready jobs in progress that an idle peek or a claim
+// that found nothing saw. The caller holds claim.mu.
+func (w *Worker) herdSaw(busy []string) {
+	beaten := false
+	if w.Stats().Ongoing == 0 { // none of them is this worker's
+		for _, id := range busy {
+			if !slices.Contains(w.claim.busySeen, id) {
+				beaten = true
+				break
+			}
+		}
+	}
+	w.claim.busySeen = append(w.claim.busySeen[:0], busy...)
+	if beaten {
+		w.herdOutcome(false)
+	}
+}
+
+// herdWait is the delay before reacting to a wake-up. Wake-ups that arrive
+// meanwhile are folded into this one: the peek that follows sees them.
 func (w *Worker) herdWait() {
 	if d := time.Duration(w.claim.herdDelay.Load()); d > 0 {
 		t := time.NewTimer(d)
@@ -119,5 +169,9 @@ func (w *Worker) herdWait() {
 		case <-w.stopped:
 		}
 		t.Stop()
+		select {
+		case <-w.claim.pushed:
+		default:
+		}
 	}
 }

@@ -440,9 +440,11 @@ func (w *Worker) jobsStarted() int { return int(w.claim.started.Load()) }
 // next deferred job or PollDelay (see startPush).
 func (w *Worker) loop(ctx context.Context) error {
 	backoff := time.Duration(0)
+	woke := false // a push wake-up or a due time ended the last wait
 	for !w.isStopped() {
 		before := time.Now()
-		found, size, err := w.pollIteration(ctx)
+		found, size, err := w.pollIteration(ctx, woke)
+		woke = false
 		if err == nil && w.s.Burst {
 			if w.s.MaxBurstJobs > 0 && w.jobsStarted() >= w.s.MaxBurstJobs {
 				w.wg.Wait()
@@ -459,6 +461,7 @@ func (w *Worker) loop(ctx context.Context) error {
 		wait := w.s.PollDelay - time.Since(before)
 		var wake <-chan struct{} // what may end the wait early, besides a stop
 		var push <-chan struct{} // an idle worker's push wake-up
+		due := false             // the wait ends when the next deferred job is due
 		switch {
 		case err != nil:
 			if w.isStopped() {
@@ -478,13 +481,21 @@ func (w *Worker) loop(ctx context.Context) error {
 			continue // more jobs may be ready
 		default:
 			backoff = 0
-			push, wait = w.claim.pushed, w.idleWait(before)
+			push = w.claim.pushed
+			wait, due = w.idleWait(before)
+		}
+		if wait <= 0 && due {
+			woke = !w.s.NoPushWakeup
 		}
 		if wait > 0 {
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
+				if woke = due && !w.s.NoPushWakeup; woke {
+					w.herdWait()
+				}
 			case <-push:
+				woke = true
 				w.herdWait()
 			case <-wake:
 				// jobs that finish together release their slots microseconds
@@ -530,11 +541,12 @@ func (w *Worker) release(id string) {
 }
 
 // pollIteration claims ready jobs up to the free slots and starts them,
-// then handles aborts, the health check and cron. found reports that jobs
-// were claimed, or that none could be because every slot was busy: either
-// way more may be ready. size is the queue's ZCARD when it was read (burst
-// mode), else -1.
-func (w *Worker) pollIteration(ctx context.Context) (found bool, size int64, err error) {
+// then handles aborts, the health check and cron. found reports that the
+// claim left ready jobs, or that none could be claimed because every slot
+// was busy: either way more may be ready. woke says a push wake-up or a
+// deferred job's due time ended the wait before it. size is the queue's
+// ZCARD when it was read (burst mode), else -1.
+func (w *Worker) pollIteration(ctx context.Context, woke bool) (found bool, size int64, err error) {
 	size = -1
 	w.claim.mu.Lock()
 	limit := min(w.claimLimit(w.freeSlots()), maxClaimBatch)
@@ -547,34 +559,46 @@ func (w *Worker) pollIteration(ctx context.Context) (found bool, size int64, err
 			w.claim.mu.Unlock()
 			return false, size, err
 		}
-		w.admit(len(jobs))
+		w.admit(len(jobs), true)
 		w.launch(ctx, jobs)
 		found = len(jobs) > 0
 	} else if limit > 0 {
+		// after a claim that left jobs, or a wake-up when this worker is
+		// the one of its herd that reacts at once, claim straight away;
+		// otherwise peek first (one cheap command when nothing is ready)
 		ready := w.claim.lastFound.Load()
-		peeked := !ready
+		reacting := !ready
+		peeked := !ready && !(woke && w.claim.herdDelay.Load() == 0)
 		if peeked {
 			if ready, err = w.peek(ctx); err != nil {
 				w.claim.mu.Unlock()
 				return false, size, err
 			}
+		} else {
+			ready = true
 		}
 		if ready {
-			jobs, n, err := w.store.Claim(ctx, w.claimArgs(limit, w.s.Burst))
-			if err == nil && peeked && !w.s.NoPushWakeup {
-				w.herdOutcome(len(jobs) > 0)
-			}
-			if err == nil && len(jobs) == 0 {
+			rep, err := w.store.Claim(ctx, w.claimArgs(limit, w.s.Burst))
+			if err == nil && !rep.More {
+				w.claim.nextDue.Store(rep.NextDue)
+			} else if err == nil && len(rep.Jobs) == 0 {
 				err = w.noteDue(ctx, time.Now())
 			}
 			if err != nil {
 				w.claim.mu.Unlock()
 				return false, size, err
 			}
-			size = n
-			w.admit(len(jobs))
-			w.launch(ctx, jobs) // never blocks: limit <= free slots
-			found = len(jobs) > 0
+			if reacting && !w.s.NoPushWakeup {
+				if len(rep.Jobs) > 0 {
+					w.herdOutcome(true)
+				} else {
+					w.herdSaw(rep.Busy)
+				}
+			}
+			size = rep.Size
+			w.admit(len(rep.Jobs), rep.More)
+			w.launch(ctx, rep.Jobs) // never blocks: limit <= free slots
+			found = len(rep.Jobs) > 0 && rep.More
 		}
 	}
 	w.claim.mu.Unlock()

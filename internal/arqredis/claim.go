@@ -24,7 +24,14 @@ import (
 //
 // KEYS: queue, abort set. ARGV: now ms, read limit, max claims,
 // in-progress ms, allow abort ("1"/"0"), want ZCARD ("1"/"0").
-// Reply: {{id, score, job|false, try, aborted}...}, zcard or -1.
+// Reply: {{id, score, job|false, try, aborted}...}, zcard or -1, more,
+// next, busy. more is 1 when ready jobs may remain (the claim stopped at
+// max claims or at the read limit). When it is 0, next is the score of
+// the first job due after now (0: none), read here so that an idle worker
+// knows when to wake without another round trip. When nothing was
+// claimed, busy lists up to 16 ready ids that were already in progress:
+// the worker uses them to tell a lost race from an empty queue (herd
+// control). None of the three is read by arq; they only save round trips.
 var claimScript = redis.NewScript(`
 local queue = KEYS[1]
 local now = tonumber(ARGV[1])
@@ -32,9 +39,12 @@ local max_claims = tonumber(ARGV[3])
 local ip_ms, allow_abort = ARGV[4], ARGV[5]
 local ids = redis.call('ZRANGEBYSCORE', queue, '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 local out = {}
+local busy = {}
 local n = 0
+local more = 0
+if #ids >= tonumber(ARGV[2]) then more = 1 end
 for _, id in ipairs(ids) do
-  if n >= max_claims then break end
+  if n >= max_claims then more = 1 break end
   local ip = '` + arqcompat.InProgressKeyPrefix + `' .. id
   if redis.call('EXISTS', ip) == 0 then
     local score = redis.call('ZSCORE', queue, id)
@@ -42,11 +52,19 @@ for _, id in ipairs(ids) do
       local job = redis.call('GET', '` + arqcompat.JobKeyPrefix + `' .. id)
 ` + startJobLua + `
     end
+  elseif #busy < 16 then
+    busy[#busy + 1] = id
   end
 end
+local next = 0
+if more == 0 then
+  local due = redis.call('ZRANGEBYSCORE', queue, '(' .. ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if due[2] then next = tonumber(due[2]) end
+end
+if n > 0 then busy = {} end
 local size = -1
 if ARGV[6] == '1' then size = redis.call('ZCARD', queue) end
-return {out, size}`)
+return {out, size, more, next, busy}`)
 
 // startJobLua is the start step both claim scripts take for a job they
 // claim: PSETEX its in-progress key, INCR and EXPIRE its retry counter,
@@ -95,30 +113,47 @@ type Claimed struct {
 	Aborted bool
 }
 
-// Claim runs claimScript. size is the queue's ZCARD when WantSize, else -1.
-func (r *RDB) Claim(ctx context.Context, a ClaimArgs) (jobs []Claimed, size int64, err error) {
+// ClaimReply is what a claim found.
+type ClaimReply struct {
+	Jobs []Claimed
+	// Size is the queue's ZCARD when the claim asked for it, else -1.
+	Size int64
+	// More reports that ready jobs may remain: the claim stopped at its
+	// maximum or at the read limit.
+	More bool
+	// NextDue, when More is false, is the score of the first job due after
+	// the claim's Now; 0 when there is none.
+	NextDue int64
+	// Busy, when nothing was claimed, holds up to 16 ready jobs that were
+	// already in progress.
+	Busy []string
+}
+
+// Claim runs claimScript.
+func (r *RDB) Claim(ctx context.Context, a ClaimArgs) (ClaimReply, error) {
 	ctx = r.with(ctx)
 	keys, args := a.keysArgs()
 	res, err := r.runScript(ctx, claimScript, keys, args...).Result()
 	if err != nil {
-		return nil, 0, err
+		return ClaimReply{}, err
 	}
 	return parseClaim(a, res)
 }
 
-// parseClaim reads claimScript's reply to the claim a.
-func parseClaim(a ClaimArgs, res any) ([]Claimed, int64, error) {
+// parseClaim reads claimScript's reply to the claim a. The targeted claim
+// passes only the first two elements.
+func parseClaim(a ClaimArgs, res any) (ClaimReply, error) {
 	top, ok := res.([]any)
-	if !ok || len(top) != 2 {
-		return nil, 0, fmt.Errorf("claim script: unexpected reply %T", res)
+	if !ok || (len(top) != 2 && len(top) != 5) {
+		return ClaimReply{}, fmt.Errorf("claim script: unexpected reply %T", res)
 	}
 	rows, _ := top[0].([]any)
-	size, _ := top[1].(int64)
-	out := make([]Claimed, 0, len(rows))
+	rep := ClaimReply{Size: -1, More: true, Jobs: make([]Claimed, 0, len(rows))}
+	rep.Size, _ = top[1].(int64)
 	for _, row := range rows {
 		f, ok := row.([]any)
 		if !ok || len(f) != 5 {
-			return nil, 0, errors.New("claim script: unexpected row")
+			return ClaimReply{}, errors.New("claim script: unexpected row")
 		}
 		c := Claimed{Expires: a.Now.Add(a.InProgress)}
 		c.ID, _ = f[0].(string)
@@ -132,9 +167,20 @@ func parseClaim(a ClaimArgs, res any) ([]Claimed, int64, error) {
 		c.Try = int(t)
 		n, _ := f[4].(int64)
 		c.Aborted = n > 0
-		out = append(out, c)
+		rep.Jobs = append(rep.Jobs, c)
 	}
-	return out, size, nil
+	if len(top) == 5 {
+		more, _ := top[2].(int64)
+		rep.More = more != 0
+		rep.NextDue, _ = top[3].(int64)
+		busy, _ := top[4].([]any)
+		for _, b := range busy {
+			if id, ok := b.(string); ok {
+				rep.Busy = append(rep.Busy, id)
+			}
+		}
+	}
+	return rep, nil
 }
 
 // QueueSize is the queue's ZCARD: what arq's burst mode checks.

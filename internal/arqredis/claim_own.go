@@ -156,11 +156,11 @@ func parseClaimOwn(a OwnClaimArgs, res any) (OwnClaimReply, error) {
 	if !ok || len(top) != 3 {
 		return OwnClaimReply{}, fmt.Errorf("targeted claim script: unexpected reply %T", res)
 	}
-	claimed, _, err := parseClaim(a.ClaimArgs, []any{top[0], top[2]})
+	claimed, err := parseClaim(a.ClaimArgs, []any{top[0], top[2]})
 	if err != nil {
 		return OwnClaimReply{}, err
 	}
-	rep := OwnClaimReply{Claimed: claimed}
+	rep := OwnClaimReply{Claimed: claimed.Jobs}
 	rep.Size, _ = top[2].(int64)
 	rows, _ := top[1].([]any)
 	for _, row := range rows {

@@ -36,37 +36,61 @@ func (r *RDB) NextDue(ctx context.Context, queue string, now time.Time) (score i
 	return int64(zs[0].Score), true, nil
 }
 
+// HeadReply is what Head found at the head of a queue.
+type HeadReply struct {
+	// Claimable reports a ready job that no worker runs, or that the k
+	// first jobs are all ready and running (the claim then looks further).
+	Claimable bool
+	// NextDue is the score of the first job due after now, 0 when unknown
+	// or none.
+	NextDue int64
+	// Busy are the ready jobs among the k first that are in progress.
+	Busy []string
+	// FreeScore is the lowest score of a ready job no worker runs, 0 when
+	// there is none among the k first.
+	FreeScore int64
+}
+
 // Head is what an idle worker needs to know after a wake-up, in one
 // command when nothing is ready (ZRANGE queue 0 k-1 WITHSCORES) and two
-// when something is (then EXISTS on the ready ids' in-progress keys).
-// Claimable reports a ready job that no worker runs, or that the k first
-// jobs are all ready and running (the claim then looks further). NextDue
-// is the score of the first job due after now, 0 when unknown or none.
-func (r *RDB) Head(ctx context.Context, queue string, now time.Time, k int) (claimable bool, nextDue int64, err error) {
+// when something is (then MGET of the ready ids' in-progress keys).
+func (r *RDB) Head(ctx context.Context, queue string, now time.Time, k int) (HeadReply, error) {
 	ctx = r.with(ctx)
+	var h HeadReply
 	zs, err := r.c.ZRangeWithScores(ctx, queue, 0, int64(k-1)).Result()
 	if err != nil || len(zs) == 0 {
-		return false, 0, err
+		return h, err
 	}
 	nowMS := arqcompat.TimestampMS(now)
-	var keys []string
+	var ids, keys []string
+	var scores []int64
 	for _, z := range zs {
 		s := int64(z.Score)
 		if s > nowMS {
-			nextDue = s
+			h.NextDue = s
 			break
 		}
 		if s != 0 { // the claim skips score 0, as arq
 			id, _ := z.Member.(string)
+			ids = append(ids, id)
+			scores = append(scores, s)
 			keys = append(keys, arqcompat.InProgressKey(id))
 		}
 	}
 	if len(keys) == 0 {
-		return false, nextDue, nil
+		return h, nil
 	}
-	running, err := r.c.Exists(ctx, keys...).Result()
+	vals, err := r.c.MGet(ctx, keys...).Result()
 	if err != nil {
-		return false, 0, err
+		return HeadReply{}, err
 	}
-	return int(running) < len(keys) || len(zs) == k && nextDue == 0, nextDue, nil
+	for i, v := range vals {
+		if v != nil {
+			h.Busy = append(h.Busy, ids[i])
+		} else if h.FreeScore == 0 {
+			h.FreeScore = scores[i] // scores ascend
+		}
+	}
+	h.Claimable = len(h.Busy) < len(keys) || len(zs) == k && h.NextDue == 0
+	return h, nil
 }

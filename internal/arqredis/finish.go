@@ -91,6 +91,8 @@ type FinishReply struct {
 	// loaded yet: it is loaded for the next call).
 	Claimed  []Claimed
 	ClaimErr error
+	// More reports that the claim may have left ready jobs (ClaimReply.More).
+	More bool
 }
 
 // WriteFinishes writes a batch of finish transactions in one MULTI/EXEC:
@@ -124,7 +126,8 @@ func (r *RDB) WriteFinishes(ctx context.Context, batch []Finish, claim *ClaimArg
 		}
 		return rep
 	}
-	rep.Claimed, _, rep.ClaimErr = parseClaim(ca, cl.Val())
+	claimed, err := parseClaim(ca, cl.Val())
+	rep.Claimed, rep.More, rep.ClaimErr = claimed.Jobs, claimed.More, err
 	return rep
 }
 

@@ -4,7 +4,10 @@
 package testutil
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
@@ -23,3 +26,20 @@ func Redis(t testing.TB) (*miniredis.Miniredis, *redis.Client) {
 
 // QuietLogger discards every record.
 func QuietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// CommandCalls is how many times redis-server has run cmd (lower case), as
+// INFO commandstats counts it; 0 before the first.
+func CommandCalls(t testing.TB, rdb redis.UniversalClient, cmd string) int64 {
+	t.Helper()
+	stats, err := rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(stats, "\n") {
+		var n int64
+		if _, err := fmt.Sscanf(strings.TrimSpace(line), "cmdstat_"+cmd+":calls=%d,", &n); err == nil {
+			return n
+		}
+	}
+	return 0
+}

@@ -1,0 +1,109 @@
+package arqredis
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/goarq/goarq/arqcompat"
+	"github.com/goarq/goarq/internal/testutil"
+)
+
+// A claim tells the worker what it left behind, so that an idle worker
+// needs no further round trip: whether ready jobs may remain, when the
+// next deferred job is due, and, when it claimed nothing, which ready jobs
+// other workers already run.
+func TestClaimReportsWhatItLeft(t *testing.T) {
+	_, rdb := testutil.Redis(t)
+	ctx := context.Background()
+	r := New(rdb, testutil.QuietLogger())
+	now := time.Now()
+	nowMS := arqcompat.TimestampMS(now)
+	q := arqcompat.DefaultQueueName
+	add := func(id string, score int64) {
+		rdb.Set(ctx, arqcompat.JobKey(id), "rec-"+id, 0)
+		rdb.ZAdd(ctx, q, redis.Z{Score: float64(score), Member: id})
+	}
+	claim := func(max, readLimit int) ClaimReply {
+		t.Helper()
+		rep, err := r.Claim(ctx, ClaimArgs{Queue: q, Now: now, ReadLimit: readLimit, Max: max, InProgress: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	ids := func(rep ClaimReply) (out []string) {
+		for _, j := range rep.Jobs {
+			out = append(out, j.ID)
+		}
+		return out
+	}
+
+	add("a", nowMS-3)
+	add("b", nowMS-2)
+	add("c", nowMS-1)
+	add("later", nowMS+5_000)
+	add("latest", nowMS+9_000)
+
+	// stopped at its maximum: more may be ready, the next due is not read
+	rep := claim(1, 100)
+	if got := ids(rep); !slices.Equal(got, []string{"a"}) || !rep.More || rep.NextDue != 0 || rep.Busy != nil {
+		t.Fatalf("max 1: %v %+v", got, rep)
+	}
+	// stopped at the read limit (a runs, b is taken): the same
+	rep = claim(10, 2)
+	if got := ids(rep); !slices.Equal(got, []string{"b"}) || !rep.More {
+		t.Fatalf("read limit 2: %v %+v", got, rep)
+	}
+	// took every ready job: nothing more, and the next deferred job's score
+	rep = claim(10, 100)
+	if got := ids(rep); !slices.Equal(got, []string{"c"}) || rep.More || rep.NextDue != nowMS+5_000 || rep.Busy != nil {
+		t.Fatalf("all ready: %v %+v", got, rep)
+	}
+	// nothing to claim: the ready jobs already running are named
+	rep = claim(10, 100)
+	if len(rep.Jobs) != 0 || rep.More || rep.NextDue != nowMS+5_000 || !slices.Equal(rep.Busy, []string{"a", "b", "c"}) {
+		t.Fatalf("all running: %+v", rep)
+	}
+	// an empty queue
+	rdb.Del(ctx, q)
+	if rep = claim(10, 100); len(rep.Jobs) != 0 || rep.More || rep.NextDue != 0 || len(rep.Busy) != 0 {
+		t.Fatalf("empty: %+v", rep)
+	}
+}
+
+// Head tells an idle worker, in one or two reads, whether a claim may find
+// work, which ready jobs already run, the oldest ready job nobody runs and
+// when the next deferred job is due.
+func TestHeadReadsTheQueueHead(t *testing.T) {
+	_, rdb := testutil.Redis(t)
+	ctx := context.Background()
+	r := New(rdb, testutil.QuietLogger())
+	now := time.Now()
+	nowMS := arqcompat.TimestampMS(now)
+	q := arqcompat.DefaultQueueName
+	head := func() HeadReply {
+		t.Helper()
+		h, err := r.Head(ctx, q, now, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	if h := head(); h.Claimable || h.NextDue != 0 || h.FreeScore != 0 || h.Busy != nil {
+		t.Fatalf("empty queue: %+v", h)
+	}
+	rdb.ZAdd(ctx, q, redis.Z{Score: float64(nowMS - 20), Member: "running"}, redis.Z{Score: float64(nowMS - 10), Member: "free"},
+		redis.Z{Score: float64(nowMS + 700), Member: "deferred"})
+	rdb.Set(ctx, arqcompat.InProgressKey("running"), "1", time.Minute)
+	if h := head(); !h.Claimable || h.NextDue != nowMS+700 || h.FreeScore != nowMS-10 || !slices.Equal(h.Busy, []string{"running"}) {
+		t.Fatalf("one free: %+v", h)
+	}
+	rdb.Set(ctx, arqcompat.InProgressKey("free"), "1", time.Minute)
+	if h := head(); h.Claimable || h.FreeScore != 0 || !slices.Equal(h.Busy, []string{"running", "free"}) {
+		t.Fatalf("all running: %+v", h)
+	}
+}
