@@ -6,6 +6,7 @@ import json
 import os
 import random
 import resource
+import shlex
 import subprocess
 import sys
 import time
@@ -80,8 +81,11 @@ async def total_commands(pool):
 
 async def latency(args):
     # the worker runs in its own process, as in production, so that waiting
-    # for results here does not load its event loop
-    worker = subprocess.Popen([sys.executable, __file__, "worker", "--redis", args.redis, "--poll-delay", str(args.poll_delay)])
+    # for results here does not load its event loop; --worker-cmd runs
+    # another one (goarq's) on the jobs this arq client enqueues
+    cmd = shlex.split(args.worker_cmd) if args.worker_cmd else [
+        sys.executable, __file__, "worker", "--redis", args.redis, "--poll-delay", str(args.poll_delay)]
+    worker = subprocess.Popen(cmd)
     pool = await create_pool(settings(args))
     try:
         while not await pool.exists("arq:queue:health-check"):
@@ -124,6 +128,7 @@ def main():
     p.add_argument("--mode", default="single")
     p.add_argument("--gap", type=float, default=0.02)
     p.add_argument("--idle", type=float, default=2.0)
+    p.add_argument("--worker-cmd", default="", help="latency: run this worker instead of arq's")
     args = p.parse_args()
     if args.command == "worker":
         return run_worker(args)

@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -111,14 +112,37 @@ class Bench:
         if self.asynq:
             # asynq at its defaults (TaskCheckInterval 1 s) and its fastest
             runs += [("asynq", None, "latency_poll_0.5s"), ("asynq", 0.001, "latency_low")]
+        # goarq's worker, at its defaults, on jobs Python arq enqueues
+        go_worker = shlex.join([self.go, "worker", "--redis", self.args.redis])
+        runs += [("goarq", "py-enqueue", "latency_py_enqueue")]
         for impl, poll, key in runs:
             reps = []
             for _ in range(self.args.reps):
                 self.r.flushdb()
-                out = run(self.cmd(impl, "latency", "--n", n, *self.poll_flag(impl, poll)))
-                reps.append(out)
+                if poll == "py-enqueue":
+                    cmd = self.cmd("arq", "latency", "--n", n, "--worker-cmd", go_worker)
+                else:
+                    cmd = self.cmd(impl, "latency", "--n", n, *self.poll_flag(impl, poll))
+                reps.append(run(cmd))
             self.record(key, impl, reps)
             print(f"  {key} {impl}: p50 {statistics.median(r['p50_ms'] for r in reps):.1f} ms", file=sys.stderr)
+
+    def herd(self, n, workers):
+        """goarq's idle workers on one queue, jobs enqueued 5 ms apart (200
+        jobs/s): Redis cost per job with one worker and with many, run in
+        alternation so each pair shares the machine's conditions."""
+        one, many = [], []
+        for _ in range(self.args.reps):
+            for count, reps in ((1, one), (workers, many)):
+                self.r.flushdb()
+                reps.append(run(self.cmd("goarq", "herd", "--n", n, "--gap", "5ms", "--workers", count)))
+        for field in ("redis_cpu_us_per_job", "redis_cmds_per_job"):
+            for a, b in zip(one, many):
+                b[field + "_vs_one"] = b[field] / a[field]
+        self.record("herd_1", "goarq", one)
+        self.record(f"herd_{workers}", "goarq", many)
+        print(f"  herd {workers} vs 1: Redis CPU per job {statistics.median(r['redis_cpu_us_per_job_vs_one'] for r in many):.2f}x",
+              file=sys.stderr)
 
     def rss(self, n):
         for impl in self.impls:
@@ -191,6 +215,14 @@ def table(res, meta):
         row(f"idle Redis commands/s per worker, {label}", key, "idle_cmds_per_s", better="lower", arq_key="latency_poll_0.5s")
     row("deferred job start after its due time, p50, goarq defaults, ms", "latency_poll_0.5s", "deferred_late_p50_ms", better="lower")
     row("Job.Result return after the job ends, p50, goarq defaults, ms", "latency_poll_0.5s", "result_wake_p50_ms", better="lower")
+    for p in ("p50", "p99"):
+        row(f"enqueue→start latency {p}, jobs enqueued by Python arq, goarq defaults (arq: its own worker), ms", "latency_py_enqueue",
+            f"{p}_ms", better="lower", arq_key="latency_poll_0.5s")
+    hw = meta.get("herd_workers", 8)
+    for label, field in (("redis-server CPU µs per job", "redis_cpu_us_per_job"), ("Redis commands per job", "redis_cmds_per_job")):
+        row(f"herd, 200 jobs/s: {label}, 1 idle worker", "herd_1", field, better="lower")
+        row(f"herd, 200 jobs/s: {label}, {hw} idle workers", f"herd_{hw}", field, better="lower")
+        row(f"herd, 200 jobs/s: {label}, {hw} idle workers / 1 (pairs run in turn), x", f"herd_{hw}", field + "_vs_one", better="lower")
     # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across exec,
     # so a Go program started by this Python script would report the
     # Python child's size at fork
@@ -221,13 +253,14 @@ def main():
     p.add_argument("--quick", action="store_true")
     p.add_argument("--reps", type=int, default=None, help="repetitions (default 3; 1 with --quick)")
     p.add_argument("--out", default="bench-results")
-    p.add_argument("--only", default="", help="comma list: drain,enqueue,latency,rss,ceiling")
+    p.add_argument("--only", default="", help="comma list: drain,enqueue,latency,herd,rss,ceiling")
     args = p.parse_args()
     q = args.quick
     if args.reps is None:
         args.reps = 1 if q else 3
     meta = {"n": 2000 if q else 20000, "n_io": 1000 if q else 10000, "n_enqueue": 2000 if q else 20000,
-            "n_latency": 30 if q else 200, "low_poll": 0.005, "reps": args.reps, "quick": q}
+            "n_latency": 30 if q else 200, "low_poll": 0.005, "reps": args.reps, "quick": q,
+            "n_herd": 200 if q else 1000, "herd_workers": 8}
     args.redis_bench_n = 100_000 if q else 1_000_000
     b = Bench(args)
     only = set(filter(None, args.only.split(",")))
@@ -242,6 +275,8 @@ def main():
         b.enqueue(meta["n_enqueue"])
     if want("latency"):
         b.latency(meta["n_latency"], meta["low_poll"])
+    if want("herd"):
+        b.herd(meta["n_herd"], meta["herd_workers"])
     if want("rss"):
         b.rss(1000)
     if want("ceiling"):

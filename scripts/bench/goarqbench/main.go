@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/pprof"
 	"sort"
@@ -28,7 +29,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: goarqbench fill|drain|enqueue|latency|rss [flags]")
+		fmt.Fprintln(os.Stderr, "usage: goarqbench fill|drain|enqueue|latency|herd|rss|worker [flags]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -75,6 +76,15 @@ func main() {
 		out = latency(ctx, rdb, c, *n, *pollDelay, *gap, *idle)
 	case "herd":
 		out = herd(ctx, rdb, c, *n, *workers, *pollDelay, *gap, *noPush)
+	case "worker":
+		// a worker with the library's defaults (and -poll-delay), until
+		// SIGTERM or SIGINT: what Python's arq_bench.py latency enqueues to
+		sctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+		defer stop()
+		w, err := worker.New(worker.Settings{Functions: functions(rdb), RedisClient: rdb, PollDelay: *pollDelay, Logger: quiet()})
+		check(err)
+		check(w.Run(sctx))
+		return
 	case "rss":
 		peak := make(chan map[string]any, 1)
 		go func() { // the breakdown while the jobs wait
