@@ -56,10 +56,14 @@ func (w *Worker) claimLimit(free int) int {
 // admit counts claimed jobs in: as started (max_burst_jobs), as holding a
 // slot (Stats().Ongoing) and in the wait group Run waits on. more is the
 // claim's report that ready jobs may remain. The caller holds claim.mu.
-func (w *Worker) admit(n int, more bool) {
+func (w *Worker) admit(jobs []arqredis.Claimed, more bool) {
+	n := len(jobs)
 	w.claim.started.Add(int64(n))
 	w.mu.Lock()
 	w.claimed += n
+	for _, c := range jobs {
+		w.mine[c.ID]++
+	}
 	w.mu.Unlock()
 	w.wg.Add(n)
 	w.claim.lastFound.Store(n > 0 && more)

@@ -115,9 +115,9 @@ const headLength = 16
 // by each finish (both write the queue key); were they all to claim, each
 // job would cost one claim script per worker. A worker beaten to a job
 // delays its reaction to the next wake-ups (herdDelay, doubling up to
-// maxHerdDelay); one that wins a job halves it. Beaten means that, while
-// it runs no job itself, its peek or a claim that found nothing saw a
-// ready job in progress that it had not seen before.
+// maxHerdDelay); one that wins a job halves it. Beaten means that its peek
+// or a claim that found nothing saw a ready job in progress that it had
+// not seen before and does not run itself.
 // One worker ends up reacting at once, claiming without a peek; the others
 // wait, and the wake-ups that arrive meanwhile (the job's finish, often)
 // fold into one peek: cheap, no script. A worker alone on its queue is
@@ -145,14 +145,14 @@ func (w *Worker) herdOutcome(won bool) {
 // that found nothing saw. The caller holds claim.mu.
 func (w *Worker) herdSaw(busy []string) {
 	beaten := false
-	if w.Stats().Ongoing == 0 { // none of them is this worker's
-		for _, id := range busy {
-			if !slices.Contains(w.claim.busySeen, id) {
-				beaten = true
-				break
-			}
+	w.mu.Lock()
+	for _, id := range busy {
+		if _, mine := w.mine[id]; !mine && !slices.Contains(w.claim.busySeen, id) {
+			beaten = true
+			break
 		}
 	}
+	w.mu.Unlock()
 	w.claim.busySeen = append(w.claim.busySeen[:0], busy...)
 	if beaten {
 		w.herdOutcome(false)

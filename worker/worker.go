@@ -156,6 +156,7 @@ type Worker struct {
 	mu      sync.Mutex
 	running map[string]*runningJob // handlers in flight, for abort and shutdown
 	claimed int                    // jobs claimed and not yet finished (arq's tasks)
+	mine    map[string]int         // their ids (a count, in case one is claimed again)
 	counts  struct{ complete, failed, retried atomic.Int64 }
 
 	claim  claimer
@@ -209,7 +210,7 @@ func New(s Settings) (*Worker, error) {
 		s.Logger = slog.New(NewArqLogHandler(os.Stderr, slog.LevelInfo))
 	}
 	w := &Worker{s: s, funcs: map[string]*Function{}, log: s.Logger, keepResult: keep,
-		slots: make(chan struct{}, s.MaxJobs), running: map[string]*runningJob{}, stopped: make(chan struct{}),
+		slots: make(chan struct{}, s.MaxJobs), running: map[string]*runningJob{}, mine: map[string]int{}, stopped: make(chan struct{}),
 		freed: make(chan struct{}, 1), claim: claimer{pushed: make(chan struct{}, 1)}, writer: writer{reqs: make(chan writeReq), done: make(chan struct{})}}
 	for i := range s.Functions {
 		f := s.Functions[i]
@@ -531,6 +532,9 @@ func (w *Worker) release(id string) {
 	}
 	w.mu.Lock()
 	w.claimed--
+	if w.mine[id]--; w.mine[id] <= 0 {
+		delete(w.mine, id)
+	}
 	w.mu.Unlock()
 	<-w.slots
 	select {
@@ -559,7 +563,7 @@ func (w *Worker) pollIteration(ctx context.Context, woke bool) (found bool, size
 			w.claim.mu.Unlock()
 			return false, size, err
 		}
-		w.admit(len(jobs), true)
+		w.admit(jobs, true)
 		w.launch(ctx, jobs)
 		found = len(jobs) > 0
 	} else if limit > 0 {
@@ -596,7 +600,7 @@ func (w *Worker) pollIteration(ctx context.Context, woke bool) (found bool, size
 				}
 			}
 			size = rep.Size
-			w.admit(len(rep.Jobs), rep.More)
+			w.admit(rep.Jobs, rep.More)
 			w.launch(ctx, rep.Jobs) // never blocks: limit <= free slots
 			found = len(rep.Jobs) > 0 && rep.More
 		}

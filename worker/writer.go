@@ -184,7 +184,7 @@ func (w *Worker) piggybackClaimed(ctx context.Context, rep arqredis.FinishReply)
 		w.claim.mu.Unlock()
 		return nil
 	}
-	w.admit(len(rep.Claimed), rep.More || w.own != nil)
+	w.admit(rep.Claimed, rep.More || w.own != nil)
 	return rep.Claimed
 }
 

@@ -1,0 +1,40 @@
+package worker
+
+import (
+	"testing"
+	"time"
+)
+
+// Herd control's rule for being beaten to a job: a ready job in progress
+// that the worker had not seen before and does not run itself, whether or
+// not the worker runs other jobs. Its own jobs, jobs it saw running
+// already (a Python worker's long job) and an empty queue leave the delay
+// alone; a win halves it.
+func TestHerdDelayFollowsWhoTakesTheJobs(t *testing.T) {
+	w := &Worker{mine: map[string]int{"own": 1}}
+	delay := func() time.Duration { return time.Duration(w.claim.herdDelay.Load()) }
+
+	w.herdSaw(nil)
+	w.herdSaw([]string{"own"})
+	if delay() != 0 {
+		t.Fatalf("own job or empty queue: delay %s", delay())
+	}
+	w.herdSaw([]string{"own", "theirs"})
+	if delay() != minHerdDelay {
+		t.Fatalf("beaten while running a job of its own: delay %s, want %s", delay(), minHerdDelay)
+	}
+	w.herdSaw([]string{"theirs"}) // still running: not news
+	if delay() != minHerdDelay {
+		t.Fatalf("seen before: delay %s", delay())
+	}
+	for i := 0; i < 10; i++ {
+		w.herdSaw([]string{"new" + string(rune('a'+i))})
+	}
+	if delay() != maxHerdDelay {
+		t.Fatalf("beaten again and again: delay %s, want the cap %s", delay(), maxHerdDelay)
+	}
+	w.herdOutcome(true)
+	if delay() != maxHerdDelay/2 {
+		t.Fatalf("after a win: delay %s", delay())
+	}
+}
