@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // ErrTrackingUnsupported is returned (wrapped, with the server's reason)
@@ -87,6 +88,11 @@ func (r *RDB) Watch(ctx context.Context, o WatchOptions) (*Watcher, error) {
 	}
 	opt := *c.Options()
 	opt.Protocol = 2
+	// RESP2 carries no maintenance notifications; a config of our own also
+	// keeps NewClient from reading the shared one while the first client's
+	// connection setup writes to it (go-redis guards that write with a lock
+	// Options() does not take)
+	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	opt.PoolSize = 1
 	opt.MinIdleConns, opt.MaxIdleConns, opt.MaxActiveConns = 0, 0, 0
 	userOnConnect := opt.OnConnect
