@@ -102,15 +102,22 @@ async def latency(args):
         for i in range(args.n):
             await asyncio.sleep(max(0.0, start + i * args.gap + random.uniform(-args.gap / 4, args.gap / 4) - time.time()))
             t0 = time.time()
-            jobs.append((await pool.enqueue_job("started_at"), t0))
-        lat = [(await job.result(poll_delay=0.01) - t0) * 1000 for job, t0 in jobs]
+            job = await pool.enqueue_job("started_at")
+            jobs.append((job, t0, time.time()))
+        lat, after = [], []
+        for job, t0, t1 in jobs:
+            started = await job.result(poll_delay=0.01)
+            lat.append((started - t0) * 1000)
+            after.append((started - t1) * 1000)  # negative: started before enqueue_job returned
     finally:
         worker.terminate()
         worker.wait()
         await pool.aclose()
     lat.sort()
+    after.sort()
     pct = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]  # noqa: E731
-    return {"p50_ms": pct(0.5), "p95_ms": pct(0.95), "p99_ms": pct(0.99), "idle_cmds_per_s": idle}
+    return {"p50_ms": pct(0.5), "p95_ms": pct(0.95), "p99_ms": pct(0.99), "idle_cmds_per_s": idle,
+            "after_enqueue_p50_ms": after[len(after) // 2]}
 
 
 def run_worker(args):

@@ -218,6 +218,8 @@ def table(res, meta):
     for p in ("p50", "p99"):
         row(f"enqueue→start latency {p}, jobs enqueued by Python arq, goarq defaults (arq: its own worker), ms", "latency_py_enqueue",
             f"{p}_ms", better="lower", arq_key="latency_poll_0.5s")
+    row("of which after arq's enqueue_job returned, p50, ms", "latency_py_enqueue", "after_enqueue_p50_ms", better="lower",
+        arq_key="latency_poll_0.5s")
     hw = meta.get("herd_workers", 8)
     for label, field in (("redis-server CPU µs per job", "redis_cpu_us_per_job"), ("Redis commands per job", "redis_cmds_per_job")):
         row(f"herd, 200 jobs/s: {label}, 1 idle worker", "herd_1", field, better="lower")
