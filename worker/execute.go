@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sort"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -58,9 +57,11 @@ func (w *Worker) decodeAndStart(ctx context.Context, c arqredis.Claimed) {
 }
 
 // startJob is arq's run_job after the claim script's start step, up to the
-// decoded, checked call; decoded and err are the job's decoding. It runs on a
-// goroutine that ends there; the handler and every Redis write run in the
-// job's own fresh goroutine, which releases the job's slot exactly once.
+// decoded, checked call; decoded and err are the job's decoding. It runs on
+// the short-lived goroutine that decoded the job, which also begins it
+// (hooks, contexts, the start log line); the handler runs on the job's own
+// fresh goroutine (see handle), and the job's slot is released exactly
+// once, after its outcome is written.
 func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqcompat.JobRecord, err error) {
 	id, jobTry := c.ID, c.Try
 	startMS := nowMS()
@@ -129,12 +130,12 @@ func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqco
 		Args: rec.Args, Kwargs: rec.Kwargs, Queue: w.s.QueueName}
 	r := &runningJob{w: w, id: id, score: c.Score, try: jobTry, rec: rec, fn: fn, ref: ref, job: job,
 		jctx: context.WithValue(ctx, jobKey{}, job), expires: c.Expires, keepInProgress: keepInProgress, returned: make(chan struct{})}
-	go func() {
-		if setTry {
-			w.setRetry(ctx, id, jobTry)
-		}
-		r.run(timeout)
-	}()
+	if setTry {
+		w.setRetry(ctx, id, jobTry)
+	}
+	if tctx := r.begin(timeout); tctx != nil {
+		go r.handle(tctx)
+	}
 }
 
 // resultRecord is the result arq's serialize_result is given for a job
@@ -190,7 +191,7 @@ type runningJob struct {
 	tcancel        context.CancelFunc // the timeout's
 	stopWatch      func() bool        // stops the watcher begin starts
 	aborting       atomic.Bool
-	once           sync.Once
+	decided        atomic.Bool // the handler's return or the watcher decided the outcome
 	returned       chan struct{}
 	ev             *JobEvent // for Settings.Observer; nil without one
 }
@@ -199,17 +200,12 @@ type runningJob struct {
 // its outcome is decided without it.
 const handlerGrace = 50 * time.Millisecond
 
-// run runs the job on its own goroutine. Every running job holds a stack,
-// so the frames that stay on it are kept small: begin, callHandler and end
-// are separate calls, and neither the handler nor finalize's deep logging
-// and encoding sits under begin's or run's larger frames. Measured with a
-// thousand jobs waiting in a handler and finishing together, this lowers
-// the process's peak RSS by about 1 MB (of 22).
-func (r *runningJob) run(timeout time.Duration) {
-	tctx := r.begin(timeout)
-	if tctx == nil {
-		return
-	}
+// handle runs on the job's own goroutine, which begin's caller starts: it
+// calls the handler and ends the job. Every waiting job holds this
+// goroutine's stack, so nothing deep runs on it before the handler: begin
+// (contexts, hooks, the start log line) runs on the goroutine that decoded
+// the job, and the stack stays at its initial 2 KB while the job waits.
+func (r *runningJob) handle(tctx context.Context) {
 	v, herr := r.callHandler(tctx)
 	r.end(tctx, v, herr)
 }
@@ -234,7 +230,8 @@ func (r *runningJob) begin(timeout time.Duration) context.Context {
 	if timeout <= 0 {
 		// arq's asyncio.wait_for(task, 0) cancels the task before it runs
 		close(r.returned)
-		r.once.Do(func() { r.finalize(nil, errTimeout, errTimeout) })
+		r.decided.Store(true)
+		r.finish(r.conclude(nil, errTimeout, errTimeout), false)
 		return nil
 	}
 	cctx, cancel := context.WithCancelCause(r.jctx)
@@ -254,11 +251,11 @@ func (r *runningJob) begin(timeout time.Duration) context.Context {
 			return // the handler's own return decides
 		case <-t.C:
 		}
-		r.once.Do(func() {
+		if r.decided.CompareAndSwap(false, true) {
 			cause := context.Cause(tctx)
 			w.log.Warn(fmt.Sprintf("job %s: handler did not return after cancellation (%v); its result will be ignored", r.id, cause), "job_id", r.id)
-			r.finalize(nil, cause, cause)
-		})
+			r.finish(r.conclude(nil, cause, cause), false)
+		}
 	})
 	return tctx
 }
@@ -278,45 +275,108 @@ func (r *runningJob) callHandler(ctx context.Context) (v any, herr error) {
 //go:noinline
 func newPanicError(p any) error { return &panicError{value: p, stack: debug.Stack()} }
 
-// end decides the job from its handler's return, unless the watcher did,
-// and then stops the job's contexts.
+// end decides the job from its handler's return, unless the watcher did.
+// The deep part, classifying and encoding (conclude), runs on the job's
+// goroutine, which then ends; the part that waits for Redis (finish) runs
+// on a fresh one. So the stack a job's goroutine grows to while it
+// concludes is freed at once instead of being held while the write waits.
 //
 //go:noinline
 func (r *runningJob) end(tctx context.Context, v any, herr error) {
-	defer func() {
-		r.stopWatch()
-		r.tcancel()
-		r.cancel(nil)
-	}()
 	close(r.returned)
+	if !r.decided.CompareAndSwap(false, true) {
+		r.stop() // the watcher decided
+		return
+	}
 	var cause error
 	if tctx.Err() != nil && (herr != nil || r.aborting.Load()) {
 		cause = context.Cause(tctx) // the handler returned because its context ended
 	}
-	r.once.Do(func() { r.finalize(v, herr, cause) })
+	go r.finish(r.conclude(v, herr, cause), true)
 }
 
-// finalize classifies the outcome as arq's run_job does, records it and
-// releases the job's slot. It runs on the handler's goroutine after the
-// handler returned; classify, with its logging, and record run one after
-// the other so that their frames do not stack up on that goroutine.
-func (r *runningJob) finalize(result any, herr, cause error) {
-	w := r.w
+// stop stops the job's contexts and its watcher.
+func (r *runningJob) stop() {
+	r.stopWatch()
+	r.tcancel()
+	r.cancel(nil)
+}
+
+// conclusion is what concluding a job decided: the outcome and the finish
+// transaction that records it.
+type conclusion struct {
+	ctx        context.Context // the job's, without its cancellation
+	o          outcome
+	f          arqredis.Finish
+	finishedMS int64
+	err        error // for Settings.Observer: the handler's error, else the cause
+}
+
+// conclude classifies the outcome as arq's run_job does, logs it and
+// encodes the result the function's keep settings ask for. It is the deep
+// part of finishing a job (logging, pickling), kept apart from finish,
+// which waits.
+//
+//go:noinline
+func (r *runningJob) conclude(result any, herr, cause error) *conclusion {
+	w, fn := r.w, r.fn
 	ctx := context.WithoutCancel(r.jctx)
 	w.mu.Lock()
 	delete(w.running, r.id)
 	w.mu.Unlock()
-	defer w.release(r.id)
-	finishedMS := nowMS()
-	o := r.classify(ctx, result, herr, cause, finishedMS)
-	r.record(ctx, o, finishedMS)
+	c := &conclusion{ctx: ctx, finishedMS: nowMS(), err: cause}
+	if herr != nil {
+		c.err = herr
+	}
+	c.o = r.classify(ctx, result, herr, cause, c.finishedMS)
+	keepForever := fn.keepResultForever(w.s.KeepResultForever)
+	keep := orZero(fn.KeepResult, w.keepResult)
+	c.f = arqredis.Finish{JobID: r.id, Queue: w.s.QueueName, Done: c.o.finish, IncrScore: c.o.incrScore,
+		Keep: keep, KeepForever: keepForever, KeepInProgress: r.keepInProgress}
+	if c.o.hasResult && (keepForever || keep > 0) {
+		rr := w.resultRecord(r.rec, r.id, r.try, c.o.success, c.o.value, r.startMS)
+		rr.FinishMS = c.finishedMS
+		c.f.Result = w.encodeResult(ctx, r.ref, rr)
+	}
+	return c
+}
+
+// finish records a concluded job (arq's finish_job) between the on_job_end
+// and after_job_end hooks, reports it to the observer and releases the
+// job's slot; then, when stop is set, it stops the job's contexts. It
+// waits for the write on a small stack, so it keeps its own frame small:
+// the hooks and the observer are called from functions of their own.
+func (r *runningJob) finish(c *conclusion, stop bool) {
+	r.jobEnd()
+	r.w.write(c.ctx, r.expires, c.f, "outcome")
+	r.afterJobEnd(c)
+	r.w.release(r.id)
+	if stop {
+		r.stop()
+	}
+}
+
+// jobEnd calls the on_job_end hook.
+//
+//go:noinline
+func (r *runningJob) jobEnd() {
+	if h := r.w.s.OnJobEnd; h != nil {
+		h(r.jctx, r.job)
+	}
+}
+
+// afterJobEnd calls the after_job_end hook, then reports the job to the
+// observer.
+//
+//go:noinline
+func (r *runningJob) afterJobEnd(c *conclusion) {
+	w := r.w
+	if w.s.AfterJobEnd != nil {
+		w.s.AfterJobEnd(r.jctx, r.job)
+	}
 	if obs := w.s.Observer; obs != nil {
-		r.ev.Outcome, r.ev.Duration = o.kind, time.Duration(finishedMS-r.startMS)*time.Millisecond
-		if herr != nil {
-			r.ev.Err = herr
-		} else {
-			r.ev.Err = cause
-		}
+		r.ev.Outcome, r.ev.Duration = c.o.kind, time.Duration(c.finishedMS-r.startMS)*time.Millisecond
+		r.ev.Err = c.err
 		obs.JobEnded(r.jctx, r.ev)
 	}
 }
@@ -398,29 +458,6 @@ func (r *runningJob) classify(ctx context.Context, result any, herr, cause error
 		w.counts.failed.Add(1)
 	}
 	return o
-}
-
-// record encodes the result as the function's keep settings ask and
-// writes the outcome (arq's finish_job), between the on_job_end and
-// after_job_end hooks.
-func (r *runningJob) record(ctx context.Context, o outcome, finishedMS int64) {
-	w, fn := r.w, r.fn
-	keepForever := fn.keepResultForever(w.s.KeepResultForever)
-	keep := orZero(fn.KeepResult, w.keepResult)
-	f := arqredis.Finish{JobID: r.id, Queue: w.s.QueueName, Done: o.finish, IncrScore: o.incrScore,
-		Keep: keep, KeepForever: keepForever, KeepInProgress: r.keepInProgress}
-	if o.hasResult && (keepForever || keep > 0) {
-		rr := w.resultRecord(r.rec, r.id, r.try, o.success, o.value, r.startMS)
-		rr.FinishMS = finishedMS
-		f.Result = w.encodeResult(ctx, r.ref, rr)
-	}
-	if w.s.OnJobEnd != nil {
-		w.s.OnJobEnd(r.jctx, r.job)
-	}
-	w.write(ctx, r.expires, f, "outcome")
-	if w.s.AfterJobEnd != nil {
-		w.s.AfterJobEnd(r.jctx, r.job)
-	}
 }
 
 // toModel converts a handler's return value for logging.
