@@ -129,7 +129,7 @@ func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqco
 	job := &Job{ID: id, Try: jobTry, EnqueueTime: rec.EnqueueTime(), Score: c.Score, Function: rec.Function,
 		Args: rec.Args, Kwargs: rec.Kwargs, Queue: w.s.QueueName}
 	r := &runningJob{w: w, id: id, score: c.Score, try: jobTry, rec: rec, fn: fn, ref: ref, job: job,
-		jctx: context.WithValue(ctx, jobKey{}, job), expires: c.Expires, keepInProgress: keepInProgress, returned: make(chan struct{})}
+		jctx: context.WithValue(ctx, jobKey{}, job), expires: c.Expires, keepInProgress: keepInProgress}
 	if setTry {
 		w.setRetry(ctx, id, jobTry)
 	}
@@ -172,8 +172,8 @@ func (r *runningJob) logStart(ctx context.Context) {
 
 // runningJob is one job whose handler runs. Its outcome is decided once:
 // by the handler's return, or, when the handler ignores a cancelled
-// context, by the watcher after a short grace period; the later of the two
-// is dropped. While it runs it is in Worker.running, where aborts and
+// context, by the grace timer after a short grace period; the later of the
+// two is dropped. While it runs it is in Worker.running, where aborts and
 // shutdowns find it.
 type runningJob struct {
 	w              *Worker
@@ -187,13 +187,15 @@ type runningJob struct {
 	startMS        int64
 	expires        time.Time // when the in-progress key expires
 	keepInProgress time.Duration
-	cancel         context.CancelCauseFunc
-	tcancel        context.CancelFunc // the timeout's
-	stopWatch      func() bool        // stops the watcher begin starts
+	hctx           context.Context         // the handler's: jctx with the job's cancellation and timeout
+	cancelCause    context.CancelCauseFunc // cancels hctx (abort, shutdown)
+	tcancel        context.CancelFunc      // the timeout's
+	grace          *time.Timer             // decides for a handler that ignores hctx's end (graceOver)
+	stopParent     func() bool             // stops watching jctx, when it can end (see begin)
 	aborting       atomic.Bool
-	decided        atomic.Bool // the handler's return or the watcher decided the outcome
-	returned       chan struct{}
-	ev             *JobEvent // for Settings.Observer; nil without one
+	cancelled      atomic.Bool // cancel was called
+	decided        atomic.Bool // the handler's return or graceOver decided the outcome
+	ev             *JobEvent   // for Settings.Observer; nil without one
 }
 
 // handlerGrace is how long a cancelled handler may take to return before
@@ -211,8 +213,14 @@ func (r *runningJob) handle(tctx context.Context) {
 }
 
 // begin starts the job: hooks, the start log line, its contexts and the
-// watcher that decides for a handler ignoring its cancellation. It returns
-// the handler's context, or nil when the job is already decided.
+// grace timer that decides for a handler ignoring its cancellation. It
+// returns the handler's context, or nil when the job is already decided.
+//
+// The handler's context ends at its timeout or when cancel is called (an
+// abort, a shutdown). The grace timer fires handlerGrace after either: it
+// is set to the timeout plus the grace, and cancel resets it to the grace.
+// So nothing is registered on the context to watch it end (that took an
+// afterFuncCtx, a children map and a channel for every job).
 //
 //go:noinline
 func (r *runningJob) begin(timeout time.Duration) context.Context {
@@ -229,35 +237,59 @@ func (r *runningJob) begin(timeout time.Duration) context.Context {
 	r.logStart(r.jctx)
 	if timeout <= 0 {
 		// arq's asyncio.wait_for(task, 0) cancels the task before it runs
-		close(r.returned)
 		r.decided.Store(true)
 		r.finish(r.conclude(nil, errTimeout, errTimeout), false)
 		return nil
 	}
 	cctx, cancel := context.WithCancelCause(r.jctx)
-	tctx, tcancel := context.WithTimeoutCause(cctx, timeout, errTimeout)
-	r.cancel, r.tcancel = cancel, tcancel
+	r.hctx, r.tcancel = context.WithTimeoutCause(cctx, timeout, errTimeout)
+	r.cancelCause = cancel
+	r.grace = time.AfterFunc(max(timeout, timeout+handlerGrace), r.graceOver) // max: a timeout near forever
+	if r.jctx.Done() != nil {
+		// an Observer's context that can end: its end ends the handler's
+		r.stopParent = context.AfterFunc(r.jctx, r.startGrace)
+	}
 	w.mu.Lock()
 	w.running[r.id] = r
 	w.mu.Unlock()
 	if w.isStopped() && w.s.JobCompletionWait <= 0 {
-		cancel(errShutdown) // a shutdown that came while the job was being started
+		r.cancel(errShutdown) // a shutdown that came while the job was being started
 	}
-	r.stopWatch = context.AfterFunc(tctx, func() {
-		t := time.NewTimer(handlerGrace)
-		defer t.Stop()
-		select {
-		case <-r.returned:
-			return // the handler's own return decides
-		case <-t.C:
-		}
-		if r.decided.CompareAndSwap(false, true) {
-			cause := context.Cause(tctx)
-			w.log.Warn(fmt.Sprintf("job %s: handler did not return after cancellation (%v); its result will be ignored", r.id, cause), "job_id", r.id)
-			r.finish(r.conclude(nil, cause, cause), false)
-		}
-	})
-	return tctx
+	return r.hctx
+}
+
+// cancel ends the handler's context with cause (errAborted, errShutdown)
+// and gives the handler handlerGrace to return.
+func (r *runningJob) cancel(cause error) {
+	r.cancelCause(cause)
+	r.startGrace()
+}
+
+// startGrace gives a handler whose context ended handlerGrace to return,
+// the first time it is called.
+func (r *runningJob) startGrace() {
+	if r.cancelled.CompareAndSwap(false, true) {
+		r.grace.Reset(handlerGrace)
+	}
+}
+
+// graceOver decides the job, unless its handler returned: the handler did
+// not return within handlerGrace after its context ended. It runs on the
+// grace timer's goroutine.
+func (r *runningJob) graceOver() {
+	if r.decided.Load() {
+		return
+	}
+	if r.hctx.Err() == nil { // the timeout's own timer has yet to run
+		r.grace.Reset(handlerGrace)
+		return
+	}
+	if !r.decided.CompareAndSwap(false, true) {
+		return
+	}
+	cause := context.Cause(r.hctx)
+	r.w.log.Warn(fmt.Sprintf("job %s: handler did not return after cancellation (%v); its result will be ignored", r.id, cause), "job_id", r.id)
+	r.finish(r.conclude(nil, cause, cause), false)
 }
 
 // callHandler calls the handler, turning a panic into a *panicError.
@@ -283,9 +315,9 @@ func newPanicError(p any) error { return &panicError{value: p, stack: debug.Stac
 //
 //go:noinline
 func (r *runningJob) end(tctx context.Context, v any, herr error) {
-	close(r.returned)
+	r.grace.Stop()
 	if !r.decided.CompareAndSwap(false, true) {
-		r.stop() // the watcher decided
+		r.stop() // graceOver decided
 		return
 	}
 	var cause error
@@ -295,11 +327,13 @@ func (r *runningJob) end(tctx context.Context, v any, herr error) {
 	go r.finish(r.conclude(v, herr, cause), true)
 }
 
-// stop stops the job's contexts and its watcher.
+// stop stops the job's contexts.
 func (r *runningJob) stop() {
-	r.stopWatch()
+	if r.stopParent != nil {
+		r.stopParent()
+	}
 	r.tcancel()
-	r.cancel(nil)
+	r.cancelCause(nil)
 }
 
 // conclusion is what concluding a job decided: the outcome and the finish
