@@ -107,18 +107,13 @@ func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqco
 		failBeforeRun(excJobExecutionFailed(fmt.Sprintf("function %s not found", arqcompat.Repr(rec.Function))), id+":"+rec.Function, false, OutcomeUnknownFunction)
 		return
 	}
-	ref := id + ":" + rec.Function
-	keepInProgress := time.Duration(0)
-	if fn.cron {
-		ref = rec.Function
-		keepInProgress = arqredis.KeepCronjobProgressMS * time.Millisecond
-	}
 	setTry := rec.JobTry > int64(jobTry)
 	if setTry {
 		jobTry = int(rec.JobTry)
 	}
 	maxTries := orZero(fn.MaxTries, w.s.MaxTries)
 	if jobTry > maxTries {
+		ref := jobRef(id, rec.Function, fn.cron)
 		w.log.WarnContext(ctx, fmt.Sprintf("%6.2fs ! %s max retries %d exceeded", secs(nowMS()-rec.EnqueueTimeMS), ref, maxTries),
 			"job_id", id, "function", rec.Function, "try", jobTry)
 		failBeforeRun(excJobExecutionFailed(fmt.Sprintf("max %d retries exceeded", maxTries)), ref, setTry, OutcomeFailed)
@@ -128,14 +123,23 @@ func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqco
 	timeout := orZero(fn.Timeout, w.s.JobTimeout)
 	job := &Job{ID: id, Try: jobTry, EnqueueTime: rec.EnqueueTime(), Score: c.Score, Function: rec.Function,
 		Args: rec.Args, Kwargs: rec.Kwargs, Queue: w.s.QueueName}
-	r := &runningJob{w: w, id: id, score: c.Score, try: jobTry, rec: rec, fn: fn, ref: ref, job: job,
-		jctx: context.WithValue(ctx, jobKey{}, job), expires: c.Expires, keepInProgress: keepInProgress}
+	r := &runningJob{w: w, id: id, score: c.Score, try: jobTry, rec: rec, fn: fn, job: job,
+		jctx: context.WithValue(ctx, jobKey{}, job), expires: c.Expires}
 	if setTry {
 		w.setRetry(ctx, id, jobTry)
 	}
 	if tctx := r.begin(timeout); tctx != nil {
 		go r.handle(tctx)
 	}
+}
+
+// jobRef is how arq's log lines name a job: id:function, or the function
+// for a cron job.
+func jobRef(id, function string, cron bool) string {
+	if cron {
+		return function
+	}
+	return id + ":" + function
 }
 
 // resultRecord is the result arq's serialize_result is given for a job
@@ -165,7 +169,7 @@ func (r *runningJob) logStart(ctx context.Context) {
 		if startMS-score > 1200 {
 			extra += fmt.Sprintf(" delayed=%.2fs", secs(startMS-score))
 		}
-		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs → %s(%s)%s", secs(startMS-rec.EnqueueTimeMS), r.ref, argsString(rec.Args, rec.Kwargs), extra),
+		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs → %s(%s)%s", secs(startMS-rec.EnqueueTimeMS), r.ref(), argsString(rec.Args, rec.Kwargs), extra),
 			"job_id", r.id, "function", rec.Function, "try", jobTry)
 	}
 }
@@ -176,27 +180,30 @@ func (r *runningJob) logStart(ctx context.Context) {
 // two is dropped. While it runs it is in Worker.running, where aborts and
 // shutdowns find it.
 type runningJob struct {
-	w              *Worker
-	id, ref        string
-	score          int64
-	try            int
-	rec            arqcompat.JobRecord
-	fn             *Function
-	job            *Job
-	jctx           context.Context
-	startMS        int64
-	expires        time.Time // when the in-progress key expires
-	keepInProgress time.Duration
-	hctx           context.Context         // the handler's: jctx with the job's cancellation and timeout
-	cancelCause    context.CancelCauseFunc // cancels hctx (abort, shutdown)
-	tcancel        context.CancelFunc      // the timeout's
-	grace          *time.Timer             // decides for a handler that ignores hctx's end (graceOver)
-	stopParent     func() bool             // stops watching jctx, when it can end (see begin)
-	aborting       atomic.Bool
-	cancelled      atomic.Bool // cancel was called
-	decided        atomic.Bool // the handler's return or graceOver decided the outcome
-	ev             *JobEvent   // for Settings.Observer; nil without one
+	w           *Worker
+	id          string
+	score       int64
+	try         int
+	rec         arqcompat.JobRecord
+	fn          *Function
+	job         *Job
+	jctx        context.Context
+	startMS     int64
+	expires     time.Time               // when the in-progress key expires
+	hctx        context.Context         // the handler's: jctx with the job's cancellation and timeout
+	cancelCause context.CancelCauseFunc // cancels hctx (abort, shutdown)
+	tcancel     context.CancelFunc      // the timeout's
+	grace       *time.Timer             // decides for a handler that ignores hctx's end (graceOver)
+	stopParent  func() bool             // stops watching jctx, when it can end (see begin)
+	aborting    atomic.Bool
+	cancelled   atomic.Bool // cancel was called
+	decided     atomic.Bool // the handler's return or graceOver decided the outcome
+	ev          *JobEvent   // for Settings.Observer; nil without one
 }
+
+// ref names the job in log lines (jobRef). It is built when a line needs
+// it rather than held by every waiting job.
+func (r *runningJob) ref() string { return jobRef(r.id, r.rec.Function, r.fn.cron) }
 
 // handlerGrace is how long a cancelled handler may take to return before
 // its outcome is decided without it.
@@ -366,11 +373,14 @@ func (r *runningJob) conclude(result any, herr, cause error) *conclusion {
 	keepForever := fn.keepResultForever(w.s.KeepResultForever)
 	keep := orZero(fn.KeepResult, w.keepResult)
 	c.f = arqredis.Finish{JobID: r.id, Queue: w.s.QueueName, Done: c.o.finish, IncrScore: c.o.incrScore,
-		Keep: keep, KeepForever: keepForever, KeepInProgress: r.keepInProgress}
+		Keep: keep, KeepForever: keepForever}
+	if fn.cron {
+		c.f.KeepInProgress = arqredis.KeepCronjobProgressMS * time.Millisecond
+	}
 	if c.o.hasResult && (keepForever || keep > 0) {
 		rr := w.resultRecord(r.rec, r.id, r.try, c.o.success, c.o.value, r.startMS)
 		rr.FinishMS = c.finishedMS
-		c.f.Result = w.encodeResult(ctx, r.ref, rr)
+		c.f.Result = w.encodeResult(ctx, r.ref(), rr)
 	}
 	return c
 }
@@ -429,7 +439,7 @@ type outcome struct {
 //go:noinline
 func (r *runningJob) classify(ctx context.Context, result any, herr, cause error, finishedMS int64) outcome {
 	w := r.w
-	id, ref, fnName := r.id, r.ref, r.rec.Function
+	id, ref, fnName := r.id, r.ref(), r.rec.Function
 	took := secs(finishedMS - r.startMS)
 	var o outcome
 	var retry *RetryError
