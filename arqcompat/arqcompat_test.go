@@ -463,3 +463,30 @@ func TestJobRecordDictBehavesAsADict(t *testing.T) {
 		t.Fatalf("keys %v: a replaced key keeps its place, a new one is appended", keys)
 	}
 }
+
+// A result record is serialize_result's dict: its keys in that order, the
+// try as the actual try, and a custom serializer can read every field.
+func TestResultRecordIsSerializeResultsDict(t *testing.T) {
+	var got *arqcompat.Dict
+	s := arqcompat.NewSerializer("capture", func(v any) ([]byte, error) {
+		got = v.(*arqcompat.Dict)
+		return []byte("x"), nil
+	}, nil)
+	r := arqcompat.ResultRecord{JobRecord: arqcompat.JobRecord{Function: "f", Args: []any{int64(1)}, EnqueueTimeMS: 5},
+		Success: true, Result: "ok", StartMS: 6, FinishMS: 7, Queue: "arq:queue", JobID: "j"}
+	r.JobTry = 2
+	if _, err := arqcompat.EncodeResult(s, r); err != nil {
+		t.Fatal(err)
+	}
+	if keys := fmt.Sprint(got.Keys()); keys != "[t f a k et s r st ft q id]" {
+		t.Errorf("keys %s, want serialize_result's order", keys)
+	}
+	for k, want := range map[string]any{"t": int64(2), "f": "f", "et": int64(5), "s": true, "r": "ok", "st": int64(6), "ft": int64(7), "q": "arq:queue", "id": "j"} {
+		if v, ok := got.Get(k); !ok || v != want {
+			t.Errorf("%s = %v (%v), want %v", k, v, ok, want)
+		}
+	}
+	if kw, _ := got.Get("k"); kw.(*arqcompat.Dict).Len() != 0 {
+		t.Errorf("kwargs %v, want an empty dict", kw)
+	}
+}

@@ -26,6 +26,13 @@ func (j JobRecord) dict() *Dict {
 	if j.JobTry != 0 {
 		t = j.JobTry
 	}
+	return &Dict{items: j.items(t, 0)}
+}
+
+// items are the record's fields in serialize_job's order, with room for
+// extra more; t is the 't' field. The keys are distinct strs, so the
+// dict they make needs no index (see Dict.index).
+func (j JobRecord) items(t any, extra int) []Item {
 	kw := j.Kwargs
 	if kw == nil {
 		kw = &Dict{}
@@ -34,8 +41,7 @@ func (j JobRecord) dict() *Dict {
 	if args == nil {
 		args = Tuple{}
 	}
-	// distinct str keys: no index to build (see Dict.index)
-	return &Dict{items: []Item{{"t", t}, {"f", j.Function}, {"a", args}, {"k", kw}, {"et", j.EnqueueTimeMS}}}
+	return append(make([]Item, 0, 5+extra), Item{"t", t}, Item{"f", j.Function}, Item{"a", args}, Item{"k", kw}, Item{"et", j.EnqueueTimeMS})
 }
 
 // EncodeJob serializes a job record as serialize_job does.
@@ -160,16 +166,11 @@ func (r ResultRecord) FinishTime() time.Time { return MSToTime(r.FinishMS) }
 // EncodeResult serializes a result record as serialize_result does, without
 // the fallback.
 func EncodeResult(s Serializer, r ResultRecord) ([]byte, error) {
-	d := r.JobRecord.dict()
-	// serialize_result writes 't' as the actual try, never None
-	_ = d.Set("t", r.JobTry)
-	_ = d.Set("s", r.Success)
-	_ = d.Set("r", r.Result)
-	_ = d.Set("st", r.StartMS)
-	_ = d.Set("ft", r.FinishMS)
-	_ = d.Set("q", r.Queue)
-	_ = d.Set("id", r.JobID)
-	return s.Marshal(d)
+	// serialize_result writes 't' as the actual try, never None. The
+	// dict is built whole, with distinct str keys, so it needs no index.
+	items := append(r.JobRecord.items(r.JobTry, 6), Item{"s", r.Success}, Item{"r", r.Result}, Item{"st", r.StartMS},
+		Item{"ft", r.FinishMS}, Item{"q", r.Queue}, Item{"id", r.JobID})
+	return s.Marshal(&Dict{items: items})
 }
 
 // unserializableResult is the result arq stores when the real one cannot be

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sort"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -58,9 +57,11 @@ func (w *Worker) decodeAndStart(ctx context.Context, c arqredis.Claimed) {
 }
 
 // startJob is arq's run_job after the claim script's start step, up to the
-// decoded, checked call; decoded and err are the job's decoding. It runs on a
-// goroutine that ends there; the handler and every Redis write run in the
-// job's own fresh goroutine, which releases the job's slot exactly once.
+// decoded, checked call; decoded and err are the job's decoding. It runs on
+// the short-lived goroutine that decoded the job, which also begins it
+// (hooks, contexts, the start log line); the handler runs on the job's own
+// fresh goroutine (see handle), and the job's slot is released exactly
+// once, after its outcome is written.
 func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqcompat.JobRecord, err error) {
 	id, jobTry := c.ID, c.Try
 	startMS := nowMS()
@@ -106,18 +107,13 @@ func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqco
 		failBeforeRun(excJobExecutionFailed(fmt.Sprintf("function %s not found", arqcompat.Repr(rec.Function))), id+":"+rec.Function, false, OutcomeUnknownFunction)
 		return
 	}
-	ref := id + ":" + rec.Function
-	keepInProgress := time.Duration(0)
-	if fn.cron {
-		ref = rec.Function
-		keepInProgress = arqredis.KeepCronjobProgressMS * time.Millisecond
-	}
 	setTry := rec.JobTry > int64(jobTry)
 	if setTry {
 		jobTry = int(rec.JobTry)
 	}
 	maxTries := orZero(fn.MaxTries, w.s.MaxTries)
 	if jobTry > maxTries {
+		ref := jobRef(id, rec.Function, fn.cron)
 		w.log.WarnContext(ctx, fmt.Sprintf("%6.2fs ! %s max retries %d exceeded", secs(nowMS()-rec.EnqueueTimeMS), ref, maxTries),
 			"job_id", id, "function", rec.Function, "try", jobTry)
 		failBeforeRun(excJobExecutionFailed(fmt.Sprintf("max %d retries exceeded", maxTries)), ref, setTry, OutcomeFailed)
@@ -127,14 +123,23 @@ func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqco
 	timeout := orZero(fn.Timeout, w.s.JobTimeout)
 	job := &Job{ID: id, Try: jobTry, EnqueueTime: rec.EnqueueTime(), Score: c.Score, Function: rec.Function,
 		Args: rec.Args, Kwargs: rec.Kwargs, Queue: w.s.QueueName}
-	r := &runningJob{w: w, id: id, score: c.Score, try: jobTry, rec: rec, fn: fn, ref: ref, job: job,
-		jctx: context.WithValue(ctx, jobKey{}, job), expires: c.Expires, keepInProgress: keepInProgress, returned: make(chan struct{})}
-	go func() {
-		if setTry {
-			w.setRetry(ctx, id, jobTry)
-		}
-		r.run(timeout)
-	}()
+	r := &runningJob{w: w, id: id, score: c.Score, try: jobTry, rec: rec, fn: fn, job: job,
+		jctx: context.WithValue(ctx, jobKey{}, job), expires: c.Expires}
+	if setTry {
+		w.setRetry(ctx, id, jobTry)
+	}
+	if tctx := r.begin(timeout); tctx != nil {
+		go r.handle(tctx)
+	}
+}
+
+// jobRef is how arq's log lines name a job: id:function, or the function
+// for a cron job.
+func jobRef(id, function string, cron bool) string {
+	if cron {
+		return function
+	}
+	return id + ":" + function
 }
 
 // resultRecord is the result arq's serialize_result is given for a job
@@ -164,59 +169,65 @@ func (r *runningJob) logStart(ctx context.Context) {
 		if startMS-score > 1200 {
 			extra += fmt.Sprintf(" delayed=%.2fs", secs(startMS-score))
 		}
-		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs → %s(%s)%s", secs(startMS-rec.EnqueueTimeMS), r.ref, argsString(rec.Args, rec.Kwargs), extra),
+		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs → %s(%s)%s", secs(startMS-rec.EnqueueTimeMS), r.ref(), argsString(rec.Args, rec.Kwargs), extra),
 			"job_id", r.id, "function", rec.Function, "try", jobTry)
 	}
 }
 
 // runningJob is one job whose handler runs. Its outcome is decided once:
 // by the handler's return, or, when the handler ignores a cancelled
-// context, by the watcher after a short grace period; the later of the two
-// is dropped. While it runs it is in Worker.running, where aborts and
+// context, by the grace timer after a short grace period; the later of the
+// two is dropped. While it runs it is in Worker.running, where aborts and
 // shutdowns find it.
 type runningJob struct {
-	w              *Worker
-	id, ref        string
-	score          int64
-	try            int
-	rec            arqcompat.JobRecord
-	fn             *Function
-	job            *Job
-	jctx           context.Context
-	startMS        int64
-	expires        time.Time // when the in-progress key expires
-	keepInProgress time.Duration
-	cancel         context.CancelCauseFunc
-	tcancel        context.CancelFunc // the timeout's
-	stopWatch      func() bool        // stops the watcher begin starts
-	aborting       atomic.Bool
-	once           sync.Once
-	returned       chan struct{}
-	ev             *JobEvent // for Settings.Observer; nil without one
+	w           *Worker
+	id          string
+	score       int64
+	try         int
+	rec         arqcompat.JobRecord
+	fn          *Function
+	job         *Job
+	jctx        context.Context
+	startMS     int64
+	expires     time.Time               // when the in-progress key expires
+	hctx        context.Context         // the handler's: jctx with the job's cancellation and timeout
+	cancelCause context.CancelCauseFunc // cancels hctx (abort, shutdown)
+	tcancel     context.CancelFunc      // the timeout's
+	grace       *time.Timer             // decides for a handler that ignores hctx's end (graceOver)
+	stopParent  func() bool             // stops watching jctx, when it can end (see begin)
+	aborting    atomic.Bool
+	cancelled   atomic.Bool // cancel was called
+	decided     atomic.Bool // the handler's return or graceOver decided the outcome
+	ev          *JobEvent   // for Settings.Observer; nil without one
 }
+
+// ref names the job in log lines (jobRef). It is built when a line needs
+// it rather than held by every waiting job.
+func (r *runningJob) ref() string { return jobRef(r.id, r.rec.Function, r.fn.cron) }
 
 // handlerGrace is how long a cancelled handler may take to return before
 // its outcome is decided without it.
 const handlerGrace = 50 * time.Millisecond
 
-// run runs the job on its own goroutine. Every running job holds a stack,
-// so the frames that stay on it are kept small: begin, callHandler and end
-// are separate calls, and neither the handler nor finalize's deep logging
-// and encoding sits under begin's or run's larger frames. Measured with a
-// thousand jobs waiting in a handler and finishing together, this lowers
-// the process's peak RSS by about 1 MB (of 22).
-func (r *runningJob) run(timeout time.Duration) {
-	tctx := r.begin(timeout)
-	if tctx == nil {
-		return
-	}
+// handle runs on the job's own goroutine, which begin's caller starts: it
+// calls the handler and ends the job. Every waiting job holds this
+// goroutine's stack, so nothing deep runs on it before the handler: begin
+// (contexts, hooks, the start log line) runs on the goroutine that decoded
+// the job, and the stack stays at its initial 2 KB while the job waits.
+func (r *runningJob) handle(tctx context.Context) {
 	v, herr := r.callHandler(tctx)
 	r.end(tctx, v, herr)
 }
 
 // begin starts the job: hooks, the start log line, its contexts and the
-// watcher that decides for a handler ignoring its cancellation. It returns
-// the handler's context, or nil when the job is already decided.
+// grace timer that decides for a handler ignoring its cancellation. It
+// returns the handler's context, or nil when the job is already decided.
+//
+// The handler's context ends at its timeout or when cancel is called (an
+// abort, a shutdown). The grace timer fires handlerGrace after either: it
+// is set to the timeout plus the grace, and cancel resets it to the grace.
+// So nothing is registered on the context to watch it end (that took an
+// afterFuncCtx, a children map and a channel for every job).
 //
 //go:noinline
 func (r *runningJob) begin(timeout time.Duration) context.Context {
@@ -233,34 +244,59 @@ func (r *runningJob) begin(timeout time.Duration) context.Context {
 	r.logStart(r.jctx)
 	if timeout <= 0 {
 		// arq's asyncio.wait_for(task, 0) cancels the task before it runs
-		close(r.returned)
-		r.once.Do(func() { r.finalize(nil, errTimeout, errTimeout) })
+		r.decided.Store(true)
+		r.finish(r.conclude(nil, errTimeout, errTimeout), false)
 		return nil
 	}
 	cctx, cancel := context.WithCancelCause(r.jctx)
-	tctx, tcancel := context.WithTimeoutCause(cctx, timeout, errTimeout)
-	r.cancel, r.tcancel = cancel, tcancel
+	r.hctx, r.tcancel = context.WithTimeoutCause(cctx, timeout, errTimeout)
+	r.cancelCause = cancel
+	r.grace = time.AfterFunc(max(timeout, timeout+handlerGrace), r.graceOver) // max: a timeout near forever
+	if r.jctx.Done() != nil {
+		// an Observer's context that can end: its end ends the handler's
+		r.stopParent = context.AfterFunc(r.jctx, r.startGrace)
+	}
 	w.mu.Lock()
 	w.running[r.id] = r
 	w.mu.Unlock()
 	if w.isStopped() && w.s.JobCompletionWait <= 0 {
-		cancel(errShutdown) // a shutdown that came while the job was being started
+		r.cancel(errShutdown) // a shutdown that came while the job was being started
 	}
-	r.stopWatch = context.AfterFunc(tctx, func() {
-		t := time.NewTimer(handlerGrace)
-		defer t.Stop()
-		select {
-		case <-r.returned:
-			return // the handler's own return decides
-		case <-t.C:
-		}
-		r.once.Do(func() {
-			cause := context.Cause(tctx)
-			w.log.Warn(fmt.Sprintf("job %s: handler did not return after cancellation (%v); its result will be ignored", r.id, cause), "job_id", r.id)
-			r.finalize(nil, cause, cause)
-		})
-	})
-	return tctx
+	return r.hctx
+}
+
+// cancel ends the handler's context with cause (errAborted, errShutdown)
+// and gives the handler handlerGrace to return.
+func (r *runningJob) cancel(cause error) {
+	r.cancelCause(cause)
+	r.startGrace()
+}
+
+// startGrace gives a handler whose context ended handlerGrace to return,
+// the first time it is called.
+func (r *runningJob) startGrace() {
+	if r.cancelled.CompareAndSwap(false, true) {
+		r.grace.Reset(handlerGrace)
+	}
+}
+
+// graceOver decides the job, unless its handler returned: the handler did
+// not return within handlerGrace after its context ended. It runs on the
+// grace timer's goroutine.
+func (r *runningJob) graceOver() {
+	if r.decided.Load() {
+		return
+	}
+	if r.hctx.Err() == nil { // the timeout's own timer has yet to run
+		r.grace.Reset(handlerGrace)
+		return
+	}
+	if !r.decided.CompareAndSwap(false, true) {
+		return
+	}
+	cause := context.Cause(r.hctx)
+	r.w.log.Warn(fmt.Sprintf("job %s: handler did not return after cancellation (%v); its result will be ignored", r.id, cause), "job_id", r.id)
+	r.finish(r.conclude(nil, cause, cause), false)
 }
 
 // callHandler calls the handler, turning a panic into a *panicError.
@@ -278,45 +314,113 @@ func (r *runningJob) callHandler(ctx context.Context) (v any, herr error) {
 //go:noinline
 func newPanicError(p any) error { return &panicError{value: p, stack: debug.Stack()} }
 
-// end decides the job from its handler's return, unless the watcher did,
-// and then stops the job's contexts.
+// end decides the job from its handler's return, unless the watcher did.
+// The deep part, classifying and encoding (conclude), runs on the job's
+// goroutine, which then ends; the part that waits for Redis (finish) runs
+// on a fresh one. So the stack a job's goroutine grows to while it
+// concludes is freed at once instead of being held while the write waits.
 //
 //go:noinline
 func (r *runningJob) end(tctx context.Context, v any, herr error) {
-	defer func() {
-		r.stopWatch()
-		r.tcancel()
-		r.cancel(nil)
-	}()
-	close(r.returned)
+	r.grace.Stop()
+	if !r.decided.CompareAndSwap(false, true) {
+		r.stop() // graceOver decided
+		return
+	}
 	var cause error
 	if tctx.Err() != nil && (herr != nil || r.aborting.Load()) {
 		cause = context.Cause(tctx) // the handler returned because its context ended
 	}
-	r.once.Do(func() { r.finalize(v, herr, cause) })
+	go r.finish(r.conclude(v, herr, cause), true)
 }
 
-// finalize classifies the outcome as arq's run_job does, records it and
-// releases the job's slot. It runs on the handler's goroutine after the
-// handler returned; classify, with its logging, and record run one after
-// the other so that their frames do not stack up on that goroutine.
-func (r *runningJob) finalize(result any, herr, cause error) {
-	w := r.w
+// stop stops the job's contexts.
+func (r *runningJob) stop() {
+	if r.stopParent != nil {
+		r.stopParent()
+	}
+	r.tcancel()
+	r.cancelCause(nil)
+}
+
+// conclusion is what concluding a job decided: the outcome and the finish
+// transaction that records it.
+type conclusion struct {
+	ctx        context.Context // the job's, without its cancellation
+	o          outcome
+	f          arqredis.Finish
+	finishedMS int64
+	err        error // for Settings.Observer: the handler's error, else the cause
+}
+
+// conclude classifies the outcome as arq's run_job does, logs it and
+// encodes the result the function's keep settings ask for. It is the deep
+// part of finishing a job (logging, pickling), kept apart from finish,
+// which waits.
+//
+//go:noinline
+func (r *runningJob) conclude(result any, herr, cause error) *conclusion {
+	w, fn := r.w, r.fn
 	ctx := context.WithoutCancel(r.jctx)
 	w.mu.Lock()
 	delete(w.running, r.id)
 	w.mu.Unlock()
-	defer w.release(r.id)
-	finishedMS := nowMS()
-	o := r.classify(ctx, result, herr, cause, finishedMS)
-	r.record(ctx, o, finishedMS)
+	c := &conclusion{ctx: ctx, finishedMS: nowMS(), err: cause}
+	if herr != nil {
+		c.err = herr
+	}
+	c.o = r.classify(ctx, result, herr, cause, c.finishedMS)
+	keepForever := fn.keepResultForever(w.s.KeepResultForever)
+	keep := orZero(fn.KeepResult, w.keepResult)
+	c.f = arqredis.Finish{JobID: r.id, Queue: w.s.QueueName, Done: c.o.finish, IncrScore: c.o.incrScore,
+		Keep: keep, KeepForever: keepForever}
+	if fn.cron {
+		c.f.KeepInProgress = arqredis.KeepCronjobProgressMS * time.Millisecond
+	}
+	if c.o.hasResult && (keepForever || keep > 0) {
+		rr := w.resultRecord(r.rec, r.id, r.try, c.o.success, c.o.value, r.startMS)
+		rr.FinishMS = c.finishedMS
+		c.f.Result = w.encodeResult(ctx, r.ref(), rr)
+	}
+	return c
+}
+
+// finish records a concluded job (arq's finish_job) between the on_job_end
+// and after_job_end hooks, reports it to the observer and releases the
+// job's slot; then, when stop is set, it stops the job's contexts. It
+// waits for the write on a small stack, so it keeps its own frame small:
+// the hooks and the observer are called from functions of their own.
+func (r *runningJob) finish(c *conclusion, stop bool) {
+	r.jobEnd()
+	r.w.write(c.ctx, r.expires, c.f, "outcome")
+	r.afterJobEnd(c)
+	r.w.release(r.id)
+	if stop {
+		r.stop()
+	}
+}
+
+// jobEnd calls the on_job_end hook.
+//
+//go:noinline
+func (r *runningJob) jobEnd() {
+	if h := r.w.s.OnJobEnd; h != nil {
+		h(r.jctx, r.job)
+	}
+}
+
+// afterJobEnd calls the after_job_end hook, then reports the job to the
+// observer.
+//
+//go:noinline
+func (r *runningJob) afterJobEnd(c *conclusion) {
+	w := r.w
+	if w.s.AfterJobEnd != nil {
+		w.s.AfterJobEnd(r.jctx, r.job)
+	}
 	if obs := w.s.Observer; obs != nil {
-		r.ev.Outcome, r.ev.Duration = o.kind, time.Duration(finishedMS-r.startMS)*time.Millisecond
-		if herr != nil {
-			r.ev.Err = herr
-		} else {
-			r.ev.Err = cause
-		}
+		r.ev.Outcome, r.ev.Duration = c.o.kind, time.Duration(c.finishedMS-r.startMS)*time.Millisecond
+		r.ev.Err = c.err
 		obs.JobEnded(r.jctx, r.ev)
 	}
 }
@@ -335,7 +439,7 @@ type outcome struct {
 //go:noinline
 func (r *runningJob) classify(ctx context.Context, result any, herr, cause error, finishedMS int64) outcome {
 	w := r.w
-	id, ref, fnName := r.id, r.ref, r.rec.Function
+	id, ref, fnName := r.id, r.ref(), r.rec.Function
 	took := secs(finishedMS - r.startMS)
 	var o outcome
 	var retry *RetryError
@@ -398,29 +502,6 @@ func (r *runningJob) classify(ctx context.Context, result any, herr, cause error
 		w.counts.failed.Add(1)
 	}
 	return o
-}
-
-// record encodes the result as the function's keep settings ask and
-// writes the outcome (arq's finish_job), between the on_job_end and
-// after_job_end hooks.
-func (r *runningJob) record(ctx context.Context, o outcome, finishedMS int64) {
-	w, fn := r.w, r.fn
-	keepForever := fn.keepResultForever(w.s.KeepResultForever)
-	keep := orZero(fn.KeepResult, w.keepResult)
-	f := arqredis.Finish{JobID: r.id, Queue: w.s.QueueName, Done: o.finish, IncrScore: o.incrScore,
-		Keep: keep, KeepForever: keepForever, KeepInProgress: r.keepInProgress}
-	if o.hasResult && (keepForever || keep > 0) {
-		rr := w.resultRecord(r.rec, r.id, r.try, o.success, o.value, r.startMS)
-		rr.FinishMS = finishedMS
-		f.Result = w.encodeResult(ctx, r.ref, rr)
-	}
-	if w.s.OnJobEnd != nil {
-		w.s.OnJobEnd(r.jctx, r.job)
-	}
-	w.write(ctx, r.expires, f, "outcome")
-	if w.s.AfterJobEnd != nil {
-		w.s.AfterJobEnd(r.jctx, r.job)
-	}
 }
 
 // toModel converts a handler's return value for logging.

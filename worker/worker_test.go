@@ -170,6 +170,71 @@ func TestTimeoutBeatsAHandlerThatIgnoresItsContext(t *testing.T) {
 	}
 }
 
+// stubbornRun runs a worker for one job of a handler that ignores its
+// context until the test ends; started is closed once the handler runs.
+func stubbornRun(t *testing.T, c *client.Client, rdb redis.UniversalClient, s worker.Settings) (w *worker.Worker, started chan struct{}, cancel context.CancelFunc, done chan error) {
+	t.Helper()
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	started = make(chan struct{})
+	s.Functions = []worker.Function{worker.Func("stubborn", func(ctx context.Context) error { close(started); <-release; return nil })}
+	s.RedisClient, s.PollDelay, s.Logger = rdb, 5*time.Millisecond, testutil.QuietLogger()
+	if _, err := c.EnqueueRequest(context.Background(), client.Request{Function: "stubborn", Options: client.EnqueueOptions{JobID: "s"}}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := worker.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done = make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	return w, started, cancel, done
+}
+
+// An aborted job whose handler ignores its context is recorded as
+// aborted shortly after, without the handler's return.
+func TestAbortBeatsAHandlerThatIgnoresItsContext(t *testing.T) {
+	c, rdb, _ := setup(t)
+	w, started, cancel, done := stubbornRun(t, c, rdb, worker.Settings{AllowAbortJobs: true, JobTimeout: time.Minute})
+	<-started
+	aborted, err := c.Job("s", "").Abort(context.Background(), client.ResultOptions{Timeout: 5 * time.Second, PollDelay: 5 * time.Millisecond})
+	if err != nil || !aborted {
+		t.Fatalf("Abort: %v, %v", aborted, err)
+	}
+	if st := w.Stats(); st.Failed != 1 || st.Ongoing != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A shutdown does not wait for a handler that ignores its context: the
+// job is left queued to run again.
+func TestShutdownBeatsAHandlerThatIgnoresItsContext(t *testing.T) {
+	c, rdb, mr := setup(t)
+	w, started, cancel, done := stubbornRun(t, c, rdb, worker.Settings{JobTimeout: time.Minute})
+	<-started
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run waited for the handler")
+	}
+	if mr.Exists("arq:result:s") || mr.Exists("arq:in-progress:s") || !mr.Exists("arq:job:s") {
+		t.Error("the job was not left queued")
+	}
+	if st := w.Stats(); st.Retried != 1 || st.Ongoing != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
 // Never more than MaxJobs at once, and every job runs exactly once.
 // claimInFinish counts the pipelines that hold both a MULTI/EXEC and the
 // claim script: finish writes that also claim the next jobs.

@@ -46,6 +46,7 @@ func main() {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile to this file at the end")
 	memRate := fs.Int("memprofilerate", 0, "runtime.MemProfileRate for -memprofile (0: Go's default, 1: every allocation)")
+	memTrace := fs.Duration("memtrace", 0, "rss: print the heap, stacks and RSS to stderr at this interval (a diagnostic)")
 	_ = fs.Parse(os.Args[2:])
 	if *memRate > 0 {
 		runtime.MemProfileRate = *memRate
@@ -104,6 +105,10 @@ func main() {
 			}
 			peak <- m
 		}()
+		stopTrace := func() {}
+		if *memTrace > 0 {
+			stopTrace = traceMem(*memTrace)
+		}
 		if *memProfile != "" {
 			go func() { // the live heap while the jobs wait
 				time.Sleep(time.Second)
@@ -115,6 +120,7 @@ func main() {
 			}()
 		}
 		out = drain(ctx, rdb, *n, *maxJobs, *pollDelay)
+		stopTrace()
 		select {
 		case out["while_waiting"] = <-peak:
 		default:
@@ -140,11 +146,65 @@ func main() {
 	if *memProfile != "" {
 		f, err := os.Create(*memProfile)
 		check(err)
+		runtime.GC() // the profile shows the allocations up to the last GC
 		check(pprof.Lookup("allocs").WriteTo(f, 0))
 		f.Close()
 	}
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))
+}
+
+// traceMem records, every interval, the heap in use, the stacks in use,
+// the goroutines and the process's resident anonymous memory, and prints
+// them to stderr when the returned function is called, to find where a
+// peak comes from. It allocates nothing while it records.
+func traceMem(interval time.Duration) (stop func()) {
+	type sample struct {
+		at                                    time.Duration
+		heapInuse, heapAlloc, stackInuse, gcs uint64
+		goroutines                            int
+		anonKB                                int64
+	}
+	samples := make([]sample, 0, 2048)
+	statm, err := os.Open("/proc/self/statm")
+	check(err)
+	buf := make([]byte, 128)
+	start := time.Now()
+	tick := time.NewTicker(interval)
+	done, printed := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(printed)
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-tick.C:
+			case <-done:
+				tick.Stop()
+				for _, s := range samples {
+					fmt.Fprintf(os.Stderr, "memtrace %5dms heap_inuse %5d KB heap_alloc %5d KB stack_inuse %5d KB goroutines %4d gc %d rss_anon %d KB\n",
+						s.at.Milliseconds(), s.heapInuse/1024, s.heapAlloc/1024, s.stackInuse/1024, s.goroutines, s.gcs, s.anonKB)
+				}
+				return
+			}
+			if len(samples) == cap(samples) {
+				continue
+			}
+			runtime.ReadMemStats(&ms)
+			n, _ := statm.ReadAt(buf, 0)
+			var f [3]int64 // size, resident, shared (pages)
+			for i, k := 0, 0; i < n && k < 3; i++ {
+				switch c := buf[i]; {
+				case c >= '0' && c <= '9':
+					f[k] = f[k]*10 + int64(c-'0')
+				case c == ' ':
+					k++
+				}
+			}
+			samples = append(samples, sample{time.Since(start), ms.HeapInuse, ms.HeapAlloc, ms.StackInuse, uint64(ms.NumGC),
+				runtime.NumGoroutine(), (f[1] - f[2]) * int64(os.Getpagesize()) / 1024})
+		}
+	}()
+	return func() { close(done); <-printed }
 }
 
 // check exits on error; it is not used after profiling starts except in
