@@ -51,16 +51,24 @@ const (
 func (w *Worker) write(ctx context.Context, expires time.Time, f arqredis.Finish, what string) {
 	req := writeReq{finish: f, expires: expires, done: make(chan writeResult, 1)}
 	w.writer.reqs <- req
-	res := <-req.done
-	id := f.JobID
-	switch {
-	case res.err != nil:
+	if res := <-req.done; res.err != nil || res.tries > 1 {
+		w.logWrite(ctx, f.JobID, what, res)
+	}
+}
+
+// logWrite reports a write that failed or needed retries. It is apart
+// from write so that write's frame stays small: a thousand jobs finishing
+// together each wait in write, and their stacks would otherwise grow.
+//
+//go:noinline
+func (w *Worker) logWrite(ctx context.Context, id, what string, res writeResult) {
+	if res.err != nil {
 		w.log.ErrorContext(ctx, fmt.Sprintf("job %s: recording the %s failed after %d tries, the job will run again after its in-progress key expires: %v",
 			id, what, res.tries, res.err), "job_id", id, "error", res.err, "tries", res.tries)
-	case res.tries > 1:
-		w.log.InfoContext(ctx, fmt.Sprintf("job %s: %s recorded after %d tries, once the connection to redis returned", id, what, res.tries),
-			"job_id", id, "tries", res.tries)
+		return
 	}
+	w.log.InfoContext(ctx, fmt.Sprintf("job %s: %s recorded after %d tries, once the connection to redis returned", id, what, res.tries),
+		"job_id", id, "tries", res.tries)
 }
 
 // runWriter is the goroutine that flushes finish transactions. It ends
