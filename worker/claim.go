@@ -127,6 +127,17 @@ func (w *Worker) settle(reserved int, finishing []writeReq, jobs []arqredis.Clai
 	}
 	w.mu.Unlock()
 	w.wg.Add(n)
+	if n < reserved {
+		w.slotFreed()
+	}
+}
+
+// slotFreed wakes the poll loop waiting for a slot to claim.
+func (w *Worker) slotFreed() {
+	select {
+	case w.freed <- struct{}{}:
+	default:
+	}
 }
 
 // unreserve gives back the slots reserved for a claim that claimed
@@ -134,10 +145,11 @@ func (w *Worker) settle(reserved int, finishing []writeReq, jobs []arqredis.Clai
 func (w *Worker) unreserve(reserved int) { w.settle(reserved, nil, nil) }
 
 // unhandLocked gives a job back its own slot, to release as usual.
-func (w *Worker) unhandLocked(id string) {
+// It reports whether the job's slot had been handed over.
+func (w *Worker) unhandLocked(id string) bool {
 	c := w.claim.handed[id]
 	if c == 0 {
-		return
+		return false
 	}
 	if c == 1 {
 		delete(w.claim.handed, id)
@@ -145,6 +157,7 @@ func (w *Worker) unhandLocked(id string) {
 		w.claim.handed[id] = c - 1
 	}
 	w.claim.nHanded--
+	return true
 }
 
 // launch takes a slot for each admitted job and starts it. Each job is

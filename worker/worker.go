@@ -151,7 +151,7 @@ type Worker struct {
 
 	// slots and the jobs that hold them
 	slots   chan struct{} // max_jobs
-	freed   chan struct{} // a slot was released
+	freed   chan struct{} // a slot became free to claim
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	running map[string]*runningJob // handlers in flight, for abort and shutdown
@@ -526,7 +526,9 @@ const maxClaimBatch = 100
 // were busy, for more slots to free before claiming.
 const claimGather = 250 * time.Microsecond
 
-// release frees a job's slot; called exactly once per claimed job.
+// release frees a job's slot; called exactly once per claimed job. A
+// slot handed over to the claim that rode on the job's finish transaction
+// is taken already: the poll loop has nothing to claim for it.
 func (w *Worker) release(id string) {
 	if w.own != nil {
 		w.ownReleased(id)
@@ -536,12 +538,11 @@ func (w *Worker) release(id string) {
 	if w.mine[id]--; w.mine[id] <= 0 {
 		delete(w.mine, id)
 	}
-	w.unhandLocked(id)
+	handed := w.unhandLocked(id)
 	w.mu.Unlock()
 	<-w.slots
-	select {
-	case w.freed <- struct{}{}:
-	default:
+	if !handed {
+		w.slotFreed()
 	}
 	w.wg.Done()
 }
