@@ -151,7 +151,7 @@ type Worker struct {
 
 	// slots and the jobs that hold them
 	slots   chan struct{} // max_jobs
-	freed   chan struct{} // a slot was released
+	freed   chan struct{} // a slot became free to claim
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	running map[string]*runningJob // handlers in flight, for abort and shutdown
@@ -451,7 +451,10 @@ func (w *Worker) loop(ctx context.Context) error {
 				w.wg.Wait()
 				return nil
 			}
-			if size < 0 {
+			// every slot busy (found without a claim's size): their jobs
+			// are still in the queue, so it is not empty; ask again once
+			// a slot frees
+			if size < 0 && !found {
 				size, err = w.store.QueueSize(ctx, w.s.QueueName)
 			}
 			if err == nil && size == 0 {
@@ -523,9 +526,9 @@ const maxClaimBatch = 100
 // were busy, for more slots to free before claiming.
 const claimGather = 250 * time.Microsecond
 
-func (w *Worker) freeSlots() int { return w.s.MaxJobs - w.Stats().Ongoing }
-
-// release frees a job's slot; called exactly once per claimed job.
+// release frees a job's slot; called exactly once per claimed job. A
+// slot handed over to the claim that rode on the job's finish transaction
+// is taken already: the poll loop has nothing to claim for it.
 func (w *Worker) release(id string) {
 	if w.own != nil {
 		w.ownReleased(id)
@@ -535,11 +538,11 @@ func (w *Worker) release(id string) {
 	if w.mine[id]--; w.mine[id] <= 0 {
 		delete(w.mine, id)
 	}
+	handed := w.unhandLocked(id)
 	w.mu.Unlock()
 	<-w.slots
-	select {
-	case w.freed <- struct{}{}:
-	default:
+	if !handed {
+		w.slotFreed()
 	}
 	w.wg.Done()
 }
@@ -553,17 +556,18 @@ func (w *Worker) release(id string) {
 func (w *Worker) pollIteration(ctx context.Context, woke bool) (found bool, size int64, err error) {
 	size = -1
 	w.claim.mu.Lock()
-	limit := min(w.claimLimit(w.freeSlots()), maxClaimBatch)
+	limit := w.reserve(nil)
 	if w.claim.allowPick.Load() && limit <= 0 && w.freeSlots() <= 0 {
 		found = true
 	}
 	if limit > 0 && w.own != nil {
 		jobs, err := w.claimOwn(ctx, limit)
 		if err != nil {
+			w.unreserve(limit)
 			w.claim.mu.Unlock()
 			return false, size, err
 		}
-		w.admit(jobs, true)
+		w.admit(limit, nil, jobs, true)
 		w.launch(ctx, jobs)
 		found = len(jobs) > 0
 	} else if limit > 0 {
@@ -575,13 +579,16 @@ func (w *Worker) pollIteration(ctx context.Context, woke bool) (found bool, size
 		peeked := !ready && !(woke && w.claim.herdDelay.Load() == 0)
 		if peeked {
 			if ready, err = w.peek(ctx); err != nil {
+				w.unreserve(limit)
 				w.claim.mu.Unlock()
 				return false, size, err
 			}
 		} else {
 			ready = true
 		}
-		if ready {
+		if !ready {
+			w.unreserve(limit)
+		} else {
 			rep, err := w.store.Claim(ctx, w.claimArgs(limit, w.s.Burst))
 			if err == nil && !rep.More {
 				w.claim.nextDue.Store(rep.NextDue)
@@ -589,6 +596,7 @@ func (w *Worker) pollIteration(ctx context.Context, woke bool) (found bool, size
 				err = w.noteDue(ctx, time.Now())
 			}
 			if err != nil {
+				w.unreserve(limit)
 				w.claim.mu.Unlock()
 				return false, size, err
 			}
@@ -600,8 +608,8 @@ func (w *Worker) pollIteration(ctx context.Context, woke bool) (found bool, size
 				}
 			}
 			size = rep.Size
-			w.admit(rep.Jobs, rep.More)
-			w.launch(ctx, rep.Jobs) // never blocks: limit <= free slots
+			w.admit(limit, nil, rep.Jobs, rep.More)
+			w.launch(ctx, rep.Jobs) // blocks at most until handed slots are released
 			found = len(rep.Jobs) > 0 && rep.More
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -294,6 +295,86 @@ func TestConcurrencyLimitAndExactlyOnce(t *testing.T) {
 		if seen[i].Load() != 1 {
 			t.Errorf("job %d ran %d times", i, seen[i].Load())
 		}
+	}
+}
+
+// standaloneClaims counts claim scripts sent on their own, not riding on
+// a finish transaction.
+type standaloneClaims struct{ n atomic.Int64 }
+
+func (h *standaloneClaims) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *standaloneClaims) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if n := cmd.Name(); n == "evalsha" || n == "eval" {
+			h.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h *standaloneClaims) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// Finish transactions in flight together, each claiming the successors of
+// its own jobs, never hold more than MaxJobs in-progress keys at any point
+// of Redis's history, every job runs once, and while the queue stays full
+// the claims ride on the finish writes instead of costing round trips of
+// their own.
+func TestClaimsInFlightStayWithinMaxJobs(t *testing.T) {
+	c, rdb, mr := setup(t)
+	ctx := context.Background()
+	const jobs, maxJobs = 120, 3
+	seen := make([]atomic.Int64, jobs)
+	f := worker.Func("f", func(ctx context.Context, i int) {
+		seen[i].Add(1)
+		time.Sleep(time.Millisecond)
+	})
+	for i := range seen {
+		if _, err := c.Enqueue(ctx, "f", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// miniredis runs each MULTI/EXEC and script under one lock, so every
+	// snapshot is a state between two of them
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			n := int64(0)
+			for _, k := range mr.Keys() {
+				if strings.HasPrefix(k, arqcompat.InProgressKeyPrefix) {
+					n++
+				}
+			}
+			if n > peak.Load() {
+				peak.Store(n)
+			}
+			runtime.Gosched()
+		}
+	}()
+	standalone := &standaloneClaims{}
+	rdb.AddHook(standalone)
+	workertest.RunBurst(t, rdb, worker.Settings{Functions: []worker.Function{f}, MaxJobs: maxJobs})
+	close(stop)
+	<-sampled
+	if peak.Load() > maxJobs {
+		t.Errorf("%d in-progress keys at once, MaxJobs is %d", peak.Load(), maxJobs)
+	}
+	for i := range seen {
+		if seen[i].Load() != 1 {
+			t.Errorf("job %d ran %d times", i, seen[i].Load())
+		}
+	}
+	// the first claim, and those that find the queue's end
+	if n := standalone.n.Load(); n > 10 {
+		t.Errorf("%d claims of their own for %d jobs: finish writes did not carry them", n, jobs)
 	}
 }
 

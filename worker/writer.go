@@ -4,15 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/goarq/goarq/internal/arqredis"
 )
 
-// writer is the state of the goroutine that writes finish transactions.
+// writer is the state of the goroutines that write finish transactions.
 type writer struct {
 	reqs chan writeReq // finish transactions waiting to be written
-	done chan struct{} // closed when the writer goroutine ends
+	done chan struct{} // closed when the writer goroutines end
 }
 
 // writeReq is one job's finish transaction, waiting to be written.
@@ -71,10 +72,41 @@ func (w *Worker) logWrite(ctx context.Context, id, what string, res writeResult)
 		"job_id", id, "tries", res.tries)
 }
 
-// runWriter is the goroutine that flushes finish transactions. It ends
-// when writer.reqs is closed, after every job has released its slot.
+// runWriter runs the goroutines that flush finish transactions (see
+// flushers), and ends when writer.reqs is closed, after every job has
+// released its slot.
 func (w *Worker) runWriter(ctx context.Context) {
 	defer close(w.writer.done)
+	var wg sync.WaitGroup
+	for range w.flushers() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.flusher(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+// flushers is how many finish transactions may be in flight at once. With
+// few slots, the jobs of one batch finish while the previous batch's
+// transaction, with the claim of their successors, is in flight: a second
+// flusher writes them at once, so Redis works on one batch while the
+// worker runs the other. With many slots one batch keeps Redis busy, and
+// every extra claim would read past all the jobs in progress at the head
+// of the queue again (one EXISTS each): one flusher.
+func (w *Worker) flushers() int {
+	if w.s.MaxJobs <= maxJobsForTwoFlushers {
+		return 2
+	}
+	return 1
+}
+
+const maxJobsForTwoFlushers = 32
+
+// flusher takes the finish transactions waiting, up to maxWriteBatch, and
+// writes them in one MULTI/EXEC, until writer.reqs is closed.
+func (w *Worker) flusher(ctx context.Context) {
 	batch := make([]writeReq, 0, maxWriteBatch)
 	for req := range w.writer.reqs {
 		batch = append(batch[:0], req)
@@ -95,21 +127,17 @@ func (w *Worker) runWriter(ctx context.Context) {
 			r.done <- res
 		}
 		if len(jobs) > 0 {
-			// the batch's jobs release their slots to these once they are
-			// past after_job_end; the writer goes on meanwhile
-			go func() {
-				w.launch(ctx, jobs)
-				w.claim.mu.Unlock()
-			}()
+			// they take the slots the batch's jobs release once past
+			// after_job_end; the writer goes on meanwhile
+			go w.launch(ctx, jobs)
 		}
 	}
 }
 
-// flush writes a batch in one MULTI/EXEC. When the last claim found jobs
-// and nobody else is claiming, the same transaction ends with the claim
-// for the slots this batch frees (and any already free). When it returns
-// jobs, flush holds claim.mu and has admitted them; the caller launches
-// them once the batch has been answered, then unlocks.
+// flush writes a batch in one MULTI/EXEC. While claims find jobs, the
+// same transaction ends with a claim for the slots this batch frees and
+// any already free (see reserve); flush admits the jobs it claimed, and
+// the caller launches them once the batch has been answered.
 //
 // When the connection is lost (or Redis is loading, read-only after a
 // failover, ...), flush tries again, without a claim, with backoff, for as
@@ -129,16 +157,27 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 	}
 	var claim *arqredis.ClaimArgs
 	var own *arqredis.OwnClaimArgs // a targeted claim instead (see own.go)
+	var reserved int
 	if w.own != nil {
 		w.ownFinishing(finishes)
 	}
-	if w.claim.lastFound.Load() && w.claim.mu.TryLock() {
-		if n := min(w.claimLimit(w.freeSlots()+len(batch)), maxClaimBatch); n > 0 && w.own == nil {
-			a := w.claimArgs(n, false)
+	switch {
+	case !w.claim.lastFound.Load():
+	case w.own == nil:
+		if reserved = w.reserve(batch); reserved > 0 {
+			a := w.claimArgs(reserved, false)
 			claim = &a
-		} else if a, ok := w.ownFlushClaim(n, finishes); ok && n > 0 {
-			own = &a
-		} else {
+		}
+	case w.claim.mu.TryLock(): // targeted claims go one at a time
+		if reserved = w.reserve(batch); reserved > 0 {
+			if a, ok := w.ownFlushClaim(reserved, finishes); ok {
+				own = &a
+			} else {
+				w.settle(reserved, batch, nil)
+				reserved = 0
+			}
+		}
+		if own == nil {
 			w.claim.mu.Unlock()
 		}
 	}
@@ -154,8 +193,11 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 			rep = w.store.WriteFinishes(ctx, finishes, claim)
 		}
 		if claim != nil || own != nil {
+			jobs = w.piggybackClaimed(ctx, rep, reserved, batch)
+			if own != nil {
+				w.claim.mu.Unlock()
+			}
 			claim, own = nil, nil // one claim attempt per batch
-			jobs = w.piggybackClaimed(ctx, rep)
 		}
 		err := rep.Err
 		if err == nil || !arqredis.Transient(err) {
@@ -180,19 +222,18 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 }
 
 // piggybackClaimed admits the jobs claimed by the claim that rode on a
-// finish transaction, and unlocks claim.mu when there are none. A claim
-// that failed claimed nothing, except when its reply was lost, and then
-// its jobs run again once their in-progress keys expire, as after any lost
-// claim reply.
-func (w *Worker) piggybackClaimed(ctx context.Context, rep arqredis.FinishReply) []arqredis.Claimed {
+// finish transaction, with the slots reserved for it. A claim that failed
+// claimed nothing, except when its reply was lost, and then its jobs run
+// again once their in-progress keys expire, as after any lost claim reply.
+func (w *Worker) piggybackClaimed(ctx context.Context, rep arqredis.FinishReply, reserved int, batch []writeReq) []arqredis.Claimed {
 	if err := rep.ClaimErr; err != nil && !arqredis.Transient(err) {
 		w.log.ErrorContext(ctx, fmt.Sprintf("claiming jobs with a finish write failed: %v", err), "error", err)
 	}
 	if len(rep.Claimed) == 0 {
-		w.claim.mu.Unlock()
+		w.settle(reserved, batch, nil)
 		return nil
 	}
-	w.admit(rep.Claimed, rep.More || w.own != nil)
+	w.admit(reserved, batch, rep.Claimed, rep.More || w.own != nil)
 	return rep.Claimed
 }
 
