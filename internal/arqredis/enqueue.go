@@ -21,6 +21,20 @@ type Enqueue struct {
 	Score        int64
 	ExpiresMS    int64
 	Data         []byte
+	// JobKey and ResultKey, when set, are arqcompat.JobKey(JobID) and
+	// arqcompat.ResultKey(JobID), made by the caller (with the id, in one
+	// allocation); when empty, they are made from JobID.
+	JobKey, ResultKey string
+}
+
+// keys are j's job and result keys, in one allocation when j lacks them.
+func (j *Enqueue) keys() (jobKey, resultKey string) {
+	if j.JobKey != "" && j.ResultKey != "" {
+		return j.JobKey, j.ResultKey
+	}
+	both := arqcompat.JobKeyPrefix + j.JobID + arqcompat.ResultKeyPrefix + j.JobID
+	n := len(arqcompat.JobKeyPrefix) + len(j.JobID)
+	return both[:n], both[n:]
 }
 
 // enqueueScript is arq's enqueue_job transaction as one atomic script.
@@ -36,22 +50,56 @@ type Enqueue struct {
 // reply (the first attempt landed); the record holds the enqueue time in
 // ms, so two separate calls only match within the same millisecond and
 // with the same id, function and arguments.
-var enqueueScript = redis.NewScript(`
+var enqueueScript = redis.NewScript(enqueueLua)
+
+const enqueueLua = `
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
   if redis.call('GET', KEYS[1]) == ARGV[2] then return 1 end
   return 0
 end
 redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
-return 1`)
+return 1`
+
+// Arguments of the enqueue command that are the same for every job, boxed
+// once: an enqueue is one EVALSHA, built here rather than by
+// Script.EvalSha, whose []string of keys and per-call boxing of the
+// command name and hash cost allocations on the hot path.
+var (
+	enqueueSHAArg     any = enqueueScript.Hash()
+	enqueueSrcArg     any = enqueueLua
+	expiresExtraMSArg any = int64(ExpiresExtraMS)
+)
+
+// enqueueCmd is the EVALSHA of enqueueScript for j, the command
+// Script.EvalSha would build (same arguments, same first key position).
+func enqueueCmd(ctx context.Context, j *Enqueue) *redis.Cmd {
+	jobKey, resultKey := j.keys()
+	var ttl any = expiresExtraMSArg // the default TTL, without an allocation
+	if j.ExpiresMS != ExpiresExtraMS {
+		ttl = j.ExpiresMS
+	}
+	cmd := redis.NewCmd(ctx, "evalsha", enqueueSHAArg, 3, jobKey, resultKey, j.Queue, ttl, j.Data, j.Score, j.JobID)
+	cmd.SetFirstKeyPos(3)
+	return cmd
+}
 
 // EnqueueOne writes one job with one script call, not a pipeline, and
 // reports whether it was enqueued (false: the id was taken). It writes what
 // Enqueue writes for a batch of one, at less cost per call (no pipeline to
-// build), and takes runScript's NOSCRIPT strategy.
+// build), and takes runScript's NOSCRIPT strategy: on NOSCRIPT (a fresh or
+// restarted Redis) the same command as EVAL with the script's text.
 func (r *RDB) EnqueueOne(ctx context.Context, j Enqueue) (bool, error) {
-	n, err := r.runScript(r.with(ctx), enqueueScript, []string{arqcompat.JobKey(j.JobID), arqcompat.ResultKey(j.JobID), j.Queue},
-		j.ExpiresMS, j.Data, j.Score, j.JobID).Int()
+	ctx = r.with(ctx)
+	cmd := enqueueCmd(ctx, &j)
+	if err := r.c.Process(ctx, cmd); IsNoScript(err) {
+		args := cmd.Args()
+		args[0], args[1] = "eval", enqueueSrcArg
+		cmd = redis.NewCmd(ctx, args...)
+		cmd.SetFirstKeyPos(3)
+		_ = r.c.Process(ctx, cmd)
+	}
+	n, err := cmd.Int()
 	if err != nil {
 		return false, err
 	}
@@ -73,9 +121,8 @@ func (r *RDB) Enqueue(ctx context.Context, jobs []Enqueue) ([]bool, error) {
 	for attempt := 0; len(todo) > 0; attempt++ {
 		_, err := r.c.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 			for _, i := range todo {
-				j := jobs[i]
-				cmds[i] = enqueueScript.EvalSha(ctx, pipe, []string{arqcompat.JobKey(j.JobID), arqcompat.ResultKey(j.JobID), j.Queue},
-					j.ExpiresMS, j.Data, j.Score, j.JobID)
+				cmds[i] = enqueueCmd(ctx, &jobs[i])
+				_ = pipe.Process(ctx, cmds[i])
 			}
 			return nil
 		})
