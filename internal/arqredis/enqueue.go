@@ -112,38 +112,9 @@ func (r *RDB) EnqueueOne(ctx context.Context, j Enqueue) (bool, error) {
 // loads it and re-runs only the jobs that got NOSCRIPT, which therefore
 // did not run.
 func (r *RDB) Enqueue(ctx context.Context, jobs []Enqueue) ([]bool, error) {
-	ctx = r.with(ctx)
-	cmds := make([]*redis.Cmd, len(jobs))
-	todo := make([]int, len(jobs))
-	for i := range todo {
-		todo[i] = i
-	}
-	for attempt := 0; len(todo) > 0; attempt++ {
-		_, err := r.c.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-			for _, i := range todo {
-				cmds[i] = enqueueCmd(ctx, &jobs[i])
-				_ = pipe.Process(ctx, cmds[i])
-			}
-			return nil
-		})
-		if err != nil && !IsNoScript(err) {
-			return nil, err
-		}
-		var again []int
-		for _, i := range todo {
-			if IsNoScript(cmds[i].Err()) {
-				again = append(again, i)
-			}
-		}
-		if len(again) > 0 {
-			if attempt > 0 {
-				return nil, fmt.Errorf("enqueue script: %w", cmds[again[0]].Err())
-			}
-			if err := enqueueScript.Load(ctx, r.c).Err(); err != nil {
-				return nil, err
-			}
-		}
-		todo = again
+	cmds, err := r.enqueueCmds(r.with(ctx), jobs)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]bool, len(jobs))
 	for i, cmd := range cmds {
@@ -154,6 +125,58 @@ func (r *RDB) Enqueue(ctx context.Context, jobs []Enqueue) ([]bool, error) {
 		out[i] = n == 1
 	}
 	return out, nil
+}
+
+// EnqueueEach is Enqueue for jobs of separate callers: one round trip, and
+// each job its own outcome in oks and errs (of len(jobs)), so that one
+// job's error is not another's.
+func (r *RDB) EnqueueEach(ctx context.Context, jobs []Enqueue, oks []bool, errs []error) {
+	cmds, err := r.enqueueCmds(r.with(ctx), jobs)
+	for i, cmd := range cmds {
+		if err != nil && IsNoScript(cmd.Err()) { // it did not run
+			oks[i], errs[i] = false, err
+			continue
+		}
+		n, e := cmd.Int()
+		oks[i], errs[i] = n == 1, e
+	}
+}
+
+// enqueueCmds runs the jobs' scripts in one pipeline, and again, after
+// loading the script, those that got NOSCRIPT. A non-nil error says the
+// script could not be loaded or run; the jobs whose command does not hold
+// NOSCRIPT ran.
+func (r *RDB) enqueueCmds(ctx context.Context, jobs []Enqueue) ([]*redis.Cmd, error) {
+	cmds := make([]*redis.Cmd, len(jobs))
+	todo := make([]int, len(jobs))
+	for i := range todo {
+		todo[i] = i
+	}
+	for attempt := 0; len(todo) > 0; attempt++ {
+		_, _ = r.c.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			for _, i := range todo {
+				cmds[i] = enqueueCmd(ctx, &jobs[i])
+				_ = pipe.Process(ctx, cmds[i])
+			}
+			return nil
+		})
+		var again []int
+		for _, i := range todo {
+			if IsNoScript(cmds[i].Err()) {
+				again = append(again, i)
+			}
+		}
+		if len(again) > 0 {
+			if attempt > 0 {
+				return cmds, fmt.Errorf("enqueue script: %w", cmds[again[0]].Err())
+			}
+			if err := enqueueScript.Load(ctx, r.c).Err(); err != nil {
+				return cmds, err
+			}
+		}
+		todo = again
+	}
+	return cmds, nil
 }
 
 // EnqueueWatchMulti is arq's enqueue_job as arq sends it, for a Redis that
