@@ -61,6 +61,7 @@ type Client struct {
 	results    *arqredis.Waiters // nil: poll results
 	obs        EnqueueObserver
 	ids        idSource
+	enq        coalescer
 	bufs       sync.Pool // *[]byte: job records being written by EnqueueRequest
 }
 
@@ -82,6 +83,7 @@ func New(rdb redis.UniversalClient, opts Options) *Client {
 	}
 	c.bufs.New = func() any { b := make([]byte, 0, 256); return &b }
 	c.store = arqredis.New(rdb, c.log)
+	c.enq.store = c.store
 	if opts.ExpiresExtra > 0 {
 		c.extraMS = arqcompat.DurationMS(opts.ExpiresExtra)
 	}
@@ -276,8 +278,8 @@ func (c *Client) EnqueueRequest(ctx context.Context, r Request) (_ *Job, err err
 		return nil, err
 	}
 	p.JobKey, p.ResultKey = jobKey, resultKey
-	ok, err := c.store.EnqueueOne(ctx, p)
-	if cap(p.Data) <= maxPooledRecord { // go-redis is done with it
+	ok, err := c.enq.enqueue(ctx, p)
+	if cap(p.Data) <= maxPooledRecord { // go-redis (and any batch it was in) is done with it
 		*buf = p.Data[:0]
 		c.bufs.Put(buf)
 	}
