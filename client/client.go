@@ -258,6 +258,9 @@ func (c *Client) prepare(r Request, nowMS int64, buf []byte) (arqredis.Enqueue, 
 // ErrJobExists; else PSETEX the job and ZADD the queue, atomically. By
 // default this is one Lua script; with Options.WatchMulti it is arq's own
 // WATCH / MULTI / EXEC sequence, where a lost race is ErrJobExists too.
+// Concurrent calls may share a round trip: when two enqueues are already in
+// flight, the calls that come meanwhile go out as one pipeline of their
+// scripts (go-redis hooks see a pipeline), each with its own outcome.
 func (c *Client) EnqueueRequest(ctx context.Context, r Request) (_ *Job, err error) {
 	var jobKey, resultKey string
 	if r.Options.JobID == "" {
