@@ -490,3 +490,57 @@ func TestResultRecordIsSerializeResultsDict(t *testing.T) {
 		t.Errorf("kwargs %v, want an empty dict", kw)
 	}
 }
+
+// With pickle, EncodeJob and AppendJob write the record without building
+// its dict: the bytes must be those of the dict serialize_job builds,
+// for every value of the type table as an argument and a keyword
+// argument, with and without a try, and the refusals must be the same.
+func TestAppendJobWritesWhatTheDictEncodes(t *testing.T) {
+	s := arqcompat.PickleSerializer(arqcompat.Limits{})
+	type rec = arqcompat.JobRecord
+	recs := []rec{
+		{Function: "noop", EnqueueTimeMS: 1700000000123},
+		{Function: "f", Args: []any{}, Kwargs: &arqcompat.Dict{}, EnqueueTimeMS: 0},
+		{Function: "fünf", Args: []any{int64(1), "two", 3.0, nil}, JobTry: 7, EnqueueTimeMS: -5},
+		{Function: "f", JobTry: 1 << 40, EnqueueTimeMS: 1 << 62, Kwargs: arqcompat.NewDict("a", int64(1), "b", arqcompat.Tuple{})},
+	}
+	for _, row := range samples.For("pickle") {
+		recs = append(recs,
+			rec{Function: "f_" + row.Name, Args: []any{row.Value}, EnqueueTimeMS: 1700000000000},
+			rec{Function: "f", Args: []any{int64(1), int64(2), int64(3), row.Value}, Kwargs: arqcompat.NewDict("x", row.Value), JobTry: 2})
+	}
+	for _, r := range recs {
+		var try any
+		if r.JobTry != 0 {
+			try = r.JobTry
+		}
+		kw := r.Kwargs
+		if kw == nil {
+			kw = &arqcompat.Dict{}
+		}
+		want, err := s.Marshal(arqcompat.NewDict("t", try, "f", r.Function, "a", arqcompat.Tuple(r.Args), "k", kw, "et", r.EnqueueTimeMS))
+		if err != nil {
+			t.Fatalf("%s: %v", r.Function, err)
+		}
+		got, err := arqcompat.EncodeJob(s, r)
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("%s: EncodeJob wrote\n%q, %v\nthe dict encodes as\n%q", r.Function, got, err, want)
+		}
+		got, err = arqcompat.AppendJob([]byte("prefix"), s, r)
+		if err != nil || string(got) != "prefix"+string(want) {
+			t.Fatalf("%s: AppendJob wrote\n%q, %v\nwant prefix then\n%q", r.Function, got, err, want)
+		}
+	}
+
+	deep := any(int64(1))
+	for range 1000 {
+		deep = []any{deep}
+	}
+	for _, r := range []rec{{Function: "\xff"}, {Function: "f", Args: []any{"\xff"}}, {Function: "f", Kwargs: arqcompat.NewDict("k", "\xfe")},
+		{Function: "f", Args: []any{deep}}} {
+		var ee *arqcompat.EncodeError
+		if _, err := arqcompat.AppendJob(nil, s, r); !errors.As(err, &ee) || !strings.Contains(err.Error(), "unable to serialize job") {
+			t.Errorf("AppendJob(%q): err %v, want an EncodeError naming the job", r.Function, err)
+		}
+	}
+}

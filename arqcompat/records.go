@@ -1,6 +1,7 @@
 package arqcompat
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -46,11 +47,58 @@ func (j JobRecord) items(t any, extra int) []Item {
 
 // EncodeJob serializes a job record as serialize_job does.
 func EncodeJob(s Serializer, j JobRecord) ([]byte, error) {
+	if _, ok := s.(pickleSerializer); ok {
+		return AppendJob(make([]byte, 0, 256), s, j)
+	}
 	b, err := s.Marshal(j.dict())
 	if err != nil {
 		return nil, fmt.Errorf("unable to serialize job %q: %w", j.Function, err)
 	}
 	return b, nil
+}
+
+// AppendJob appends to dst the bytes EncodeJob returns, and returns the
+// extended buffer, so that a caller can reuse one buffer for many jobs.
+// With the pickle serializer it writes the record's dict directly, without
+// building it first (the same bytes: the interop suite and
+// TestAppendJobWritesWhatTheDictEncodes check them).
+func AppendJob(dst []byte, s Serializer, j JobRecord) ([]byte, error) {
+	if _, ok := s.(pickleSerializer); !ok {
+		b, err := EncodeJob(s, j)
+		return append(dst, b...), err
+	}
+	e := pickleEncoder{buf: dst}
+	start := len(dst)
+	e.buf = append(e.buf, 0x80, 4, 0x95, 0, 0, 0, 0, 0, 0, 0, 0) // PROTO 4, FRAME placeholder
+	// what encode writes for j.dict() at depth 0: its items at depth 1
+	e.op('}', '(', 0x8c, 1, 't')
+	if j.JobTry != 0 {
+		e.int64(j.JobTry)
+	} else {
+		e.op('N')
+	}
+	e.op(0x8c, 1, 'f')
+	err := e.str(j.Function)
+	if err == nil {
+		e.op(0x8c, 1, 'a')
+		err = e.tuple(j.Args, 1)
+	}
+	if err == nil {
+		e.op(0x8c, 1, 'k')
+		if j.Kwargs != nil {
+			err = e.dict(j.Kwargs, 1)
+		} else {
+			e.op('}')
+		}
+	}
+	if err != nil {
+		return dst, fmt.Errorf("unable to serialize job %q: %w", j.Function, err)
+	}
+	e.op(0x8c, 2, 'e', 't')
+	e.int64(j.EnqueueTimeMS)
+	e.op('u', '.')
+	binary.LittleEndian.PutUint64(e.buf[start+3:start+11], uint64(len(e.buf)-start-11))
+	return e.buf, nil
 }
 
 // ErrRecord is matched by errors.Is for every record that decodes but lacks

@@ -30,9 +30,15 @@ func NewSerializer(name string, marshal func(any) ([]byte, error), unmarshal fun
 }
 
 // PickleSerializer is arq's default, pickle.dumps / pickle.loads.
-func PickleSerializer(lim Limits) Serializer {
-	return funcSerializer{"pickle", pickleMarshal, func(b []byte) (any, error) { return pickleUnmarshal(b, lim) }}
-}
+func PickleSerializer(lim Limits) Serializer { return pickleSerializer{lim} }
+
+// pickleSerializer is a type of its own, not a funcSerializer, so that
+// AppendJob can find it and write a job record without building its dict.
+type pickleSerializer struct{ lim Limits }
+
+func (pickleSerializer) Name() string                      { return "pickle" }
+func (pickleSerializer) Marshal(v any) ([]byte, error)     { return pickleMarshal(v) }
+func (s pickleSerializer) Unmarshal(b []byte) (any, error) { return pickleUnmarshal(b, s.lim) }
 
 // JSONSerializer is json.dumps(d).encode() / json.loads, as arq users
 // configure it.

@@ -6,12 +6,11 @@ package client
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -61,7 +60,13 @@ type Client struct {
 	watchMulti bool
 	results    *arqredis.Waiters // nil: poll results
 	obs        EnqueueObserver
+	ids        idSource
+	enq        coalescer
+	bufs       sync.Pool // *[]byte: job records being written by EnqueueRequest
 }
+
+// maxPooledRecord is the largest record buffer kept for reuse.
+const maxPooledRecord = 64 << 10
 
 // New wraps an existing go-redis client.
 func New(rdb redis.UniversalClient, opts Options) *Client {
@@ -76,7 +81,9 @@ func New(rdb redis.UniversalClient, opts Options) *Client {
 	if c.log == nil {
 		c.log = slog.Default()
 	}
+	c.bufs.New = func() any { b := make([]byte, 0, 256); return &b }
 	c.store = arqredis.New(rdb, c.log)
+	c.enq.store = c.store
 	if opts.ExpiresExtra > 0 {
 		c.extraMS = arqcompat.DurationMS(opts.ExpiresExtra)
 	}
@@ -189,16 +196,9 @@ func (c *Client) kwargsDict(kw any) (*arqcompat.Dict, error) {
 	return d, nil
 }
 
-// NewJobID returns a random id in the form of Python's uuid4().hex.
-func NewJobID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return hex.EncodeToString(b[:])
-}
-
-func (c *Client) prepare(r Request, nowMS int64) (arqredis.Enqueue, error) {
+// prepare checks r and makes the job to write, its record appended to buf
+// (nil: a buffer of its own).
+func (c *Client) prepare(r Request, nowMS int64, buf []byte) (arqredis.Enqueue, error) {
 	var p arqredis.Enqueue
 	o := r.Options
 	if r.Function == "" {
@@ -209,15 +209,18 @@ func (c *Client) prepare(r Request, nowMS int64) (arqredis.Enqueue, error) {
 	}
 	p.JobID = o.JobID
 	if p.JobID == "" {
-		p.JobID = NewJobID()
+		p.JobID, p.JobKey, p.ResultKey = c.ids.next()
 	}
 	p.Queue = o.QueueName
 	if p.Queue == "" {
 		p.Queue = c.queue
 	}
-	kw, err := c.kwargsDict(r.Kwargs)
-	if err != nil {
-		return p, err
+	var kw *arqcompat.Dict // nil: no kwargs, written as {}
+	if r.Kwargs != nil {
+		var err error
+		if kw, err = c.kwargsDict(r.Kwargs); err != nil {
+			return p, err
+		}
 	}
 	for _, it := range kw.Items() {
 		if _, ok := it.Key.(string); !ok {
@@ -237,13 +240,13 @@ func (c *Client) prepare(r Request, nowMS int64) (arqredis.Enqueue, error) {
 	if p.ExpiresMS == 0 {
 		p.ExpiresMS = p.Score - nowMS + c.extraMS
 	}
-	args := r.Args
-	if args == nil {
-		args = []any{}
+	rec := arqcompat.JobRecord{Function: r.Function, Args: r.Args, Kwargs: kw, JobTry: int64(o.JobTry), EnqueueTimeMS: nowMS}
+	var err error
+	if buf != nil {
+		p.Data, err = arqcompat.AppendJob(buf, c.ser, rec)
+	} else {
+		p.Data, err = arqcompat.EncodeJob(c.ser, rec)
 	}
-	p.Data, err = arqcompat.EncodeJob(c.ser, arqcompat.JobRecord{
-		Function: r.Function, Args: args, Kwargs: kw, JobTry: int64(o.JobTry), EnqueueTimeMS: nowMS,
-	})
 	if err != nil {
 		return p, fmt.Errorf("%w: %v", ErrInvalidRequest, err)
 	}
@@ -255,9 +258,13 @@ func (c *Client) prepare(r Request, nowMS int64) (arqredis.Enqueue, error) {
 // ErrJobExists; else PSETEX the job and ZADD the queue, atomically. By
 // default this is one Lua script; with Options.WatchMulti it is arq's own
 // WATCH / MULTI / EXEC sequence, where a lost race is ErrJobExists too.
+// Concurrent calls may share a round trip: when two enqueues are already in
+// flight, the calls that come meanwhile go out as one pipeline of their
+// scripts (go-redis hooks see a pipeline), each with its own outcome.
 func (c *Client) EnqueueRequest(ctx context.Context, r Request) (_ *Job, err error) {
+	var jobKey, resultKey string
 	if r.Options.JobID == "" {
-		r.Options.JobID = NewJobID()
+		r.Options.JobID, jobKey, resultKey = c.ids.next()
 	}
 	if c.obs != nil {
 		var ended func(error)
@@ -267,11 +274,18 @@ func (c *Client) EnqueueRequest(ctx context.Context, r Request) (_ *Job, err err
 	if c.watchMulti {
 		return c.enqueueWatchMulti(ctx, r)
 	}
-	p, err := c.prepare(r, arqcompat.TimestampMS(c.now()))
+	buf := c.bufs.Get().(*[]byte)
+	p, err := c.prepare(r, arqcompat.TimestampMS(c.now()), (*buf)[:0])
 	if err != nil {
+		c.bufs.Put(buf)
 		return nil, err
 	}
-	ok, err := c.store.EnqueueOne(ctx, p)
+	p.JobKey, p.ResultKey = jobKey, resultKey
+	ok, err := c.enq.enqueue(ctx, p)
+	if cap(p.Data) <= maxPooledRecord { // go-redis (and any batch it was in) is done with it
+		*buf = p.Data[:0]
+		c.bufs.Put(buf)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +300,7 @@ func (c *Client) EnqueueRequest(ctx context.Context, r Request) (_ *Job, err err
 // nothing to the default path.
 func (c *Client) enqueueWatchMulti(ctx context.Context, r Request) (*Job, error) {
 	p, err := c.store.EnqueueWatchMulti(ctx, r.Options.JobID, func() (arqredis.Enqueue, error) {
-		return c.prepare(r, arqcompat.TimestampMS(c.now()))
+		return c.prepare(r, arqcompat.TimestampMS(c.now()), nil)
 	})
 	if errors.Is(err, arqredis.ErrJobExists) {
 		return nil, ErrJobExists
@@ -305,7 +319,7 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]*Job, error
 	nowMS := arqcompat.TimestampMS(c.now())
 	preps := make([]arqredis.Enqueue, len(reqs))
 	for i, r := range reqs {
-		p, err := c.prepare(r, nowMS)
+		p, err := c.prepare(r, nowMS, nil)
 		if err != nil {
 			return nil, fmt.Errorf("request %d (%s): %w", i, r.Function, err)
 		}

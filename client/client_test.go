@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -272,5 +274,67 @@ func TestEnqueueRetryOfTheSameJobIsNotADuplicate(t *testing.T) {
 	})
 	if err != nil || jobs[0] == nil || jobs[1] != nil {
 		t.Errorf("EnqueueMany: %v, %v", jobs, err)
+	}
+}
+
+// Ids the client makes are uuid4().hex, distinct, and the job is written
+// under the key of its id; concurrent enqueues (which reuse record
+// buffers and draw ids from one source) each write their own record.
+func TestGeneratedIDsAndRecordsUnderConcurrency(t *testing.T) {
+	ctx := context.Background()
+	c, _, rdb := newClient(t, client.Options{}, nil)
+	uuid4 := regexp.MustCompile(`^[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}$`)
+	const callers, each = 8, 25 // 200 ids: several refills of the id source
+	ids := make([][]string, callers)
+	var wg sync.WaitGroup
+	for g := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				var kw any
+				if i%2 == 1 {
+					kw = map[string]any{"caller": g}
+				}
+				job, err := c.EnqueueRequest(ctx, client.Request{Function: fmt.Sprintf("f%d", g), Args: []any{g, i, strings.Repeat("x", g*40)}, Kwargs: kw})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ids[g] = append(ids[g], job.ID)
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for g, list := range ids {
+		for i, id := range list {
+			if !uuid4.MatchString(id) || seen[id] {
+				t.Fatalf("id %q: want a new uuid4 hex", id)
+			}
+			seen[id] = true
+			raw, err := rdb.Get(ctx, arqcompat.JobKey(id)).Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, err := arqcompat.DecodeJob(c.Serializer(), raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantKw := arqcompat.NewDict()
+			if i%2 == 1 {
+				wantKw = arqcompat.NewDict("caller", int64(g))
+			}
+			if rec.Function != fmt.Sprintf("f%d", g) || !arqcompat.Equal(arqcompat.Tuple(rec.Args), arqcompat.Tuple{int64(g), int64(i), strings.Repeat("x", g*40)}) ||
+				!arqcompat.Equal(rec.Kwargs, wantKw) {
+				t.Fatalf("job %s of caller %d, call %d: record %+v", id, g, i, rec)
+			}
+			if _, err := rdb.ZScore(ctx, "arq:queue", id).Result(); err != nil {
+				t.Fatalf("%s not queued: %v", id, err)
+			}
+		}
+	}
+	if len(seen) != callers*each {
+		t.Fatalf("%d ids, want %d", len(seen), callers*each)
 	}
 }

@@ -63,3 +63,38 @@ func TestEnqueueOneWritesWhatABatchOfOneWrites(t *testing.T) {
 		t.Fatalf("queue holds %d jobs, %v; want 2", n, err)
 	}
 }
+
+// A batch on a server that does not know the script (a fresh or restarted
+// Redis) loads it and runs every job once; a job whose keys the caller made
+// is written under them, the job's default TTL is one day.
+func TestEnqueueBatchLoadsTheScriptAndTakesCallersKeys(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t, nil)
+	ctx := context.Background()
+	r := arqredis.New(c, nil)
+	if err := c.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	jobs := []arqredis.Enqueue{
+		{JobID: "a", Queue: "q", Score: 1, ExpiresMS: arqredis.ExpiresExtraMS, Data: []byte("A")},
+		{JobID: "b", Queue: "q", Score: 2, ExpiresMS: 5000, Data: []byte("B"),
+			JobKey: arqcompat.JobKey("b"), ResultKey: arqcompat.ResultKey("b")},
+	}
+	oks, err := r.Enqueue(ctx, jobs)
+	if err != nil || !oks[0] || !oks[1] {
+		t.Fatalf("Enqueue on a server without the script: %v, %v", oks, err)
+	}
+	for id, want := range map[string]int64{"a": arqredis.ExpiresExtraMS, "b": 5000} {
+		ttl, err := c.PTTL(ctx, arqcompat.JobKey(id)).Result()
+		if err != nil || ttl.Milliseconds() <= want-5000 || ttl.Milliseconds() > want {
+			t.Fatalf("TTL of %s: %v, %v; want about %d ms", id, ttl, err, want)
+		}
+	}
+	if ids, err := c.ZRange(ctx, "q", 0, -1).Result(); err != nil || len(ids) != 2 || ids[0] != "a" || ids[1] != "b" {
+		t.Fatalf("queue %v, %v", ids, err)
+	}
+	jobs[0].Data, jobs[1].Data = []byte("A2"), []byte("B2")
+	if oks, err := r.Enqueue(ctx, jobs); err != nil || oks[0] || oks[1] {
+		t.Fatalf("the same ids again: %v, %v; want neither enqueued", oks, err)
+	}
+}
