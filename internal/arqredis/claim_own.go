@@ -227,9 +227,7 @@ func (r *RDB) WriteFinishesOwn(ctx context.Context, batch []Finish, claim OwnCla
 	}
 	var cl *redis.Cmd
 	cmds, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for _, f := range batch {
-			f.queue(ctx, p)
-		}
+		queueFinishes(ctx, p, batch)
 		cl = claimOwnScript.EvalSha(ctx, p, keys, args...)
 		return nil
 	})

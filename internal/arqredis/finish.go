@@ -67,6 +67,77 @@ func (f Finish) queue(ctx context.Context, p redis.Pipeliner) {
 	}
 }
 
+// queueFinishes builds a batch's finish transactions into one MULTI. Each
+// job's own writes (its result SET, a cron job's PEXPIRE, a retry's
+// ZINCRBY) come in order, then the batch's deletes as one DEL and its
+// removals as one ZREM per sorted set. Inside MULTI/EXEC the effect is
+// that of each job's finish_job or finish_failed_job: the jobs' keys and
+// members are distinct, so no command of one job touches another's. A
+// batch of n jobs sends n+3 commands instead of 4n, which saves Redis CPU
+// and the worker's garbage when many jobs finish together. A batch that
+// names one job twice is built job by job.
+func queueFinishes(ctx context.Context, p redis.Pipeliner, batch []Finish) {
+	if len(batch) == 1 || !distinctJobs(batch) {
+		for _, f := range batch {
+			f.queue(ctx, p)
+		}
+		return
+	}
+	var del []string
+	var aborts []any
+	var queues []string
+	removed := map[string][]any{}
+	remove := func(f Finish) {
+		aborts = append(aborts, f.JobID)
+		if _, ok := removed[f.Queue]; !ok {
+			queues = append(queues, f.Queue)
+		}
+		removed[f.Queue] = append(removed[f.Queue], f.JobID)
+	}
+	for _, f := range batch {
+		id := f.JobID
+		switch {
+		case f.Failed:
+			del = append(del, arqcompat.RetryKey(id), arqcompat.InProgressKey(id), arqcompat.JobKey(id))
+			remove(f)
+			f.setResult(ctx, p)
+			continue
+		case f.KeepInProgress == 0:
+			del = append(del, arqcompat.InProgressKey(id))
+		default:
+			p.PExpire(ctx, arqcompat.InProgressKey(id), f.KeepInProgress)
+		}
+		if f.Done {
+			f.setResult(ctx, p)
+			del = append(del, arqcompat.RetryKey(id), arqcompat.JobKey(id))
+			remove(f)
+		} else if f.IncrScore != 0 {
+			p.ZIncrBy(ctx, f.Queue, float64(f.IncrScore), id)
+		}
+	}
+	if len(del) > 0 {
+		p.Del(ctx, del...)
+	}
+	if len(aborts) > 0 {
+		p.ZRem(ctx, arqcompat.AbortJobsSS, aborts...)
+	}
+	for _, q := range queues {
+		p.ZRem(ctx, q, removed[q]...)
+	}
+}
+
+// distinctJobs reports that no job appears twice in batch.
+func distinctJobs(batch []Finish) bool {
+	seen := make(map[string]struct{}, len(batch))
+	for _, f := range batch {
+		if _, dup := seen[f.JobID]; dup {
+			return false
+		}
+		seen[f.JobID] = struct{}{}
+	}
+	return true
+}
+
 // setResult is the one place a result is SET: with PX keep, or without a
 // TTL when kept forever (arq sends PX 0 from finish_failed_job there,
 // which Redis rejects; a result kept forever is what is meant).
@@ -105,9 +176,7 @@ func (r *RDB) WriteFinishes(ctx context.Context, batch []Finish, claim *ClaimArg
 	var cl *redis.Cmd
 	var ca ClaimArgs
 	cmds, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for _, f := range batch {
-			f.queue(ctx, p)
-		}
+		queueFinishes(ctx, p, batch)
 		if claim != nil {
 			ca = *claim
 			ca.Now = time.Now()
