@@ -14,13 +14,15 @@ import (
 )
 
 var funcs = template.FuncMap{
-	"repr":     func(v any) string { return clip(arqcompat.Repr(v), 2000) },
+	// the results table shows the start of a result or exception; the job
+	// page shows it whole
+	"repr":     func(v any) string { return clip(arqcompat.Repr(v), 300) },
 	"reprFull": arqcompat.Repr,
 	"args": func(args []any, kw *arqcompat.Dict) string {
 		return clip(arqcompat.ReprArgs(args, kw), 160)
 	},
 	"argsFull": arqcompat.ReprArgs,
-	"exc":      pyException,
+	"exc":      func(v any) string { return clip(pyException(v), 300) },
 	"ts": func(t time.Time) string {
 		if t.IsZero() {
 			return "—"

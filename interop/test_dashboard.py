@@ -221,3 +221,22 @@ async def test_dashboard_refuses_a_public_address_without_auth():
     p = await asyncio.to_thread(subprocess.run, [str(BIN / "goarq"), "--redis", REDIS_URL, "dashboard", "--addr", "0.0.0.0:0"],
                                 capture_output=True, text=True, timeout=20)
     assert p.returncode == 2 and "not a loopback address" in p.stderr, p.stderr
+
+
+async def test_results_page_keeps_long_values_within_the_window(arq_redis, dashboard):
+    """A long result, arguments or exception message wraps inside its cell:
+    the results and jobs pages stay as wide as the 1280 px window, with no
+    sideways scrolling to reach the actions."""
+    pool = arq_redis
+    long_word = "x" * 3000
+    await pool.enqueue_job("echo", long_word, k="y" * 2000, _job_id="long-ok")
+    await pool.enqueue_job("fail", "z" * 3000, _job_id="long-failed")
+    await run_burst(pool)
+    await pool.enqueue_job("echo", long_word, _job_id="long-queued")
+    fits = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    page = await abrowse(dashboard.base + "/results", shot="results-long.png", js=fits)
+    assert "2 matching of 2" in page["text"], page["text"]
+    assert page["eval"] is True, "the results page is wider than the window"
+    page = await abrowse(dashboard.base + "/jobs", shot="jobs-long.png", js=fits)
+    assert "long-queued" in page["text"], page["text"]
+    assert page["eval"] is True, "the jobs page is wider than the window"
