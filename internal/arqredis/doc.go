@@ -8,7 +8,7 @@
 //
 //	arq                                   arqredis
 //	ArqRedis.enqueue_job                  RDB.EnqueueOne, RDB.Enqueue (script; a batch pipelined), RDB.EnqueueWatchMulti (arq's own WATCH/MULTI)
-//	Worker.start_jobs + run_job's start   RDB.Claim (claimScript), RDB.Earliest (the idle poll)
+//	Worker.start_jobs + run_job's start   RDB.Claim (claimScript), RDB.Head (the idle peek)
 //	Worker.finish_job, finish_failed_job  Finish, RDB.WriteFinishes (one MULTI for a batch, optionally ending with a claim)
 //	run_job's "job_try > retry counter"   RDB.SetRetry
 //	Worker._cancel_aborted_jobs           RDB.AbortRequests, RDB.ForgetAborts
