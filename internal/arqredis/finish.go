@@ -36,37 +36,6 @@ type Finish struct {
 	KeepInProgress time.Duration
 }
 
-// queue builds f's commands into a MULTI.
-//
-// Stands for: Worker.finish_job and Worker.finish_failed_job.
-func (f Finish) queue(ctx context.Context, p redis.Pipeliner) {
-	id := f.JobID
-	if f.Failed {
-		p.Del(ctx, arqcompat.RetryKey(id), arqcompat.InProgressKey(id), arqcompat.JobKey(id))
-		p.ZRem(ctx, arqcompat.AbortJobsSS, id)
-		p.ZRem(ctx, f.Queue, id)
-		f.setResult(ctx, p)
-		return
-	}
-	var del []string
-	if f.KeepInProgress == 0 {
-		del = append(del, arqcompat.InProgressKey(id))
-	} else {
-		p.PExpire(ctx, arqcompat.InProgressKey(id), f.KeepInProgress)
-	}
-	if f.Done {
-		f.setResult(ctx, p)
-		del = append(del, arqcompat.RetryKey(id), arqcompat.JobKey(id))
-		p.ZRem(ctx, arqcompat.AbortJobsSS, id)
-		p.ZRem(ctx, f.Queue, id)
-	} else if f.IncrScore != 0 {
-		p.ZIncrBy(ctx, f.Queue, float64(f.IncrScore), id)
-	}
-	if len(del) > 0 {
-		p.Del(ctx, del...)
-	}
-}
-
 // queueFinishes builds a batch's finish transactions into one MULTI. Each
 // job's own writes (its result SET, a cron job's PEXPIRE, a retry's
 // ZINCRBY) come in order, then the batch's deletes as one DEL and its
@@ -75,11 +44,13 @@ func (f Finish) queue(ctx context.Context, p redis.Pipeliner) {
 // members are distinct, so no command of one job touches another's. A
 // batch of n jobs sends n+3 commands instead of 4n, which saves Redis CPU
 // and the worker's garbage when many jobs finish together. A batch that
-// names one job twice is built job by job.
+// names one job twice is built job by job, in its order.
+//
+// Stands for: Worker.finish_job and Worker.finish_failed_job.
 func queueFinishes(ctx context.Context, p redis.Pipeliner, batch []Finish) {
-	if len(batch) == 1 || !distinctJobs(batch) {
+	if len(batch) > 1 && !distinctJobs(batch) {
 		for _, f := range batch {
-			f.queue(ctx, p)
+			queueFinishes(ctx, p, []Finish{f})
 		}
 		return
 	}
