@@ -487,15 +487,15 @@ func (w *Worker) loop(ctx context.Context) error {
 			backoff = 0
 			push = w.claim.pushed
 			wait, due = w.idleWait(before)
+			due = due && !w.s.NoPushWakeup // with push off, a due time is a plain poll
 		}
-		if wait <= 0 && due {
-			woke = !w.s.NoPushWakeup
-		}
-		if wait > 0 {
+		if wait <= 0 {
+			woke = due
+		} else {
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
-				if woke = due && !w.s.NoPushWakeup; woke {
+				if woke = due; woke {
 					w.herdWait()
 				}
 			case <-push:
