@@ -141,6 +141,23 @@ async def test_enqueue_many_from_go_runs_on_python(arq_redis):
     assert await Job("b-3", pool).result() == 0  # Python's own job, not overwritten
 
 
+async def test_concurrent_enqueues_from_go_run_on_python(arq_redis):
+    """300 goroutines enqueue through one Go client at once, so calls that
+    find two enqueues in flight share pipelines: each job lands as a Python
+    producer would have written it, runs on the Python worker, and the one id that already existed is
+    refused to its own caller only."""
+    pool = arq_redis
+    await pool.enqueue_job("add", 0, 0, _job_id="c-3")  # an id one caller also uses
+    out = go("enqueue-concurrent", "--function", "add", "--job-id", "c", "--n", 300)
+    assert out == {"enqueued": 299, "existed": 1}, out
+    jobs = {j.job_id: j for j in await pool.queued_jobs()}
+    assert len(jobs) == 300 and jobs["c-7"].function == "add" and jobs["c-7"].args == (7, 7)
+    assert 86_300_000 < await pool.pttl("arq:job:c-7") <= 86_400_000
+    await run_burst(pool)
+    assert await Job("c-299", pool).result() == 598
+    assert await Job("c-3", pool).result() == 0  # Python's own job, not overwritten
+
+
 async def test_defer_and_expires_from_go_honoured_by_python(arq_redis):
     pool = arq_redis
     now_ms = int(time.time() * 1000)

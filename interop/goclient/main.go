@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/goarq/goarq/arqcompat"
@@ -108,6 +109,34 @@ func main() {
 			}
 		}
 		out(map[string]any{"enqueued": enqueued})
+	case "enqueue-concurrent":
+		// n jobs add(i, i) with ids <job-id>-<i>, each from its own
+		// goroutine at once through one Client (concurrent calls share
+		// pipelines); reports how many were enqueued and how many ids
+		// already existed
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		enqueued, existed := 0, 0
+		for i := 0; i < *count; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := c.EnqueueRequest(ctx, client.Request{Function: *function, Args: []any{i, i},
+					Options: client.EnqueueOptions{JobID: fmt.Sprintf("%s-%d", *jobID, i)}})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					enqueued++
+				case errors.Is(err, client.ErrJobExists):
+					existed++
+				default:
+					fail(err)
+				}
+			}()
+		}
+		wg.Wait()
+		out(map[string]any{"enqueued": enqueued, "existed": existed})
 	case "produce":
 		// n jobs work("<job-id>-count-<i>", seconds) with ids <job-id>-<i>,
 		// one at a time. A call that fails (Redis restarting, a failover) is
