@@ -126,7 +126,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			enqueueCommand(), statusCommand(), resultCommand(), infoCommand(), abortCommand(),
 			jobsCommand(), resultsCommand(), statsCommand(), healthCommand(), demoCommand(),
-			dashboardCommand(), exporterCommand(), workersCommand(),
+			dashboardCommand(), exporterCommand(), workersCommand(), contractCommand(), genCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
@@ -237,7 +237,10 @@ func intersperse(app *cli.App, args []string) []string {
 	}
 	global := append([]string{}, args[:i]...)
 	var flags, positional []string
-	rest := args[i+1:]
+	path, rest := args[i:i+1], args[i+1:]
+	for len(rest) > 0 && subcommand(cmd, rest[0]) != nil { // goarq contract export ...
+		cmd, path, rest = subcommand(cmd, rest[0]), args[i:len(path)+i+1], rest[1:]
+	}
 	for j := 0; j < len(rest); j++ {
 		a := rest[j]
 		if a == "--" {
@@ -259,7 +262,7 @@ func intersperse(app *cli.App, args []string) []string {
 			j++
 		}
 	}
-	out := append(append(global, args[i]), flags...)
+	out := append(append(global, path...), flags...)
 	if len(positional) > 0 {
 		out = append(append(out, "--"), positional...)
 	}

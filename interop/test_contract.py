@@ -1,0 +1,147 @@
+"""Typed contracts: a Python app exports its contract, goarq checks two
+contracts against each other, and the Go package generated from the
+contract enqueues into real Python arq workers."""
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from arq.jobs import Job
+from arq.worker import Worker
+
+from .conftest import BIN, REDIS_URL, free_port, make_pool
+from .contractapp.models import Order, Priority
+from .contractapp.worker import WorkerSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "interop" / "contractapp"
+SETTINGS = "interop.contractapp.worker.WorkerSettings"
+
+
+def goarq(*args, cwd=ROOT, timeout=60):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))  # an app in tmp_path imports interop.contractapp
+    return subprocess.run([str(BIN / "goarq"), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env)
+
+
+def export(settings, out, cwd=ROOT):
+    p = goarq("contract", "export", "--settings", settings, "--python", sys.executable, "--out", out, cwd=cwd)
+    assert p.returncode == 0, p.stderr
+    return json.loads(Path(out).read_text())
+
+
+def test_export_describes_functions_models_and_matches_the_committed_contract(tmp_path):
+    c = export(SETTINGS, tmp_path / "now.json")
+    assert c["schema"] == "goarq-contract" and c["version"] == 1
+    assert c["queue"] == "contract:queue" and c["serializer"] == "pickle"
+    fns = {f["name"]: f for f in c["functions"]}
+    assert sorted(fns) == ["cron:nightly_report", "place_order", "send_welcome_email", "ship_to", "tag_items"]
+    assert fns["cron:nightly_report"]["cron"] is True
+    place = fns["place_order"]
+    assert (place["timeout"], place["max_tries"], place["keep_result"]) == (60.0, 3, 3600.0)
+    assert [(p["name"], p["kind"], p["type"]) for p in place["params"]] == [
+        ("order", "positional_or_keyword", {"kind": "model", "ref": "interop.contractapp.models.Order"}),
+        ("priority", "positional_or_keyword", {"kind": "model", "ref": "interop.contractapp.models.Priority"}),
+    ]
+    assert place["params"][1]["default"] == {"$enum": "interop.contractapp.models.Priority", "member": "NORMAL"}
+    assert fns["send_welcome_email"]["params"][2]["kind"] == "keyword_only"
+    models = {m["ref"].rsplit(".", 1)[1]: m for m in c["models"]}
+    assert {k: m["kind"] for k, m in models.items()} == {
+        "Address": "dataclass", "Channel": "enum", "Item": "pydantic", "Order": "pydantic", "Point": "namedtuple", "Priority": "enum"}
+    assert [(m["name"], m["value"]) for m in models["Priority"]["members"]] == [("LOW", 1), ("NORMAL", 2), ("HIGH", 3)]
+    assert models["Order"]["fields"][2]["type"] == {"kind": "list", "of": {"kind": "model", "ref": "interop.contractapp.models.Item"}}
+
+    # the committed contract, which the Go package was generated from, still holds
+    p = goarq("contract", "check", APP / "contract.json", tmp_path / "now.json")
+    assert (p.returncode, p.stdout) == (0, ""), p.stdout + p.stderr
+
+
+def test_export_imports_the_app_without_connecting_anywhere(tmp_path):
+    port = free_port()
+    (tmp_path / "connecting_app.py").write_text(textwrap.dedent(f"""
+        import socket
+        socket.create_connection(("127.0.0.1", {port}), timeout=1)  # a Redis client made at import time
+
+        class WorkerSettings:
+            functions = []
+    """))
+    p = goarq("contract", "export", "--settings", "connecting_app.WorkerSettings", "--python", sys.executable, cwd=tmp_path)
+    assert p.returncode == 1
+    assert "tried to connect to ('127.0.0.1', %d)" % port in p.stderr, p.stderr
+
+
+CHANGED = '''
+from typing import Any
+from arq.worker import func
+from interop.contractapp import jobs
+from interop.contractapp.worker import WorkerSettings as Base
+
+async def send_welcome_email(ctx: dict[str, Any], user_id: {user_id}, {template}: str = "welcome") -> str:
+    return ""
+
+class WorkerSettings:
+    functions = [func(send_welcome_email, name="send_welcome_email")] + Base.functions[1:]
+    cron_jobs = Base.cron_jobs
+    queue_name = Base.queue_name
+'''
+
+
+@pytest.mark.parametrize("change,line", [
+    (dict(user_id="str", template="template"),
+     "function send_welcome_email: parameter user_id: type int in A, str in B"),
+    (dict(user_id="int", template="tmpl"),
+     "function send_welcome_email: parameter template: renamed to tmpl in B"),
+])
+def test_check_fails_naming_the_function_and_parameter_of_a_changed_signature(tmp_path, change, line):
+    (tmp_path / "changed_app.py").write_text(CHANGED.format(**change))
+    p = goarq("contract", "export", "--settings", "changed_app.WorkerSettings", "--python", sys.executable,
+              "--out", tmp_path / "changed.json", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    p = goarq("contract", "check", APP / "contract.json", tmp_path / "changed.json")
+    assert p.returncode == 1
+    lines = p.stdout.splitlines()
+    assert line in lines, p.stdout
+    # the keyword-only channel went too: every difference is its own line
+    assert "function send_welcome_email: parameter channel: removed in B" in lines
+
+
+def test_generated_go_package_is_deterministic_and_current(tmp_path):
+    for out in ("a", "b"):
+        p = goarq("gen", "go", "--contract", APP / "contract.json", "--package", "appjobs", "--out", tmp_path / out)
+        assert p.returncode == 0, p.stderr
+    a = (tmp_path / "a" / "appjobs.go").read_bytes()
+    assert a == (tmp_path / "b" / "appjobs.go").read_bytes()
+    assert a.startswith(b"// Code generated by goarq gen go from contract.json; DO NOT EDIT.\n")
+    assert a == (APP / "appjobs" / "appjobs.go").read_bytes(), "regenerate interop/contractapp/appjobs"
+
+
+async def test_generated_go_enqueues_every_function_into_python_arq(arq_redis):
+    pool = await make_pool()
+    worker = Worker(functions=WorkerSettings.functions, queue_name=WorkerSettings.queue_name, redis_pool=pool,
+                    burst=False, poll_delay=0.02, handle_signals=False)
+    task = asyncio.create_task(worker.async_run())
+    try:
+        p = await asyncio.to_thread(subprocess.run, [str(BIN / "contractgo"), "--redis", REDIS_URL],
+                                    capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        results = json.loads(p.stdout)["results"]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await worker.close()
+    # every function ran in Python, each checking isinstance on its arguments
+    assert results == {
+        "send_welcome_email": "7:welcome:sms",
+        "place_order": (2 + 1) * 3,
+        "ship_to": ["1 Main St", "Lyon", "", "Point(x=1.5, y=2.0)"],
+        "tag_items": {"pen": 0.5, "cap": 0.0},
+    }
+    # the job arq stored holds the app's own classes, validated by pydantic
+    info = await Job("contract-order", arq_redis, _queue_name=WorkerSettings.queue_name).info()
+    order, priority = info.kwargs["order"], info.kwargs["priority"]
+    assert type(order) is Order and type(priority) is Priority and priority is Priority.HIGH
+    assert order.model_fields_set == {"id", "customer_email", "items", "placed_at"}
+    assert order.items[1].quantity == 1 and order.items[1].model_fields_set == {"sku"}
