@@ -1,8 +1,8 @@
 package main
 
 import (
-	"io"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -132,8 +132,8 @@ func genCommand() *cli.Command {
 				},
 			},
 			{
-				Name:  "python",
-				Usage: "write a typed Python module with an enqueue_<job> coroutine per job (passes mypy --strict)",
+				Name:        "python",
+				Usage:       "write a typed Python module with an enqueue_<job> coroutine per job (passes mypy --strict)",
 				Description: "Example:\n   goarq gen python --contract go-contract.json --out app/go_jobs.py",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "contract", Required: true, Usage: "the contract file"},
