@@ -47,8 +47,6 @@ type Source struct {
 	Language string `json:"language"`
 	// Settings is the dotted path of the WorkerSettings (Python).
 	Settings string `json:"settings,omitempty"`
-	// Python is the interpreter's version (Python).
-	Python string `json:"python,omitempty"`
 }
 
 // Function is one job function or cron job.

@@ -347,8 +347,7 @@ def export(path: str) -> dict[str, typing.Any]:
     return {
         "schema": SCHEMA,
         "version": VERSION,
-        "source": {"language": "python", "settings": path,
-                   "python": ".".join(map(str, sys.version_info[:3]))},
+        "source": {"language": "python", "settings": path},
         "queue": queue,
         "serializer": serializer_name(setting(settings, "job_serializer")),
         "functions": funcs,

@@ -60,6 +60,8 @@ type Function struct {
 	keepForeverSet bool  // WithKeepResultForever was given
 	cron           bool  // a cron job's function
 	err            error // a registration error, reported by New
+
+	sig *binder // Func's signature, for Contract (worker/contract.go)
 }
 
 // keepResultForever is the function's KeepResultForever, or the worker's
@@ -155,6 +157,7 @@ func Func(name string, fn any, opts ...FuncOption) Function {
 		f.err = err
 		return f
 	}
+	f.sig = b
 	for _, o := range opts {
 		if o.apply != nil {
 			o.apply(&f, b)

@@ -71,6 +71,7 @@ func main() {
 	only := flag.String("functions", "", "register only these of the fixture's functions (comma-separated names)")
 	onlyOwn := flag.Bool("only-own-functions", false, "claim only jobs of registered functions (Settings.OnlyOwnFunctions)")
 	limits := flag.String("max-concurrency", "", "per-function limits, NAME=N,... (worker.WithMaxConcurrency)")
+	dumpContract := flag.String("dump-contract", "", "write the worker's contract (worker.Contract) to this file (- for stdout) and exit, without connecting")
 	flag.Parse()
 
 	log := slog.New(worker.NewArqLogHandler(os.Stderr, slog.LevelInfo))
@@ -78,6 +79,9 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
+	}
+	if *dumpContract != "" {
+		os.Exit(dumpWorkerContract(*dumpContract, *queue, ser, *only, *cronCount))
 	}
 	rs, err := client.ParseDSN(*redisURL)
 	if err != nil {
@@ -302,4 +306,40 @@ func pyAdd(a, b any) (any, error) {
 	}
 	return nil, worker.PythonError("builtins", "TypeError",
 		fmt.Sprintf("unsupported operand type(s) for +: '%s' and '%s'", arqcompat.PyTypeName(a), arqcompat.PyTypeName(b)))
+}
+
+// dumpWorkerContract writes the contract of the fixture's functions (the
+// selection --functions makes) and exits; it connects to nothing.
+func dumpWorkerContract(path, queue string, ser arqcompat.Serializer, only, cronCount string) int {
+	funcs, err := selectFunctions(functions(nil), only, "")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	s := worker.Settings{Functions: funcs, QueueName: queue, Serializer: ser}
+	if cronCount != "" {
+		s.CronJobs = []worker.CronJob{{Name: "cron:count", Second: worker.EverySecond(),
+			Handler: worker.Func("", func(ctx context.Context) error { return nil })}}
+	}
+	c, err := worker.Contract(s)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	out := os.Stdout
+	if path != "-" {
+		if out, err = os.Create(path); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	if err := c.Write(out); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := out.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
 }
