@@ -340,6 +340,10 @@ func reprZone(b *strings.Builder, loc *time.Location, off time.Duration) {
 		b.WriteString("datetime.timezone.utc")
 		return
 	}
+	if key := ianaName(loc); key != "" {
+		b.WriteString("zoneinfo.ZoneInfo(key=" + pyQuote(key) + ")")
+		return
+	}
 	b.WriteString("datetime.timezone(")
 	reprTimedelta(b, off)
 	if name, _ := time.Date(2000, 1, 1, 0, 0, 0, 0, loc).Zone(); name != "" && name != utcOffsetName(off) && loc != time.Local {
