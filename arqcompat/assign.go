@@ -196,7 +196,7 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 		case string: // an ISO 8601 string, as model_dump(mode='json') writes datetimes and dates
 			tm, err := parseISOTime(x)
 			if err != nil {
-				return fail(err.Error())
+				return fail("") // "must be datetime, not str"
 			}
 			rv.Set(reflect.ValueOf(tm))
 			return nil

@@ -315,6 +315,14 @@ func repr(b *strings.Builder, v any, depth int) {
 	case Global:
 		b.WriteString("<" + x.String() + ">")
 	default:
+		if isModelValue(x) { // int64, *big.Int
+			fmt.Fprintf(b, "%v", x)
+			return
+		}
+		if nv, err := Normalize(x); err == nil && isModelValue(nv) {
+			repr(b, nv, depth)
+			return
+		}
 		fmt.Fprintf(b, "%v", x)
 	}
 }
