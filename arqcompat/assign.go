@@ -38,6 +38,11 @@ func (e *AssignError) Error() string {
 
 // pyTypeFor is the Python type whose values Assign converts to t.
 func pyTypeFor(t reflect.Type) string {
+	if t.PkgPath() != "" {
+		if cls, ok := mappedClass(t); ok {
+			return cls.Name
+		}
+	}
 	switch t {
 	case typeTime, reflect.TypeOf(NaiveDateTime{}):
 		return "datetime"
@@ -113,6 +118,8 @@ var (
 	typeTime     = reflect.TypeOf(time.Time{})
 	typeDuration = reflect.TypeOf(time.Duration(0))
 	typeBigInt   = reflect.TypeOf((*big.Int)(nil))
+	typeBigFloat = reflect.TypeOf((*big.Float)(nil))
+	typeBigRat   = reflect.TypeOf((*big.Rat)(nil))
 )
 
 func assign(rv reflect.Value, src any, path string, depth int) error {
@@ -151,6 +158,9 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 			}
 			return fail("")
 		}
+		if t == typeBigFloat || t == typeBigRat {
+			return assignBigNumber(rv, src, fail)
+		}
 		p := reflect.New(t.Elem())
 		if err := assign(p.Elem(), src, path, depth+1); err != nil {
 			return err
@@ -161,6 +171,18 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 	if src == nil {
 		return fail("")
 	}
+	if o, isObj := src.(*Object); isObj {
+		if t.PkgPath() != "" {
+			if cls, ok := mappedClass(t); ok && className(o.Class) != cls.Global() {
+				return fail("") // an instance of another class: "must be Order, not Customer"
+			}
+		}
+		if k := t.Kind(); k != reflect.Struct && k != reflect.Interface && k != reflect.Map && k != reflect.Slice && k != reflect.Array {
+			if v, ok := enumValue(o); ok {
+				src = v // an enum member binds as its value
+			}
+		}
+	}
 	switch t {
 	case typeTime:
 		switch x := src.(type) {
@@ -168,6 +190,20 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 			// the wall clock, in the location that encodes as naive again
 			rv.Set(reflect.ValueOf(time.Date(x.Year(), x.Month(), x.Day(), x.Hour(), x.Minute(), x.Second(), x.Nanosecond(), naiveLoc)))
 			return nil
+		case Date:
+			rv.Set(reflect.ValueOf(time.Date(x.Year, x.Month, x.Day, 0, 0, 0, 0, time.UTC)))
+			return nil
+		case string: // an ISO 8601 string, as model_dump(mode='json') writes datetimes and dates
+			tm, err := parseISOTime(x)
+			if err != nil {
+				return fail("") // "must be datetime, not str"
+			}
+			rv.Set(reflect.ValueOf(tm))
+			return nil
+		case *Object:
+			if x.Class == (Global{"datetime", "datetime"}) {
+				return fail(fmt.Sprintf("datetime with tzinfo %s is not supported: use datetime.timezone, zoneinfo.ZoneInfo, pytz or dateutil zones", tzinfoName(x)))
+			}
 		}
 		return fail("")
 	case typeDuration:
@@ -236,6 +272,13 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 			}
 			rv.SetFloat(f)
 			return nil
+		case Decimal:
+			f, err := decimalFloat(x)
+			if err != nil {
+				return fail(err.Error())
+			}
+			rv.SetFloat(f)
+			return nil
 		}
 	case reflect.String:
 		switch x := src.(type) {
@@ -244,6 +287,9 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 			return nil
 		case Decimal:
 			rv.SetString(string(x))
+			return nil
+		case UUID:
+			rv.SetString(x.String())
 			return nil
 		}
 	case reflect.Slice:
@@ -310,33 +356,9 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 		rv.Set(m)
 		return nil
 	case reflect.Struct:
-		d, ok := src.(*Dict)
-		if !ok {
-			if o, isObj := src.(*Object); isObj && o.HasState {
-				d, ok = o.State.(*Dict) // a dataclass or plain instance: its __dict__
-			}
+		if ok, err := assignStruct(rv, src, path, depth); ok {
+			return err
 		}
-		if !ok {
-			break
-		}
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			name, skip := fieldName(f)
-			if skip {
-				continue
-			}
-			v, present := d.Get(name)
-			if !present {
-				continue
-			}
-			if err := assign(rv.Field(i), v, path+"["+pyQuote(name)+"]", depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
 	return fail("")
 }

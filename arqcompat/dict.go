@@ -411,7 +411,7 @@ func pyTypeName(v any) string {
 	case *Exception:
 		return x.Class.Name
 	case *Object:
-		return x.Class.Name
+		return className(x.Class).Name
 	case Global:
 		return "type"
 	default:

@@ -641,6 +641,16 @@ func (u *unpickler) call(callable, args any, newobj bool) error {
 	if !ok {
 		return u.errf("call arguments must be a tuple, not %T", args)
 	}
+	if cls.g == (Global{"builtins", "getattr"}) && !newobj && len(t) == 2 {
+		// getattr(cls, 'name'), how pickle writes a classmethod such as
+		// zoneinfo.ZoneInfo._unpickle: the dotted name, still inert
+		owner, ok1 := t[0].(*pyClass)
+		attr, ok2 := t[1].(string)
+		if ok1 && ok2 && len(owner.g.Name)+len(attr) < 256 {
+			u.push(&pyClass{Global{owner.g.Module, owner.g.Name + "." + attr}})
+			return nil
+		}
+	}
 	u.push(&pyCall{cls: cls.g, args: t, newobj: newobj})
 	return nil
 }

@@ -411,16 +411,20 @@ func (c *budget) buildKnown(cls Global, args []any, newobj bool, state any, hasS
 				return nil, false, nil
 			}
 			year := int(b[0])<<8 | int(b[1])
-			t := func(loc *time.Location) time.Time {
-				return time.Date(year, time.Month(b[2]&0x7f), int(b[3]), int(b[4]), int(b[5]), int(b[6]),
-					(int(b[7])<<16|int(b[8])<<8|int(b[9]))*1000, loc)
-			}
+			month, day := time.Month(b[2]&0x7f), int(b[3])
+			hour, min, sec := int(b[4]), int(b[5]), int(b[6])
+			nsec := (int(b[7])<<16 | int(b[8])<<8 | int(b[9])) * 1000
 			if len(args) == 1 || args[1] == nil {
-				return NaiveDateTime{t(time.UTC)}, true, nil
+				return NaiveDateTime{time.Date(year, month, day, hour, min, sec, nsec, time.UTC)}, true, nil
 			}
-			if loc, ok := zoneOf(args[1]); ok {
-				return t(loc), true, nil
+			tz, ok := tzinfoOf(args[1])
+			if !ok {
+				return nil, false, nil
 			}
+			if tz.pinned { // pytz: the wall clock at the offset the pickle names
+				return time.Date(year, month, day, hour, min, sec, nsec, time.FixedZone("", tz.off)).In(tz.loc), true, nil
+			}
+			return wallTime(year, month, day, hour, min, sec, nsec, tz.loc, b[2]&0x80 != 0), true, nil
 		}
 	case Global{"datetime", "date"}:
 		if len(args) == 1 {

@@ -315,6 +315,14 @@ func repr(b *strings.Builder, v any, depth int) {
 	case Global:
 		b.WriteString("<" + x.String() + ">")
 	default:
+		if isModelValue(x) { // int64, *big.Int
+			fmt.Fprintf(b, "%v", x)
+			return
+		}
+		if nv, err := Normalize(x); err == nil && isModelValue(nv) {
+			repr(b, nv, depth)
+			return
+		}
 		fmt.Fprintf(b, "%v", x)
 	}
 }
@@ -338,6 +346,10 @@ func reprClock(b *strings.Builder, h, m, sec, us int) {
 func reprZone(b *strings.Builder, loc *time.Location, off time.Duration) {
 	if loc == time.UTC {
 		b.WriteString("datetime.timezone.utc")
+		return
+	}
+	if key := ianaName(loc); key != "" {
+		b.WriteString("zoneinfo.ZoneInfo(key=" + pyQuote(key) + ")")
 		return
 	}
 	b.WriteString("datetime.timezone(")
