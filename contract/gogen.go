@@ -7,7 +7,6 @@ import (
 	"go/format"
 	"go/token"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode"
 )
@@ -23,14 +22,16 @@ type GoOptions struct {
 // GenerateGo writes a Go package for the contract's functions (cron jobs
 // excepted): per function an Args struct, an Enqueue function and a typed
 // job handle whose Result returns the declared type; per model a Go struct
-// or enum type that reaches Python as the model's own class (pickle), or as
-// its dict or value (json, msgpack). The output is gofmt-ed and the same
-// for the same contract.
+// or enum type mapped to the Python class (arqcompat.Mapped), so that it
+// reaches Python as the model's own class (pickle), or as its
+// model_dump(mode='json') form (json, msgpack), and a result of that class
+// binds back into it. The output is gofmt-ed and the same for the same
+// contract.
 func GenerateGo(c *Contract, opts GoOptions) ([]byte, error) {
 	if !token.IsIdentifier(opts.Package) || token.IsKeyword(opts.Package) {
 		return nil, fmt.Errorf("package name %q is not a Go identifier", opts.Package)
 	}
-	g := &goGen{c: c, names: map[string]string{}, used: map[string]bool{}, pickle: c.Serializer == "pickle"}
+	g := &goGen{c: c, names: map[string]string{}, used: map[string]bool{}}
 	if err := g.nameModels(); err != nil {
 		return nil, err
 	}
@@ -96,11 +97,10 @@ func describeSource(c *Contract) string {
 }
 
 type goGen struct {
-	c      *Contract
-	w      *bytes.Buffer
-	names  map[string]string // model ref -> Go type name
-	used   map[string]bool   // imports and helpers used
-	pickle bool
+	c     *Contract
+	w     *bytes.Buffer
+	names map[string]string // model ref -> Go type name
+	used  map[string]bool   // imports and helpers used
 }
 
 func (g *goGen) p(format string, a ...any) { fmt.Fprintf(g.w, format, a...) }
@@ -254,9 +254,6 @@ func (g *goGen) needsConv(t *Type) bool {
 		return false
 	}
 	switch t.Kind {
-	case KindModel:
-		m := g.c.Model(t.Ref)
-		return m != nil && !(m.Kind == ModelEnum && m.Base != "int" && m.Base != "str")
 	case KindSet, KindFrozenSet:
 		return true
 	case KindTuple:
@@ -279,8 +276,6 @@ func (g *goGen) toPy(expr string, t *Type) string {
 		return fmt.Sprintf("func(v %s) any { return %s }", g.goType(of), g.toPy("v", of))
 	}
 	switch t.Kind {
-	case KindModel:
-		return expr + ".toPython()"
 	case KindList:
 		g.used["convSlice"] = true
 		return fmt.Sprintf("convSlice(%s, %s)", expr, fn(t.Of))
@@ -452,102 +447,39 @@ func (g *goGen) model(m *Model) error {
 	if m.Kind == ModelEnum {
 		return g.enum(m, name)
 	}
-	var fields []paramField
-	for _, f := range m.Fields {
-		canOmit := f.HasDefault
-		if m.Kind != ModelPydantic && m.Kind != ModelPydanticV1 && m.Kind != ModelStruct {
-			// a dataclass or NamedTuple is written whole: Go fills a left-out
-			// field with the default, which it can only when JSON holds it
-			canOmit = f.Exact() && g.literal(f.Type, f.Default) != ""
-		}
-		fields = append(fields, g.fieldFor(f.Name, f.Type, f.Value, canOmit))
-	}
+	kinds := map[string]string{ModelPydantic: "Pydantic", ModelPydanticV1: "PydanticV1", ModelDataclass: "Dataclass", ModelNamedTuple: "NamedTuple"}
 	what := map[string]string{ModelPydantic: "pydantic model", ModelPydanticV1: "pydantic v1 model",
 		ModelDataclass: "dataclass", ModelNamedTuple: "NamedTuple", ModelStruct: "Go struct"}[m.Kind]
-	g.p("// %s is the %s %s.\n", name, what, m.Ref)
-	g.p("type %s struct {\n", name)
-	for i, pf := range fields {
-		f := m.Fields[i]
+	if what == "" {
+		return fmt.Errorf("unknown model kind %q", m.Kind)
+	}
+	// a pydantic model's field left nil (omitempty) is left to its default;
+	// a dataclass or a NamedTuple is rebuilt from all its values, in order
+	byName := m.Kind == ModelPydantic || m.Kind == ModelPydanticV1 || m.Kind == ModelStruct
+	g.p("// %s is the %s %s", name, what, m.Ref)
+	if kinds[m.Kind] != "" {
+		g.p(": Python receives its own class, and a result of that class binds here")
+	}
+	g.p(".\ntype %s struct {\n", name)
+	for _, f := range m.Fields {
+		pf := g.fieldFor(f.Name, f.Type, f.Value, byName)
 		doc := fmt.Sprintf("%s: %s", f.Name, f.Type)
+		tag := pf.name
 		if f.HasDefault {
 			doc += ", default " + defaultText(f.Value)
 			if pf.optional {
 				doc += " when nil"
+				tag += ",omitempty"
 			}
 		}
-		g.p("\t// %s\n\t%s %s `arq:%q`\n", doc, pf.goName, pf.goType, pf.name)
+		g.p("\t// %s\n\t%s %s `arq:%q`\n", doc, pf.goName, pf.goType, tag)
 	}
 	g.p("}\n\n")
-	g.p("// toPython is what the encoder writes for v")
-	if !g.pickle {
-		g.p(": its fields as a dict (the serializer is %s)", g.c.Serializer)
-	} else {
-		g.p(": an instance of %s", m.Ref)
+	if kinds[m.Kind] != "" {
+		g.p("// PythonClass maps %s to %s (arqcompat.Mapped).\n", name, m.Ref)
+		g.p("func (%s) PythonClass() arqcompat.Class {\n\treturn arqcompat.Class{Module: %q, Name: %q, Kind: arqcompat.%s}\n}\n\n",
+			name, m.Module, m.Class, kinds[m.Kind])
 	}
-	g.p(".\nfunc (v %s) toPython() any {\n", name)
-	kv := func(skipNil bool) {
-		g.p("\tkw := make([]any, 0, %d)\n", 2*len(fields))
-		for i, pf := range fields {
-			switch {
-			case pf.optional && skipNil:
-				g.p("\tif v.%s != nil {\n\t\tkw = append(kw, %q, %s)\n\t}\n", pf.goName, pf.name, g.valueExpr("v", pf))
-			case pf.optional:
-				lit := g.literal(m.Fields[i].Type, m.Fields[i].Default)
-				g.p("\tif v.%s != nil {\n\t\tkw = append(kw, %q, %s)\n\t} else {\n\t\tkw = append(kw, %q, %s)\n\t}\n",
-					pf.goName, pf.name, g.valueExpr("v", pf), pf.name, g.toPy(lit, m.Fields[i].Type))
-			default:
-				g.p("\tkw = append(kw, %q, %s)\n", pf.name, g.valueExpr("v", pf))
-			}
-		}
-	}
-	values := func() {
-		g.p("\targs := make(arqcompat.Tuple, 0, %d)\n", len(fields))
-		for i, pf := range fields {
-			if pf.optional {
-				lit := g.literal(m.Fields[i].Type, m.Fields[i].Default)
-				g.p("\tif v.%s != nil {\n\t\targs = append(args, %s)\n\t} else {\n\t\targs = append(args, %s)\n\t}\n",
-					pf.goName, g.valueExpr("v", pf), g.toPy(lit, m.Fields[i].Type))
-			} else {
-				g.p("\targs = append(args, %s)\n", g.valueExpr("v", pf))
-			}
-		}
-	}
-	cls := fmt.Sprintf("arqcompat.Global{Module: %q, Name: %q}", m.Module, m.Class)
-	switch {
-	case !g.pickle || m.Kind == ModelStruct:
-		kv(true)
-		g.p("\treturn arqcompat.NewDict(kw...)\n")
-	case m.Kind == ModelPydantic || m.Kind == ModelPydanticV1:
-		// Class.model_validate(fields): validated, and fields left out stay
-		// out of __pydantic_fields_set__
-		method := "model_validate"
-		if m.Kind == ModelPydanticV1 {
-			method = "parse_obj"
-		}
-		kv(true)
-		g.p("\treturn &arqcompat.Object{Class: arqcompat.Global{Module: %q, Name: %q}, Args: arqcompat.Tuple{arqcompat.NewDict(kw...)}}\n",
-			m.Module, m.Class+"."+method)
-	case m.Kind == ModelNamedTuple:
-		// as pickle writes it: cls.__new__(cls, *values)
-		values()
-		g.p("\treturn &arqcompat.Object{Class: %s, Args: args, NewObj: true}\n", cls)
-	case m.Kind == ModelDataclass:
-		// as pickle writes it: cls.__new__(cls), then its state
-		switch {
-		case m.Slots && m.Frozen:
-			values()
-			g.p("\treturn &arqcompat.Object{Class: %s, Args: arqcompat.Tuple{}, NewObj: true, State: []any(args), HasState: true}\n", cls)
-		case m.Slots:
-			kv(false)
-			g.p("\treturn &arqcompat.Object{Class: %s, Args: arqcompat.Tuple{}, NewObj: true, State: arqcompat.Tuple{nil, arqcompat.NewDict(kw...)}, HasState: true}\n", cls)
-		default:
-			kv(false)
-			g.p("\treturn &arqcompat.Object{Class: %s, Args: arqcompat.Tuple{}, NewObj: true, State: arqcompat.NewDict(kw...), HasState: true}\n", cls)
-		}
-	default:
-		return fmt.Errorf("unknown model kind %q", m.Kind)
-	}
-	g.p("}\n\n")
 	return nil
 }
 
@@ -556,76 +488,16 @@ func (g *goGen) enum(m *Model, name string) error {
 		return nil // members of mixed types: written as any
 	}
 	base := map[string]string{"int": "int64", "str": "string"}[m.Base]
-	g.p("// %s is the enum %s.\ntype %s %s\n\n", name, m.Ref, name, base)
+	g.p("// %s is the enum %s: Python receives its members.\ntype %s %s\n\n", name, m.Ref, name, base)
 	g.p("// The members of %s.\nconst (\n", m.Ref)
 	for _, mem := range m.Members {
 		g.p("\t%s%s %s = %s\n", name, goName(strings.ToLower(mem.Name)), name, string(mem.Value))
 	}
 	g.p(")\n\n")
-	if g.pickle {
-		g.p("// toPython is what the encoder writes for v: the member of %s, %s(value).\n", m.Ref, m.Class)
-		g.p("func (v %s) toPython() any {\n\treturn &arqcompat.Object{Class: arqcompat.Global{Module: %q, Name: %q}, Args: arqcompat.Tuple{%s(v)}}\n}\n\n",
-			name, m.Module, m.Class, base)
-	} else {
-		g.p("// toPython is what the encoder writes for v: the member's value.\nfunc (v %s) toPython() any { return %s(v) }\n\n", name, base)
-	}
+	g.p("// PythonClass maps %s to %s (arqcompat.Mapped).\n", name, m.Ref)
+	g.p("func (%s) PythonClass() arqcompat.Class {\n\treturn arqcompat.Class{Module: %q, Name: %q, Kind: arqcompat.Enum}\n}\n\n",
+		name, m.Module, m.Class)
 	return nil
-}
-
-// literal is a Go expression of type goType(t) for a JSON default, or ""
-// when none can be written.
-func (g *goGen) literal(t *Type, raw json.RawMessage) string {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if len(raw) == 0 || dec.Decode(&v) != nil {
-		return ""
-	}
-	gt := g.goType(t)
-	if v == nil {
-		if nilable(gt) {
-			return gt + "(nil)"
-		}
-		return ""
-	}
-	switch t.Kind {
-	case KindBool:
-		if b, ok := v.(bool); ok {
-			return strconv.FormatBool(b)
-		}
-	case KindInt:
-		if n, ok := v.(json.Number); ok {
-			if _, err := n.Int64(); err == nil {
-				return "int64(" + n.String() + ")"
-			}
-		}
-	case KindFloat:
-		if n, ok := v.(json.Number); ok {
-			return "float64(" + n.String() + ")"
-		}
-	case KindStr:
-		if s, ok := v.(string); ok {
-			return strconv.Quote(s)
-		}
-	case KindOptional:
-		return ""
-	case KindList:
-		if xs, ok := v.([]any); ok && len(xs) == 0 {
-			return gt + "{}"
-		}
-	case KindDict:
-		if m, ok := v.(map[string]any); ok && len(m) == 0 && !strings.HasPrefix(gt, "*") {
-			return gt + "{}"
-		}
-	case KindModel:
-		if obj, ok := v.(map[string]any); ok {
-			if ref, _ := obj["$enum"].(string); ref == t.Ref {
-				member, _ := obj["member"].(string)
-				return g.names[t.Ref] + goName(strings.ToLower(member))
-			}
-		}
-	}
-	return ""
 }
 
 func (g *goGen) helpers() {

@@ -50,7 +50,8 @@ def test_export_describes_functions_models_and_matches_the_committed_contract(tm
     assert fns["send_welcome_email"]["params"][2]["kind"] == "keyword_only"
     models = {m["ref"].rsplit(".", 1)[1]: m for m in c["models"]}
     assert {k: m["kind"] for k, m in models.items()} == {
-        "Address": "dataclass", "Channel": "enum", "Item": "pydantic", "Order": "pydantic", "Point": "namedtuple", "Priority": "enum"}
+        "Address": "dataclass", "Channel": "enum", "Item": "pydantic", "Order": "pydantic", "Point": "namedtuple", "Priority": "enum",
+        "Receipt": "pydantic"}
     assert [(m["name"], m["value"]) for m in models["Priority"]["members"]] == [("LOW", 1), ("NORMAL", 2), ("HIGH", 3)]
     assert models["Order"]["fields"][2]["type"] == {"kind": "list", "of": {"kind": "model", "ref": "interop.contractapp.models.Item"}}
 
@@ -135,7 +136,7 @@ async def test_generated_go_enqueues_every_function_into_python_arq(arq_redis):
     # every function ran in Python, each checking isinstance on its arguments
     assert results == {
         "send_welcome_email": "7:welcome:sms",
-        "place_order": (2 + 1) * 3,
+        "place_order": {"order_id": 42, "total_items": 2 + 1, "priority_is_high": True},
         "ship_to": ["1 Main St", "Lyon", "", "Point(x=1.5, y=2.0)"],
         "tag_items": {"pen": 0.5, "cap": 0.0},
     }

@@ -33,6 +33,12 @@ class Order(BaseModel):
     note: str | None = None
 
 
+class Receipt(BaseModel):
+    order_id: int
+    total_items: int
+    priority: Priority
+
+
 @dataclasses.dataclass
 class Address:
     street: str

@@ -71,11 +71,12 @@ func run(redisURL string) error {
 		return fmt.Errorf("send_welcome_email: %w", err)
 	}
 	results["send_welcome_email"] = s
-	var n int64
-	if n, err = order.Result(ctx, wait); err != nil {
+	var receipt appjobs.Receipt // a pydantic model in Python
+	if receipt, err = order.Result(ctx, wait); err != nil {
 		return fmt.Errorf("place_order: %w", err)
 	}
-	results["place_order"] = n
+	results["place_order"] = map[string]any{"order_id": receipt.OrderID, "total_items": receipt.TotalItems,
+		"priority_is_high": receipt.Priority == appjobs.PriorityHigh}
 	var lines []string
 	if lines, err = ship.Result(ctx, wait); err != nil {
 		return fmt.Errorf("ship_to: %w", err)

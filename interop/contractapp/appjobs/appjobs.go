@@ -34,9 +34,9 @@ type PlaceOrderJob struct {
 	*client.Job
 }
 
-// Result waits for the job and returns its result (int in Python).
-func (j *PlaceOrderJob) Result(ctx context.Context, opts client.ResultOptions) (int64, error) {
-	var v int64
+// Result waits for the job and returns its result (interop.contractapp.models.Receipt in Python).
+func (j *PlaceOrderJob) Result(ctx context.Context, opts client.ResultOptions) (Receipt, error) {
+	var v Receipt
 	err := j.ResultInto(ctx, &v, opts)
 	return v, err
 }
@@ -52,9 +52,9 @@ func EnqueuePlaceOrder(ctx context.Context, c *client.Client, args PlaceOrderArg
 		req.Options.QueueName = QueueName
 	}
 	kw := make([]any, 0, 4)
-	kw = append(kw, "order", args.Order.toPython())
+	kw = append(kw, "order", args.Order)
 	if args.Priority != nil {
-		kw = append(kw, "priority", (*args.Priority).toPython())
+		kw = append(kw, "priority", *args.Priority)
 	}
 	req.Kwargs = arqcompat.NewDict(kw...)
 	j, err := c.EnqueueRequest(ctx, req)
@@ -103,7 +103,7 @@ func EnqueueSendWelcomeEmail(ctx context.Context, c *client.Client, args SendWel
 		kw = append(kw, "template", *args.Template)
 	}
 	if args.Channel != nil {
-		kw = append(kw, "channel", (*args.Channel).toPython())
+		kw = append(kw, "channel", *args.Channel)
 	}
 	req.Kwargs = arqcompat.NewDict(kw...)
 	j, err := c.EnqueueRequest(ctx, req)
@@ -145,9 +145,9 @@ func EnqueueShipTo(ctx context.Context, c *client.Client, args ShipToArgs, opts 
 		req.Options.QueueName = QueueName
 	}
 	kw := make([]any, 0, 4)
-	kw = append(kw, "address", args.Address.toPython())
+	kw = append(kw, "address", args.Address)
 	if args.Where != nil {
-		kw = append(kw, "where", convPtr(args.Where, func(v Point) any { return v.toPython() }))
+		kw = append(kw, "where", args.Where)
 	}
 	req.Kwargs = arqcompat.NewDict(kw...)
 	j, err := c.EnqueueRequest(ctx, req)
@@ -199,30 +199,22 @@ func EnqueueTagItems(ctx context.Context, c *client.Client, args TagItemsArgs, o
 	return &TagItemsJob{Job: j}, nil
 }
 
-// Address is the dataclass interop.contractapp.models.Address.
+// Address is the dataclass interop.contractapp.models.Address: Python receives its own class, and a result of that class binds here.
 type Address struct {
 	// street: str
 	Street string `arq:"street"`
 	// city: str
 	City string `arq:"city"`
-	// zip_code: str, default '' when nil
-	ZipCode *string `arq:"zip_code"`
+	// zip_code: str, default ''
+	ZipCode string `arq:"zip_code"`
 }
 
-// toPython is what the encoder writes for v: an instance of interop.contractapp.models.Address.
-func (v Address) toPython() any {
-	kw := make([]any, 0, 6)
-	kw = append(kw, "street", v.Street)
-	kw = append(kw, "city", v.City)
-	if v.ZipCode != nil {
-		kw = append(kw, "zip_code", *v.ZipCode)
-	} else {
-		kw = append(kw, "zip_code", "")
-	}
-	return &arqcompat.Object{Class: arqcompat.Global{Module: "interop.contractapp.models", Name: "Address"}, Args: arqcompat.Tuple{}, NewObj: true, State: arqcompat.NewDict(kw...), HasState: true}
+// PythonClass maps Address to interop.contractapp.models.Address (arqcompat.Mapped).
+func (Address) PythonClass() arqcompat.Class {
+	return arqcompat.Class{Module: "interop.contractapp.models", Name: "Address", Kind: arqcompat.Dataclass}
 }
 
-// Channel is the enum interop.contractapp.models.Channel.
+// Channel is the enum interop.contractapp.models.Channel: Python receives its members.
 type Channel string
 
 // The members of interop.contractapp.models.Channel.
@@ -231,30 +223,25 @@ const (
 	ChannelSms   Channel = "sms"
 )
 
-// toPython is what the encoder writes for v: the member of interop.contractapp.models.Channel, Channel(value).
-func (v Channel) toPython() any {
-	return &arqcompat.Object{Class: arqcompat.Global{Module: "interop.contractapp.models", Name: "Channel"}, Args: arqcompat.Tuple{string(v)}}
+// PythonClass maps Channel to interop.contractapp.models.Channel (arqcompat.Mapped).
+func (Channel) PythonClass() arqcompat.Class {
+	return arqcompat.Class{Module: "interop.contractapp.models", Name: "Channel", Kind: arqcompat.Enum}
 }
 
-// Item is the pydantic model interop.contractapp.models.Item.
+// Item is the pydantic model interop.contractapp.models.Item: Python receives its own class, and a result of that class binds here.
 type Item struct {
 	// sku: str
 	SKU string `arq:"sku"`
 	// quantity: int, default 1 when nil
-	Quantity *int64 `arq:"quantity"`
+	Quantity *int64 `arq:"quantity,omitempty"`
 }
 
-// toPython is what the encoder writes for v: an instance of interop.contractapp.models.Item.
-func (v Item) toPython() any {
-	kw := make([]any, 0, 4)
-	kw = append(kw, "sku", v.SKU)
-	if v.Quantity != nil {
-		kw = append(kw, "quantity", *v.Quantity)
-	}
-	return &arqcompat.Object{Class: arqcompat.Global{Module: "interop.contractapp.models", Name: "Item.model_validate"}, Args: arqcompat.Tuple{arqcompat.NewDict(kw...)}}
+// PythonClass maps Item to interop.contractapp.models.Item (arqcompat.Mapped).
+func (Item) PythonClass() arqcompat.Class {
+	return arqcompat.Class{Module: "interop.contractapp.models", Name: "Item", Kind: arqcompat.Pydantic}
 }
 
-// Order is the pydantic model interop.contractapp.models.Order.
+// Order is the pydantic model interop.contractapp.models.Order: Python receives its own class, and a result of that class binds here.
 type Order struct {
 	// id: int
 	ID int64 `arq:"id"`
@@ -265,23 +252,15 @@ type Order struct {
 	// placed_at: datetime.datetime
 	PlacedAt time.Time `arq:"placed_at"`
 	// note: str | None, default None when nil
-	Note *string `arq:"note"`
+	Note *string `arq:"note,omitempty"`
 }
 
-// toPython is what the encoder writes for v: an instance of interop.contractapp.models.Order.
-func (v Order) toPython() any {
-	kw := make([]any, 0, 10)
-	kw = append(kw, "id", v.ID)
-	kw = append(kw, "customer_email", v.CustomerEmail)
-	kw = append(kw, "items", convSlice(v.Items, func(v Item) any { return v.toPython() }))
-	kw = append(kw, "placed_at", v.PlacedAt)
-	if v.Note != nil {
-		kw = append(kw, "note", v.Note)
-	}
-	return &arqcompat.Object{Class: arqcompat.Global{Module: "interop.contractapp.models", Name: "Order.model_validate"}, Args: arqcompat.Tuple{arqcompat.NewDict(kw...)}}
+// PythonClass maps Order to interop.contractapp.models.Order (arqcompat.Mapped).
+func (Order) PythonClass() arqcompat.Class {
+	return arqcompat.Class{Module: "interop.contractapp.models", Name: "Order", Kind: arqcompat.Pydantic}
 }
 
-// Point is the NamedTuple interop.contractapp.models.Point.
+// Point is the NamedTuple interop.contractapp.models.Point: Python receives its own class, and a result of that class binds here.
 type Point struct {
 	// x: float
 	X float64 `arq:"x"`
@@ -289,15 +268,12 @@ type Point struct {
 	Y float64 `arq:"y"`
 }
 
-// toPython is what the encoder writes for v: an instance of interop.contractapp.models.Point.
-func (v Point) toPython() any {
-	args := make(arqcompat.Tuple, 0, 2)
-	args = append(args, v.X)
-	args = append(args, v.Y)
-	return &arqcompat.Object{Class: arqcompat.Global{Module: "interop.contractapp.models", Name: "Point"}, Args: args, NewObj: true}
+// PythonClass maps Point to interop.contractapp.models.Point (arqcompat.Mapped).
+func (Point) PythonClass() arqcompat.Class {
+	return arqcompat.Class{Module: "interop.contractapp.models", Name: "Point", Kind: arqcompat.NamedTuple}
 }
 
-// Priority is the enum interop.contractapp.models.Priority.
+// Priority is the enum interop.contractapp.models.Priority: Python receives its members.
 type Priority int64
 
 // The members of interop.contractapp.models.Priority.
@@ -307,25 +283,22 @@ const (
 	PriorityHigh   Priority = 3
 )
 
-// toPython is what the encoder writes for v: the member of interop.contractapp.models.Priority, Priority(value).
-func (v Priority) toPython() any {
-	return &arqcompat.Object{Class: arqcompat.Global{Module: "interop.contractapp.models", Name: "Priority"}, Args: arqcompat.Tuple{int64(v)}}
+// PythonClass maps Priority to interop.contractapp.models.Priority (arqcompat.Mapped).
+func (Priority) PythonClass() arqcompat.Class {
+	return arqcompat.Class{Module: "interop.contractapp.models", Name: "Priority", Kind: arqcompat.Enum}
 }
 
-func convSlice[T any](xs []T, f func(T) any) []any {
-	if xs == nil {
-		return nil
-	}
-	out := make([]any, len(xs))
-	for i, x := range xs {
-		out[i] = f(x)
-	}
-	return out
+// Receipt is the pydantic model interop.contractapp.models.Receipt: Python receives its own class, and a result of that class binds here.
+type Receipt struct {
+	// order_id: int
+	OrderID int64 `arq:"order_id"`
+	// total_items: int
+	TotalItems int64 `arq:"total_items"`
+	// priority: interop.contractapp.models.Priority
+	Priority Priority `arq:"priority"`
 }
 
-func convPtr[T any](p *T, f func(T) any) any {
-	if p == nil {
-		return nil
-	}
-	return f(*p)
+// PythonClass maps Receipt to interop.contractapp.models.Receipt (arqcompat.Mapped).
+func (Receipt) PythonClass() arqcompat.Class {
+	return arqcompat.Class{Module: "interop.contractapp.models", Name: "Receipt", Kind: arqcompat.Pydantic}
 }
