@@ -167,6 +167,9 @@ func checkModel(a, b *Contract, ma, mb *Model) []Difference {
 		return out
 	}
 	if ma.Kind == ModelEnum {
+		if len(ma.Members) == 0 || len(mb.Members) == 0 {
+			return out // a Go enum type lists no members
+		}
 		for _, m := range ma.Members {
 			k := slices.IndexFunc(mb.Members, func(x Member) bool { return x.Name == m.Name })
 			if k < 0 {

@@ -2,6 +2,7 @@
 contracts against each other, and the Go package generated from the
 contract enqueues into real Python arq workers."""
 import asyncio
+import datetime
 import json
 import os
 import subprocess
@@ -146,3 +147,82 @@ async def test_generated_go_enqueues_every_function_into_python_arq(arq_redis):
     assert type(order) is Order and type(priority) is Priority and priority is Priority.HIGH
     assert order.model_fields_set == {"id", "customer_email", "items", "placed_at"}
     assert order.items[1].quantity == 1 and order.items[1].model_fields_set == {"sku"}
+
+
+GO_FUNCTIONS = "resize_image,label,typed,person,later,add,echo"
+
+CALLER = '''
+import datetime
+
+from arq.connections import ArqRedis
+from arq.jobs import Job
+
+from interop.contractapp.models import Address
+
+import gojobs
+
+
+async def enqueue_all(redis: ArqRedis) -> list[Job | None]:
+    return [
+        await gojobs.enqueue_resize_image(redis, "cat.png", _job_id="resize-default"),
+        await gojobs.enqueue_resize_image(redis, "cat.png", width=1024, _job_id="resize-1024"),
+        await gojobs.enqueue_label(redis, Address(street="1 Main St", city="Lyon", zip_code="69001"), _job_id="label"),
+        await gojobs.enqueue_typed(redis, 7, "x", _job_id="typed"),
+        await gojobs.enqueue_person(redis, name="ann", age=3, _job_id="person"),
+        await gojobs.enqueue_later(redis, datetime.datetime(2026, 1, 2, tzinfo=datetime.timezone.utc), 1.5, _job_id="later"),
+        await gojobs.enqueue_echo(redis, 1, "two", three=3, _job_id="echo"),
+    ]
+'''
+
+
+def mypy_strict(cwd, *files):
+    env = dict(os.environ, MYPYPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", os.devnull, *files],
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+
+
+async def test_generated_python_passes_mypy_strict_and_enqueues_into_the_go_worker(tmp_path, arq_redis):
+    from .test_go_worker import GoWorker
+
+    p = await asyncio.to_thread(subprocess.run, [str(BIN / "goworker"), "--dump-contract", tmp_path / "go.json", "--functions", GO_FUNCTIONS],
+                                capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    c = json.loads((tmp_path / "go.json").read_text())
+    assert c["source"] == {"language": "go"} and c["queue"] == "arq:queue"
+    resize = next(f for f in c["functions"] if f["name"] == "resize_image")
+    assert [(q["name"], q["type"]["kind"], q.get("default")) for q in resize["params"]] == [("path", "str", None), ("width", "int", 640)]
+    p = goarq("gen", "python", "--contract", tmp_path / "go.json", "--out", tmp_path / "gojobs.py")
+    assert p.returncode == 0, p.stderr
+    src = (tmp_path / "gojobs.py").read_text()
+    assert "    width: int = 640,\n" in src and ") -> Job | None:" in src
+
+    (tmp_path / "caller.py").write_text(CALLER)
+    checked = await asyncio.to_thread(mypy_strict, tmp_path, "gojobs.py", "caller.py")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    # the types are real: a wrong one is a mypy error naming the argument
+    (tmp_path / "wrong.py").write_text(CALLER.split("async def")[0] + textwrap.dedent('''
+        async def wrong(redis: ArqRedis) -> None:
+            await gojobs.enqueue_resize_image(redis, "cat.png", width="wide")
+    '''))
+    wrong = await asyncio.to_thread(mypy_strict, tmp_path, "gojobs.py", "wrong.py")
+    assert wrong.returncode == 1 and 'Argument "width" to "enqueue_resize_image" has incompatible type "str"' in wrong.stdout, wrong.stdout
+
+    # and the module enqueues into the Go fixture worker
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import caller
+        jobs = await caller.enqueue_all(arq_redis)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("caller", None)
+        sys.modules.pop("gojobs", None)
+    assert all(j is not None for j in jobs)
+    w = GoWorker("--burst", "--functions", GO_FUNCTIONS)
+    try:
+        assert await w.wait() == 0, w.output
+    finally:
+        w.kill()
+    results = [await j.result(timeout=5) for j in jobs]
+    assert results[:5] == ["cat.png@640w", "cat.png@1024w", "1 Main St, 69001 Lyon", [7, "x"], ["ann", 3]]
+    assert results[5] == datetime.datetime(2026, 1, 2, 0, 0, 1, 500000, tzinfo=datetime.timezone.utc)
+    assert results[6] == ((1, "two"), {"three": 3})

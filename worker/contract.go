@@ -1,11 +1,13 @@
 package worker
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"reflect"
 	"runtime"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/goarq/goarq/arqcompat"
@@ -21,8 +23,12 @@ import (
 // nothing.
 //
 // A Func's parameters are positional-only (arg1, arg2, ...) unless
-// WithParams names them; a single struct parameter reads as its fields; a
-// Raw handler takes *args and **kwargs of any type. Go types map to Python
+// WithParams names them, and WithDefaults gives their defaults; a single
+// struct parameter reads as its fields (the kwargs form), unless its type
+// is mapped to a Python class (arqcompat.Mapped): then it is one
+// positional parameter of that class. A Raw handler takes *args and
+// **kwargs of any type. A type mapped to a Python class is a model of
+// that class. Go types map to Python
 // types as arqcompat.Assign converts them (int64 to int, time.Time to
 // datetime, []T to list[T], map[K]V to dict[K, V], a pointer to T | None);
 // a struct becomes a model of kind "struct" (a dict on the Python side),
@@ -115,6 +121,15 @@ func (d *describer) function(f *Function) (*contract.Function, error) {
 	} else {
 		cf.Returns = &contract.Type{Kind: contract.KindNone}
 	}
+	if b.structIn && b.params[0].Implements(typeMapped) {
+		// a model binds only as a whole, positional argument
+		name := "arg1"
+		if b.names != nil {
+			name = b.names[0]
+		}
+		cf.Params = append(cf.Params, contract.Param{Name: name, Kind: contract.PositionalOnly, Type: d.typeOf(b.params[0])})
+		return cf, nil
+	}
 	if b.structIn {
 		st := b.params[0]
 		for _, sf := range b.fields {
@@ -123,8 +138,21 @@ func (d *describer) function(f *Function) (*contract.Function, error) {
 		}
 		return cf, nil
 	}
+	fixed := len(b.params)
+	if b.variadic {
+		fixed--
+	}
+	firstDefault := fixed - len(b.defaults)
 	for i, t := range b.params {
 		p := contract.Param{Name: fmt.Sprintf("arg%d", i+1), Kind: contract.PositionalOnly}
+		if i >= firstDefault && i < fixed {
+			v := b.defaults[i-firstDefault]
+			data, exact := jsonDefault(v)
+			p.HasDefault, p.Default, p.DefaultRepr = true, data, arqcompat.Repr(v)
+			if !exact {
+				p.DefaultExact = &exact
+			}
+		}
 		if b.names != nil {
 			p.Name, p.Kind = b.names[i], contract.PositionalOrKeyword
 		}
@@ -164,6 +192,9 @@ var (
 // Python values into it.
 func (d *describer) typeOf(t reflect.Type) *contract.Type {
 	kind := func(k string) *contract.Type { return &contract.Type{Kind: k} }
+	if t.Kind() != reflect.Interface && t.Kind() != reflect.Pointer && t.Implements(typeMapped) {
+		return d.mappedType(t)
+	}
 	switch t {
 	case typeTime:
 		return kind(contract.KindDatetime)
@@ -216,6 +247,101 @@ func (d *describer) typeOf(t reflect.Type) *contract.Type {
 		return d.structType(t)
 	}
 	return kind(contract.KindAny)
+}
+
+var typeMapped = reflect.TypeOf((*arqcompat.Mapped)(nil)).Elem()
+
+// mappedType describes a Go type mapped to a Python class as a model of
+// that class. An enum's members are not known from Go: the model lists
+// none, and contract.Check compares members only when both sides list them.
+func (d *describer) mappedType(t reflect.Type) *contract.Type {
+	cls := reflect.Zero(t).Interface().(arqcompat.Mapped).PythonClass()
+	ref := cls.Module + "." + cls.Name
+	if _, ok := d.models[ref]; ok {
+		return &contract.Type{Kind: contract.KindModel, Ref: ref}
+	}
+	kinds := map[arqcompat.ClassKind]string{arqcompat.Pydantic: contract.ModelPydantic, arqcompat.PydanticV1: contract.ModelPydanticV1,
+		arqcompat.Dataclass: contract.ModelDataclass, arqcompat.NamedTuple: contract.ModelNamedTuple, arqcompat.Enum: contract.ModelEnum}
+	m := &contract.Model{Ref: ref, Module: cls.Module, Class: cls.Name, Kind: kinds[cls.Kind]}
+	d.models[ref] = m
+	if cls.Kind == arqcompat.Enum {
+		m.Base = "any"
+		switch d.typeOf(baseType(t)).Kind {
+		case contract.KindInt:
+			m.Base = "int"
+		case contract.KindStr:
+			m.Base = "str"
+		}
+		return &contract.Type{Kind: contract.KindModel, Ref: ref}
+	}
+	m.Fields = []contract.Field{}
+	if t.Kind() == reflect.Struct {
+		for i := 0; i < t.NumField(); i++ {
+			name, ok := keyword(t.Field(i))
+			if !ok {
+				continue
+			}
+			f := contract.Field{Name: name, Type: d.typeOf(t.Field(i).Type)}
+			if omitEmpty(t.Field(i)) {
+				f.HasDefault = true // left out when zero: Python's default applies
+			}
+			m.Fields = append(m.Fields, f)
+		}
+	}
+	return &contract.Type{Kind: contract.KindModel, Ref: ref}
+}
+
+// baseType is the unnamed type of a named scalar type (type Priority int).
+func baseType(t reflect.Type) reflect.Type {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return reflect.TypeOf(int64(0))
+	case reflect.String:
+		return reflect.TypeOf("")
+	}
+	return t
+}
+
+// omitEmpty reports whether a field's `arq` (else `json`) tag says
+// omitempty or omitzero.
+func omitEmpty(f reflect.StructField) bool {
+	for _, key := range []string{"arq", "json"} {
+		if tag, ok := f.Tag.Lookup(key); ok {
+			_, opts, _ := strings.Cut(tag, ",")
+			for _, o := range strings.Split(opts, ",") {
+				if o == "omitempty" || o == "omitzero" {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return false
+}
+
+// jsonDefault is a default (a value of arqcompat's model) as the contract
+// holds it: JSON, and whether JSON holds it exactly.
+func jsonDefault(v any) (json.RawMessage, bool) {
+	switch x := v.(type) {
+	case nil, bool, int64, string:
+		data, err := json.Marshal(x)
+		return data, err == nil
+	case float64:
+		if data, err := json.Marshal(x); err == nil {
+			return data, true
+		}
+	case []any:
+		parts := make([]string, len(x))
+		exact := true
+		for i, it := range x {
+			data, ok := jsonDefault(it)
+			parts[i], exact = string(data), exact && ok
+		}
+		return json.RawMessage("[" + strings.Join(parts, ",") + "]"), exact
+	}
+	data, _ := json.Marshal(arqcompat.Repr(v))
+	return data, false
 }
 
 // structType describes a struct as a model of kind "struct", or as

@@ -17,6 +17,8 @@
 //	                                 retries in 0.2 s when the INCR fails (Redis away)
 //	later(when, seconds)          -> when + seconds; a when bound to time.Time (naive stays naive)
 //	person(name str, age int)     -> [name, age]; one struct parameter, bound from kwargs
+//	resize_image(path, width=640) -> "<path>@<width>w"
+//	label(address)                -> "street, zip city"; address is interop.contractapp.models.Address
 //
 // --functions NAME,... registers only those of them; --only-own-functions
 // sets Settings.OnlyOwnFunctions; --max-concurrency NAME=N,... sets
@@ -262,6 +264,12 @@ func functions(rdb redis.UniversalClient) []worker.Function {
 		}) []any {
 			return []any{p.Name, p.Age}
 		}),
+		worker.Func("resize_image", func(ctx context.Context, path string, width int) string {
+			return fmt.Sprintf("%s@%dw", path, width)
+		}, worker.WithParams("path", "width"), worker.WithDefaults(640)),
+		worker.Func("label", func(ctx context.Context, a address) string {
+			return fmt.Sprintf("%s, %s %s", a.Street, a.ZipCode, a.City)
+		}, worker.WithParams("address")),
 		worker.Func("work", func(ctx context.Context, key string, seconds float64) (int64, error) {
 			n, err := rdb.Incr(ctx, key).Result()
 			if err != nil {
@@ -276,6 +284,19 @@ func functions(rdb redis.UniversalClient) []worker.Function {
 			}
 		}, worker.WithParams("key", "seconds")),
 	}
+}
+
+// address is the dataclass interop.contractapp.models.Address, which
+// label takes.
+type address struct {
+	Street  string `arq:"street"`
+	City    string `arq:"city"`
+	ZipCode string `arq:"zip_code"`
+}
+
+// PythonClass maps address to its dataclass.
+func (address) PythonClass() arqcompat.Class {
+	return arqcompat.Class{Module: "interop.contractapp.models", Name: "Address", Kind: arqcompat.Dataclass}
 }
 
 // pyAdd adds two Python numbers or concatenates two strings or lists.
