@@ -127,11 +127,14 @@ func checkFunction(a, b *Contract, fa, fb *Function) []Difference {
 			onlyB = append(onlyB, j)
 		}
 	}
-	// a parameter that left A and one that came in B at the same place
-	// is a rename
+	// a parameter that left A and one of the same kind and type that came
+	// in B at the same place is a rename
 	for _, i := range onlyA {
 		pa := fa.Params[i]
-		k := slices.IndexFunc(onlyB, func(j int) bool { return j == i && fb.Params[j].Kind == pa.Kind })
+		k := slices.IndexFunc(onlyB, func(j int) bool {
+			pb := fb.Params[j]
+			return j == i && pb.Kind == pa.Kind && sameType(a, b, pa.Type, pb.Type, map[string]bool{})
+		})
 		if k >= 0 {
 			pb := fb.Params[onlyB[k]]
 			add(pa.Name, "renamed to %s in B", pb.Name)

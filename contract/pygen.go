@@ -268,6 +268,11 @@ func (g *pyGen) pyDefault(t *Type, v Value) string {
 	return pyLiteral(v.Default)
 }
 
+// nullable reports whether None is a value of t.
+func nullable(t *Type) bool {
+	return t == nil || t.Kind == KindAny || t.Kind == KindNone || t.Kind == KindOptional
+}
+
 // pyDoc makes text safe inside a triple-quoted docstring.
 func pyDoc(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"""`, `\"\"\"`)
@@ -336,6 +341,9 @@ func (g *pyGen) function(f *Function) error {
 				param = p.Name + ": " + ann + " | _Unset = _UNSET"
 				unset = append(unset, p.Name)
 			} else {
+				if def == "None" && !nullable(p.Type) { // def f(cc: list[str] = None)
+					param += " | None"
+				}
 				param += " = " + def
 			}
 			sawDefault = true
