@@ -226,3 +226,54 @@ async def test_generated_python_passes_mypy_strict_and_enqueues_into_the_go_work
     assert results[:5] == ["cat.png@640w", "cat.png@1024w", "1 Main St, 69001 Lyon", [7, "x"], ["ann", 3]]
     assert results[5] == datetime.datetime(2026, 1, 2, 0, 0, 1, 500000, tzinfo=datetime.timezone.utc)
     assert results[6] == ((1, "two"), {"three": 3})
+
+
+def readme_section():
+    text = (ROOT / "README.md").read_text()
+    start = text.index("## Typed contracts\n")
+    end = text.index("\n## ", start + 1)
+    return text[start:end]
+
+
+def fenced(section, lang):
+    """The fenced blocks of section whose info string is lang."""
+    blocks, cur, inside = [], [], None
+    for line in section.splitlines():
+        if inside is None and line.strip().startswith("```"):
+            inside, cur = line.strip()[3:], []
+        elif inside is not None and line.strip() == "```":
+            if inside == lang:
+                blocks.append("\n".join(cur))
+            inside = None
+        elif inside is not None:
+            cur.append(line)
+    return blocks
+
+
+def test_readme_typed_contracts_example_is_the_one_the_suite_runs(tmp_path):
+    section = readme_section()
+    generate, ci = fenced(section, "sh")
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    committed = {p: p.read_bytes() for p in (APP / "contract.json", APP / "appjobs" / "appjobs.go")}
+    try:
+        # the README's commands, as written (with this suite's Python), leave the committed files as they are
+        for block in (generate, ci):
+            for cmd in block.splitlines():
+                p = subprocess.run(cmd.replace(".venv/bin/python", sys.executable), shell=True, cwd=ROOT, env=env,
+                                   capture_output=True, text=True, timeout=120)
+                assert p.returncode == 0, f"{cmd}\n{p.stdout}{p.stderr}"
+        for path, data in committed.items():
+            assert path.read_bytes() == data, f"{path} changed: the committed contract or package is stale"
+    finally:
+        for path, data in committed.items():
+            path.write_bytes(data)
+    # the Go snippet is the code interop/contractgo runs against Python arq
+    [snippet] = fenced(section, "golang")
+    main = (ROOT / "interop" / "contractgo" / "main.go").read_text()
+    main_lines = [l.strip() for l in main.splitlines()]
+    snippet_lines = [l.strip() for l in snippet.splitlines()]
+    at = main_lines.index(snippet_lines[0])
+    assert main_lines[at:at + len(snippet_lines)] == snippet_lines
+    # and the difference it shows is the one the signature test sees
+    [shown] = fenced(section, "")
+    assert shown == "function send_welcome_email: parameter user_id: type int in A, str in B"
