@@ -27,6 +27,10 @@ func contractCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "contract",
 		Usage: "export an arq app's job functions as a typed contract, or check two contracts against each other",
+		Description: "A contract describes a worker's job functions (parameters, types, defaults, results) and the\n" +
+			"models they use, in a versioned JSON schema (go doc github.com/goarq/goarq/contract).\n\n" +
+			"Example:\n   goarq contract export --settings app.worker.WorkerSettings --python .venv/bin/python --out contract.json\n" +
+			"   goarq contract check contract.json /tmp/now.json",
 		Subcommands: []*cli.Command{
 			{
 				Name:  "export",
@@ -103,6 +107,8 @@ func genCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "gen",
 		Usage: "generate typed enqueue code from a contract: Go for Python jobs, Python for Go jobs",
+		Description: "Example:\n   goarq gen go --contract contract.json --package jobs --out internal/jobs\n" +
+			"   goarq gen python --contract go-contract.json --out app/go_jobs.py",
 		Subcommands: []*cli.Command{
 			{
 				Name:  "go",
