@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -100,6 +101,32 @@ func objectFields(o *Object) (named *Dict, positional []any, ok bool) {
 	return nil, nil, false
 }
 
+// fieldsSetOf reads a pickled pydantic model's fields set, sorted.
+func fieldsSetOf(o *Object) (FieldsSet, bool) {
+	st, ok := o.State.(*Dict)
+	if !ok || !o.HasState {
+		return nil, false
+	}
+	v, found := st.Get("__pydantic_fields_set__")
+	if !found {
+		if v, found = st.Get("__fields_set__"); !found {
+			return nil, false
+		}
+	}
+	items, ok := sequence(v)
+	if !ok {
+		return nil, false
+	}
+	set := make(FieldsSet, 0, len(items))
+	for _, it := range items {
+		if s, ok := it.(string); ok {
+			set = append(set, s)
+		}
+	}
+	sort.Strings(set)
+	return set, true
+}
+
 func isValidatorCall(name string) bool {
 	return strings.HasSuffix(name, ".model_validate") || strings.HasSuffix(name, ".parse_obj")
 }
@@ -144,6 +171,17 @@ func assignStruct(rv reflect.Value, src any, path string, depth int) (bool, erro
 			return false, nil
 		}
 		isObject = true
+		if i := fieldsSetIndex(t); i >= 0 {
+			if set, ok := fieldsSetOf(x); ok {
+				rv.Field(i).Set(reflect.ValueOf(set))
+			}
+		}
+	case []any, Tuple: // a NamedTuple as JSON and msgpack carry it
+		cls, ok := mappedClass(t)
+		if !ok || cls.Kind != NamedTuple {
+			return false, nil
+		}
+		positional, _ = sequence(src)
 	default:
 		return false, nil
 	}
@@ -153,7 +191,7 @@ func assignStruct(rv reflect.Value, src any, path string, depth int) (bool, erro
 				Msg: fmt.Sprintf("%s carries %d values by position, %s has %d fields", pyTypeName(src), len(positional), t, len(fields))}
 		}
 		for i, f := range fields {
-			if err := assign(rv.Field(f.index), positional[i], path+"["+pyQuote(f.name)+"]", depth+1); err != nil {
+			if err := assign(rv.Field(f.index), positional[i], path+"["+pyQuote(f.name)+"]", depth+1, true); err != nil {
 				return true, err
 			}
 		}
@@ -168,7 +206,7 @@ func assignStruct(rv reflect.Value, src any, path string, depth int) (bool, erro
 			}
 			continue
 		}
-		if err := assign(rv.Field(f.index), v, path+"["+pyQuote(f.name)+"]", depth+1); err != nil {
+		if err := assign(rv.Field(f.index), v, path+"["+pyQuote(f.name)+"]", depth+1, true); err != nil {
 			return true, err
 		}
 	}

@@ -98,6 +98,27 @@ type Mapped interface {
 
 var typeMapped = reflect.TypeOf((*Mapped)(nil)).Elem()
 
+// FieldsSet, as a field of a struct mapped to a pydantic model, is the
+// model's __pydantic_fields_set__ (__fields_set__ in pydantic v1): the
+// fields given when it was made, which model_dump(exclude_unset=True)
+// keeps. Assign fills it, sorted, from a pickled model (and leaves it nil
+// for a dict); encoding sends only the fields it names, when it is not nil,
+// so that Python gets the model it sent, fields set and defaults alike. It
+// is never a Python field itself.
+type FieldsSet []string
+
+var typeFieldsSet = reflect.TypeOf(FieldsSet(nil))
+
+// fieldsSetIndex is the index of a struct's FieldsSet field, or -1.
+func fieldsSetIndex(t reflect.Type) int {
+	for i := 0; i < t.NumField(); i++ {
+		if f := t.Field(i); f.IsExported() && f.Type == typeFieldsSet {
+			return i
+		}
+	}
+	return -1
+}
+
 // mappedClass returns the Python class a Go type is mapped to.
 func mappedClass(t reflect.Type) (Class, bool) {
 	if t.Kind() == reflect.Interface || t.Kind() == reflect.Pointer || !t.Implements(typeMapped) {
@@ -119,7 +140,7 @@ func structFields(t reflect.Type) []structFieldInfo {
 	var out []structFieldInfo
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if !f.IsExported() {
+		if !f.IsExported() || f.Type == typeFieldsSet {
 			continue
 		}
 		name, skip := fieldName(f)
@@ -169,10 +190,18 @@ func normalizeMapped(rv reflect.Value, cls Class, plain bool, depth int) (any, e
 	fields := structFields(rv.Type())
 	switch cls.Kind {
 	case Pydantic, PydanticV1:
+		var only map[string]bool
+		if i := fieldsSetIndex(rv.Type()); i >= 0 && !rv.Field(i).IsNil() {
+			set := rv.Field(i).Interface().(FieldsSet)
+			only = make(map[string]bool, len(set))
+			for _, name := range set {
+				only[name] = true
+			}
+		}
 		d := &Dict{}
 		for _, f := range fields {
 			fv := rv.Field(f.index)
-			if f.omitEmpty && fv.IsZero() {
+			if only != nil && !only[f.name] || only == nil && f.omitEmpty && fv.IsZero() {
 				continue
 			}
 			v, err := normalizeWith(fv, plain, depth+1)

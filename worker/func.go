@@ -475,7 +475,7 @@ func (b *binder) bindStruct(args []any, kwargs *arqcompat.Dict) ([]reflect.Value
 	}
 	set := make([]bool, len(b.fields))
 	assignField := func(i int, value any) error {
-		if err := arqcompat.AssignValue(v.Field(b.fields[i].index), value); err != nil {
+		if err := arqcompat.AssignField(v.Field(b.fields[i].index), value); err != nil {
 			return argTypeErr(b.name, "'"+b.fields[i].name+"'", err)
 		}
 		set[i] = true
