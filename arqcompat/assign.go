@@ -175,6 +175,10 @@ func assign(rv reflect.Value, src any, path string, depth int, lax bool) error {
 		return nil
 	}
 	if src == nil {
+		if k := t.Kind(); k == reflect.Slice || k == reflect.Map {
+			rv.Set(reflect.Zero(t)) // None is a nil slice or map, which encodes as None again
+			return nil
+		}
 		return fail("")
 	}
 	if o, isObj := src.(*Object); isObj {

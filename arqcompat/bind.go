@@ -312,3 +312,78 @@ func tzinfoName(dt *Object) string {
 	}
 	return "?"
 }
+
+// reprObject writes an instance as Python's repr of a pydantic model, a
+// dataclass or a NamedTuple reads, Order(id=1, email='a@b.c'), from the
+// fields its pickle carries: by name when it has them, by position (a
+// NamedTuple, a frozen slots dataclass) when not. An enum member prints as
+// the call that makes it, Priority(3): its pickle holds no member name.
+func reprObject(b *strings.Builder, o *Object, depth int) {
+	name := className(o.Class).Name
+	named, positional, ok := objectFields(o)
+	switch {
+	case ok && named != nil:
+		b.WriteString(name + "(")
+		for i, it := range named.Items() {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			if k, isStr := it.Key.(string); isStr {
+				b.WriteString(k + "=")
+			}
+			repr(b, it.Value, depth+1)
+		}
+		b.WriteString(")")
+	case ok:
+		reprSeq(b, name+"(", ")", positional, depth)
+	default:
+		reprSeq(b, name+"(", ")", o.Args, depth)
+	}
+}
+
+// reprMapped writes a Go value of a Mapped type as Python's repr of its
+// class reads: Order(id=1, ...) with the Python field names, and an enum
+// whose Go type has a String method as <Priority.HIGH: 3>.
+func reprMapped(b *strings.Builder, v any, depth int) bool {
+	rv := reflect.ValueOf(v)
+	if !rv.IsValid() || rv.Kind() == reflect.Pointer || rv.Type().PkgPath() == "" {
+		return false
+	}
+	cls, ok := mappedClass(rv.Type())
+	if !ok {
+		return false
+	}
+	short := cls.Name
+	if i := strings.LastIndexByte(short, '.'); i >= 0 {
+		short = short[i+1:]
+	}
+	if cls.Kind == Enum {
+		base, err := normalizeBase(rv, false, 0)
+		if err != nil {
+			return false
+		}
+		if s, isStringer := v.(fmt.Stringer); isStringer {
+			b.WriteString("<" + short + "." + s.String() + ": ")
+			repr(b, base, depth+1)
+			b.WriteString(">")
+			return true
+		}
+		b.WriteString(short + "(")
+		repr(b, base, depth+1)
+		b.WriteString(")")
+		return true
+	}
+	if rv.Kind() != reflect.Struct {
+		return false
+	}
+	b.WriteString(short + "(")
+	for i, f := range structFields(rv.Type()) {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(f.name + "=")
+		repr(b, rv.Field(f.index).Interface(), depth+1)
+	}
+	b.WriteString(")")
+	return true
+}

@@ -140,7 +140,11 @@ func Lookup(name string) (Case, bool) {
 // FieldsSet (JSON carries neither zone names nor fields sets).
 func Bind(c Case, v any, loose bool) (string, error) {
 	p := reflect.New(reflect.TypeOf(c.Want))
-	if err := arqcompat.Assign(p.Interface(), v); err != nil {
+	assign := arqcompat.AssignValue
+	if loose {
+		assign = arqcompat.AssignField // ISO strings into time.Time, as in a model's fields
+	}
+	if err := assign(p.Elem(), v); err != nil {
 		return "", err
 	}
 	if d := diff(reflect.ValueOf(c.Want), p.Elem(), "", loose); d != "" {
