@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"strconv"
 	"time"
 )
 
@@ -112,13 +113,13 @@ func Assign(dst any, src any) error {
 }
 
 // AssignValue is Assign for a settable reflect.Value.
-func AssignValue(rv reflect.Value, src any) error { return assign(rv, src, "", 0, false) }
+func AssignValue(rv reflect.Value, src any) error { return assign(rv, src, 0, false) }
 
 // AssignField is AssignValue for a field of a model: as pydantic's lax
 // mode does, and as a struct's fields always do, it also takes ISO 8601
 // strings for a time.Time (what model_dump(mode='json') writes for a
 // datetime or date), which a bare time.Time does not.
-func AssignField(rv reflect.Value, src any) error { return assign(rv, src, "", 0, true) }
+func AssignField(rv reflect.Value, src any) error { return assign(rv, src, 0, true) }
 
 var (
 	typeTime     = reflect.TypeOf(time.Time{})
@@ -128,7 +129,8 @@ var (
 	typeBigRat   = reflect.TypeOf((*big.Rat)(nil))
 )
 
-func assign(rv reflect.Value, src any, path string, depth int, lax bool) error {
+func assign(rv reflect.Value, src any, depth int, lax bool) error {
+	const path = "" // each caller of a nested assign prefixes its place (withPath), on failure only
 	if depth > maxEncodeDepth {
 		return &AssignError{Path: path, Want: rv.Type().String(), Expected: pyTypeFor(rv.Type()), Got: pyTypeName(src), Msg: "nested too deeply"}
 	}
@@ -168,7 +170,7 @@ func assign(rv reflect.Value, src any, path string, depth int, lax bool) error {
 			return assignBigNumber(rv, src, fail)
 		}
 		p := reflect.New(t.Elem())
-		if err := assign(p.Elem(), src, path, depth+1, lax); err != nil {
+		if err := assign(p.Elem(), src, depth+1, lax); err != nil {
 			return err
 		}
 		rv.Set(p)
@@ -322,8 +324,8 @@ func assign(rv reflect.Value, src any, path string, depth int, lax bool) error {
 		}
 		s := reflect.MakeSlice(t, len(items), len(items))
 		for i, it := range items {
-			if err := assign(s.Index(i), it, fmt.Sprintf("%s[%d]", path, i), depth+1, lax); err != nil {
-				return err
+			if err := assign(s.Index(i), it, depth+1, lax); err != nil {
+				return withPath(err, "["+strconv.Itoa(i)+"]")
 			}
 		}
 		rv.Set(s)
@@ -352,8 +354,8 @@ func assign(rv reflect.Value, src any, path string, depth int, lax bool) error {
 			return fail(fmt.Sprintf("%d items do not fit %s", len(items), t))
 		}
 		for i, it := range items {
-			if err := assign(rv.Index(i), it, fmt.Sprintf("%s[%d]", path, i), depth+1, lax); err != nil {
-				return err
+			if err := assign(rv.Index(i), it, depth+1, lax); err != nil {
+				return withPath(err, "["+strconv.Itoa(i)+"]")
 			}
 		}
 		return nil
@@ -369,12 +371,12 @@ func assign(rv reflect.Value, src any, path string, depth int, lax bool) error {
 		m := reflect.MakeMapWithSize(t, d.Len())
 		for _, it := range d.Items() {
 			k := reflect.New(t.Key()).Elem()
-			if err := assign(k, it.Key, path+".keys()", depth+1, lax); err != nil {
-				return err
+			if err := assign(k, it.Key, depth+1, lax); err != nil {
+				return withPath(err, ".keys()")
 			}
 			v := reflect.New(t.Elem()).Elem()
-			if err := assign(v, it.Value, fmt.Sprintf("%s[%s]", path, Repr(it.Key)), depth+1, lax); err != nil {
-				return err
+			if err := assign(v, it.Value, depth+1, lax); err != nil {
+				return withPath(err, "["+Repr(it.Key)+"]")
 			}
 			m.SetMapIndex(k, v)
 		}
@@ -389,11 +391,19 @@ func assign(rv reflect.Value, src any, path string, depth int, lax bool) error {
 			rv.Set(reflect.ValueOf(Date{d.Year(), d.Month(), d.Day()}))
 			return nil
 		}
-		if ok, err := assignStruct(rv, src, path, depth); ok {
+		if ok, err := assignStruct(rv, src, depth); ok {
 			return err
 		}
 	}
 	return fail("")
+}
+
+// withPath puts the place of a nested value in front of its error's path.
+func withPath(err error, place string) error {
+	if ae, ok := err.(*AssignError); ok {
+		ae.Path = place + ae.Path
+	}
+	return err
 }
 
 func sequence(v any) ([]any, bool) {

@@ -156,7 +156,8 @@ func enumValue(o *Object) (any, bool) {
 // key, missing keys leaving their fields as they are; an instance must
 // carry every field of the struct (bar those tagged omitempty), by name or,
 // for a NamedTuple or a frozen slots dataclass, by position.
-func assignStruct(rv reflect.Value, src any, path string, depth int) (bool, error) {
+func assignStruct(rv reflect.Value, src any, depth int) (bool, error) {
+	const path = ""
 	t := rv.Type()
 	fields := structFields(t)
 	var named *Dict
@@ -171,7 +172,7 @@ func assignStruct(rv reflect.Value, src any, path string, depth int) (bool, erro
 			return false, nil
 		}
 		isObject = true
-		if i := fieldsSetIndex(t); i >= 0 {
+		if i := infoOf(t).fieldsSet; i >= 0 {
 			if set, ok := fieldsSetOf(x); ok {
 				rv.Field(i).Set(reflect.ValueOf(set))
 			}
@@ -191,8 +192,8 @@ func assignStruct(rv reflect.Value, src any, path string, depth int) (bool, erro
 				Msg: fmt.Sprintf("%s carries %d values by position, %s has %d fields", pyTypeName(src), len(positional), t, len(fields))}
 		}
 		for i, f := range fields {
-			if err := assign(rv.Field(f.index), positional[i], path+"["+pyQuote(f.name)+"]", depth+1, true); err != nil {
-				return true, err
+			if err := assign(rv.Field(f.index), positional[i], depth+1, true); err != nil {
+				return true, withPath(err, f.place)
 			}
 		}
 		return true, nil
@@ -206,8 +207,8 @@ func assignStruct(rv reflect.Value, src any, path string, depth int) (bool, erro
 			}
 			continue
 		}
-		if err := assign(rv.Field(f.index), v, path+"["+pyQuote(f.name)+"]", depth+1, true); err != nil {
-			return true, err
+		if err := assign(rv.Field(f.index), v, depth+1, true); err != nil {
+			return true, withPath(err, f.place)
 		}
 	}
 	return true, nil

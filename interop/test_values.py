@@ -9,6 +9,8 @@ of the same type(). appmodels.IN_ONLY rows bind into plain Go types.
 import datetime
 import pickle
 
+import pydantic
+import pydantic.v1
 import pytest
 from arq.connections import RedisSettings, create_pool
 from arq.jobs import Job
@@ -30,7 +32,7 @@ def same(got, want):
     if hasattr(want, "model_fields_set"):
         assert got.model_fields_set == want.model_fields_set
         assert got.model_dump(exclude_unset=True) == want.model_dump(exclude_unset=True)
-    if hasattr(want, "__fields_set__") and not hasattr(want, "model_fields_set"):
+    if isinstance(want, pydantic.v1.BaseModel):
         assert got.__fields_set__ == want.__fields_set__
 
 
