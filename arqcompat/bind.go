@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -100,6 +101,32 @@ func objectFields(o *Object) (named *Dict, positional []any, ok bool) {
 	return nil, nil, false
 }
 
+// fieldsSetOf reads a pickled pydantic model's fields set, sorted.
+func fieldsSetOf(o *Object) (FieldsSet, bool) {
+	st, ok := o.State.(*Dict)
+	if !ok || !o.HasState {
+		return nil, false
+	}
+	v, found := st.Get("__pydantic_fields_set__")
+	if !found {
+		if v, found = st.Get("__fields_set__"); !found {
+			return nil, false
+		}
+	}
+	items, ok := sequence(v)
+	if !ok {
+		return nil, false
+	}
+	set := make(FieldsSet, 0, len(items))
+	for _, it := range items {
+		if s, ok := it.(string); ok {
+			set = append(set, s)
+		}
+	}
+	sort.Strings(set)
+	return set, true
+}
+
 func isValidatorCall(name string) bool {
 	return strings.HasSuffix(name, ".model_validate") || strings.HasSuffix(name, ".parse_obj")
 }
@@ -129,7 +156,8 @@ func enumValue(o *Object) (any, bool) {
 // key, missing keys leaving their fields as they are; an instance must
 // carry every field of the struct (bar those tagged omitempty), by name or,
 // for a NamedTuple or a frozen slots dataclass, by position.
-func assignStruct(rv reflect.Value, src any, path string, depth int) (bool, error) {
+func assignStruct(rv reflect.Value, src any, depth int) (bool, error) {
+	const path = ""
 	t := rv.Type()
 	fields := structFields(t)
 	var named *Dict
@@ -144,6 +172,17 @@ func assignStruct(rv reflect.Value, src any, path string, depth int) (bool, erro
 			return false, nil
 		}
 		isObject = true
+		if i := infoOf(t).fieldsSet; i >= 0 {
+			if set, ok := fieldsSetOf(x); ok {
+				rv.Field(i).Set(reflect.ValueOf(set))
+			}
+		}
+	case []any, Tuple: // a NamedTuple as JSON and msgpack carry it
+		cls, ok := mappedClass(t)
+		if !ok || cls.Kind != NamedTuple {
+			return false, nil
+		}
+		positional, _ = sequence(src)
 	default:
 		return false, nil
 	}
@@ -153,8 +192,8 @@ func assignStruct(rv reflect.Value, src any, path string, depth int) (bool, erro
 				Msg: fmt.Sprintf("%s carries %d values by position, %s has %d fields", pyTypeName(src), len(positional), t, len(fields))}
 		}
 		for i, f := range fields {
-			if err := assign(rv.Field(f.index), positional[i], path+"["+pyQuote(f.name)+"]", depth+1); err != nil {
-				return true, err
+			if err := assign(rv.Field(f.index), positional[i], depth+1, true); err != nil {
+				return true, withPath(err, f.place)
 			}
 		}
 		return true, nil
@@ -168,8 +207,8 @@ func assignStruct(rv reflect.Value, src any, path string, depth int) (bool, erro
 			}
 			continue
 		}
-		if err := assign(rv.Field(f.index), v, path+"["+pyQuote(f.name)+"]", depth+1); err != nil {
-			return true, err
+		if err := assign(rv.Field(f.index), v, depth+1, true); err != nil {
+			return true, withPath(err, f.place)
 		}
 	}
 	return true, nil
@@ -273,4 +312,79 @@ func tzinfoName(dt *Object) string {
 		}
 	}
 	return "?"
+}
+
+// reprObject writes an instance as Python's repr of a pydantic model, a
+// dataclass or a NamedTuple reads, Order(id=1, email='a@b.c'), from the
+// fields its pickle carries: by name when it has them, by position (a
+// NamedTuple, a frozen slots dataclass) when not. An enum member prints as
+// the call that makes it, Priority(3): its pickle holds no member name.
+func reprObject(b *strings.Builder, o *Object, depth int) {
+	name := className(o.Class).Name
+	named, positional, ok := objectFields(o)
+	switch {
+	case ok && named != nil:
+		b.WriteString(name + "(")
+		for i, it := range named.Items() {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			if k, isStr := it.Key.(string); isStr {
+				b.WriteString(k + "=")
+			}
+			repr(b, it.Value, depth+1)
+		}
+		b.WriteString(")")
+	case ok:
+		reprSeq(b, name+"(", ")", positional, depth)
+	default:
+		reprSeq(b, name+"(", ")", o.Args, depth)
+	}
+}
+
+// reprMapped writes a Go value of a Mapped type as Python's repr of its
+// class reads: Order(id=1, ...) with the Python field names, and an enum
+// whose Go type has a String method as <Priority.HIGH: 3>.
+func reprMapped(b *strings.Builder, v any, depth int) bool {
+	rv := reflect.ValueOf(v)
+	if !rv.IsValid() || rv.Kind() == reflect.Pointer || rv.Type().PkgPath() == "" {
+		return false
+	}
+	cls, ok := mappedClass(rv.Type())
+	if !ok {
+		return false
+	}
+	short := cls.Name
+	if i := strings.LastIndexByte(short, '.'); i >= 0 {
+		short = short[i+1:]
+	}
+	if cls.Kind == Enum {
+		base, err := normalizeBase(rv, false, 0)
+		if err != nil {
+			return false
+		}
+		if s, isStringer := v.(fmt.Stringer); isStringer {
+			b.WriteString("<" + short + "." + s.String() + ": ")
+			repr(b, base, depth+1)
+			b.WriteString(">")
+			return true
+		}
+		b.WriteString(short + "(")
+		repr(b, base, depth+1)
+		b.WriteString(")")
+		return true
+	}
+	if rv.Kind() != reflect.Struct {
+		return false
+	}
+	b.WriteString(short + "(")
+	for i, f := range structFields(rv.Type()) {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(f.name + "=")
+		repr(b, rv.Field(f.index).Interface(), depth+1)
+	}
+	b.WriteString(")")
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 )
 
 // ClassKind is the kind of Python class a Go type stands for. It decides
@@ -98,53 +99,84 @@ type Mapped interface {
 
 var typeMapped = reflect.TypeOf((*Mapped)(nil)).Elem()
 
+// FieldsSet, as a field of a struct mapped to a pydantic model, is the
+// model's __pydantic_fields_set__ (__fields_set__ in pydantic v1): the
+// fields given when it was made, which model_dump(exclude_unset=True)
+// keeps. Assign fills it, sorted, from a pickled model (and leaves it nil
+// for a dict); encoding sends only the fields it names, when it is not nil,
+// so that Python gets the model it sent, fields set and defaults alike. It
+// is never a Python field itself.
+type FieldsSet []string
+
+var typeFieldsSet = reflect.TypeOf(FieldsSet(nil))
+
+// fieldsSetIndex is the index of a struct's FieldsSet field, or -1.
+func fieldsSetIndex(t reflect.Type) int {
+	for i := 0; i < t.NumField(); i++ {
+		if f := t.Field(i); f.IsExported() && f.Type == typeFieldsSet {
+			return i
+		}
+	}
+	return -1
+}
+
+// typeInfo is what binding and encoding need to know of a Go type, read
+// once per type with reflect.
+type typeInfo struct {
+	cls       Class
+	mapped    bool
+	fields    []structFieldInfo // a struct's Python fields
+	fieldsSet int               // the index of a struct's FieldsSet field, or -1
+}
+
+// typeInfos caches typeInfo by reflect.Type, as encoding/json caches its
+// struct fields: facts about types, the same for every caller.
+var typeInfos sync.Map
+
+func infoOf(t reflect.Type) *typeInfo {
+	if v, ok := typeInfos.Load(t); ok {
+		return v.(*typeInfo)
+	}
+	ti := &typeInfo{fieldsSet: -1}
+	if t.Kind() != reflect.Interface && t.Kind() != reflect.Pointer && t.Implements(typeMapped) {
+		ti.cls, ti.mapped = reflect.Zero(t).Interface().(Mapped).PythonClass(), true
+	}
+	if t.Kind() == reflect.Struct {
+		ti.fieldsSet = fieldsSetIndex(t)
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() || f.Type == typeFieldsSet {
+				continue
+			}
+			name, skip := fieldName(f)
+			if skip {
+				continue
+			}
+			ti.fields = append(ti.fields, structFieldInfo{name: name, index: i, omitEmpty: hasOmitEmpty(f), place: "[" + pyQuote(name) + "]"})
+		}
+	}
+	v, _ := typeInfos.LoadOrStore(t, ti)
+	return v.(*typeInfo)
+}
+
 // mappedClass returns the Python class a Go type is mapped to.
 func mappedClass(t reflect.Type) (Class, bool) {
-	if t.Kind() == reflect.Interface || t.Kind() == reflect.Pointer || !t.Implements(typeMapped) {
-		return Class{}, false
-	}
-	return reflect.Zero(t).Interface().(Mapped).PythonClass(), true
+	ti := infoOf(t)
+	return ti.cls, ti.mapped
 }
 
 // structFieldInfo is an exported, not skipped struct field: its Python
-// name, its index and whether its tag says omitempty.
+// name, its index, whether its tag says omitempty, and its place in an
+// error's path ("['name']").
 type structFieldInfo struct {
 	name      string
 	index     int
 	omitEmpty bool
+	place     string
 }
 
 // structFields lists the fields of a struct type that map to Python fields.
-func structFields(t reflect.Type) []structFieldInfo {
-	var out []structFieldInfo
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		name, skip := fieldName(f)
-		if skip {
-			continue
-		}
-		out = append(out, structFieldInfo{name: name, index: i, omitEmpty: hasOmitEmpty(f)})
-	}
-	return out
-}
-
-func hasOmitEmpty(f reflect.StructField) bool {
-	for _, tag := range []string{"arq", "json"} {
-		if t, ok := f.Tag.Lookup(tag); ok {
-			_, opts, _ := strings.Cut(t, ",")
-			for _, o := range strings.Split(opts, ",") {
-				if o == "omitempty" || o == "omitzero" {
-					return true
-				}
-			}
-			return false
-		}
-	}
-	return false
-}
+func structFields(t reflect.Type) []structFieldInfo { return infoOf(t).fields }
 
 // normalizeMapped turns a value of a mapped type into the *Object Python
 // rebuilds as an instance of cls (plain false), or into the plain value
@@ -169,10 +201,18 @@ func normalizeMapped(rv reflect.Value, cls Class, plain bool, depth int) (any, e
 	fields := structFields(rv.Type())
 	switch cls.Kind {
 	case Pydantic, PydanticV1:
+		var only map[string]bool
+		if i := infoOf(rv.Type()).fieldsSet; i >= 0 && !rv.Field(i).IsNil() {
+			set := rv.Field(i).Interface().(FieldsSet)
+			only = make(map[string]bool, len(set))
+			for _, name := range set {
+				only[name] = true
+			}
+		}
 		d := &Dict{}
 		for _, f := range fields {
 			fv := rv.Field(f.index)
-			if f.omitEmpty && fv.IsZero() {
+			if only != nil && !only[f.name] || only == nil && f.omitEmpty && fv.IsZero() {
 				continue
 			}
 			v, err := normalizeWith(fv, plain, depth+1)
@@ -215,4 +255,19 @@ func normalizeMapped(rv reflect.Value, cls Class, plain bool, depth int) (any, e
 		return &Object{Class: cls.Global(), Args: Tuple(values)}, nil
 	}
 	return nil, fmt.Errorf("%s.PythonClass() has no valid Kind (%s)", rv.Type(), cls.Kind)
+}
+
+func hasOmitEmpty(f reflect.StructField) bool {
+	for _, tag := range []string{"arq", "json"} {
+		if t, ok := f.Tag.Lookup(tag); ok {
+			_, opts, _ := strings.Cut(t, ",")
+			for _, o := range strings.Split(opts, ",") {
+				if o == "omitempty" || o == "omitzero" {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return false
 }

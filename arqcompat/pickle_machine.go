@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -111,6 +112,20 @@ func (u *unpickler) popMark() ([]any, error) {
 	m := u.marks[len(u.marks)-1]
 	u.marks = u.marks[:len(u.marks)-1]
 	items := append([]any(nil), u.stack[m:]...)
+	u.stack = u.stack[:m]
+	return items, nil
+}
+
+// popMarkView is popMark without the copy: the items stay in the stack's
+// array, valid until the next push. For opcodes that copy them right away
+// (APPENDS, SETITEMS, ADDITEMS).
+func (u *unpickler) popMarkView() ([]any, error) {
+	if len(u.marks) == 0 {
+		return nil, u.errf("no MARK on the stack")
+	}
+	m := u.marks[len(u.marks)-1]
+	u.marks = u.marks[:len(u.marks)-1]
+	items := u.stack[m:]
 	u.stack = u.stack[:m]
 	return items, nil
 }
@@ -372,7 +387,7 @@ func (u *unpickler) load() (any, error) {
 			}
 		case 'e':
 			var items []any
-			if items, err = u.popMark(); err == nil {
+			if items, err = u.popMarkView(); err == nil {
 				err = u.appendTo(items)
 			}
 		case 's':
@@ -384,12 +399,12 @@ func (u *unpickler) load() (any, error) {
 			}
 		case 'u':
 			var items []any
-			if items, err = u.popMark(); err == nil {
+			if items, err = u.popMarkView(); err == nil {
 				err = u.setItems(items)
 			}
 		case 0x90:
 			var items []any
-			if items, err = u.popMark(); err == nil {
+			if items, err = u.popMarkView(); err == nil {
 				var t any
 				if t, err = u.top(); err == nil {
 					s, ok := t.(*rawSet)
@@ -690,6 +705,9 @@ func (u *unpickler) setItems(items []any) error {
 	t, err := u.top()
 	if err != nil {
 		return err
+	}
+	if d, ok := t.(*rawDict); ok {
+		d.items = slices.Grow(d.items, len(items)/2)
 	}
 	for i := 0; i < len(items); i += 2 {
 		switch x := t.(type) {

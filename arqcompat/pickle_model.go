@@ -42,7 +42,7 @@ func pickleUnmarshal(data []byte, lim Limits) (any, error) {
 	if len(data) > lim.MaxBytes {
 		return nil, overLimit("pickle", "payload of %d bytes is over the %d-byte limit", len(data), lim.MaxBytes)
 	}
-	u := &unpickler{data: data, stack: make([]any, 0, 16)}
+	u := &unpickler{data: data, stack: make([]any, 0, 16), memo: make([]any, 0, min(max(len(data)/16, 8), 4096))}
 	raw, err := u.load()
 	if err != nil {
 		return nil, err
@@ -63,14 +63,24 @@ func (c *budget) convSlice(items []any, depth int) ([]any, error) {
 	return out, nil
 }
 
-func (c *budget) convDict(items [][2]any, depth int) (*Dict, error) {
+// smallDict is the size up to which a decoded dict whose keys are all
+// str keeps no index: duplicates are found by scanning, and Get scans
+// (see Dict), which for a model's few fields is cheaper than a map.
+const smallDict = 32
+
+func (c *budget) convDict(items []Item, depth int) (*Dict, error) {
+	if len(items) <= smallDict {
+		if d, ok, err := c.convSmallDict(items, depth); ok || err != nil {
+			return d, err
+		}
+	}
 	d := &Dict{}
 	for _, kv := range items {
-		k, err := c.conv(kv[0], depth+1)
+		k, err := c.conv(kv.Key, depth+1)
 		if err != nil {
 			return nil, err
 		}
-		v, err := c.conv(kv[1], depth+1)
+		v, err := c.conv(kv.Value, depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -83,7 +93,45 @@ func (c *budget) convDict(items [][2]any, depth int) (*Dict, error) {
 	return d, nil
 }
 
+// convSmallDict is convDict for a small dict of str keys, without an
+// index; ok is false when a key is not a str.
+func (c *budget) convSmallDict(items []Item, depth int) (*Dict, bool, error) {
+	for _, kv := range items {
+		if _, ok := kv.Key.(string); !ok {
+			return nil, false, nil
+		}
+	}
+	d := &Dict{items: make([]Item, 0, len(items))}
+next:
+	for _, kv := range items {
+		k := kv.Key.(string)
+		if err := c.enter(depth + 1); err != nil {
+			return nil, true, err
+		}
+		if err := c.expand(len(k)); err != nil {
+			return nil, true, err
+		}
+		v, err := c.conv(kv.Value, depth+1)
+		if err != nil {
+			return nil, true, err
+		}
+		for i := range d.items {
+			if d.items[i].Key.(string) == k {
+				d.items[i].Value = v // a repeated key: the last value wins, in the first place
+				continue next
+			}
+		}
+		d.items = append(d.items, Item{k, v})
+	}
+	return d, true, nil
+}
+
 func (c *budget) dedupe(items []any) ([]any, error) {
+	if len(items) <= smallDict {
+		if out, ok, err := c.dedupeStrings(items); ok {
+			return out, err
+		}
+	}
 	seen := make(map[any]bool, len(items))
 	out := items[:0]
 	for _, it := range items {
@@ -122,11 +170,7 @@ func (c *budget) conv(v any, depth int) (any, error) {
 		}
 		return items, err
 	case *rawDict:
-		kvs := make([][2]any, len(x.items))
-		for i, e := range x.items {
-			kvs[i] = [2]any{e.Key, e.Value}
-		}
-		return c.convDict(kvs, depth)
+		return c.convDict(x.items, depth)
 	case *rawSet:
 		conv, err := c.convSlice(x.items, depth)
 		if err != nil {
@@ -169,11 +213,7 @@ func (c *budget) convCall(p *pyCall, depth int) (any, error) {
 	}
 	var dictItems *Dict
 	if p.dictItems != nil {
-		kvs := make([][2]any, len(p.dictItems))
-		for i, e := range p.dictItems {
-			kvs[i] = [2]any{e.Key, e.Value}
-		}
-		if dictItems, err = c.convDict(kvs, depth); err != nil {
+		if dictItems, err = c.convDict(p.dictItems, depth); err != nil {
 			return nil, err
 		}
 	}
@@ -215,6 +255,31 @@ func (c *budget) convCall(p *pyCall, depth int) (any, error) {
 	}
 	return &Object{Class: p.cls, Args: Tuple(args), NewObj: p.newobj, Kwargs: kwargs, State: state, HasState: p.hasState,
 		ListItems: listItems, DictItems: dictItems}, nil
+}
+
+// dedupeStrings is dedupe for a few str members, without a map; ok is
+// false when a member is not a str.
+func (c *budget) dedupeStrings(items []any) ([]any, bool, error) {
+	for _, it := range items {
+		if _, ok := it.(string); !ok {
+			return nil, false, nil
+		}
+	}
+	out := items[:0]
+next:
+	for _, it := range items {
+		s := it.(string)
+		if err := c.expand(len(s)); err != nil {
+			return nil, true, err
+		}
+		for _, seen := range out {
+			if seen.(string) == s {
+				continue next
+			}
+		}
+		out = append(out, s)
+	}
+	return out, true, nil
 }
 
 // callErr is the error of a call buildKnown refused: a limit as it is.

@@ -281,6 +281,9 @@ func repr(b *strings.Builder, v any, depth int) {
 		}
 		fmt.Fprintf(b, "datetime.datetime(%d, %d, %d, ", x.Year(), int(x.Month()), x.Day())
 		reprClock(b, x.Hour(), x.Minute(), x.Second(), x.Nanosecond()/1000)
+		if ianaName(x.Location()) != "" && isFold(x) {
+			b.WriteString(", fold=1")
+		}
 		b.WriteString(", tzinfo=")
 		_, off := x.Zone()
 		reprZone(b, x.Location(), time.Duration(off)*time.Second)
@@ -310,13 +313,15 @@ func repr(b *strings.Builder, v any, depth int) {
 		b.WriteString(x.Class.Name)
 		reprSeq(b, "(", ")", x.Args, depth)
 	case *Object:
-		b.WriteString(x.Class.Name)
-		reprSeq(b, "(", ")", x.Args, depth)
+		reprObject(b, x, depth)
 	case Global:
 		b.WriteString("<" + x.String() + ">")
 	default:
 		if isModelValue(x) { // int64, *big.Int
 			fmt.Fprintf(b, "%v", x)
+			return
+		}
+		if reprMapped(b, x, depth) {
 			return
 		}
 		if nv, err := Normalize(x); err == nil && isModelValue(nv) {

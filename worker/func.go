@@ -457,6 +457,11 @@ func (b *binder) noArgs(args []any, kwargs *arqcompat.Dict) error {
 // fill them by keyword (the kwargs-as-struct form).
 func (b *binder) bindStruct(args []any, kwargs *arqcompat.Dict) ([]reflect.Value, error) {
 	v := reflect.New(b.params[0]).Elem()
+	if len(args) == 0 && b.names != nil && kwargs.Len() == 1 {
+		if whole, ok := kwargs.Get(b.names[0]); ok && isInstance(whole) {
+			args, kwargs = []any{whole}, nil // f(order=Order(...)), the parameter by its name
+		}
+	}
 	if len(args) == 1 && isInstance(args[0]) {
 		if kwargs.Len() > 0 {
 			for _, it := range kwargs.Items() {
@@ -478,7 +483,7 @@ func (b *binder) bindStruct(args []any, kwargs *arqcompat.Dict) ([]reflect.Value
 	}
 	set := make([]bool, len(b.fields))
 	assignField := func(i int, value any) error {
-		if err := arqcompat.AssignValue(v.Field(b.fields[i].index), value); err != nil {
+		if err := arqcompat.AssignField(v.Field(b.fields[i].index), value); err != nil {
 			return argTypeErr(b.name, "'"+b.fields[i].name+"'", err)
 		}
 		set[i] = true

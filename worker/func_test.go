@@ -81,7 +81,7 @@ func TestTypeErrorsUsePythonNames(t *testing.T) {
 		"structPos":    {Function: "typed", Args: []any{"ann", "ten"}},
 		"structNested": {Function: "typed", Kwargs: map[string]any{"tags": []any{1, "x"}}},
 		"structOK":     {Function: "typed", Kwargs: map[string]any{"name": "ann", "age": 3}},
-		"datetime":     {Function: "when", Args: []any{"next tuesday"}}, // an ISO string would bind (the JSON path)
+		"datetime":     {Function: "when", Args: []any{"2024-01-01"}},
 		"datetimeKw":   {Function: "when", Kwargs: map[string]any{"t": 1.5}},
 		"unnamed":      {Function: "unnamed", Args: []any{arqcompat.NaiveDateTime{Time: time.Unix(0, 0).UTC()}, "1s"}},
 		"variadic":     {Function: "sum", Args: []any{1, 2, "3"}},

@@ -128,7 +128,7 @@ func main() {
 	// a 0 given on the command line is arq's literal 0, as in a WorkerSettings
 	keep := literal(*keepResult)
 	timeout, tries, healthEvery := literal(*jobTimeout), literal(*maxTries), literal(*health)
-	funcs, err := selectFunctions(functions(rdb), *only, *limits)
+	funcs, err := selectFunctions(append(functions(rdb), valueFunctions()...), *only, *limits)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
