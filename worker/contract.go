@@ -249,7 +249,10 @@ func (d *describer) typeOf(t reflect.Type) *contract.Type {
 	return kind(contract.KindAny)
 }
 
-var typeMapped = reflect.TypeOf((*arqcompat.Mapped)(nil)).Elem()
+var (
+	typeMapped    = reflect.TypeOf((*arqcompat.Mapped)(nil)).Elem()
+	typeFieldsSet = reflect.TypeOf(arqcompat.FieldsSet(nil))
+)
 
 // mappedType describes a Go type mapped to a Python class as a model of
 // that class. An enum's members are not known from Go: the model lists
@@ -278,7 +281,7 @@ func (d *describer) mappedType(t reflect.Type) *contract.Type {
 	if t.Kind() == reflect.Struct {
 		for i := 0; i < t.NumField(); i++ {
 			name, ok := keyword(t.Field(i))
-			if !ok {
+			if !ok || t.Field(i).Type == typeFieldsSet { // pydantic's fields set, not a field
 				continue
 			}
 			f := contract.Field{Name: name, Type: d.typeOf(t.Field(i).Type)}

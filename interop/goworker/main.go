@@ -332,7 +332,7 @@ func pyAdd(a, b any) (any, error) {
 // dumpWorkerContract writes the contract of the fixture's functions (the
 // selection --functions makes) and exits; it connects to nothing.
 func dumpWorkerContract(path, queue string, ser arqcompat.Serializer, only, cronCount string) int {
-	funcs, err := selectFunctions(functions(nil), only, "")
+	funcs, err := selectFunctions(append(functions(nil), valueFunctions()...), only, "")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
