@@ -277,3 +277,19 @@ def test_readme_typed_contracts_example_is_the_one_the_suite_runs(tmp_path):
     # and the difference it shows is the one the signature test sees
     [shown] = fenced(section, "")
     assert shown == "function send_welcome_email: parameter user_id: type int in A, str in B"
+
+
+def test_check_compares_a_python_and_a_go_worker_of_one_queue(tmp_path):
+    # the migration fleet: Python's six functions, and the Go worker taking them over
+    export("interop.arq_settings.MigrateWorkerSettings", tmp_path / "py.json")
+    six = "count,add,echo,work,job_info,sleep"
+    for name, functions in (("go6.json", six), ("go2.json", "count,add")):
+        p = subprocess.run([str(BIN / "goworker"), "--dump-contract", tmp_path / name, "--functions", functions],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+    p = goarq("contract", "check", tmp_path / "py.json", tmp_path / "go6.json")
+    assert (p.returncode, p.stdout) == (0, ""), p.stdout
+    # a Go worker on the shared queue that lacks four of them
+    p = goarq("contract", "check", tmp_path / "py.json", tmp_path / "go2.json")
+    assert p.returncode == 1
+    assert p.stdout.splitlines() == [f"function {f}: defined in A only: B does not run it" for f in ("echo", "job_info", "sleep", "work")]
