@@ -126,7 +126,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			enqueueCommand(), statusCommand(), resultCommand(), infoCommand(), abortCommand(),
 			jobsCommand(), resultsCommand(), statsCommand(), healthCommand(), demoCommand(),
-			dashboardCommand(), exporterCommand(), workersCommand(),
+			dashboardCommand(), exporterCommand(), workersCommand(), doctorCommand(), aclCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
