@@ -331,7 +331,7 @@ func (d *run) acl(ctx context.Context) {
 }
 
 func (d *run) clock(ctx context.Context) {
-	server, sent, received, err := d.rdb.ServerTime(ctx)
+	server, sent, received, err := d.rdb.ServerTime(ctx, d.o.Now)
 	if err != nil {
 		d.fail(CheckClock, "", err)
 		return

@@ -88,13 +88,14 @@ func (r *RDB) ServerFacts(ctx context.Context) (ServerFacts, error) {
 	return f, nil
 }
 
-// ServerTime is Redis's TIME, with the local instants just before the
-// command was sent and just after its reply arrived.
-func (r *RDB) ServerTime(ctx context.Context) (server, sent, received time.Time, err error) {
+// ServerTime is Redis's TIME, with the instants of clock (the local
+// clock, time.Now) just before the command was sent and just after its
+// reply arrived.
+func (r *RDB) ServerTime(ctx context.Context, clock func() time.Time) (server, sent, received time.Time, err error) {
 	ctx = r.with(ctx)
-	sent = time.Now()
+	sent = clock()
 	server, err = r.c.Time(ctx).Result()
-	received = time.Now()
+	received = clock()
 	return server, sent, received, err
 }
 
