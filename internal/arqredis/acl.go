@@ -110,8 +110,8 @@ var aclUses = []aclUse{
 	{rolesWrite, []string{"ZADD", "@" + aclQueue, "1", "id"}, true, "enqueue script, RDB.EnqueueWatchMulti, RDB.RequestAbort"},
 	{rolesWrite, []string{"WATCH", "@" + aclJob}, false, "RDB.EnqueueWatchMulti"},
 	{rolesWrite, []string{"UNWATCH"}, false, "RDB.EnqueueWatchMulti"},
-	{rolesAll, []string{"MULTI"}, false, "every MULTI/EXEC"},
-	{rolesAll, []string{"EXEC"}, false, "every MULTI/EXEC"},
+	{rolesWrite, []string{"MULTI"}, false, "every MULTI/EXEC (finishes, RDB.JobState, RDB.PollResult, RDB.RequestAbort, RDB.AbortRequests)"},
+	{rolesWrite, []string{"EXEC"}, false, "every MULTI/EXEC"},
 
 	// the worker's other commands
 	{rolesWorker, []string{"ZRANGE", "@" + aclQueue, "0", "0", "WITHSCORES"}, false, "RDB.Head"},
