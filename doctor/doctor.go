@@ -386,7 +386,11 @@ func (d *run) queues(ctx context.Context) {
 		}
 	}
 
+	running := map[string]bool{}
 	keys, err := d.rdb.ScanJobKeys(ctx, d.o.Sample)
+	for _, id := range keys.InProgress {
+		running[id] = true
+	}
 	if err != nil {
 		d.fail(CheckInProgress, "", err)
 	} else {
@@ -397,7 +401,7 @@ func (d *run) queues(ctx context.Context) {
 
 	for _, q := range d.o.Queues {
 		d.queueRecords(ctx, q, workers[q], nowMS)
-		d.oldest(ctx, q, live[q], now)
+		d.oldest(ctx, q, live[q], running, now)
 	}
 }
 
@@ -615,19 +619,34 @@ func (d *run) queueRecords(ctx context.Context, q string, workers []workerRecord
 		Fix: "start a worker that registers these functions, or abort the jobs"})
 }
 
-func (d *run) oldest(ctx context.Context, q string, live bool, now time.Time) {
-	h, err := d.rdb.QueueHead(ctx, q, now.UnixMilli(), 1, nil)
+// headScan bounds the ready entries the oldest-ready check reads to find
+// one that is not running.
+const headScan = 100
+
+func (d *run) oldest(ctx context.Context, q string, live bool, running map[string]bool, now time.Time) {
+	h, err := d.rdb.QueueHead(ctx, q, now.UnixMilli(), headScan, nil)
 	if err != nil {
 		d.fail(CheckOldestReady, q, err)
 		return
 	}
-	if len(h.Head) == 0 {
-		d.rep.add(Finding{Check: CheckOldestReady, Severity: OK, Queue: q, Message: fmt.Sprintf("no ready job (%d deferred)", h.Total-h.Ready)})
+	var id string
+	var score float64
+	for _, z := range h.Head {
+		if m, _ := z.Member.(string); !running[m] {
+			id, score = m, z.Score
+			break
+		}
+	}
+	if id == "" {
+		msg := fmt.Sprintf("no ready job waits (%d deferred)", h.Total-h.Ready)
+		if len(h.Head) > 0 {
+			msg = fmt.Sprintf("no ready job waits: the first %d ready are running (%d deferred)", len(h.Head), h.Total-h.Ready)
+		}
+		d.rep.add(Finding{Check: CheckOldestReady, Severity: OK, Queue: q, Message: msg})
 		return
 	}
-	id, _ := h.Head[0].Member.(string)
-	age := now.Sub(time.UnixMilli(int64(h.Head[0].Score)))
-	msg := fmt.Sprintf("%d ready job(s); the oldest has waited %s", h.Ready, age.Round(time.Millisecond))
+	age := now.Sub(time.UnixMilli(int64(score)))
+	msg := fmt.Sprintf("the oldest ready job that is not running has waited %s", age.Round(time.Millisecond))
 	if age <= d.o.MaxReadyAge {
 		d.rep.add(Finding{Check: CheckOldestReady, Severity: OK, Queue: q, Message: msg})
 		return
