@@ -3,7 +3,7 @@
 // QueueCollector reads any arq queue from Redis at scrape time, so a fleet
 // of Python workers gets metrics without a change: job counts by state, the
 // age of the oldest ready job, kept results by function and success, and
-// the workers' health-check line. WorkerObserver is a worker.Observer that
+// the workers' health-check line, and whether Redis may evict keys. WorkerObserver is a worker.Observer that
 // counts the jobs a goarq worker runs.
 //
 // It lives apart from package worker so that importing worker does not
@@ -59,7 +59,7 @@ func NewQueueCollector(in *client.Inspector, queues ...string) *QueueCollector {
 
 // Describe implements prometheus.Collector.
 func (c *QueueCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{queueJobsDesc, oldestReadyDesc, resultsDesc, healthJobsDesc, healthAgeDesc, indexAgeDesc, indexTookDesc} {
+	for _, d := range []*prometheus.Desc{queueJobsDesc, oldestReadyDesc, resultsDesc, healthJobsDesc, healthAgeDesc, indexAgeDesc, indexTookDesc, evictsDesc} {
 		ch <- d
 	}
 }
@@ -111,6 +111,7 @@ func (c *QueueCollector) CollectContext(ctx context.Context, ch chan<- prometheu
 	for k, n := range counts {
 		ch <- gauge(resultsDesc, float64(n), k.q, k.f, k.s)
 	}
+	c.collectEviction(ctx, ch)
 	if !snap.Pending {
 		ch <- gauge(indexAgeDesc, now.Sub(snap.At).Seconds())
 		ch <- gauge(indexTookDesc, snap.Took.Seconds())

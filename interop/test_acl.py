@@ -196,7 +196,7 @@ async def run_dashboard(srv, admin, url):
     try:
         await web.ready()
         await wait_for(lambda: admin.keys(f"goarq:worker:{QUEUE}:*"), timeout=15)
-        for path in ("/", "/jobs", "/results", f"/job/{done}", f"/job/{failed}"):
+        for path in ("/", "/jobs", "/results", f"/job/{done}", f"/job/{failed}", "/metrics"):
             await asyncio.to_thread(web.get, path)
         page = await asyncio.to_thread(web.get, f"/job/{deferred}")
         csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
@@ -217,7 +217,7 @@ async def run_read_only(srv, admin, url):
     web = Web(url, "dashboard", "--read-only")
     try:
         await web.ready()
-        for path in ("/", "/jobs", "/results", f"/job/{done}", f"/job/{failed}"):
+        for path in ("/", "/jobs", "/results", f"/job/{done}", f"/job/{failed}", "/metrics"):
             body = await asyncio.to_thread(web.get, path)
             assert "Internal Server Error" not in body
     finally:
@@ -233,6 +233,7 @@ async def run_exporter(srv, admin, url):
         assert re.search(r'^arq_queue_jobs\{.*state="deferred".*\} 1$', text, re.M), text
         assert re.search(r'^arq_queue_results\{function="add",.*success="true"\} 1$', text, re.M), text
         assert re.search(r'^arq_queue_results\{function="fail",.*success="false"\} 1$', text, re.M), text
+        assert 'arq_redis_evicts_keys{policy="noeviction"} 0' in text, text
     finally:
         web.stop()
 

@@ -303,6 +303,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.log.InfoContext(ctx, fmt.Sprintf("Starting worker for %d functions: %s", len(w.funcs), w.names()),
 		"queue", w.s.QueueName, "functions", len(w.funcs))
 	w.logRedisInfo(ctx)
+	w.warnEviction(ctx)
 	if w.s.OnStartup != nil {
 		if err := w.s.OnStartup(ctx); err != nil {
 			return fmt.Errorf("on_startup: %w", err)

@@ -130,7 +130,8 @@ var aclUses = []aclUse{
 	{rolesWorker, []string{"SET", "@" + aclWorkers, "x", "PX", "1000"}, true, "RDB.WriteWorker"},
 	{rolesWorker, []string{"DEL", "@" + aclWorkers}, true, "RDB.DeleteWorker"},
 	{rolesWorker, []string{"INFO", "server"}, false, "RDB.ServerInfo"},
-	{[]Role{RoleWorker, RoleExporter}, []string{"INFO", "memory"}, false, "RDB.ServerInfo, RDB.EvictionPolicy (the worker's warning, the exporter's gauge)"},
+	{[]Role{RoleWorker, RoleDashboard, RoleDashboardReadOnly, RoleExporter}, []string{"INFO", "memory"}, false,
+		"RDB.ServerInfo, RDB.EvictionPolicy (the worker's warning, the eviction gauge of the exporter and the dashboard's /metrics)"},
 	{rolesWorker, []string{"DBSIZE"}, false, "RDB.ServerInfo"},
 
 	// the client's reads of one job: Job.status, result, info, result_info
