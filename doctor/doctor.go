@@ -203,7 +203,7 @@ func (d *run) server(ctx context.Context) {
 		d.fail(CheckVersion, "", err)
 		return
 	}
-	switch major, minor := parseVersion(f.Version); {
+	switch major := parseVersion(f.Version); {
 	case f.Version == "":
 		d.rep.add(Finding{Check: CheckVersion, Severity: Warning, Message: "the server does not report redis_version (an embedded Redis or a proxy?)",
 			Fix: "run goarq against Redis 7.0 or later"})
@@ -213,7 +213,7 @@ func (d *run) server(ctx context.Context) {
 	case major < 7:
 		d.rep.add(Finding{Check: CheckVersion, Severity: Info, Message: "Redis " + f.Version + ": `goarq acl`'s rules (read-only key patterns) and ACL DRYRUN need Redis 7.0"})
 	default:
-		d.rep.add(Finding{Check: CheckVersion, Severity: OK, Message: fmt.Sprintf("Redis %s (%d.%d)", f.Version, major, minor)})
+		d.rep.add(Finding{Check: CheckVersion, Severity: OK, Message: "Redis " + f.Version})
 	}
 
 	switch f.MaxmemoryPolicy {
@@ -247,13 +247,9 @@ func (d *run) server(ctx context.Context) {
 	}
 }
 
-func parseVersion(v string) (major, minor int) {
-	parts := strings.SplitN(v, ".", 3)
-	major, _ = strconv.Atoi(parts[0])
-	if len(parts) > 1 {
-		minor, _ = strconv.Atoi(parts[1])
-	}
-	return major, minor
+func parseVersion(v string) (major int) {
+	major, _ = strconv.Atoi(strings.SplitN(v, ".", 2)[0])
+	return major
 }
 
 // tracking arms a push wake-up Watcher on the first queue, as a worker does.
@@ -646,7 +642,11 @@ func (d *run) oldest(ctx context.Context, q string, live bool, running map[strin
 		return
 	}
 	age := now.Sub(time.UnixMilli(int64(score)))
-	msg := fmt.Sprintf("the oldest ready job that is not running has waited %s", age.Round(time.Millisecond))
+	round := time.Millisecond
+	if age > time.Minute {
+		round = time.Second
+	}
+	msg := fmt.Sprintf("the oldest ready job that is not running has waited %s", age.Round(round))
 	if age <= d.o.MaxReadyAge {
 		d.rep.add(Finding{Check: CheckOldestReady, Severity: OK, Queue: q, Message: msg})
 		return

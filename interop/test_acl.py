@@ -294,7 +294,24 @@ def test_rule_is_read_only_for_read_roles_and_names_the_queue():
         rule = acl_rule(role, "u")
         assert " ~" not in rule and "+del" not in rule and "+zadd" not in rule, rule
         assert f"%R~{QUEUE}" in rule.split(), rule
-    rule = acl_rule("worker", "u", "--queue", "jobs*")
-    assert "~jobs\\*" in rule.split() and "~jobs\\*:health-check" in rule.split(), rule
+    rule = shlex.split(acl_rule("worker", "u", "--queue", "jobs*"))  # as redis-cli splits it
+    assert "~jobs\\*" in rule and "~jobs\\*:health-check" in rule, rule
     p = subprocess.run([str(BIN / "goarq"), "acl", "--role", "admin"], capture_output=True, text=True, timeout=30)
     assert p.returncode == 2 and "unknown role" in p.stderr, p.stderr
+
+
+def test_printed_rule_pipes_into_redis_cli_with_an_awkward_password():
+    srv = RedisServer()
+    try:
+        pw = 'p w"x\\y'
+        rule = subprocess.run([str(BIN / "goarq"), "acl", "--role", "worker", "--queue", "jobs*", "--password", pw],
+                              capture_output=True, text=True, timeout=30).stdout
+        p = subprocess.run(["redis-cli", "-p", str(srv.port)], input=rule, capture_output=True, text=True, timeout=30)
+        assert p.stdout.strip() == "OK", (rule, p.stdout, p.stderr)
+        r = redis.Redis(port=srv.port, username="goarq-worker", password=pw)
+        assert r.zcard("jobs*") == 0  # the pattern matches the queue itself
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            r.zcard("jobsX")  # and not what its glob would
+        r.close()
+    finally:
+        srv.stop()

@@ -18,14 +18,14 @@ func aclCommand() *cli.Command {
 			&cli.StringFlag{Name: "user", Usage: "the ACL user's name (default goarq-<role>)"},
 			&cli.StringFlag{Name: "password", Usage: "the user's password (default: CHANGE-ME, to replace)", Value: "CHANGE-ME"},
 		},
-		Description: "Example:\n   goarq acl --role worker --queue arq:queue | redis-cli -x ...\n   redis-cli $(goarq acl --role exporter --queue arq:queue)\n\n" +
+		Description: "Example:\n   goarq acl --role worker --queue arq:queue --password \"$PW\" | redis-cli -u redis://admin@redis:6379\n\n" +
 			"The rule starts with reset, so the user has exactly it. A worker whose jobs enqueue into other\n" +
 			"queues needs those queues too (repeat --queue).",
 		Action: func(c *cli.Context) error {
 			role := arqredis.Role(c.String("role"))
 			rule, err := arqredis.RoleRule(role, commandQueues(c))
 			if err != nil {
-				return fail(exitUsage, "--role: %v", err)
+				return fail(exitUsage, "%v", err)
 			}
 			user := c.String("user")
 			if user == "" {

@@ -183,23 +183,58 @@ type ACLRule struct {
 }
 
 // String is the rule's body: -@all, the commands, resetkeys, the key
-// patterns, resetchannels and the channels.
+// patterns, resetchannels and the channels, each quoted as redis-cli
+// reads it where needed.
 func (r ACLRule) String() string {
 	parts := []string{"-@all"}
 	for _, c := range r.Commands {
 		parts = append(parts, "+"+c)
 	}
 	parts = append(parts, "resetkeys")
-	parts = append(parts, r.Keys...)
+	for _, k := range r.Keys {
+		parts = append(parts, cliQuote(k))
+	}
 	parts = append(parts, "resetchannels")
-	parts = append(parts, r.Channels...)
+	for _, c := range r.Channels {
+		parts = append(parts, cliQuote(c))
+	}
 	return strings.Join(parts, " ")
 }
 
-// SetUser is the whole ACL SETUSER command for user with password: reset
-// first, so the user has exactly this rule.
+// SetUser is the whole ACL SETUSER command for user with password, as one
+// line redis-cli reads from its input: reset first, so the user has
+// exactly this rule.
 func (r ACLRule) SetUser(user, password string) string {
-	return fmt.Sprintf("ACL SETUSER %s reset on >%s %s", user, password, r)
+	return fmt.Sprintf("ACL SETUSER %s reset on %s %s", cliQuote(user), cliQuote(">"+password), r)
+}
+
+// cliQuote quotes s the way redis-cli (and Redis's inline commands) split
+// a line, when it holds a space, a quote, a backslash or a byte outside
+// printable ASCII.
+func cliQuote(s string) string {
+	plain := s != ""
+	for i := 0; i < len(s) && plain; i++ {
+		c := s[i]
+		plain = c > ' ' && c < 0x7f && c != '"' && c != '\'' && c != '\\'
+	}
+	if plain {
+		return s
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c >= ' ' && c < 0x7f:
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "\\x%02x", c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // RoleRule builds the rule of role for queues (at least one).
@@ -209,6 +244,11 @@ func RoleRule(role Role, queues []string) (ACLRule, error) {
 	}
 	if len(queues) == 0 {
 		return ACLRule{}, fmt.Errorf("no queue given")
+	}
+	for _, q := range queues {
+		if q == "" || strings.ContainsFunc(q, func(c rune) bool { return c <= ' ' || c == 0x7f }) {
+			return ACLRule{}, fmt.Errorf("queue %q: a Redis ACL key pattern cannot hold a space or a control character", q)
+		}
 	}
 	rule := ACLRule{Role: role}
 	cmds := map[string]bool{}

@@ -159,7 +159,7 @@ func TestRoleRule(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := r.String()
-	for _, want := range []string{"-@all ", "%R~jobs\\*", "%R~jobs\\*:health-check", "%R~goarq:worker:jobs\\*:*", "+scan", "resetchannels"} {
+	for _, want := range []string{"-@all ", `"%R~jobs\\*"`, `"%R~jobs\\*:health-check"`, `"%R~goarq:worker:jobs\\*:*"`, "+scan", "resetchannels"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("exporter rule lacks %q: %s", want, s)
 		}
@@ -168,6 +168,12 @@ func TestRoleRule(t *testing.T) {
 		if strings.Contains(s, deny) {
 			t.Errorf("read-only exporter rule has %q: %s", deny, s)
 		}
+	}
+	if got := r.SetUser("u", `p w"x\`); !strings.HasPrefix(got, `ACL SETUSER u reset on ">p w\"x\\" -@all `) {
+		t.Errorf("SetUser does not quote the password for redis-cli: %s", got)
+	}
+	if _, err := RoleRule(RoleWorker, []string{"my queue"}); err == nil {
+		t.Error("a queue with a space accepted: Redis refuses such a key pattern")
 	}
 	if _, err := RoleRule("admin", []string{"q"}); err == nil {
 		t.Error("unknown role accepted")
