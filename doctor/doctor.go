@@ -18,9 +18,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/goarq/goarq/arqcompat"
+	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/internal/arqredis"
 )
 
@@ -163,17 +162,18 @@ func (o *Options) defaults() {
 // not know.
 var ErrUnknownRole = errors.New("unknown role")
 
-// Run runs every check against c. An error means Redis could not be read
+// Run runs every check through c's connection (c's queue and serializer
+// are not used: Options name them). An error means Redis could not be read
 // at all (the first PING failed) or the options are wrong; a check that
 // cannot run becomes a finding of its own.
-func Run(ctx context.Context, c redis.UniversalClient, o Options) (*Report, error) {
+func Run(ctx context.Context, c *client.Client, o Options) (*Report, error) {
 	o.defaults()
 	for _, r := range o.Roles {
 		if !slices.Contains(arqredis.Roles(), arqredis.Role(r)) {
 			return nil, fmt.Errorf("%w %q", ErrUnknownRole, r)
 		}
 	}
-	rdb := arqredis.New(c, o.Logger)
+	rdb := arqredis.New(c.Redis(), o.Logger)
 	if err := rdb.Ping(ctx); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/doctor"
 	"github.com/goarq/goarq/internal/redistest"
 )
@@ -17,7 +18,7 @@ func clockFinding(t *testing.T, offset time.Duration) doctor.Finding {
 	srv := redistest.Start(t, "--appendonly", "yes")
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer c.Close()
-	rep, err := doctor.Run(context.Background(), c, doctor.Options{Now: func() time.Time { return time.Now().Add(offset) }})
+	rep, err := doctor.Run(context.Background(), client.New(c, client.Options{}), doctor.Options{Now: func() time.Time { return time.Now().Add(offset) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func TestHealthyDeploymentHasNoProblem(t *testing.T) {
 	srv := redistest.Start(t, "--appendonly", "yes")
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer c.Close()
-	rep, err := doctor.Run(context.Background(), c, doctor.Options{})
+	rep, err := doctor.Run(context.Background(), client.New(c, client.Options{}), doctor.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestUnknownRoleIsRefused(t *testing.T) {
 	srv := redistest.Start(t)
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer c.Close()
-	if _, err := doctor.Run(context.Background(), c, doctor.Options{Roles: []string{"admin"}}); err == nil || !strings.Contains(err.Error(), "unknown role") {
+	if _, err := doctor.Run(context.Background(), client.New(c, client.Options{}), doctor.Options{Roles: []string{"admin"}}); err == nil || !strings.Contains(err.Error(), "unknown role") {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -5,7 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/goarq/goarq/internal/arqredis"
+	"github.com/goarq/goarq/doctor"
 )
 
 func aclCommand() *cli.Command {
@@ -22,14 +22,14 @@ func aclCommand() *cli.Command {
 			"The rule starts with reset, so the user has exactly it. A worker whose jobs enqueue into other\n" +
 			"queues needs those queues too (repeat --queue).",
 		Action: func(c *cli.Context) error {
-			role := arqredis.Role(c.String("role"))
-			rule, err := arqredis.RoleRule(role, commandQueues(c))
+			role := c.String("role")
+			rule, err := doctor.RoleRule(role, commandQueues(c))
 			if err != nil {
 				return fail(exitUsage, "%v", err)
 			}
 			user := c.String("user")
 			if user == "" {
-				user = "goarq-" + string(role)
+				user = "goarq-" + role
 			}
 			setuser := rule.SetUser(user, c.String("password"))
 			if c.Bool("json") {

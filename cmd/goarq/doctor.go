@@ -59,7 +59,7 @@ func doctorCommand() *cli.Command {
 				MaxReadyAge: c.Duration("max-ready-age"), MaxClockSkew: c.Duration("max-clock-skew"), Sample: c.Int("sample"),
 				ACLUser: c.String("acl-user"), Roles: c.StringSlice("role")}
 			return withClient(c, func(cl *client.Client) error {
-				rep, err := doctor.Run(c.Context, cl.Redis(), o)
+				rep, err := doctor.Run(c.Context, cl, o)
 				if errors.Is(err, doctor.ErrUnknownRole) {
 					return fail(exitUsage, "--role: %v", err)
 				}

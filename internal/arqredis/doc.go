@@ -19,6 +19,12 @@
 //	arq --check (check_health)            RDB.ReadHealth
 //	(goarq only) the idle worker's sleep  RDB.Watch (push wake-up), RDB.NextDue
 //	(goarq only) Job.result's sleep       RDB.NewWaiters (push wake-up)
+//	(goarq only) goarq doctor's reads      RDB.ServerFacts, RDB.EvictionPolicy, RDB.ServerTime, RDB.ScanJobKeys, RDB.InProgressStates, RDB.OrphanRetries, RDB.ACLDryRun
+//
+// acl.go holds the least-privilege table: every command of this package,
+// with its keys and channels and the roles that send it, from which
+// `goarq acl` prints each role's ACL rule. acl_test.go fails when a command
+// sent here is missing from it.
 //
 // Scripts are run with one NOSCRIPT strategy (runScript): EVALSHA, and on
 // NOSCRIPT, EVAL with the script's text (which caches it). A script queued inside a MULTI
