@@ -185,3 +185,33 @@ func TestRoleRule(t *testing.T) {
 		}
 	}
 }
+
+// The table's where column names RDB methods that exist, so that a reader
+// can go from a rule's command to the code that sends it.
+func TestACLTableNamesExistingMethods(t *testing.T) {
+	files, _ := filepath.Glob("*.go")
+	fset := token.NewFileSet()
+	methods := map[string]bool{}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range file.Decls {
+			if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv != nil {
+				methods[fn.Name.Name] = true
+			}
+		}
+	}
+	named := regexp.MustCompile(`RDB\.([A-Za-z]+)`)
+	for _, u := range aclUses {
+		for _, m := range named.FindAllStringSubmatch(u.where, -1) {
+			if !methods[m[1]] {
+				t.Errorf("%v: where names RDB.%s, which does not exist", u.argv, m[1])
+			}
+		}
+	}
+}
