@@ -17,7 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/inspect"
 )
 
 var (
@@ -43,14 +43,14 @@ var (
 // counts come from the Inspector's index (refreshed at most every CacheTTL
 // by one SCAN walk and an MGET of the results it has not seen).
 type QueueCollector struct {
-	in      *client.Inspector
+	in      *inspect.Inspector
 	queues  []string
 	timeout time.Duration
 }
 
 // NewQueueCollector collects queues (the Inspector's client's queue when
 // none is given).
-func NewQueueCollector(in *client.Inspector, queues ...string) *QueueCollector {
+func NewQueueCollector(in *inspect.Inspector, queues ...string) *QueueCollector {
 	if len(queues) == 0 {
 		queues = []string{in.Client().QueueName()}
 	}
@@ -80,7 +80,7 @@ func (c *QueueCollector) CollectContext(ctx context.Context, ch chan<- prometheu
 	}
 	now := time.Now()
 	for _, q := range c.queues {
-		st, err := c.in.Queue(ctx, q, snap)
+		st, err := c.in.QueueStats(ctx, q, snap)
 		if err != nil {
 			ch <- prometheus.NewInvalidMetric(queueJobsDesc, err)
 			continue

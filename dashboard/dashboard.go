@@ -34,7 +34,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/goarq/goarq/arqprom"
-	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/inspect"
 )
 
 //go:embed templates/*.html static/*
@@ -43,7 +43,7 @@ var assets embed.FS
 // Options configures the dashboard.
 type Options struct {
 	// Inspector reads the queues (required).
-	Inspector *client.Inspector
+	Inspector *inspect.Inspector
 	// Queues shown; default: the Inspector's client's queue.
 	Queues []string
 	// ReadOnly hides and refuses the actions.
@@ -66,7 +66,7 @@ type Options struct {
 // Handler serves the dashboard.
 type Handler struct {
 	o       Options
-	in      *client.Inspector
+	in      *inspect.Inspector
 	mux     *http.ServeMux
 	secret  []byte
 	pages   map[string]*template.Template

@@ -19,6 +19,7 @@ import (
 	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/dashboard"
+	"github.com/goarq/goarq/inspect"
 	"github.com/goarq/goarq/internal/testutil"
 	"github.com/goarq/goarq/worker"
 )
@@ -28,6 +29,7 @@ type env struct {
 	mr  *miniredis.Miniredis
 	rdb *redis.Client
 	cl  *client.Client
+	in  *inspect.Inspector
 	srv *httptest.Server
 }
 
@@ -37,14 +39,15 @@ func newEnv(t *testing.T, o dashboard.Options) *env {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })
 	cl := client.New(rdb, client.Options{})
-	o.Inspector = client.NewInspector(cl, client.InspectorOptions{CacheTTL: -1})
+	in := inspect.New(cl, inspect.Options{CacheTTL: -1})
+	o.Inspector = in
 	h, err := dashboard.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, mr: mr, rdb: rdb, cl: cl, srv: srv}
+	return &env{t: t, mr: mr, rdb: rdb, cl: cl, in: in, srv: srv}
 }
 
 func (e *env) get(path string) (int, string, http.Header) {
@@ -196,7 +199,7 @@ func TestReenqueueAFailedJobAndDeleteAResult(t *testing.T) {
 	if code != http.StatusSeeOther {
 		t.Fatalf("reenqueue: status %d", code)
 	}
-	jobs, err := e.cl.QueuedJobs(ctx, "")
+	jobs, err := e.in.QueuedJobs(ctx, "")
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("queued jobs: %v %v", jobs, err)
 	}

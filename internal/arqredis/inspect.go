@@ -10,7 +10,7 @@ import (
 	"github.com/goarq/goarq/arqcompat"
 )
 
-// The reads of dashboards and exporters (client.Inspector). Each is bounded:
+// The reads of dashboards and exporters (package inspect). Each is bounded:
 // a page of a sorted set by rank, a pipeline of per-id reads for that page,
 // or a SCAN walk with a cursor. None reads every record of a queue.
 
@@ -68,7 +68,7 @@ func (r *RDB) QueueHead(ctx context.Context, queue string, nowMS int64, headLen 
 	var zc, zn *redis.IntCmd
 	var head *redis.ZSliceCmd
 	scores := make([]*redis.FloatCmd, len(ids))
-	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+	cmds, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		zc = p.ZCount(ctx, queue, "-inf", strconv.FormatInt(nowMS, 10))
 		zn = p.ZCard(ctx, queue)
 		head = p.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: queue, ByScore: true, Start: "(1",
@@ -78,10 +78,7 @@ func (r *RDB) QueueHead(ctx context.Context, queue string, nowMS int64, headLen 
 		}
 		return nil
 	})
-	if err != nil && !IsNil(err) {
-		return QueueHead{}, err
-	}
-	if err := firstNonNil(zc.Err(), zn.Err(), head.Err()); err != nil {
+	if err := pipeErr(cmds, err); err != nil {
 		return QueueHead{}, err
 	}
 	h := QueueHead{Ready: zc.Val(), Total: zn.Val(), Head: head.Val(), InQueue: make([]bool, len(ids))}
@@ -89,15 +86,6 @@ func (r *RDB) QueueHead(ctx context.Context, queue string, nowMS int64, headLen 
 		h.InQueue[i] = s.Err() == nil
 	}
 	return h, nil
-}
-
-func firstNonNil(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
-	return nil
 }
 
 // PageEntry is one queue entry of a page: its id and score, its job record
@@ -118,7 +106,7 @@ func (r *RDB) QueuePage(ctx context.Context, queue string, start, stop int64) ([
 	}
 	gets := make([]*redis.StringCmd, len(zs))
 	ex := make([]*redis.IntCmd, len(zs))
-	_, err = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+	cmds, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, z := range zs {
 			id, _ := z.Member.(string)
 			gets[i] = p.Get(ctx, arqcompat.JobKey(id))
@@ -126,7 +114,7 @@ func (r *RDB) QueuePage(ctx context.Context, queue string, start, stop int64) ([
 		}
 		return nil
 	})
-	if err != nil && !IsNil(err) {
+	if err := pipeErr(cmds, err); err != nil {
 		return nil, err
 	}
 	out := make([]PageEntry, len(zs))
@@ -143,10 +131,8 @@ func (r *RDB) QueuePage(ctx context.Context, queue string, start, stop int64) ([
 
 // JobKeys is everything stored under one job id, read in one pipeline.
 type JobKeys struct {
+	JobState
 	Job, Result []byte // nil when absent
-	Score       int64
-	Queued      bool
-	InProgress  bool
 	// AbortRequestedMS is the id's score in arq:abort; 0 when absent.
 	AbortRequestedMS int64
 	// Retry is the value of arq:retry:<id> (the try the worker has
@@ -161,7 +147,7 @@ func (r *RDB) JobKeys(ctx context.Context, queue, jobID string) (JobKeys, error)
 	var job, res, retry *redis.StringCmd
 	var score, abort *redis.FloatCmd
 	var inProg *redis.IntCmd
-	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+	cmds, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		job = p.Get(ctx, arqcompat.JobKey(jobID))
 		res = p.Get(ctx, arqcompat.ResultKey(jobID))
 		score = p.ZScore(ctx, queue, jobID)
@@ -170,12 +156,13 @@ func (r *RDB) JobKeys(ctx context.Context, queue, jobID string) (JobKeys, error)
 		retry = p.Get(ctx, arqcompat.RetryKey(jobID))
 		return nil
 	})
-	if err != nil && !IsNil(err) {
+	if err := pipeErr(cmds, err); err != nil {
 		return JobKeys{}, err
 	}
 	var k JobKeys
 	k.Job, _ = job.Bytes()
 	k.Result, _ = res.Bytes()
+	k.HasResult = k.Result != nil
 	if s, err := score.Result(); err == nil {
 		k.Score, k.Queued = int64(s), true
 	}
