@@ -12,10 +12,12 @@ package arqprom
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/goarq/goarq/inspect"
 )
@@ -46,6 +48,17 @@ type QueueCollector struct {
 	in      *inspect.Inspector
 	queues  []string
 	timeout time.Duration
+}
+
+// Handler serves the metrics of queues (the Inspector's client's queue
+// when none is given) from a registry of their own: the /metrics of
+// `goarq exporter` and of the dashboard (dashboard.Options.Metrics).
+func Handler(in *inspect.Inspector, queues ...string) (http.Handler, error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(NewQueueCollector(in, queues...)); err != nil {
+		return nil, err
+	}
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), nil
 }
 
 // NewQueueCollector collects queues (the Inspector's client's queue when

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/urfave/cli/v2"
 
 	"github.com/goarq/goarq/arqprom"
@@ -48,8 +46,15 @@ func dashboardCommand() *cli.Command {
 		Description: "Example:\n   GOARQ_DASHBOARD_AUTH=admin:secret goarq dashboard --addr 0.0.0.0:8080 --queues arq:queue,emails",
 		Action: func(c *cli.Context) error {
 			return serveWeb(c, "dashboard", func(in *inspect.Inspector, queues []string, user, pass string) (http.Handler, error) {
-				return dashboard.New(dashboard.Options{Inspector: in, Queues: queues, ReadOnly: c.Bool("read-only"),
-					User: user, Password: pass, NoMetrics: c.Bool("no-metrics"), Logger: quietLogger()})
+				o := dashboard.Options{Inspector: in, Queues: queues, ReadOnly: c.Bool("read-only"),
+					User: user, Password: pass, Logger: quietLogger()}
+				if !c.Bool("no-metrics") {
+					var err error
+					if o.Metrics, err = arqprom.Handler(in, queues...); err != nil {
+						return nil, err
+					}
+				}
+				return dashboard.New(o)
 			})
 		},
 	}
@@ -63,12 +68,12 @@ func exporterCommand() *cli.Command {
 		Description: "Example:\n   goarq exporter --addr 127.0.0.1:9187 --queues arq:queue",
 		Action: func(c *cli.Context) error {
 			return serveWeb(c, "exporter", func(in *inspect.Inspector, queues []string, user, pass string) (http.Handler, error) {
-				reg := prometheus.NewRegistry()
-				if err := reg.Register(arqprom.NewQueueCollector(in, queues...)); err != nil {
+				m, err := arqprom.Handler(in, queues...)
+				if err != nil {
 					return nil, err
 				}
 				mux := http.NewServeMux()
-				mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+				mux.Handle("GET /metrics", m)
 				return basicAuth(mux, user, pass), nil
 			})
 		},
