@@ -18,7 +18,7 @@ func TestReadsReportErrorsAfterAMissingKey(t *testing.T) {
 	mr, rdb := testutil.Redis(t)
 	r := arqredis.New(rdb, testutil.QuietLogger())
 	mr.Set("q", "not a sorted set") // WRONGTYPE for ZSCORE, ZRANGE, ZCOUNT
-	mr.ZAdd("zq", 0, "gone") // its job key is missing
+	mr.ZAdd("zq", 0, "gone")        // its job key is missing
 	mr.ZAdd("zq", 1, "j")
 	mr.Set("arq:in-progress:j", "1")
 	mr.HSet("arq:job:j", "f", "not a string") // WRONGTYPE for GET, after a job key that is missing
