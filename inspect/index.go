@@ -53,6 +53,9 @@ type Snapshot struct {
 	// Functions are sorted by queue, then function; unreadable results
 	// are counted under function "<unreadable>".
 	Functions []FunctionStats
+	// LeftOut counts the kept results past Options.MaxResults, which the
+	// index, and so every count and listing of results, leaves out.
+	LeftOut int
 	// InProgressIDs are the ids holding an in-progress key; Retries counts
 	// the retry counters.
 	InProgressIDs []string
@@ -141,7 +144,7 @@ const decodeBatch = 1000
 
 func (in *Inspector) refresh(ctx context.Context, old map[string]ResultSummary) (*Snapshot, map[string]ResultSummary, error) {
 	start := time.Now()
-	census, err := in.r.KeyCensus(ctx)
+	census, err := in.r.KeyCensus(ctx, in.maxResults)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -177,7 +180,7 @@ func (in *Inspector) refresh(ctx context.Context, old map[string]ResultSummary) 
 		}
 	}
 	snap := &Snapshot{At: start, InProgressIDs: census.InProgressIDs, Retries: census.Retries,
-		Results: make([]ResultSummary, 0, len(byID))}
+		LeftOut: census.ResultsLeftOut, Results: make([]ResultSummary, 0, len(byID))}
 	for _, s := range byID {
 		snap.Results = append(snap.Results, s)
 	}

@@ -32,7 +32,15 @@ type Options struct {
 	// HealthLocation is the time zone of the health-check lines' clock
 	// (arq writes local time without a zone); nil means time.Local.
 	HealthLocation *time.Location
+	// MaxResults bounds how many kept results the index holds (about 150
+	// bytes each): 0 means 1,000,000, a negative value no bound. The
+	// results past it, in SCAN order, are counted (Snapshot.LeftOut) and
+	// left out of every count and listing of results.
+	MaxResults int
 }
+
+// defaultMaxResults is Options.MaxResults when it is 0.
+const defaultMaxResults = 1_000_000
 
 // Inspector reads queues and kept results, with bounded work per call:
 // pages of a queue by rank, per-page pipelines, and an index of the kept
@@ -57,6 +65,8 @@ type Inspector struct {
 	loc *time.Location
 	now func() time.Time
 
+	maxResults int // <= 0: no bound
+
 	mu         sync.Mutex
 	snap       *Snapshot
 	lastErr    error
@@ -73,6 +83,12 @@ func New(c *client.Client, opts Options) *Inspector {
 	}
 	if in.loc == nil {
 		in.loc = time.Local
+	}
+	switch in.maxResults = opts.MaxResults; {
+	case in.maxResults == 0:
+		in.maxResults = defaultMaxResults
+	case in.maxResults < 0:
+		in.maxResults = 0
 	}
 	return in
 }

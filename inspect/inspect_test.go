@@ -354,3 +354,28 @@ func TestHealth(t *testing.T) {
 		t.Fatalf("%+v %v", h, err)
 	}
 }
+
+// The index holds at most MaxResults results and counts the others.
+func TestMaxResultsBoundsTheIndex(t *testing.T) {
+	ctx := context.Background()
+	mr, rdb := testutil.Redis(t)
+	r := &reads{}
+	rdb.AddHook(r)
+	c := client.New(rdb, client.Options{})
+	in := inspect.New(c, inspect.Options{CacheTTL: -1, MaxResults: 10})
+	for i := range 25 {
+		setResult(t, mr, c.Serializer(), arqcompat.ResultRecord{JobRecord: arqcompat.JobRecord{Function: "f", Kwargs: &arqcompat.Dict{}},
+			Success: true, JobID: fmt.Sprint("r", i), Queue: arqcompat.DefaultQueueName})
+	}
+	snap, err := in.Snapshot(ctx, -1)
+	if err != nil || len(snap.Results) != 10 || snap.LeftOut != 15 {
+		t.Fatalf("%d results, %d left out, %v; want 10 and 15", len(snap.Results), snap.LeftOut, err)
+	}
+	if got := r.take(); got.results != 10 {
+		t.Errorf("read %d results, want 10", got.results)
+	}
+	all, err := in.AllJobResults(ctx)
+	if err != nil || len(all) != 25 {
+		t.Errorf("AllJobResults: %d %v, want all 25", len(all), err)
+	}
+}

@@ -27,7 +27,10 @@ type QueueStats struct {
 	// ResultsUnreadable counts the kept results, of any queue, that cannot
 	// be read with the client's serializer (their queue is unknown).
 	ResultsUnreadable int
-	Health            Health
+	// ResultsLeftOut counts the kept results, of any queue, past
+	// Options.MaxResults, which the counts above leave out.
+	ResultsLeftOut int
+	Health         Health
 }
 
 // headCap bounds the head of a queue read to find its oldest ready job.
@@ -52,7 +55,7 @@ func (in *Inspector) QueueStats(ctx context.Context, queue string, snap *Snapsho
 	if err != nil {
 		return QueueStats{Queue: queue}, err
 	}
-	st := QueueStats{Queue: queue, Deferred: h.Total - h.Ready}
+	st := QueueStats{Queue: queue, Deferred: h.Total - h.Ready, ResultsLeftOut: snap.LeftOut}
 	running := map[string]bool{}
 	for i, ok := range h.InQueue {
 		if ok {

@@ -117,7 +117,7 @@ func (in *Inspector) readResults(ctx context.Context, sums []ResultSummary) ([]R
 // Unlike Results, its work grows with the number of kept results: it
 // reads and decodes every one of them (with SCAN rather than KEYS).
 func (in *Inspector) AllJobResults(ctx context.Context) ([]*client.JobResult, error) {
-	census, err := in.r.KeyCensus(ctx)
+	census, err := in.r.KeyCensus(ctx, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -575,6 +575,9 @@ Example:
 							health = "no worker health check found"
 						}
 						fmt.Fprintln(c.App.Writer, "health: "+health)
+						if q.ResultsLeftOut > 0 {
+							fmt.Fprintf(c.App.Writer, "kept results not counted (past the index's bound): %d\n", q.ResultsLeftOut)
+						}
 						if q.ResultsUnreadable > 0 {
 							fmt.Fprintf(c.App.Writer, "unreadable results (any queue): %d, see goarq results\n", q.ResultsUnreadable)
 						}
@@ -598,7 +601,7 @@ Example:
 func statsJSON(q inspect.QueueStats) map[string]any {
 	return map[string]any{"queue": q.Queue, "queued": q.Queued, "deferred": q.Deferred, "in_progress": q.InProgress,
 		"results_ok": q.ResultsOK, "results_failed": q.ResultsFailed, "results_unreadable": q.ResultsUnreadable,
-		"health": q.Health.Line}
+		"results_left_out": q.ResultsLeftOut, "health": q.Health.Line}
 }
 
 // isTerminal reports whether w is a terminal (a character device), where

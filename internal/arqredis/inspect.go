@@ -24,12 +24,15 @@ type Census struct {
 	ResultIDs     []string
 	InProgressIDs []string
 	Retries       int
+	// ResultsLeftOut counts the result keys past KeyCensus's maxResults.
+	ResultsLeftOut int
 }
 
 // KeyCensus walks the keyspace once with SCAN MATCH arq:[ir]* and sorts the
-// keys it finds by prefix. Its cost is one pass over the keyspace on the
-// server and a transfer of the matching key names.
-func (r *RDB) KeyCensus(ctx context.Context) (Census, error) {
+// keys it finds by prefix, keeping at most maxResults result ids (<= 0:
+// all) and counting the others. Its cost is one pass over the keyspace on
+// the server and a transfer of the matching key names.
+func (r *RDB) KeyCensus(ctx context.Context, maxResults int) (Census, error) {
 	ctx = r.with(ctx)
 	var c Census
 	iter := r.c.Scan(ctx, 0, "arq:[ir]*", censusScanCount).Iterator()
@@ -37,6 +40,10 @@ func (r *RDB) KeyCensus(ctx context.Context) (Census, error) {
 		k := iter.Val()
 		switch {
 		case strings.HasPrefix(k, arqcompat.ResultKeyPrefix):
+			if maxResults > 0 && len(c.ResultIDs) >= maxResults {
+				c.ResultsLeftOut++
+				continue
+			}
 			c.ResultIDs = append(c.ResultIDs, k[len(arqcompat.ResultKeyPrefix):])
 		case strings.HasPrefix(k, arqcompat.InProgressKeyPrefix):
 			c.InProgressIDs = append(c.InProgressIDs, k[len(arqcompat.InProgressKeyPrefix):])
