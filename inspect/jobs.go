@@ -196,30 +196,26 @@ func (in *Inspector) queuedJob(e arqredis.PageEntry) QueuedJob {
 }
 
 // QueuedJobs lists every job of a queue ("" for the client's) in score
-// order, as arq's queued_jobs, a page of MaxLimit at a time. A job whose
-// key is gone or cannot be read is an error, as in arq; Jobs lists those.
+// order, as arq's queued_jobs: one ZRANGE of the whole queue, then its
+// records. A job whose key is gone or cannot be read is an error, as in
+// arq; Jobs lists those. Unlike Jobs, its work grows with the queue.
 func (in *Inspector) QueuedJobs(ctx context.Context, queue string) ([]client.JobDef, error) {
-	var out []client.JobDef
-	q := JobsQuery{Queue: queue, Limit: MaxLimit}
-	for {
-		p, err := in.Jobs(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, j := range p.Jobs {
-			switch {
-			case errors.Is(j.Err, ErrJobExpired):
-				return nil, fmt.Errorf("job %q not found", arqcompat.JobKey(j.JobID))
-			case j.Err != nil:
-				return nil, fmt.Errorf("job %s: unable to deserialize job: %w", j.JobID, j.Err)
-			}
-			out = append(out, j.JobDef)
-		}
-		if p.NextOffset < 0 {
-			return out, nil
-		}
-		q.Offset = p.NextOffset
+	entries, err := in.r.QueuePage(ctx, in.queue(queue), 0, -1)
+	if err != nil {
+		return nil, err
 	}
+	out := make([]client.JobDef, 0, len(entries))
+	for _, e := range entries {
+		j := in.queuedJob(e)
+		switch {
+		case errors.Is(j.Err, ErrJobExpired):
+			return nil, fmt.Errorf("job %q not found", arqcompat.JobKey(j.JobID))
+		case j.Err != nil:
+			return nil, fmt.Errorf("job %s: unable to deserialize job: %w", j.JobID, j.Err)
+		}
+		out = append(out, j.JobDef)
+	}
+	return out, nil
 }
 
 func jobDefFrom(id string, r arqcompat.JobRecord) client.JobDef {

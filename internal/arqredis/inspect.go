@@ -102,36 +102,41 @@ type PageEntry struct {
 	InProgress bool
 }
 
-// QueuePage reads the entries of rank start..stop (inclusive) of a queue by
-// score: ZRANGE WITHSCORES, then one pipeline of GET arq:job:<id> and
-// EXISTS arq:in-progress:<id> per entry. ZRANGE by rank costs O(log N + M).
+// QueuePage reads the entries of rank start..stop (inclusive; stop -1 is
+// the last) of a queue by score: ZRANGE WITHSCORES, then pipelines of GET
+// arq:job:<id> and EXISTS arq:in-progress:<id>, readBatch entries each.
+// ZRANGE by rank costs O(log N + M).
 func (r *RDB) QueuePage(ctx context.Context, queue string, start, stop int64) ([]PageEntry, error) {
 	ctx = r.with(ctx)
 	zs, err := r.c.ZRangeWithScores(ctx, queue, start, stop).Result()
 	if err != nil || len(zs) == 0 {
 		return nil, err
 	}
-	gets := make([]*redis.StringCmd, len(zs))
-	ex := make([]*redis.IntCmd, len(zs))
-	cmds, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, z := range zs {
-			id, _ := z.Member.(string)
-			gets[i] = p.Get(ctx, arqcompat.JobKey(id))
-			ex[i] = p.Exists(ctx, arqcompat.InProgressKey(id))
-		}
-		return nil
-	})
-	if err := pipeErr(cmds, err); err != nil {
-		return nil, err
-	}
 	out := make([]PageEntry, len(zs))
-	for i, z := range zs {
-		id, _ := z.Member.(string)
-		out[i].JobID, out[i].Score = id, int64(z.Score)
-		if v, err := gets[i].Bytes(); err == nil {
-			out[i].Data = v
+	for from := 0; from < len(zs); from += readBatch {
+		chunk := zs[from:min(from+readBatch, len(zs))]
+		gets := make([]*redis.StringCmd, len(chunk))
+		ex := make([]*redis.IntCmd, len(chunk))
+		cmds, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, z := range chunk {
+				id, _ := z.Member.(string)
+				gets[i] = p.Get(ctx, arqcompat.JobKey(id))
+				ex[i] = p.Exists(ctx, arqcompat.InProgressKey(id))
+			}
+			return nil
+		})
+		if err := pipeErr(cmds, err); err != nil {
+			return nil, err
 		}
-		out[i].InProgress = ex[i].Val() > 0
+		for i, z := range chunk {
+			e := &out[from+i]
+			e.JobID, _ = z.Member.(string)
+			e.Score = int64(z.Score)
+			if v, err := gets[i].Bytes(); err == nil {
+				e.Data = v
+			}
+			e.InProgress = ex[i].Val() > 0
+		}
 	}
 	return out, nil
 }
