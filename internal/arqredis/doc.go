@@ -1,8 +1,8 @@
 // Package arqredis owns every Redis command sequence goarq sends: the Lua
 // scripts, the MULTI/EXEC and WATCH transactions and the reads. The worker,
-// the client and the CLI call it and build no command sequence of their
-// own, so goarq can be checked against arq 0.28 by reading this package next
-// to arq's worker.py, jobs.py and connections.py.
+// the client and package inspect call it and build no command sequence of
+// their own, so goarq can be checked against arq 0.28 by reading this
+// package next to arq's worker.py, jobs.py and connections.py.
 //
 // Where each arq function lives here:
 //
@@ -15,7 +15,7 @@
 //	Worker.record_health                  RDB.WriteHealth; Worker.close: RDB.DeleteHealth
 //	Job.status, result, info, result_info RDB.JobState, RDB.PollResult, RDB.GetResult, RDB.GetJob, RDB.Score
 //	Job.abort                             RDB.RequestAbort
-//	ArqRedis.queued_jobs, all_job_results RDB.QueuedJobs, RDB.ScanResults, RDB.GetResults
+//	ArqRedis.queued_jobs, all_job_results RDB.QueuePage (pages by rank), RDB.KeyCensus (SCAN), RDB.Results (MGET)
 //	arq --check (check_health)            RDB.ReadHealth
 //	(goarq only) the idle worker's sleep  RDB.Watch (push wake-up), RDB.NextDue
 //	(goarq only) Job.result's sleep       RDB.NewWaiters (push wake-up)
