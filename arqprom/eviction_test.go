@@ -7,13 +7,14 @@ import (
 
 	"github.com/goarq/goarq/arqprom"
 	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/inspect"
 	"github.com/goarq/goarq/internal/redistest"
 )
 
 func evictsGauge(t *testing.T, policy string) float64 {
 	t.Helper()
 	srv := redistest.Start(t, "--maxmemory-policy", policy)
-	in := client.NewInspector(client.New(srv.Client(t, nil), client.Options{}), client.InspectorOptions{CacheTTL: -1})
+	in := inspect.New(client.New(srv.Client(t, nil), client.Options{}), inspect.Options{CacheTTL: -1})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(arqprom.NewQueueCollector(in))
 	return gaugeValue(t, reg, "arq_redis_evicts_keys", map[string]string{"policy": policy})
