@@ -137,7 +137,7 @@ var aclUses = []aclUse{
 	// the client's reads of one job: Job.status, result, info, result_info
 	{rolesReaders, []string{"EXISTS", "@" + aclResult}, false, "RDB.JobState, RDB.JobKeys"},
 	{rolesReaders, []string{"EXISTS", "@" + aclProgress}, false, "RDB.JobState, RDB.QueuePage, RDB.JobKeys"},
-	{rolesReaders, []string{"ZSCORE", "@" + aclQueue, "id"}, false, "RDB.JobState, RDB.PollResult, RDB.Score, RDB.InProgressIn, RDB.QueueHead"},
+	{rolesReaders, []string{"ZSCORE", "@" + aclQueue, "id"}, false, "RDB.JobState, RDB.PollResult, RDB.Score, RDB.QueueHead"},
 	{rolesReaders, []string{"GET", "@" + aclResult}, false, "RDB.PollResult, RDB.GetResult, RDB.JobKeys"},
 	{rolesReaders, []string{"GET", "@" + aclJob}, false, "RDB.GetJob, RDB.QueuePage, RDB.JobKeys"},
 	// abort (Job.abort, the dashboard's action)
@@ -145,15 +145,14 @@ var aclUses = []aclUse{
 	{[]Role{RoleProducer, RoleDashboard}, []string{"ZADD", "@" + aclAbort, "1", "id"}, true, "RDB.RequestAbort"},
 
 	// listings and the inspector (dashboard, exporter, goarq jobs/results/workers)
-	{rolesInspect, []string{"SCAN", "0", "MATCH", "arq:[ir]*", "COUNT", "10"}, false, "RDB.KeyCensus, RDB.ScanResultIDs, RDB.Workers"},
-	{rolesInspect, []string{"ZCOUNT", "@" + aclQueue, "-inf", "0"}, false, "RDB.QueueHead, RDB.QueueCounts"},
-	{rolesInspect, []string{"ZCARD", "@" + aclQueue}, false, "RDB.QueueHead, RDB.QueueCounts"},
-	{rolesInspect, []string{"ZRANGE", "@" + aclQueue, "0", "0", "WITHSCORES"}, false, "RDB.QueueHead, RDB.QueuePage, RDB.QueuedJobs"},
+	{rolesInspect, []string{"SCAN", "0", "MATCH", "arq:[ir]*", "COUNT", "10"}, false, "RDB.KeyCensus, RDB.Workers"},
+	{rolesInspect, []string{"ZCOUNT", "@" + aclQueue, "-inf", "0"}, false, "RDB.QueueHead"},
+	{rolesInspect, []string{"ZCARD", "@" + aclQueue}, false, "RDB.QueueHead"},
+	{rolesInspect, []string{"ZRANGE", "@" + aclQueue, "0", "0", "WITHSCORES"}, false, "RDB.QueueHead, RDB.QueuePage"},
 	{rolesInspect, []string{"ZRANGE", "@" + aclAbort, "0", "0", "WITHSCORES"}, false, "RDB.OldestAbortRequest"},
 	{rolesInspect, []string{"ZSCORE", "@" + aclAbort, "id"}, false, "RDB.JobKeys"},
 	{rolesInspect, []string{"GET", "@" + aclRetry}, false, "RDB.JobKeys"},
 	{rolesInspect, []string{"GET", "@" + aclHealth}, false, "RDB.ReadHealth"},
-	{rolesInspect, []string{"MGET", "@" + aclJob}, false, "RDB.QueuedJobs"},
 	{rolesInspect, []string{"MGET", "@" + aclResult}, false, "RDB.Results"},
 	{rolesInspect, []string{"MGET", "@" + aclWorkers}, false, "RDB.Workers"},
 	{[]Role{RoleDashboard}, []string{"DEL", "@" + aclResult}, true, "RDB.DeleteResult"},
