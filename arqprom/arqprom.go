@@ -3,7 +3,7 @@
 // QueueCollector reads any arq queue from Redis at scrape time, so a fleet
 // of Python workers gets metrics without a change: job counts by state, the
 // age of the oldest ready job, kept results by function and success, and
-// the workers' health-check line. WorkerObserver is a worker.Observer that
+// the workers' health-check line, and whether Redis may evict keys. WorkerObserver is a worker.Observer that
 // counts the jobs a goarq worker runs.
 //
 // It lives apart from package worker so that importing worker does not
@@ -12,12 +12,14 @@ package arqprom
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/inspect"
 )
 
 var (
@@ -43,14 +45,25 @@ var (
 // counts come from the Inspector's index (refreshed at most every CacheTTL
 // by one SCAN walk and an MGET of the results it has not seen).
 type QueueCollector struct {
-	in      *client.Inspector
+	in      *inspect.Inspector
 	queues  []string
 	timeout time.Duration
 }
 
+// Handler serves the metrics of queues (the Inspector's client's queue
+// when none is given) from a registry of their own: the /metrics of
+// `goarq exporter` and of the dashboard (dashboard.Options.Metrics).
+func Handler(in *inspect.Inspector, queues ...string) (http.Handler, error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(NewQueueCollector(in, queues...)); err != nil {
+		return nil, err
+	}
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), nil
+}
+
 // NewQueueCollector collects queues (the Inspector's client's queue when
 // none is given).
-func NewQueueCollector(in *client.Inspector, queues ...string) *QueueCollector {
+func NewQueueCollector(in *inspect.Inspector, queues ...string) *QueueCollector {
 	if len(queues) == 0 {
 		queues = []string{in.Client().QueueName()}
 	}
@@ -59,7 +72,7 @@ func NewQueueCollector(in *client.Inspector, queues ...string) *QueueCollector {
 
 // Describe implements prometheus.Collector.
 func (c *QueueCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{queueJobsDesc, oldestReadyDesc, resultsDesc, healthJobsDesc, healthAgeDesc, indexAgeDesc, indexTookDesc} {
+	for _, d := range []*prometheus.Desc{queueJobsDesc, oldestReadyDesc, resultsDesc, healthJobsDesc, healthAgeDesc, indexAgeDesc, indexTookDesc, evictsDesc} {
 		ch <- d
 	}
 }
@@ -80,7 +93,7 @@ func (c *QueueCollector) CollectContext(ctx context.Context, ch chan<- prometheu
 	}
 	now := time.Now()
 	for _, q := range c.queues {
-		st, err := c.in.Queue(ctx, q, snap)
+		st, err := c.in.QueueStats(ctx, q, snap)
 		if err != nil {
 			ch <- prometheus.NewInvalidMetric(queueJobsDesc, err)
 			continue
@@ -111,6 +124,7 @@ func (c *QueueCollector) CollectContext(ctx context.Context, ch chan<- prometheu
 	for k, n := range counts {
 		ch <- gauge(resultsDesc, float64(n), k.q, k.f, k.s)
 	}
+	c.collectEviction(ctx, ch)
 	if !snap.Pending {
 		ch <- gauge(indexAgeDesc, now.Sub(snap.At).Seconds())
 		ch <- gauge(indexTookDesc, snap.Took.Seconds())

@@ -25,8 +25,11 @@ type WorkerObserver struct {
 
 var _ worker.Observer = (*WorkerObserver)(nil)
 
-// DurationBuckets are the histogram buckets, in seconds: 5 ms to 10 min.
-var DurationBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
+// DurationBuckets returns the buckets of the worker's histograms, in
+// seconds: 5 ms to 10 min. Each call returns a new slice.
+func DurationBuckets() []float64 {
+	return []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
+}
 
 // NewWorkerObserver registers the worker metrics with reg
 // (prometheus.DefaultRegisterer when nil) and returns the observer to put
@@ -35,14 +38,15 @@ func NewWorkerObserver(reg prometheus.Registerer) (*WorkerObserver, error) {
 	if reg == nil {
 		reg = prometheus.DefaultRegisterer
 	}
+	buckets := DurationBuckets()
 	o := &WorkerObserver{
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "arq_worker_jobs_total",
 			Help: "Jobs the worker claimed, by outcome: complete, failed, retried, aborted, timeout, cancelled, expired, unknown_function."},
 			[]string{"queue", "function", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "arq_worker_job_duration_seconds",
-			Help: "Run time of the job functions.", Buckets: DurationBuckets}, []string{"queue", "function"}),
+			Help: "Run time of the job functions.", Buckets: buckets}, []string{"queue", "function"}),
 		wait: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "arq_worker_job_wait_seconds",
-			Help: "Time from a job's score (enqueue time, or the time it was deferred to) to its start.", Buckets: DurationBuckets},
+			Help: "Time from a job's score (enqueue time, or the time it was deferred to) to its start.", Buckets: buckets},
 			[]string{"queue", "function"}),
 		running: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "arq_worker_jobs_running",
 			Help: "Job functions running now."}, []string{"queue"}),

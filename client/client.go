@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
@@ -360,9 +359,6 @@ type JobDef struct {
 	// Score is the queue score (ms when the job may run); nil when the job
 	// is not in the queue.
 	Score *int64
-	// Err is set only by ListJobs and ListResults, for a record that could
-	// not be read (a *RecordError); then only JobID (and Score) are known.
-	Err error
 }
 
 // JobResult is a finished job as arq's JobResult.
@@ -382,40 +378,6 @@ func jobDefFrom(id string, r arqcompat.JobRecord) JobDef {
 func jobResultFrom(r arqcompat.ResultRecord) *JobResult {
 	return &JobResult{JobDef: jobDefFrom(r.JobID, r.JobRecord), Success: r.Success, Result: r.Result,
 		StartTime: r.StartTime(), FinishTime: r.FinishTime(), QueueName: r.Queue}
-}
-
-// QueuedJobs lists the jobs of a queue ("" for the client's), as arq's
-// queued_jobs, in score order. A job whose key is gone is an error, as in arq.
-func (c *Client) QueuedJobs(ctx context.Context, queue string) ([]JobDef, error) {
-	jobs, err := c.ListJobs(ctx, ListOptions{Queue: queue})
-	if err != nil {
-		return nil, err
-	}
-	for _, jd := range jobs { // arq's queued_jobs fails on a job it cannot read
-		switch {
-		case errors.Is(jd.Err, ErrJobExpired):
-			return nil, fmt.Errorf("job %q not found", arqcompat.JobKey(jd.JobID))
-		case jd.Err != nil:
-			return nil, fmt.Errorf("job %s: unable to deserialize job: %w", jd.JobID, jd.Err)
-		}
-	}
-	return jobs, nil
-}
-
-// AllJobResults lists every kept result, as arq's all_job_results, sorted
-// by enqueue time. It uses SCAN rather than KEYS.
-func (c *Client) AllJobResults(ctx context.Context) ([]*JobResult, error) {
-	out, err := c.readResults(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range out {
-		if r.Err != nil { // arq's all_job_results fails on a record it cannot read
-			return nil, fmt.Errorf("job %s: unable to deserialize job result: %w", r.JobID, r.Err)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].EnqueueTime.Before(out[j].EnqueueTime) })
-	return out, nil
 }
 
 // decodeResult decodes a stored result record of the job id.

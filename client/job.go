@@ -74,19 +74,10 @@ type Job struct {
 // clock, else not_found.
 func (j *Job) Status(ctx context.Context) (JobStatus, error) {
 	st, err := j.c.store.JobState(ctx, j.Queue, j.ID)
-	switch {
-	case err != nil:
+	if err != nil {
 		return "", err
-	case st.HasResult:
-		return StatusComplete, nil
-	case st.InProgress:
-		return StatusInProgress, nil
-	case !st.Queued || st.Score == 0:
-		return StatusNotFound, nil
-	case st.Score > arqcompat.TimestampMS(j.c.now()):
-		return StatusDeferred, nil
 	}
-	return StatusQueued, nil
+	return JobStatus(st.Status(arqcompat.TimestampMS(j.c.now()))), nil
 }
 
 // ResultOptions: Timeout 0 waits forever (bounded by ctx); PollDelay

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/inspect"
 )
 
 const (
@@ -24,7 +24,7 @@ var niceSteps = []time.Duration{time.Second, 5 * time.Second, 15 * time.Second, 
 // and failed, stacked) and the failure rate per bucket, over the finish
 // times of the kept results (newest first). Only numbers and times go into
 // the SVG, and those are escaped too.
-func charts(results []client.ResultSummary, now time.Time) (throughput, failure template.HTML) {
+func charts(results []inspect.ResultSummary, now time.Time) (throughput, failure template.HTML) {
 	var oldest int64
 	for i := len(results) - 1; i >= 0; i-- {
 		if results[i].FinishMS > 0 {

@@ -2,7 +2,10 @@
 // Go service can mount: an overview with counts, charts and per-function
 // statistics, the queued jobs, the kept results, a job's detail, and
 // actions (abort, re-enqueue a failed job, delete a result) unless
-// read-only. It also serves the queue metrics at /metrics.
+// read-only. It serves metrics at /metrics when given a handler for them
+// (arqprom.Handler serves the queue metrics); it does not import
+// Prometheus itself, so a service that mounts it without metrics does not
+// link client_golang.
 //
 // Everything read from Redis is escaped by html/template; records are
 // decoded with arqcompat (which never executes anything) and a record that
@@ -30,11 +33,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/goarq/goarq/arqprom"
-	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/inspect"
 )
 
 //go:embed templates/*.html static/*
@@ -43,7 +42,7 @@ var assets embed.FS
 // Options configures the dashboard.
 type Options struct {
 	// Inspector reads the queues (required).
-	Inspector *client.Inspector
+	Inspector *inspect.Inspector
 	// Queues shown; default: the Inspector's client's queue.
 	Queues []string
 	// ReadOnly hides and refuses the actions.
@@ -51,8 +50,10 @@ type Options struct {
 	// User and Password turn on HTTP basic auth (both compared in
 	// constant time); empty User means no auth.
 	User, Password string
-	// NoMetrics turns off /metrics.
-	NoMetrics bool
+	// Metrics, when set, is served at /metrics (behind the same auth) and
+	// linked from every page: arqprom.Handler(inspector, queues...) serves
+	// the queue metrics. nil serves no /metrics.
+	Metrics http.Handler
 	// PageWait bounds how long a page waits for a refresh of the results
 	// index before it shows the previous one (default 200 ms).
 	PageWait time.Duration
@@ -65,13 +66,12 @@ type Options struct {
 
 // Handler serves the dashboard.
 type Handler struct {
-	o       Options
-	in      *client.Inspector
-	mux     *http.ServeMux
-	secret  []byte
-	pages   map[string]*template.Template
-	metrics http.Handler
-	log     *slog.Logger
+	o      Options
+	in     *inspect.Inspector
+	mux    *http.ServeMux
+	secret []byte
+	pages  map[string]*template.Template
+	log    *slog.Logger
 }
 
 // New builds the dashboard's handler.
@@ -109,13 +109,8 @@ func New(o Options) (*Handler, error) {
 	h.mux.HandleFunc("POST /job/{id}/abort", h.action(h.abort))
 	h.mux.HandleFunc("POST /job/{id}/reenqueue", h.action(h.reenqueue))
 	h.mux.HandleFunc("POST /job/{id}/delete-result", h.action(h.deleteResult))
-	if !o.NoMetrics {
-		reg := prometheus.NewRegistry()
-		if err := reg.Register(arqprom.NewQueueCollector(o.Inspector, o.Queues...)); err != nil {
-			return nil, err
-		}
-		h.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-		h.mux.Handle("GET /metrics", h.metrics)
+	if o.Metrics != nil {
+		h.mux.Handle("GET /metrics", o.Metrics)
 	}
 	return h, nil
 }
@@ -227,7 +222,7 @@ type page struct {
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, name string, p page) {
 	p.CSRF, p.ReadOnly, p.Queues = h.csrfToken(r), h.o.ReadOnly, h.o.Queues
-	p.Base, p.Metrics = h.o.Prefix, !h.o.NoMetrics
+	p.Base, p.Metrics = h.o.Prefix, h.o.Metrics != nil
 	var buf bytes.Buffer
 	if err := h.pages[name].Execute(&buf, p); err != nil {
 		h.log.ErrorContext(r.Context(), "dashboard: rendering failed", "page", name, "error", err)

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,8 +18,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/goarq/goarq/arqcompat"
+	"github.com/goarq/goarq/arqprom"
 	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/dashboard"
+	"github.com/goarq/goarq/inspect"
 	"github.com/goarq/goarq/internal/testutil"
 	"github.com/goarq/goarq/worker"
 )
@@ -28,6 +31,7 @@ type env struct {
 	mr  *miniredis.Miniredis
 	rdb *redis.Client
 	cl  *client.Client
+	in  *inspect.Inspector
 	srv *httptest.Server
 }
 
@@ -37,14 +41,22 @@ func newEnv(t *testing.T, o dashboard.Options) *env {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })
 	cl := client.New(rdb, client.Options{})
-	o.Inspector = client.NewInspector(cl, client.InspectorOptions{CacheTTL: -1})
+	in := inspect.New(cl, inspect.Options{CacheTTL: -1})
+	o.Inspector = in
+	if o.Metrics == nil {
+		m, err := arqprom.Handler(in, o.Queues...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Metrics = m
+	}
 	h, err := dashboard.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, mr: mr, rdb: rdb, cl: cl, srv: srv}
+	return &env{t: t, mr: mr, rdb: rdb, cl: cl, in: in, srv: srv}
 }
 
 func (e *env) get(path string) (int, string, http.Header) {
@@ -196,7 +208,7 @@ func TestReenqueueAFailedJobAndDeleteAResult(t *testing.T) {
 	if code != http.StatusSeeOther {
 		t.Fatalf("reenqueue: status %d", code)
 	}
-	jobs, err := e.cl.QueuedJobs(ctx, "")
+	jobs, err := e.in.QueuedJobs(ctx, "")
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("queued jobs: %v %v", jobs, err)
 	}
@@ -363,5 +375,40 @@ func TestOverviewListsGoarqWorkers(t *testing.T) {
 	}
 	if strings.Contains(body, "<b>image</b>") {
 		t.Error("a function name from Redis is not escaped")
+	}
+}
+
+// Without Options.Metrics there is no /metrics and no link to it, and the
+// package itself never links client_golang.
+func TestNoMetricsUnlessGiven(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	h, err := dashboard.New(dashboard.Options{Inspector: inspect.New(client.New(rdb, client.Options{}), inspect.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	for path, want := range map[string]int{"/metrics": http.StatusNotFound, "/": http.StatusOK} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || strings.Contains(string(body), "/metrics") {
+			t.Errorf("%s: status %d, want %d; links /metrics: %v", path, resp.StatusCode, want, strings.Contains(string(body), "/metrics"))
+		}
+	}
+	if testing.Short() {
+		return
+	}
+	out, err := exec.Command("go", "list", "-deps", ".").Output() // go test puts its go first on $PATH
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "prometheus") {
+		t.Errorf("package dashboard depends on Prometheus:\n%s", out)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/inspect"
 )
 
 var funcs = template.FuncMap{
@@ -65,7 +66,7 @@ func pyException(v any) string {
 	if !ok {
 		return arqcompat.Repr(v)
 	}
-	name := client.ExceptionClass(e)
+	name := inspect.ExceptionClass(e)
 	if m := e.Message(); m != "" {
 		return name + ": " + m
 	}
@@ -111,7 +112,7 @@ func runsAt(score *int64) string {
 }
 
 type queueCard struct {
-	client.QueueOverview
+	inspect.QueueStats
 	// GoWorkers are the live goarq workers' heartbeat records (Python
 	// workers write none: they show in the health-check line).
 	GoWorkers []client.WorkerInfo
@@ -120,8 +121,8 @@ type queueCard struct {
 
 type overviewData struct {
 	Cards        []queueCard
-	Snap         *client.Snapshot
-	Functions    []client.FunctionStats
+	Snap         *inspect.Snapshot
+	Functions    []inspect.FunctionStats
 	Throughput   template.HTML
 	FailureRate  template.HTML
 	AbortsNotice string
@@ -137,8 +138,8 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	d := overviewData{Snap: snap, Functions: snap.Functions, Results: len(snap.Results)}
 	for _, q := range h.o.Queues {
-		st, err := h.in.Queue(ctx, q, snap)
-		c := queueCard{QueueOverview: st}
+		st, err := h.in.QueueStats(ctx, q, snap)
+		c := queueCard{QueueStats: st}
 		c.Queue = q
 		if err == nil {
 			c.GoWorkers, err = h.in.Client().Workers(ctx, q)
@@ -157,14 +158,14 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 
 type jobsData struct {
 	Queue, Function, JobID string
-	Page                   client.JobsPage
+	Page                   inspect.JobsPage
 	Offset                 int64
 	PrevOffset             int64
 	Now                    int64
 }
 
 func (h *Handler) jobs(w http.ResponseWriter, r *http.Request) {
-	q := client.JobsQuery{Queue: h.queueParam(r), Function: strings.TrimSpace(r.FormValue("function")),
+	q := inspect.JobsQuery{Queue: h.queueParam(r), Function: strings.TrimSpace(r.FormValue("function")),
 		JobID: strings.TrimSpace(r.FormValue("id")), Limit: 50}
 	q.Offset, _ = strconv.ParseInt(r.FormValue("offset"), 10, 64)
 	p, err := h.in.Jobs(r.Context(), q)
@@ -181,8 +182,8 @@ func (h *Handler) jobs(w http.ResponseWriter, r *http.Request) {
 }
 
 type resultsData struct {
-	Q          client.ResultsQuery
-	Page       client.ResultsPage
+	Q          inspect.ResultsQuery
+	Page       inspect.ResultsPage
 	Functions  []string
 	NextOffset int
 	PrevOffset int
@@ -195,7 +196,7 @@ func (h *Handler) results(w http.ResponseWriter, r *http.Request) {
 		h.redisFail(w, r, err)
 		return
 	}
-	q := client.ResultsQuery{Queue: strings.TrimSpace(r.FormValue("queue")), Function: strings.TrimSpace(r.FormValue("function")),
+	q := inspect.ResultsQuery{Queue: strings.TrimSpace(r.FormValue("queue")), Function: strings.TrimSpace(r.FormValue("function")),
 		Exception: strings.TrimSpace(r.FormValue("exception")), Success: r.FormValue("success"), Limit: 50}
 	if q.Success != "ok" && q.Success != "failed" {
 		q.Success = ""
@@ -225,7 +226,7 @@ func (h *Handler) results(w http.ResponseWriter, r *http.Request) {
 }
 
 type jobData struct {
-	client.JobDetail
+	inspect.JobDetail
 	Notice        string
 	CanAbort      bool
 	AbortsNotice  string
@@ -239,7 +240,7 @@ type jobData struct {
 func (h *Handler) job(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id := r.PathValue("id")
-	d, err := h.in.Job(ctx, h.queueParam(r), id)
+	d, err := h.in.Job(ctx, id, h.queueParam(r))
 	if err != nil {
 		h.redisFail(w, r, err)
 		return
@@ -275,7 +276,7 @@ func (h *Handler) job(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) abort(r *http.Request, id string) (string, error) {
 	q := h.queueParam(r)
-	if err := h.in.RequestAbort(r.Context(), q, id); err != nil {
+	if err := h.in.RequestAbort(r.Context(), id, q); err != nil {
 		return "", err
 	}
 	return jobURL(id, q) + "&msg=abort", nil

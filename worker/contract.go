@@ -59,11 +59,7 @@ func Contract(s Settings) (*contract.Contract, error) {
 		cf.Cron = f.cron
 		cf.Timeout = orZero(f.Timeout, timeout).Seconds()
 		cf.MaxTries = orZero(f.MaxTries, tries)
-		if f.KeepResult == DontKeep {
-			cf.KeepResult = 0
-		} else {
-			cf.KeepResult = orZero(f.KeepResult, keep).Seconds()
-		}
+		cf.KeepResult = orZero(f.KeepResult, keep).Seconds()
 		cf.KeepResultForever = f.keepResultForever(s.KeepResultForever)
 		c.Functions = append(c.Functions, *cf)
 		return nil

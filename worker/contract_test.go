@@ -40,7 +40,7 @@ func TestContractDescribesTheGoFunctions(t *testing.T) {
 				worker.WithParams("path", "width", "when"), worker.WithDefaults(640, nil), worker.WithTimeout(time.Minute)),
 			worker.Func("positional", func(ctx context.Context, xs []int, m map[string]*plainPoint, rest ...float64) {}),
 			worker.Func("place", func(ctx context.Context, o contractOrder) level { return 0 }, worker.WithParams("order"),
-				worker.WithKeepResult(worker.DontKeep)),
+				worker.WithKeepResult(worker.Zero)),
 			worker.Func("kwargs_struct", func(ctx context.Context, p struct {
 				Name string `arq:"name"`
 				Age  int    `arq:"age"`
@@ -98,7 +98,7 @@ func TestContractDescribesTheGoFunctions(t *testing.T) {
 		t.Errorf("resize: timeout %v max_tries %d keep_result %v", f.Timeout, f.MaxTries, f.KeepResult)
 	}
 	if f := back.Function("place"); f.KeepResult != 0 {
-		t.Errorf("place: keep_result %v, want 0 (DontKeep)", f.KeepResult)
+		t.Errorf("place: keep_result %v, want 0 (Zero)", f.KeepResult)
 	}
 	if f := back.Function("cron:tick"); !f.Cron || f.MaxTries != 1 || f.KeepResult != 0 {
 		t.Errorf("cron:tick: %+v", f)

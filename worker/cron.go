@@ -12,13 +12,20 @@ import (
 )
 
 // EverySecond, as CronJob.Second, runs the job every second (arq's
-// second=None); a nil Second runs it at second 0, as arq's default.
-func EverySecond() []int { return []int{} }
+// second=None): it lists the seconds 0 to 59. A Second left nil or empty
+// runs the job at second 0, as arq's default.
+func EverySecond() []int {
+	s := make([]int, 60)
+	for i := range s {
+		s[i] = i
+	}
+	return s
+}
 
 // CronJob is arq's cron(): a function the worker enqueues on a schedule.
-// A nil field matches every value, except Second, whose nil means 0 (arq's
-// default; EverySecond() matches every second); Weekday counts from
-// Monday = 0 as Python does.
+// A nil or empty field matches every value, except Second, where nil or
+// empty means 0 (arq's default; EverySecond() matches every second);
+// Weekday counts from Monday = 0 as Python does.
 type CronJob struct {
 	// Name is the function name and the prefix of the job ids; arq uses
 	// 'cron:<function name>'.
@@ -63,7 +70,7 @@ func (c CronJob) function() (*Function, error) {
 	case c.KeepResult != 0:
 		f.KeepResult = c.KeepResult
 	case f.KeepResult == 0:
-		f.KeepResult = DontKeep
+		f.KeepResult = Zero
 	}
 	switch {
 	case c.KeepResultForever:
@@ -88,11 +95,8 @@ func (c CronJob) micro() int {
 }
 
 func (c CronJob) seconds() []int {
-	if c.Second == nil {
-		return []int{0}
-	}
 	if len(c.Second) == 0 {
-		return nil
+		return []int{0}
 	}
 	return c.Second
 }
@@ -127,7 +131,7 @@ func (c CronJob) nextDT(t time.Time) (time.Time, bool) {
 	}
 	us := time.Duration(t.Nanosecond()/1000) * time.Microsecond
 	for _, f := range fields {
-		if f.opt == nil || slices.Contains(f.opt, f.val) {
+		if len(f.opt) == 0 || slices.Contains(f.opt, f.val) {
 			continue
 		}
 		micro := max(us-time.Duration(c.micro())*time.Microsecond, 0)

@@ -20,9 +20,9 @@ func TestCronJobKeepsItsHandlersSettings(t *testing.T) {
 		maxTries            int
 	}{
 		{"handler's", CronJob{Name: "c", Handler: configured}, 5 * time.Second, time.Minute, true, 3},
-		{"cron's win", CronJob{Name: "c", Handler: configured, Timeout: time.Second, KeepResult: DontKeep, MaxTries: 7}, time.Second, DontKeep, true, 7},
-		{"arq's defaults", CronJob{Name: "c", Handler: Func("h", noop)}, 0, DontKeep, false, 1},
-		{"forever on the cron job", CronJob{Name: "c", Handler: Func("h", noop), KeepResultForever: true}, 0, DontKeep, true, 1},
+		{"cron's win", CronJob{Name: "c", Handler: configured, Timeout: time.Second, KeepResult: Zero, MaxTries: 7}, time.Second, Zero, true, 7},
+		{"arq's defaults", CronJob{Name: "c", Handler: Func("h", noop)}, 0, Zero, false, 1},
+		{"forever on the cron job", CronJob{Name: "c", Handler: Func("h", noop), KeepResultForever: true}, 0, Zero, true, 1},
 	}
 	for _, c := range cases {
 		f, err := c.job.function()

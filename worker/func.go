@@ -44,7 +44,7 @@ type Function struct {
 	Name string
 	// Timeout overrides the worker's JobTimeout; 0 keeps it.
 	Timeout time.Duration
-	// KeepResult overrides the worker's; 0 keeps it, DontKeep keeps no result.
+	// KeepResult overrides the worker's; 0 keeps it, Zero keeps no result.
 	KeepResult time.Duration
 	// KeepResultForever keeps the function's results without expiry. Set
 	// with WithKeepResultForever, false included, it overrides the worker's
@@ -81,9 +81,6 @@ func (f *Function) keepResultForever(workers bool) bool {
 // number).
 var ErrBadFunction = errors.New("worker: bad function")
 
-// DontKeep as a KeepResult keeps no result (arq's keep_result=0).
-const DontKeep time.Duration = -1
-
 // FuncOption configures a Function: WithTimeout, WithKeepResult,
 // WithKeepResultForever, WithMaxTries, WithParams.
 type FuncOption struct {
@@ -95,7 +92,7 @@ func WithTimeout(d time.Duration) FuncOption {
 	return FuncOption{func(f *Function, _ *binder) { f.Timeout = d }}
 }
 
-// WithKeepResult sets how long results are kept; DontKeep for none.
+// WithKeepResult sets how long results are kept; Zero for none.
 func WithKeepResult(d time.Duration) FuncOption {
 	return FuncOption{func(f *Function, _ *binder) { f.KeepResult = d }}
 }

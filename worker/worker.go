@@ -61,7 +61,7 @@ type Settings struct {
 	// JobTimeout defaults to 300 s; Zero is arq's job_timeout=0 (every
 	// job times out at once).
 	JobTimeout time.Duration
-	// KeepResult defaults to 3600 s; DontKeep (or Zero) keeps no results.
+	// KeepResult defaults to 3600 s; Zero keeps no results.
 	KeepResult        time.Duration
 	KeepResultForever bool
 	// PollDelay defaults to 0.5 s; Zero polls again at once, as arq's
@@ -303,6 +303,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.log.InfoContext(ctx, fmt.Sprintf("Starting worker for %d functions: %s", len(w.funcs), w.names()),
 		"queue", w.s.QueueName, "functions", len(w.funcs))
 	w.logRedisInfo(ctx)
+	w.warnEviction(ctx)
 	if w.s.OnStartup != nil {
 		if err := w.s.OnStartup(ctx); err != nil {
 			return fmt.Errorf("on_startup: %w", err)

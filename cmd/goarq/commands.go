@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/inspect"
 	"github.com/goarq/goarq/internal/view"
 )
 
@@ -147,6 +149,12 @@ func withClient(c *cli.Context, fn func(cl *client.Client) error) error {
 	return fn(cl)
 }
 
+// withInspector is withClient for a command that reads through an
+// Inspector; its results index is refreshed on every read.
+func withInspector(c *cli.Context, fn func(in *inspect.Inspector) error) error {
+	return withClient(c, func(cl *client.Client) error { return fn(inspect.New(cl, inspect.Options{CacheTTL: -1})) })
+}
+
 // withJob is withClient for a command whose one argument is a job id.
 func withJob(c *cli.Context, fn func(cl *client.Client, job *client.Job) error) error {
 	id, err := oneArg(c, "JOB_ID")
@@ -242,13 +250,15 @@ func jobTryText(d client.JobDef) string {
 	return fmt.Sprint(d.JobTry)
 }
 
-func jobJSON(d client.JobDef) map[string]any {
+// jobJSON is a job's fields for --json; err is the record's problem (the
+// Err of a listed job or result), nil when it was read.
+func jobJSON(d client.JobDef, err error) map[string]any {
 	m := map[string]any{"job_id": d.JobID}
-	if d.Err == nil {
+	if err == nil {
 		m["function"], m["args"], m["kwargs"] = d.Function, view.JSON(d.Args), view.JSON(d.Kwargs)
 		m["job_try"], m["enqueue_time"] = jobTry(d), d.EnqueueTime.Format(time.RFC3339Nano)
 	} else {
-		m["error"] = recordProblem(d.Err)
+		m["error"] = recordProblem(err)
 	}
 	if d.Score != nil {
 		m["score"] = *d.Score
@@ -259,7 +269,7 @@ func jobJSON(d client.JobDef) map[string]any {
 
 // recordProblem says why a listed record is not shown.
 func recordProblem(err error) string {
-	if errors.Is(err, client.ErrJobExpired) {
+	if errors.Is(err, inspect.ErrJobExpired) {
 		return "expired: the job key is gone while the job is still queued"
 	}
 	return "unreadable: " + err.Error()
@@ -278,7 +288,7 @@ func infoCommand() *cli.Command {
 				if err != nil {
 					return cmdRedisError(c, err)
 				}
-				m := jobJSON(info.JobDef)
+				m := jobJSON(info.JobDef, nil)
 				if info.IsFinished() {
 					m["success"], m["result"] = info.Success, view.JSON(info.Result)
 					m["start_time"], m["finish_time"] = info.StartTime.Format(time.RFC3339Nano), info.FinishTime.Format(time.RFC3339Nano)
@@ -341,17 +351,17 @@ A job that cannot be read is listed as "unreadable: <why>", one whose key expire
 Example:
    goarq --queue arq:queue jobs --limit 20`,
 		Action: func(c *cli.Context) error {
-			return withClient(c, func(cl *client.Client) error {
-				jobs, err := cl.ListJobs(c.Context, client.ListOptions{Function: c.String("function"), Limit: max(0, c.Int("limit"))})
+			return withInspector(c, func(in *inspect.Inspector) error {
+				jobs, err := listJobs(c.Context, in, c.String("function"), max(0, c.Int("limit")))
 				if err != nil {
 					return cmdRedisError(c, err)
 				}
 				if c.Bool("json") {
 					rows := []any{}
 					for _, j := range jobs {
-						rows = append(rows, jobJSON(j))
+						rows = append(rows, jobJSON(j.JobDef, j.Err))
 					}
-					return printJSON(c, map[string]any{"queue": cl.QueueName(), "jobs": rows})
+					return printJSON(c, map[string]any{"queue": in.Client().QueueName(), "jobs": rows})
 				}
 				w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(w, "JOB ID\tFUNCTION\tARGS\tTRY\tENQUEUED\tRUNS")
@@ -365,12 +375,59 @@ Example:
 					if j.Score != nil && *j.Score > arqcompat.TimestampMS(now) {
 						runs = "in " + time.UnixMilli(*j.Score).Sub(now).Round(time.Second).String()
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", j.JobID, j.Function, clip(arqcompat.ReprArgs(j.Args, j.Kwargs), 40), jobTryText(j),
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", j.JobID, j.Function, clip(arqcompat.ReprArgs(j.Args, j.Kwargs), 40), jobTryText(j.JobDef),
 						j.EnqueueTime.Local().Format("2006-01-02 15:04:05"), runs)
 				}
 				return w.Flush()
 			})
 		},
+	}
+}
+
+// listJobs reads the queue's jobs a page at a time until it has limit of
+// them (0: all), so that a limit bounds what is read.
+func listJobs(ctx context.Context, in *inspect.Inspector, function string, limit int) ([]inspect.QueuedJob, error) {
+	var out []inspect.QueuedJob
+	q := inspect.JobsQuery{Function: function}
+	for {
+		q.Limit = inspect.MaxLimit
+		if limit > 0 {
+			q.Limit = min(limit-len(out), inspect.MaxLimit)
+		}
+		p, err := in.Jobs(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Jobs...)
+		if p.NextOffset < 0 || (limit > 0 && len(out) >= limit) {
+			return out, nil
+		}
+		q.Offset = p.NextOffset
+	}
+}
+
+// listResults reads the kept results a page at a time until it has limit
+// of them (0: all).
+func listResults(ctx context.Context, in *inspect.Inspector, q inspect.ResultsQuery, limit int) ([]inspect.ResultEntry, error) {
+	snap, err := in.Snapshot(ctx, -1)
+	if err != nil {
+		return nil, err
+	}
+	var out []inspect.ResultEntry
+	for {
+		q.Limit = inspect.MaxLimit
+		if limit > 0 {
+			q.Limit = min(limit-len(out), inspect.MaxLimit)
+		}
+		p, err := in.Results(ctx, snap, q)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Results...)
+		q.Offset += q.Limit
+		if q.Offset >= p.Matched || (limit > 0 && len(out) >= limit) {
+			return out, nil
+		}
 	}
 }
 
@@ -398,17 +455,30 @@ Example:
    goarq results --failed --limit 10
    goarq --queue emails results --function send_email`,
 		Action: func(c *cli.Context) error {
-			return withClient(c, func(cl *client.Client) error {
-				rows, err := cl.ListResults(c.Context, client.ListOptions{AllQueues: c.Bool("all-queues"), Function: c.String("function"),
-					FailedOnly: c.Bool("failed"), Limit: max(0, c.Int("limit"))})
+			return withInspector(c, func(in *inspect.Inspector) error {
+				q := inspect.ResultsQuery{Function: c.String("function")}
+				if !c.Bool("all-queues") {
+					q.Queue = in.Client().QueueName()
+				}
+				if c.Bool("failed") {
+					q.Success = "failed"
+				}
+				entries, err := listResults(c.Context, in, q, max(0, c.Int("limit")))
 				if err != nil {
 					return cmdRedisError(c, err)
 				}
+				rows := make([]*client.JobResult, len(entries))
+				for i, e := range entries {
+					rows[i] = e.Result
+					if e.Err != nil {
+						rows[i] = &client.JobResult{JobDef: client.JobDef{JobID: e.Summary.JobID}}
+					}
+				}
 				if c.Bool("json") {
 					out := []any{}
-					for _, r := range rows {
-						m := jobJSON(r.JobDef)
-						if r.Err == nil {
+					for i, r := range rows {
+						m := jobJSON(r.JobDef, entries[i].Err)
+						if entries[i].Err == nil {
 							m["job_try"] = r.JobTry // the try that ran, never None
 							m["success"], m["result"], m["queue_name"] = r.Success, view.JSON(r.Result), r.QueueName
 							m["start_time"], m["finish_time"] = r.StartTime.Format(time.RFC3339Nano), r.FinishTime.Format(time.RFC3339Nano)
@@ -420,9 +490,9 @@ Example:
 				}
 				w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(w, "JOB ID\tQUEUE\tFUNCTION\tOK\tDURATION\tFINISHED\tRESULT")
-				for _, r := range rows {
-					if r.Err != nil {
-						fmt.Fprintf(w, "%s\t%s\n", r.JobID, recordProblem(r.Err))
+				for i, r := range rows {
+					if err := entries[i].Err; err != nil {
+						fmt.Fprintf(w, "%s\t%s\n", r.JobID, recordProblem(err))
 						continue
 					}
 					shown := arqcompat.Repr(r.Result)
@@ -444,15 +514,12 @@ func healthCommand() *cli.Command {
 		Flags:       []cli.Flag{&cli.StringFlag{Name: "health-check-key", Usage: "the key (default: <queue>:health-check)"}},
 		Description: "Example:\n   goarq --queue arq:queue health && echo healthy",
 		Action: func(c *cli.Context) error {
-			return withClient(c, func(cl *client.Client) error {
-				key := c.String("health-check-key")
-				if key == "" {
-					key = arqcompat.HealthCheckKey(cl.QueueName())
-				}
-				v, _, err := cl.HealthCheck(c.Context, key)
+			return withInspector(c, func(in *inspect.Inspector) error {
+				h, err := in.Health(c.Context, c.String("health-check-key"))
 				if err != nil {
 					return cmdRedisError(c, err)
 				}
+				key, v := h.Key, h.Line
 				if c.Bool("json") {
 					_ = printJSON(c, map[string]any{"key": key, "healthy": v != "", "value": v})
 				}
@@ -478,9 +545,11 @@ func statsCommand() *cli.Command {
 Example:
    goarq stats --watch 2s`,
 		Action: func(c *cli.Context) error {
-			return withClient(c, func(cl *client.Client) error {
+			// one Inspector for every tick: its results index decodes only
+			// the results that are new since the last tick
+			return withInspector(c, func(in *inspect.Inspector) error {
 				for {
-					q, err := cl.QueueStats(c.Context, "")
+					q, err := in.QueueStats(c.Context, "", nil)
 					if err != nil && c.Context.Err() != nil {
 						return nil // interrupted while watching
 					}
@@ -488,7 +557,7 @@ Example:
 						return cmdRedisError(c, err)
 					}
 					if c.Bool("json") {
-						_ = printJSON(c, q)
+						_ = printJSON(c, statsJSON(q))
 					} else {
 						if c.Duration("watch") > 0 {
 							if isTerminal(c.App.Writer) {
@@ -501,11 +570,14 @@ Example:
 						fmt.Fprintln(w, "QUEUE\tQUEUED\tDEFERRED\tIN PROGRESS\tRESULTS OK\tRESULTS FAILED")
 						fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\n", q.Queue, q.Queued, q.Deferred, q.InProgress, q.ResultsOK, q.ResultsFailed)
 						_ = w.Flush()
-						health := q.Health
+						health := q.Health.Line
 						if health == "" {
 							health = "no worker health check found"
 						}
 						fmt.Fprintln(c.App.Writer, "health: "+health)
+						if q.ResultsLeftOut > 0 {
+							fmt.Fprintf(c.App.Writer, "kept results not counted (past the index's bound): %d\n", q.ResultsLeftOut)
+						}
 						if q.ResultsUnreadable > 0 {
 							fmt.Fprintf(c.App.Writer, "unreadable results (any queue): %d, see goarq results\n", q.ResultsUnreadable)
 						}
@@ -523,6 +595,13 @@ Example:
 			})
 		},
 	}
+}
+
+// statsJSON is what stats --json prints of q.
+func statsJSON(q inspect.QueueStats) map[string]any {
+	return map[string]any{"queue": q.Queue, "queued": q.Queued, "deferred": q.Deferred, "in_progress": q.InProgress,
+		"results_ok": q.ResultsOK, "results_failed": q.ResultsFailed, "results_unreadable": q.ResultsUnreadable,
+		"results_left_out": q.ResultsLeftOut, "health": q.Health.Line}
 }
 
 // isTerminal reports whether w is a terminal (a character device), where

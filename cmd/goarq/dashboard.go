@@ -11,13 +11,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/urfave/cli/v2"
 
 	"github.com/goarq/goarq/arqprom"
 	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/dashboard"
+	"github.com/goarq/goarq/inspect"
 )
 
 // memLimit is the soft memory limit of the dashboard and the exporter,
@@ -46,9 +45,16 @@ func dashboardCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-metrics", Usage: "do not serve /metrics"}),
 		Description: "Example:\n   GOARQ_DASHBOARD_AUTH=admin:secret goarq dashboard --addr 0.0.0.0:8080 --queues arq:queue,emails",
 		Action: func(c *cli.Context) error {
-			return serveWeb(c, "dashboard", func(in *client.Inspector, queues []string, user, pass string) (http.Handler, error) {
-				return dashboard.New(dashboard.Options{Inspector: in, Queues: queues, ReadOnly: c.Bool("read-only"),
-					User: user, Password: pass, NoMetrics: c.Bool("no-metrics"), Logger: quietLogger()})
+			return serveWeb(c, "dashboard", func(in *inspect.Inspector, queues []string, user, pass string) (http.Handler, error) {
+				o := dashboard.Options{Inspector: in, Queues: queues, ReadOnly: c.Bool("read-only"),
+					User: user, Password: pass, Logger: quietLogger()}
+				if !c.Bool("no-metrics") {
+					var err error
+					if o.Metrics, err = arqprom.Handler(in, queues...); err != nil {
+						return nil, err
+					}
+				}
+				return dashboard.New(o)
 			})
 		},
 	}
@@ -61,13 +67,13 @@ func exporterCommand() *cli.Command {
 		Flags:       webFlags("127.0.0.1:9187"),
 		Description: "Example:\n   goarq exporter --addr 127.0.0.1:9187 --queues arq:queue",
 		Action: func(c *cli.Context) error {
-			return serveWeb(c, "exporter", func(in *client.Inspector, queues []string, user, pass string) (http.Handler, error) {
-				reg := prometheus.NewRegistry()
-				if err := reg.Register(arqprom.NewQueueCollector(in, queues...)); err != nil {
+			return serveWeb(c, "exporter", func(in *inspect.Inspector, queues []string, user, pass string) (http.Handler, error) {
+				m, err := arqprom.Handler(in, queues...)
+				if err != nil {
 					return nil, err
 				}
 				mux := http.NewServeMux()
-				mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+				mux.Handle("GET /metrics", m)
 				return basicAuth(mux, user, pass), nil
 			})
 		},
@@ -82,7 +88,7 @@ func basicAuth(h http.Handler, user, pass string) http.Handler {
 	return dashboard.BasicAuth(h, user, pass)
 }
 
-func serveWeb(c *cli.Context, what string, build func(in *client.Inspector, queues []string, user, pass string) (http.Handler, error)) error {
+func serveWeb(c *cli.Context, what string, build func(in *inspect.Inspector, queues []string, user, pass string) (http.Handler, error)) error {
 	addr := c.String("addr")
 	auth := c.String("basic-auth")
 	if auth == "" {
@@ -123,7 +129,7 @@ func serveWeb(c *cli.Context, what string, build func(in *client.Inspector, queu
 		if ttl <= 0 {
 			ttl = -1
 		}
-		in := client.NewInspector(cl, client.InspectorOptions{CacheTTL: ttl})
+		in := inspect.New(cl, inspect.Options{CacheTTL: ttl})
 		if err := in.Ping(c.Context); err != nil {
 			return cmdRedisError(c, err)
 		}

@@ -126,7 +126,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			enqueueCommand(), statusCommand(), resultCommand(), infoCommand(), abortCommand(),
 			jobsCommand(), resultsCommand(), statsCommand(), healthCommand(), demoCommand(),
-			dashboardCommand(), exporterCommand(), workersCommand(), contractCommand(), genCommand(),
+			dashboardCommand(), exporterCommand(), workersCommand(), doctorCommand(), aclCommand(),
+			contractCommand(), genCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/inspect"
 )
 
 // workersCommand lists the live goarq workers of the queue, from their
@@ -28,10 +28,11 @@ func workersCommand() *cli.Command {
 				if err != nil {
 					return cmdRedisError(c, err)
 				}
-				health, _, err := cl.HealthCheck(c.Context, arqcompat.HealthCheckKey(cl.QueueName()))
+				h, err := inspect.New(cl, inspect.Options{}).Health(c.Context, "")
 				if err != nil {
 					return cmdRedisError(c, err)
 				}
+				health := h.Line
 				if c.Bool("json") {
 					return printJSON(c, map[string]any{"queue": cl.QueueName(), "workers": ws, "health": health})
 				}

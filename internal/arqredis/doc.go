@@ -1,8 +1,8 @@
 // Package arqredis owns every Redis command sequence goarq sends: the Lua
 // scripts, the MULTI/EXEC and WATCH transactions and the reads. The worker,
-// the client and the CLI call it and build no command sequence of their
-// own, so goarq can be checked against arq 0.28 by reading this package next
-// to arq's worker.py, jobs.py and connections.py.
+// the client and package inspect call it and build no command sequence of
+// their own, so goarq can be checked against arq 0.28 by reading this
+// package next to arq's worker.py, jobs.py and connections.py.
 //
 // Where each arq function lives here:
 //
@@ -15,10 +15,16 @@
 //	Worker.record_health                  RDB.WriteHealth; Worker.close: RDB.DeleteHealth
 //	Job.status, result, info, result_info RDB.JobState, RDB.PollResult, RDB.GetResult, RDB.GetJob, RDB.Score
 //	Job.abort                             RDB.RequestAbort
-//	ArqRedis.queued_jobs, all_job_results RDB.QueuedJobs, RDB.ScanResults, RDB.GetResults
+//	ArqRedis.queued_jobs, all_job_results RDB.QueuePage (pages by rank), RDB.KeyCensus (SCAN), RDB.Results (MGET)
 //	arq --check (check_health)            RDB.ReadHealth
 //	(goarq only) the idle worker's sleep  RDB.Watch (push wake-up), RDB.NextDue
 //	(goarq only) Job.result's sleep       RDB.NewWaiters (push wake-up)
+//	(goarq only) goarq doctor's reads      RDB.ServerFacts, RDB.EvictionPolicy, RDB.ServerTime, RDB.ScanJobKeys, RDB.InProgressStates, RDB.OrphanRetries, RDB.ACLDryRun
+//
+// acl.go holds the least-privilege table: every command of this package,
+// with its keys and channels and the roles that send it, from which
+// `goarq acl` prints each role's ACL rule. acl_test.go fails when a command
+// sent here is missing from it.
 //
 // Scripts are run with one NOSCRIPT strategy (runScript): EVALSHA, and on
 // NOSCRIPT, EVAL with the script's text (which caches it). A script queued inside a MULTI

@@ -10,7 +10,7 @@ import (
 	"github.com/goarq/goarq/arqcompat"
 )
 
-// The reads of dashboards and exporters (client.Inspector). Each is bounded:
+// The reads of dashboards and exporters (package inspect). Each is bounded:
 // a page of a sorted set by rank, a pipeline of per-id reads for that page,
 // or a SCAN walk with a cursor. None reads every record of a queue.
 
@@ -24,12 +24,15 @@ type Census struct {
 	ResultIDs     []string
 	InProgressIDs []string
 	Retries       int
+	// ResultsLeftOut counts the result keys past KeyCensus's maxResults.
+	ResultsLeftOut int
 }
 
 // KeyCensus walks the keyspace once with SCAN MATCH arq:[ir]* and sorts the
-// keys it finds by prefix. Its cost is one pass over the keyspace on the
-// server and a transfer of the matching key names.
-func (r *RDB) KeyCensus(ctx context.Context) (Census, error) {
+// keys it finds by prefix, keeping at most maxResults result ids (<= 0:
+// all) and counting the others. Its cost is one pass over the keyspace on
+// the server and a transfer of the matching key names.
+func (r *RDB) KeyCensus(ctx context.Context, maxResults int) (Census, error) {
 	ctx = r.with(ctx)
 	var c Census
 	iter := r.c.Scan(ctx, 0, "arq:[ir]*", censusScanCount).Iterator()
@@ -37,6 +40,10 @@ func (r *RDB) KeyCensus(ctx context.Context) (Census, error) {
 		k := iter.Val()
 		switch {
 		case strings.HasPrefix(k, arqcompat.ResultKeyPrefix):
+			if maxResults > 0 && len(c.ResultIDs) >= maxResults {
+				c.ResultsLeftOut++
+				continue
+			}
 			c.ResultIDs = append(c.ResultIDs, k[len(arqcompat.ResultKeyPrefix):])
 		case strings.HasPrefix(k, arqcompat.InProgressKeyPrefix):
 			c.InProgressIDs = append(c.InProgressIDs, k[len(arqcompat.InProgressKeyPrefix):])
@@ -68,7 +75,7 @@ func (r *RDB) QueueHead(ctx context.Context, queue string, nowMS int64, headLen 
 	var zc, zn *redis.IntCmd
 	var head *redis.ZSliceCmd
 	scores := make([]*redis.FloatCmd, len(ids))
-	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+	cmds, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		zc = p.ZCount(ctx, queue, "-inf", strconv.FormatInt(nowMS, 10))
 		zn = p.ZCard(ctx, queue)
 		head = p.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: queue, ByScore: true, Start: "(1",
@@ -78,10 +85,7 @@ func (r *RDB) QueueHead(ctx context.Context, queue string, nowMS int64, headLen 
 		}
 		return nil
 	})
-	if err != nil && !IsNil(err) {
-		return QueueHead{}, err
-	}
-	if err := firstNonNil(zc.Err(), zn.Err(), head.Err()); err != nil {
+	if err := pipeErr(cmds, err); err != nil {
 		return QueueHead{}, err
 	}
 	h := QueueHead{Ready: zc.Val(), Total: zn.Val(), Head: head.Val(), InQueue: make([]bool, len(ids))}
@@ -91,15 +95,6 @@ func (r *RDB) QueueHead(ctx context.Context, queue string, nowMS int64, headLen 
 	return h, nil
 }
 
-func firstNonNil(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
-	return nil
-}
-
 // PageEntry is one queue entry of a page: its id and score, its job record
 // (nil when the key is gone) and whether it holds an in-progress key.
 type PageEntry struct {
@@ -107,46 +102,49 @@ type PageEntry struct {
 	InProgress bool
 }
 
-// QueuePage reads the entries of rank start..stop (inclusive) of a queue by
-// score: ZRANGE WITHSCORES, then one pipeline of GET arq:job:<id> and
-// EXISTS arq:in-progress:<id> per entry. ZRANGE by rank costs O(log N + M).
+// QueuePage reads the entries of rank start..stop (inclusive; stop -1 is
+// the last) of a queue by score: ZRANGE WITHSCORES, then pipelines of GET
+// arq:job:<id> and EXISTS arq:in-progress:<id>, readBatch entries each.
+// ZRANGE by rank costs O(log N + M).
 func (r *RDB) QueuePage(ctx context.Context, queue string, start, stop int64) ([]PageEntry, error) {
 	ctx = r.with(ctx)
 	zs, err := r.c.ZRangeWithScores(ctx, queue, start, stop).Result()
 	if err != nil || len(zs) == 0 {
 		return nil, err
 	}
-	gets := make([]*redis.StringCmd, len(zs))
-	ex := make([]*redis.IntCmd, len(zs))
-	_, err = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, z := range zs {
-			id, _ := z.Member.(string)
-			gets[i] = p.Get(ctx, arqcompat.JobKey(id))
-			ex[i] = p.Exists(ctx, arqcompat.InProgressKey(id))
-		}
-		return nil
-	})
-	if err != nil && !IsNil(err) {
-		return nil, err
-	}
 	out := make([]PageEntry, len(zs))
-	for i, z := range zs {
-		id, _ := z.Member.(string)
-		out[i].JobID, out[i].Score = id, int64(z.Score)
-		if v, err := gets[i].Bytes(); err == nil {
-			out[i].Data = v
+	for from := 0; from < len(zs); from += readBatch {
+		chunk := zs[from:min(from+readBatch, len(zs))]
+		gets := make([]*redis.StringCmd, len(chunk))
+		ex := make([]*redis.IntCmd, len(chunk))
+		cmds, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, z := range chunk {
+				id, _ := z.Member.(string)
+				gets[i] = p.Get(ctx, arqcompat.JobKey(id))
+				ex[i] = p.Exists(ctx, arqcompat.InProgressKey(id))
+			}
+			return nil
+		})
+		if err := pipeErr(cmds, err); err != nil {
+			return nil, err
 		}
-		out[i].InProgress = ex[i].Val() > 0
+		for i, z := range chunk {
+			e := &out[from+i]
+			e.JobID, _ = z.Member.(string)
+			e.Score = int64(z.Score)
+			if v, err := gets[i].Bytes(); err == nil {
+				e.Data = v
+			}
+			e.InProgress = ex[i].Val() > 0
+		}
 	}
 	return out, nil
 }
 
 // JobKeys is everything stored under one job id, read in one pipeline.
 type JobKeys struct {
+	JobState
 	Job, Result []byte // nil when absent
-	Score       int64
-	Queued      bool
-	InProgress  bool
 	// AbortRequestedMS is the id's score in arq:abort; 0 when absent.
 	AbortRequestedMS int64
 	// Retry is the value of arq:retry:<id> (the try the worker has
@@ -161,7 +159,7 @@ func (r *RDB) JobKeys(ctx context.Context, queue, jobID string) (JobKeys, error)
 	var job, res, retry *redis.StringCmd
 	var score, abort *redis.FloatCmd
 	var inProg *redis.IntCmd
-	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+	cmds, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		job = p.Get(ctx, arqcompat.JobKey(jobID))
 		res = p.Get(ctx, arqcompat.ResultKey(jobID))
 		score = p.ZScore(ctx, queue, jobID)
@@ -170,12 +168,13 @@ func (r *RDB) JobKeys(ctx context.Context, queue, jobID string) (JobKeys, error)
 		retry = p.Get(ctx, arqcompat.RetryKey(jobID))
 		return nil
 	})
-	if err != nil && !IsNil(err) {
+	if err := pipeErr(cmds, err); err != nil {
 		return JobKeys{}, err
 	}
 	var k JobKeys
 	k.Job, _ = job.Bytes()
 	k.Result, _ = res.Bytes()
+	k.HasResult = k.Result != nil
 	if s, err := score.Result(); err == nil {
 		k.Score, k.Queued = int64(s), true
 	}

@@ -3,8 +3,6 @@ package arqredis
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,18 +23,36 @@ type JobState struct {
 	Queued bool
 }
 
+// Status is arq's Job.status rule: a kept result is "complete", an
+// in-progress key "in_progress", a queue score "deferred" when later than
+// nowMS or "queued" (a score of 0 is "not_found", as in arq), else
+// "not_found".
+func (st JobState) Status(nowMS int64) string {
+	switch {
+	case st.HasResult:
+		return "complete"
+	case st.InProgress:
+		return "in_progress"
+	case !st.Queued || st.Score == 0:
+		return "not_found"
+	case st.Score > nowMS:
+		return "deferred"
+	}
+	return "queued"
+}
+
 // JobState reads a job's state as arq's Job.status does.
 func (r *RDB) JobState(ctx context.Context, queue, jobID string) (JobState, error) {
 	ctx = r.with(ctx)
 	var res, inProg *redis.IntCmd
 	var score *redis.FloatCmd
-	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	cmds, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		res = p.Exists(ctx, arqcompat.ResultKey(jobID))
 		inProg = p.Exists(ctx, arqcompat.InProgressKey(jobID))
 		score = p.ZScore(ctx, queue, jobID)
 		return nil
 	})
-	if err != nil && !IsNil(err) {
+	if err := pipeErr(cmds, err); err != nil {
 		return JobState{}, err
 	}
 	st := JobState{HasResult: res.Val() > 0, InProgress: inProg.Val() > 0}
@@ -53,18 +69,35 @@ func (r *RDB) PollResult(ctx context.Context, queue, jobID string) (result []byt
 	ctx = r.with(ctx)
 	var get *redis.StringCmd
 	var score *redis.FloatCmd
-	_, err = r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	cmds, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		get = p.Get(ctx, arqcompat.ResultKey(jobID))
 		score = p.ZScore(ctx, queue, jobID)
 		return nil
 	})
-	if err != nil && !IsNil(err) {
+	if err := pipeErr(cmds, err); err != nil {
 		return nil, false, err
 	}
 	if v, err := get.Bytes(); err == nil {
 		return v, true, nil
 	}
 	return nil, score.Err() == nil, nil
+}
+
+// pipeErr is the error of a pipeline or transaction whose commands may
+// reply nil (a missing key, which each read handles): the first error of
+// cmds that is not redis.Nil, else err unless it is redis.Nil. go-redis's
+// Pipelined returns only the first command error, so a nil reply there
+// would hide a later WRONGTYPE.
+func pipeErr(cmds []redis.Cmder, err error) error {
+	for _, c := range cmds {
+		if e := c.Err(); e != nil && !IsNil(e) {
+			return e
+		}
+	}
+	if err != nil && !IsNil(err) {
+		return err
+	}
+	return nil
 }
 
 // ErrNotFound is returned by the single-key reads when the key is missing.
@@ -126,38 +159,6 @@ type Record struct {
 	Data  []byte
 }
 
-// QueuedJobs is the read behind arq's queued_jobs: ZRANGE queue WITHSCORES,
-// then the job records with MGET, readBatch keys at a time.
-func (r *RDB) QueuedJobs(ctx context.Context, queue string) ([]Record, error) {
-	ctx = r.with(ctx)
-	zs, err := r.c.ZRangeWithScores(ctx, queue, 0, -1).Result()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Record, len(zs))
-	keys := make([]string, len(zs))
-	for i, z := range zs {
-		id, _ := z.Member.(string)
-		out[i] = Record{JobID: id, Score: int64(z.Score)}
-		keys[i] = arqcompat.JobKey(id)
-	}
-	vals, err := r.mget(ctx, keys)
-	if err != nil {
-		return nil, err
-	}
-	for i := range out {
-		out[i].Data = vals[i]
-	}
-	return out, nil
-}
-
-// ScanResultIDs lists the ids of the kept results with SCAN (arq's
-// all_job_results uses KEYS; the ids are the same).
-func (r *RDB) ScanResultIDs(ctx context.Context) ([]string, error) {
-	ctx = r.with(ctx)
-	return r.scanIDs(ctx, arqcompat.ResultKeyPrefix)
-}
-
 // Results reads the result records of ids with MGET, readBatch at a time.
 func (r *RDB) Results(ctx context.Context, ids []string) ([]Record, error) {
 	ctx = r.with(ctx)
@@ -174,16 +175,6 @@ func (r *RDB) Results(ctx context.Context, ids []string) ([]Record, error) {
 		out[i] = Record{JobID: id, Data: vals[i]}
 	}
 	return out, nil
-}
-
-func (r *RDB) scanIDs(ctx context.Context, prefix string) ([]string, error) {
-	ctx = r.with(ctx)
-	var ids []string
-	iter := r.c.Scan(ctx, 0, prefix+"*", readBatch).Iterator()
-	for iter.Next(ctx) {
-		ids = append(ids, strings.TrimPrefix(iter.Val(), prefix))
-	}
-	return ids, iter.Err()
 }
 
 // mget reads keys with MGET, readBatch at a time; a missing key reads nil.
@@ -204,53 +195,6 @@ func (r *RDB) mget(ctx context.Context, keys []string) ([][]byte, error) {
 		}
 	}
 	return out, nil
-}
-
-// QueueCounts are a queue's ready (score up to now) and total jobs:
-// ZCOUNT queue -inf now and ZCARD queue, in one pipeline.
-func (r *RDB) QueueCounts(ctx context.Context, queue string, now time.Time) (ready, total int64, err error) {
-	ctx = r.with(ctx)
-	var zc, zn *redis.IntCmd
-	_, err = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		zc = p.ZCount(ctx, queue, "-inf", strconv.FormatInt(arqcompat.TimestampMS(now), 10))
-		zn = p.ZCard(ctx, queue)
-		return nil
-	})
-	if err != nil {
-		return 0, 0, err
-	}
-	return zc.Val(), zn.Val(), nil
-}
-
-// InProgressIn counts the jobs of queue that hold an in-progress key:
-// SCAN arq:in-progress:*, then ZSCORE each id in the queue, pipelined
-// (in-progress keys carry no queue name; a job in the queue is this
-// queue's).
-func (r *RDB) InProgressIn(ctx context.Context, queue string) (int, error) {
-	ctx = r.with(ctx)
-	ids, err := r.scanIDs(ctx, arqcompat.InProgressKeyPrefix)
-	if err != nil || len(ids) == 0 {
-		return 0, err
-	}
-	n := 0
-	for start := 0; start < len(ids); start += readBatch {
-		chunk := ids[start:min(start+readBatch, len(ids))]
-		cmds, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, id := range chunk {
-				p.ZScore(ctx, queue, id)
-			}
-			return nil
-		})
-		if err != nil && !IsNil(err) {
-			return 0, err
-		}
-		for _, c := range cmds {
-			if c.Err() == nil {
-				n++
-			}
-		}
-	}
-	return n, nil
 }
 
 // ReadHealth reads a health-check key (arq --check); ok is false when it

@@ -26,6 +26,7 @@ import (
 
 	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/inspect"
 	"github.com/goarq/goarq/worker"
 )
 
@@ -37,6 +38,7 @@ var (
 	_ = time.Second
 	_ = arqcompat.Repr
 	_ = client.New
+	_ = inspect.New
 	_ = worker.New
 )
 
@@ -68,7 +70,7 @@ func goBlocks(markdown string) (blocks []string, lines []int) {
 
 // inlineAssign matches an inline code span of the README that is a Go
 // assignment from goarq's API, such as `job, ok := worker.JobFromContext(ctx)`.
-var inlineAssign = regexp.MustCompile("`((?:\\w+, )*\\w+) := ((?:worker|client|arqcompat)\\.[^`]+)`")
+var inlineAssign = regexp.MustCompile("`((?:\\w+, )*\\w+) := ((?:worker|client|inspect|arqcompat)\\.[^`]+)`")
 
 // inlineStatements turns each such span into a statement that keeps its
 // number of assigned values and declares nothing: `_, _ = worker.JobFromContext(ctx)`.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/inspect"
 	"github.com/goarq/goarq/internal/samples"
 	"github.com/goarq/goarq/internal/view"
 )
@@ -251,7 +252,7 @@ func main() {
 			"job_try": info.JobTry, "enqueue_time_ms": info.EnqueueTime.UnixMilli(), "score": info.Score, "finished": info.IsFinished(),
 			"success": info.Success, "result": view.JSON(info.Result)})
 	case "queued":
-		jobs, err := c.QueuedJobs(ctx, "")
+		jobs, err := inspect.New(c, inspect.Options{}).QueuedJobs(ctx, "")
 		if err != nil {
 			fail(err)
 		}
@@ -262,7 +263,7 @@ func main() {
 		}
 		out(map[string]any{"jobs": rows})
 	case "results":
-		res, err := c.AllJobResults(ctx)
+		res, err := inspect.New(c, inspect.Options{}).AllJobResults(ctx)
 		if err != nil {
 			fail(err)
 		}

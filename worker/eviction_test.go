@@ -1,0 +1,59 @@
+package worker_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/goarq/goarq/internal/redistest"
+	"github.com/goarq/goarq/worker"
+)
+
+type evictionLogBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *evictionLogBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *evictionLogBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startLog is the log of a burst worker's run on a Redis started with args.
+func startLog(t *testing.T, args ...string) string {
+	t.Helper()
+	srv := redistest.Start(t, args...)
+	var buf evictionLogBuf
+	w, err := worker.New(worker.Settings{RedisClient: srv.Client(t, nil), Burst: true,
+		Logger:    slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Functions: []worker.Function{worker.Func("noop", func(ctx context.Context) {})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+// A worker on a Redis that may evict keys says so once at start; on one
+// with noeviction it says nothing.
+func TestWorkerWarnsOnceAboutAnEvictionPolicy(t *testing.T) {
+	out := startLog(t, "--maxmemory-policy", "allkeys-lru")
+	if n := strings.Count(out, "maxmemory-policy is allkeys-lru"); n != 1 || !strings.Contains(out, "level=WARN") || !strings.Contains(out, "noeviction") {
+		t.Errorf("%d warnings in:\n%s", n, out)
+	}
+	if out := startLog(t, "--maxmemory-policy", "noeviction"); strings.Contains(out, "maxmemory") {
+		t.Errorf("noeviction warned:\n%s", out)
+	}
+}
