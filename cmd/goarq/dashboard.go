@@ -102,14 +102,7 @@ func serveWeb(c *cli.Context, what string, build func(in *client.Inspector, queu
 	if !loop && user == "" && !c.Bool("insecure-no-auth") {
 		return fail(exitUsage, "--addr %s is not a loopback address: give --basic-auth user:password (or $%s), or --insecure-no-auth", addr, authEnv)
 	}
-	var queues []string
-	for _, q := range c.StringSlice("queues") {
-		for _, p := range strings.Split(q, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				queues = append(queues, p)
-			}
-		}
-	}
+	queues := commaList(c, "queues")
 	if len(queues) == 0 {
 		queues = []string{c.String("queue")}
 	}

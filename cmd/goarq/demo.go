@@ -68,7 +68,7 @@ func runDemo(c *cli.Context) error {
 	out := c.App.Writer
 	var rdb redis.UniversalClient
 	// the environment's Redis is the app's: the demo uses it only when asked
-	embedded := !c.IsSet("redis") && len(c.StringSlice("sentinel")) == 0
+	embedded := !c.IsSet("redis") && len(commaList(c, "sentinel")) == 0
 	var url string
 	if embedded {
 		mr, err := miniredis.Run()
