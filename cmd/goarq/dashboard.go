@@ -43,12 +43,14 @@ func dashboardCommand() *cli.Command {
 		Usage: "serve a web dashboard of the queues (and their metrics at /metrics)",
 		Flags: append(webFlags("127.0.0.1:8080"),
 			&cli.BoolFlag{Name: "read-only", Usage: "no actions (abort, re-enqueue, delete result)"},
-			&cli.BoolFlag{Name: "no-metrics", Usage: "do not serve /metrics"}),
+			&cli.BoolFlag{Name: "no-metrics", Usage: "do not serve /metrics"},
+			&cli.DurationFlag{Name: "refresh", Value: 10 * time.Second, Usage: "the overview, jobs and results pages reload this often (0: never; a page's ?refresh=SECONDS overrides it)"}),
 		Description: "Example:\n   GOARQ_DASHBOARD_AUTH=admin:secret goarq dashboard --addr 0.0.0.0:8080 --queues arq:queue,emails",
 		Action: func(c *cli.Context) error {
 			return serveWeb(c, "dashboard", func(in *client.Inspector, queues []string, user, pass string) (http.Handler, error) {
 				return dashboard.New(dashboard.Options{Inspector: in, Queues: queues, ReadOnly: c.Bool("read-only"),
-					User: user, Password: pass, NoMetrics: c.Bool("no-metrics"), Logger: quietLogger()})
+					User: user, Password: pass, NoMetrics: c.Bool("no-metrics"), Refresh: refreshOption(c.Duration("refresh")),
+					Logger: quietLogger()})
 			})
 		},
 	}
@@ -72,6 +74,14 @@ func exporterCommand() *cli.Command {
 			})
 		},
 	}
+}
+
+// refreshOption maps --refresh 0 (never) to dashboard.Options' negative.
+func refreshOption(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
 
 // basicAuth wraps h with the dashboard's auth check when user is set.
