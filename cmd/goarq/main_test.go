@@ -274,6 +274,15 @@ func TestDemoOnEmbeddedRedis(t *testing.T) {
 	if strings.Contains(out.String()+errb.String(), "redis error") {
 		t.Errorf("a normal demo logged a Redis error:\n%s%s", out.String(), errb.String())
 	}
+	// one plain line on polling; no tracking error, second warning or "?" info
+	if n := strings.Count(out.String(), "The embedded Redis has no client tracking, so the demo polls every 20ms"); n != 1 {
+		t.Errorf("the polling line shows %d times:\n%s", n, out.String())
+	}
+	for _, noise := range []string{"unknown subcommand", "push wake-up unavailable", "WARN", "redis_version=?", "=?"} {
+		if strings.Contains(out.String()+errb.String(), noise) {
+			t.Errorf("demo output has %q:\n%s%s", noise, out.String(), errb.String())
+		}
+	}
 }
 
 // ttyBuffer is a buffer that says it is a terminal.
