@@ -73,13 +73,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
-// version is the module version goarq was built from ("devel" in a
-// checkout).
+// buildVersion and buildCommit are set at link time by scripts/wheels.sh
+// (-ldflags "-X main.buildVersion=... -X main.buildCommit=...").
+var buildVersion, buildCommit string
+
+// version is what --version prints: the version the build was stamped
+// with, else the module version (go install ...@vX.Y.Z), else "devel" with
+// the commit the toolchain recorded, if any.
 func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
+	bi, ok := debug.ReadBuildInfo()
+	v := buildVersion
+	if v == "" && ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
 	}
-	return "devel"
+	commit := buildCommit
+	if commit == "" && ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				commit = s.Value[:min(12, len(s.Value))]
+			}
+		}
+	}
+	if v == "" {
+		v = "devel"
+	}
+	if commit != "" {
+		v += " (commit " + commit + ")"
+	}
+	return v
 }
 
 // usageError makes urfave/cli's flag errors one line with a pointer to
