@@ -259,7 +259,8 @@ async def test_overview_with_go_workers_fits_and_refreshes(arq_redis):
     await pool.enqueue_job("add", 1, 2, _defer_by=3600, _job_id="deferred-one")
     w1 = GoWorker("--health-check-interval", "50ms")
     w2 = GoWorker("--health-check-interval", "50ms", "--only-own-functions")
-    s = Server("dashboard")
+    # two queues: two cards side by side, each half the window
+    s = Server("dashboard", "--queues", "arq:queue,emails")
     try:
         await s.ready()
         await wait_for(lambda: pool.exists("arq:in-progress:running"), timeout=15)
