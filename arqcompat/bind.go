@@ -199,7 +199,7 @@ func assignStruct(rv reflect.Value, src any, depth int) (bool, error) {
 		return true, nil
 	}
 	for _, f := range fields {
-		v, present := named.Get(f.name)
+		v, present := named.getStr(f.name)
 		if !present {
 			if isObject && !f.omitEmpty {
 				return true, &AssignError{Path: path, Want: t.String(), Expected: pyTypeFor(t), Got: pyTypeName(src),

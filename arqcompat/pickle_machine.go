@@ -32,6 +32,7 @@ type rawSet struct{ items []any }
 
 type unpickler struct {
 	data  []byte
+	text  string // data as one string, for payloads up to sharedTextMax: str values are slices of it
 	pos   int
 	stack []any
 	marks []int
@@ -87,6 +88,27 @@ func (u *unpickler) line() (string, error) {
 }
 
 func (u *unpickler) push(v any) { u.stack = append(u.stack, v) }
+
+// sharedTextMax is the largest payload whose str values share one copy of
+// it: one allocation instead of one for each str, and at most this many
+// bytes kept alive by a str a handler holds on to.
+const sharedTextMax = 64 << 10
+
+// str returns b, a slice of the payload just read, as a string.
+func (u *unpickler) str(b []byte) string {
+	if len(u.data) > sharedTextMax || len(b) == 0 {
+		return string(b)
+	}
+	if u.text == "" {
+		u.text = string(u.data)
+	}
+	end := u.pos // b ends where reading stopped
+	return u.text[end-len(b) : end]
+}
+
+// emptyTuple is EMPTY_TUPLE's value, boxed once: tuples are never changed
+// in place.
+var emptyTuple any = Tuple{}
 
 func (u *unpickler) pop() (any, error) {
 	if len(u.stack) == 0 || (len(u.marks) > 0 && len(u.stack) <= u.marks[len(u.marks)-1]) {
@@ -327,7 +349,7 @@ func (u *unpickler) load() (any, error) {
 					if !utf8.Valid(b) { // CPython: UnicodeDecodeError
 						return nil, u.errf("str of %d bytes is not valid UTF-8", len(b))
 					}
-					u.push(string(b))
+					u.push(u.str(b))
 				}
 			}
 		case 'B', 'C', 0x8e, 0x96: // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
@@ -345,7 +367,7 @@ func (u *unpickler) load() (any, error) {
 				}
 			}
 		case ')':
-			u.push(Tuple{})
+			u.push(emptyTuple)
 		case 0x85, 0x86, 0x87:
 			n := int(op-0x85) + 1
 			if len(u.stack) < n || (len(u.marks) > 0 && len(u.stack)-n < u.marks[len(u.marks)-1]) {

@@ -42,7 +42,7 @@ func pickleUnmarshal(data []byte, lim Limits) (any, error) {
 	if len(data) > lim.MaxBytes {
 		return nil, overLimit("pickle", "payload of %d bytes is over the %d-byte limit", len(data), lim.MaxBytes)
 	}
-	u := &unpickler{data: data, stack: make([]any, 0, 16), memo: make([]any, 0, min(max(len(data)/16, 8), 4096))}
+	u := &unpickler{data: data, stack: make([]any, 0, 16), marks: make([]int, 0, 8), memo: make([]any, 0, min(max(len(data)/8, 8), 4096))}
 	raw, err := u.load()
 	if err != nil {
 		return nil, err
@@ -121,7 +121,7 @@ next:
 				continue next
 			}
 		}
-		d.items = append(d.items, Item{k, v})
+		d.items = append(d.items, Item{kv.Key, v})
 	}
 	return d, true, nil
 }
@@ -277,7 +277,7 @@ next:
 				continue next
 			}
 		}
-		out = append(out, s)
+		out = append(out, it) // the interface as it is: no new box for the str
 	}
 	return out, true, nil
 }
