@@ -103,6 +103,20 @@ func objectFields(o *Object) (named *Dict, positional []any, ok bool) {
 
 // fieldsSetOf reads a pickled pydantic model's fields set, sorted.
 func fieldsSetOf(o *Object) (FieldsSet, bool) {
+	if len(o.Args) == 1 && isValidatorCall(o.Class.Name) {
+		d, ok := o.Args[0].(*Dict)
+		if !ok {
+			return nil, false
+		}
+		set := make(FieldsSet, 0, d.Len())
+		for _, it := range d.Items() {
+			if s, ok := it.Key.(string); ok {
+				set = append(set, s)
+			}
+		}
+		sort.Strings(set)
+		return set, true
+	}
 	st, ok := o.State.(*Dict)
 	if !ok || !o.HasState {
 		return nil, false
@@ -171,7 +185,10 @@ func assignStruct(rv reflect.Value, src any, depth int) (bool, error) {
 		if named, positional, ok = objectFields(x); !ok {
 			return false, nil
 		}
-		isObject = true
+		// a Cls.model_validate(fields) call (what goarq writes) holds the
+		// fields set, the others being Python's defaults; an instance holds
+		// them all
+		isObject = !isValidatorCall(x.Class.Name)
 		if i := infoOf(t).fieldsSet; i >= 0 {
 			if set, ok := fieldsSetOf(x); ok {
 				rv.Field(i).Set(reflect.ValueOf(set))
