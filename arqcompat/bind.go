@@ -231,19 +231,6 @@ func assignStruct(rv reflect.Value, src any, depth int) (bool, error) {
 	return true, nil
 }
 
-// checkClass refuses an instance of another class than the one a Mapped
-// Go type stands for.
-func checkClass(cls Class, src any) error {
-	o, ok := src.(*Object)
-	if !ok {
-		return nil
-	}
-	if got := className(o.Class); got != cls.Global() {
-		return fmt.Errorf("must be %s, not %s", cls, got)
-	}
-	return nil
-}
-
 // assignBigNumber stores an int, float or Decimal into a *big.Float or a
 // *big.Rat, exactly for an int or a finite Decimal.
 func assignBigNumber(rv reflect.Value, src any, fail func(string) error) error {
