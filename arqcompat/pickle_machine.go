@@ -26,9 +26,34 @@ import (
 // containers that the bounded conversion pass (budget.conv) turns into the
 // model.
 
-type rawList struct{ items []any }
-type rawDict struct{ items []Item }
-type rawSet struct{ items []any }
+// The raw containers record whether more than one place refers to them
+// (a memo fetch or DUP): the conversion pass converts one that is not
+// shared in place, and copies one that is, so that every reference gets
+// its own value, counted against the limits each time.
+type rawList struct {
+	items  []any
+	shared bool
+}
+type rawDict struct {
+	items  []Item
+	shared bool
+}
+type rawSet struct {
+	items  []any
+	shared bool
+}
+
+// markShared notes that a raw container is referred to once more.
+func markShared(v any) {
+	switch x := v.(type) {
+	case *rawList:
+		x.shared = true
+	case *rawDict:
+		x.shared = true
+	case *rawSet:
+		x.shared = true
+	}
+}
 
 type unpickler struct {
 	data  []byte
@@ -191,10 +216,12 @@ func (u *unpickler) put(i uint64) error {
 
 func (u *unpickler) get(i uint64) error {
 	if i < uint64(len(u.memo)) {
+		markShared(u.memo[i])
 		u.push(u.memo[i])
 		return nil
 	}
 	if v, ok := u.memoM[i]; ok {
+		markShared(v)
 		u.push(v)
 		return nil
 	}
@@ -583,6 +610,7 @@ func (u *unpickler) cold(op byte) (done bool, v any, err error) {
 	case '2':
 		var v any
 		if v, err = u.top(); err == nil {
+			markShared(v)
 			u.push(v)
 		}
 	case 'p', 'g':

@@ -93,6 +93,53 @@ func (c *budget) convDict(items []Item, depth int) (*Dict, error) {
 	return d, nil
 }
 
+// convInPlace converts the items of a raw container no other place refers
+// to, in its own array.
+func (c *budget) convInPlace(items []any, depth int) error {
+	for i, it := range items {
+		v, err := c.conv(it, depth+1)
+		if err != nil {
+			return err
+		}
+		items[i] = v
+	}
+	return nil
+}
+
+// convSmallDictInPlace is convSmallDict for a raw dict no other place
+// refers to: its items array becomes the Dict's.
+func (c *budget) convSmallDictInPlace(items []Item, depth int) (*Dict, bool, error) {
+	for _, kv := range items {
+		if _, ok := kv.Key.(string); !ok {
+			return nil, false, nil
+		}
+	}
+	w := 0
+next:
+	for _, kv := range items {
+		k := kv.Key.(string)
+		if err := c.enter(depth + 1); err != nil {
+			return nil, true, err
+		}
+		if err := c.expand(len(k)); err != nil {
+			return nil, true, err
+		}
+		v, err := c.conv(kv.Value, depth+1)
+		if err != nil {
+			return nil, true, err
+		}
+		for i := 0; i < w; i++ {
+			if items[i].Key.(string) == k {
+				items[i].Value = v // a repeated key: the last value wins, in the first place
+				continue next
+			}
+		}
+		items[w] = Item{kv.Key, v}
+		w++
+	}
+	return &Dict{items: items[:w]}, true, nil
+}
+
 // convSmallDict is convDict for a small dict of str keys, without an
 // index; ok is false when a key is not a str.
 func (c *budget) convSmallDict(items []Item, depth int) (*Dict, bool, error) {
@@ -164,15 +211,35 @@ func (c *budget) conv(v any, depth int) (any, error) {
 		items, err := c.convSlice(x, depth)
 		return Tuple(items), err
 	case *rawList:
+		if !x.shared {
+			if err := c.convInPlace(x.items, depth); err != nil {
+				return nil, err
+			}
+			if x.items == nil {
+				return []any{}, nil
+			}
+			return x.items, nil
+		}
 		items, err := c.convSlice(x.items, depth)
 		if items == nil && err == nil {
 			items = []any{}
 		}
 		return items, err
 	case *rawDict:
+		if !x.shared && len(x.items) <= smallDict {
+			if d, ok, err := c.convSmallDictInPlace(x.items, depth); ok || err != nil {
+				return d, err
+			}
+		}
 		return c.convDict(x.items, depth)
 	case *rawSet:
-		conv, err := c.convSlice(x.items, depth)
+		var conv []any
+		var err error
+		if !x.shared {
+			conv, err = x.items, c.convInPlace(x.items, depth)
+		} else {
+			conv, err = c.convSlice(x.items, depth)
+		}
 		if err != nil {
 			return nil, err
 		}
