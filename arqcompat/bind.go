@@ -154,6 +154,17 @@ func className(g Global) Global {
 	return g
 }
 
+// isClass reports whether g names cls, or its model_validate (parse_obj).
+func isClass(g Global, cls Class) bool {
+	if g.Module != cls.Module {
+		return false
+	}
+	if g.Name == cls.Name {
+		return true
+	}
+	return strings.HasPrefix(g.Name, cls.Name) && isValidatorCall(g.Name) && strings.IndexByte(g.Name[len(cls.Name)+1:], '.') < 0 && g.Name[len(cls.Name)] == '.'
+}
+
 // enumValue returns the value of an enum member (Class(value), no state).
 func enumValue(o *Object) (any, bool) {
 	if o.NewObj || o.HasState || len(o.Args) != 1 || o.Kwargs != nil || o.ListItems != nil || o.DictItems != nil {

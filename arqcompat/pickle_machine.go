@@ -52,6 +52,8 @@ func markShared(v any) {
 		x.shared = true
 	case *rawSet:
 		x.shared = true
+	case *pyCall:
+		x.shared = true
 	}
 }
 

@@ -29,6 +29,11 @@ type pyCall struct {
 	hasState  bool
 	listItems []any
 	dictItems []Item
+	// shared: a memo fetch or DUP refers to the call again (see rawList)
+	shared bool
+	// obj is the Object the call becomes when it is not shared: one
+	// allocation for both
+	obj Object
 }
 
 // Python 2 names that protocol 0-2 pickles written by Python 3 still use.
@@ -320,8 +325,13 @@ func (c *budget) convCall(p *pyCall, depth int) (any, error) {
 	if !p.newobj && isExceptionClass(p.cls) && listItems == nil && dictItems == nil {
 		return &Exception{Class: p.cls, Args: Tuple(args), State: state}, nil
 	}
-	return &Object{Class: p.cls, Args: Tuple(args), NewObj: p.newobj, Kwargs: kwargs, State: state, HasState: p.hasState,
-		ListItems: listItems, DictItems: dictItems}, nil
+	o := Object{Class: p.cls, Args: Tuple(args), NewObj: p.newobj, Kwargs: kwargs, State: state, HasState: p.hasState,
+		ListItems: listItems, DictItems: dictItems}
+	if !p.shared {
+		p.obj = o
+		return &p.obj, nil
+	}
+	return &o, nil
 }
 
 // dedupeStrings is dedupe for a few str members, without a map; ok is
