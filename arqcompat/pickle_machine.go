@@ -37,6 +37,7 @@ type rawList struct {
 type rawDict struct {
 	items  []Item
 	shared bool
+	out    Dict // the Dict it becomes when not shared: one allocation for both
 }
 type rawSet struct {
 	items  []any

@@ -113,7 +113,7 @@ func (c *budget) convInPlace(items []any, depth int) error {
 
 // convSmallDictInPlace is convSmallDict for a raw dict no other place
 // refers to: its items array becomes the Dict's.
-func (c *budget) convSmallDictInPlace(items []Item, depth int) (*Dict, bool, error) {
+func (c *budget) convSmallDictInPlace(items []Item, depth int, out *Dict) (*Dict, bool, error) {
 	for _, kv := range items {
 		if _, ok := kv.Key.(string); !ok {
 			return nil, false, nil
@@ -142,7 +142,8 @@ next:
 		items[w] = Item{kv.Key, v}
 		w++
 	}
-	return &Dict{items: items[:w]}, true, nil
+	out.items = items[:w]
+	return out, true, nil
 }
 
 // convSmallDict is convDict for a small dict of str keys, without an
@@ -232,7 +233,7 @@ func (c *budget) conv(v any, depth int) (any, error) {
 		return items, err
 	case *rawDict:
 		if !x.shared && len(x.items) <= smallDict {
-			if d, ok, err := c.convSmallDictInPlace(x.items, depth); ok || err != nil {
+			if d, ok, err := c.convSmallDictInPlace(x.items, depth, &x.out); ok || err != nil {
 				return d, err
 			}
 		}
