@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"strconv"
 	"time"
 )
 
@@ -38,6 +39,11 @@ func (e *AssignError) Error() string {
 
 // pyTypeFor is the Python type whose values Assign converts to t.
 func pyTypeFor(t reflect.Type) string {
+	if t.PkgPath() != "" {
+		if cls, ok := mappedClass(t); ok {
+			return cls.Name
+		}
+	}
 	switch t {
 	case typeTime, reflect.TypeOf(NaiveDateTime{}):
 		return "datetime"
@@ -107,15 +113,24 @@ func Assign(dst any, src any) error {
 }
 
 // AssignValue is Assign for a settable reflect.Value.
-func AssignValue(rv reflect.Value, src any) error { return assign(rv, src, "", 0) }
+func AssignValue(rv reflect.Value, src any) error { return assign(rv, src, 0, false) }
+
+// AssignField is AssignValue for a field of a model: as pydantic's lax
+// mode does, and as a struct's fields always do, it also takes ISO 8601
+// strings for a time.Time (what model_dump(mode='json') writes for a
+// datetime or date), which a bare time.Time does not.
+func AssignField(rv reflect.Value, src any) error { return assign(rv, src, 0, true) }
 
 var (
 	typeTime     = reflect.TypeOf(time.Time{})
 	typeDuration = reflect.TypeOf(time.Duration(0))
 	typeBigInt   = reflect.TypeOf((*big.Int)(nil))
+	typeBigFloat = reflect.TypeOf((*big.Float)(nil))
+	typeBigRat   = reflect.TypeOf((*big.Rat)(nil))
 )
 
-func assign(rv reflect.Value, src any, path string, depth int) error {
+func assign(rv reflect.Value, src any, depth int, lax bool) error {
+	const path = "" // each caller of a nested assign prefixes its place (withPath), on failure only
 	if depth > maxEncodeDepth {
 		return &AssignError{Path: path, Want: rv.Type().String(), Expected: pyTypeFor(rv.Type()), Got: pyTypeName(src), Msg: "nested too deeply"}
 	}
@@ -151,15 +166,34 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 			}
 			return fail("")
 		}
+		if t == typeBigFloat || t == typeBigRat {
+			return assignBigNumber(rv, src, fail)
+		}
 		p := reflect.New(t.Elem())
-		if err := assign(p.Elem(), src, path, depth+1); err != nil {
+		if err := assign(p.Elem(), src, depth+1, lax); err != nil {
 			return err
 		}
 		rv.Set(p)
 		return nil
 	}
 	if src == nil {
+		if k := t.Kind(); k == reflect.Slice || k == reflect.Map {
+			rv.Set(reflect.Zero(t)) // None is a nil slice or map, which encodes as None again
+			return nil
+		}
 		return fail("")
+	}
+	if o, isObj := src.(*Object); isObj {
+		if t.PkgPath() != "" {
+			if cls, ok := mappedClass(t); ok && !isClass(o.Class, cls) {
+				return fail("") // an instance of another class: "must be Order, not Customer"
+			}
+		}
+		if k := t.Kind(); k != reflect.Struct && k != reflect.Interface && k != reflect.Map && k != reflect.Slice && k != reflect.Array {
+			if v, ok := enumValue(o); ok {
+				src = v // an enum member binds as its value
+			}
+		}
 	}
 	switch t {
 	case typeTime:
@@ -168,6 +202,23 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 			// the wall clock, in the location that encodes as naive again
 			rv.Set(reflect.ValueOf(time.Date(x.Year(), x.Month(), x.Day(), x.Hour(), x.Minute(), x.Second(), x.Nanosecond(), naiveLoc)))
 			return nil
+		case Date:
+			rv.Set(reflect.ValueOf(time.Date(x.Year, x.Month, x.Day, 0, 0, 0, 0, time.UTC)))
+			return nil
+		case string: // in a model: an ISO 8601 string, as model_dump(mode='json') writes datetimes and dates
+			if !lax {
+				return fail("")
+			}
+			tm, err := parseISOTime(x)
+			if err != nil {
+				return fail("") // "must be datetime, not str"
+			}
+			rv.Set(reflect.ValueOf(tm))
+			return nil
+		case *Object:
+			if x.Class == (Global{"datetime", "datetime"}) {
+				return fail(fmt.Sprintf("datetime with tzinfo %s is not supported: use datetime.timezone, zoneinfo.ZoneInfo, pytz or dateutil zones", tzinfoName(x)))
+			}
 		}
 		return fail("")
 	case typeDuration:
@@ -236,6 +287,13 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 			}
 			rv.SetFloat(f)
 			return nil
+		case Decimal:
+			f, err := decimalFloat(x)
+			if err != nil {
+				return fail(err.Error())
+			}
+			rv.SetFloat(f)
+			return nil
 		}
 	case reflect.String:
 		switch x := src.(type) {
@@ -244,6 +302,9 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 			return nil
 		case Decimal:
 			rv.SetString(string(x))
+			return nil
+		case UUID:
+			rv.SetString(x.String())
 			return nil
 		}
 	case reflect.Slice:
@@ -263,13 +324,21 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 		}
 		s := reflect.MakeSlice(t, len(items), len(items))
 		for i, it := range items {
-			if err := assign(s.Index(i), it, fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
-				return err
+			if err := assign(s.Index(i), it, depth+1, lax); err != nil {
+				return withPath(err, "["+strconv.Itoa(i)+"]")
 			}
 		}
 		rv.Set(s)
 		return nil
 	case reflect.Array:
+		if s, isStr := src.(string); isStr && t == reflect.TypeOf(UUID{}) {
+			u, err := ParseUUID(s) // a UUID as model_dump(mode='json') writes it
+			if err != nil {
+				return fail("")
+			}
+			rv.Set(reflect.ValueOf(u))
+			return nil
+		}
 		items, ok := sequence(src)
 		if !ok {
 			if b, isBytes := src.([]byte); isBytes && t.Elem().Kind() == reflect.Uint8 {
@@ -285,60 +354,56 @@ func assign(rv reflect.Value, src any, path string, depth int) error {
 			return fail(fmt.Sprintf("%d items do not fit %s", len(items), t))
 		}
 		for i, it := range items {
-			if err := assign(rv.Index(i), it, fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
-				return err
+			if err := assign(rv.Index(i), it, depth+1, lax); err != nil {
+				return withPath(err, "["+strconv.Itoa(i)+"]")
 			}
 		}
 		return nil
 	case reflect.Map:
 		d, ok := src.(*Dict)
+		if o, isObj := src.(*Object); isObj {
+			d, _, _ = objectFields(o) // an instance's fields by name
+			ok = d != nil
+		}
 		if !ok {
 			break
 		}
 		m := reflect.MakeMapWithSize(t, d.Len())
 		for _, it := range d.Items() {
 			k := reflect.New(t.Key()).Elem()
-			if err := assign(k, it.Key, path+".keys()", depth+1); err != nil {
-				return err
+			if err := assign(k, it.Key, depth+1, lax); err != nil {
+				return withPath(err, ".keys()")
 			}
 			v := reflect.New(t.Elem()).Elem()
-			if err := assign(v, it.Value, fmt.Sprintf("%s[%s]", path, Repr(it.Key)), depth+1); err != nil {
-				return err
+			if err := assign(v, it.Value, depth+1, lax); err != nil {
+				return withPath(err, "["+Repr(it.Key)+"]")
 			}
 			m.SetMapIndex(k, v)
 		}
 		rv.Set(m)
 		return nil
 	case reflect.Struct:
-		d, ok := src.(*Dict)
-		if !ok {
-			if o, isObj := src.(*Object); isObj && o.HasState {
-				d, ok = o.State.(*Dict) // a dataclass or plain instance: its __dict__
+		if s, isStr := src.(string); isStr && t == reflect.TypeOf(Date{}) {
+			d, err := time.Parse(time.DateOnly, s) // a date as model_dump(mode='json') writes it
+			if err != nil {
+				return fail("")
 			}
+			rv.Set(reflect.ValueOf(Date{d.Year(), d.Month(), d.Day()}))
+			return nil
 		}
-		if !ok {
-			break
+		if ok, err := assignStruct(rv, src, depth); ok {
+			return err
 		}
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			name, skip := fieldName(f)
-			if skip {
-				continue
-			}
-			v, present := d.Get(name)
-			if !present {
-				continue
-			}
-			if err := assign(rv.Field(i), v, path+"["+pyQuote(name)+"]", depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
 	return fail("")
+}
+
+// withPath puts the place of a nested value in front of its error's path.
+func withPath(err error, place string) error {
+	if ae, ok := err.(*AssignError); ok {
+		ae.Path = place + ae.Path
+	}
+	return err
 }
 
 func sequence(v any) ([]any, bool) {

@@ -108,7 +108,7 @@ func jsonEncode(b *strings.Builder, v any, depth int) error {
 		if e, ok := v.(error); ok {
 			return &EncodeError{"json", fmt.Sprintf("Object of type %T (%v) is not JSON serializable", e, e)}
 		}
-		nv, err := Normalize(v)
+		nv, err := normalizePlain(v)
 		if err != nil {
 			return &EncodeError{"json", err.Error()}
 		}

@@ -105,7 +105,7 @@ func mpEncode(enc *msgpack.Encoder, v any, depth int) error {
 		if e, ok := v.(error); ok {
 			return mpErr("can not serialize %T (%v)", e, e)
 		}
-		nv, err := Normalize(v)
+		nv, err := normalizePlain(v)
 		if err != nil {
 			return mpErr("%v", err)
 		}

@@ -19,17 +19,37 @@ import (
 // numeric and string types to their base type, typed slices to []any, maps
 // to *Dict (keys sorted, see keyOrder), structs to *Dict of exported fields (named by an
 // `arq` or `json` tag), pointers to what they point to.
+//
+// A value of a type that implements Mapped becomes the *Object that Python
+// unpickles as an instance of its class.
 func Normalize(v any) (any, error) {
-	return normalizeAny(reflect.ValueOf(v), 0)
+	return normalizeWith(reflect.ValueOf(v), false, 0)
 }
 
-func normalize(rv reflect.Value, depth int) (any, error) {
+// normalizePlain is Normalize for JSON and msgpack: a mapped value becomes
+// what model_dump(mode='json') gives, a dict, a list or an enum's value.
+func normalizePlain(v any) (any, error) {
+	return normalizeWith(reflect.ValueOf(v), true, 0)
+}
+
+func normalize(rv reflect.Value, plain bool, depth int) (any, error) {
 	if depth > maxEncodeDepth {
 		return nil, fmt.Errorf("value nested deeper than %d", maxEncodeDepth)
 	}
 	if !rv.IsValid() {
 		return nil, nil
 	}
+	if rv.Kind() != reflect.Pointer && rv.Kind() != reflect.Interface && rv.Type().PkgPath() != "" {
+		if cls, ok := mappedClass(rv.Type()); ok {
+			return normalizeMapped(rv, cls, plain, depth)
+		}
+	}
+	return normalizeBase(rv, plain, depth)
+}
+
+// normalizeBase is normalize without the Mapped check: the value as its
+// Go kind.
+func normalizeBase(rv reflect.Value, plain bool, depth int) (any, error) {
 	switch rv.Kind() {
 	case reflect.Bool:
 		return rv.Bool(), nil
@@ -60,7 +80,7 @@ func normalize(rv reflect.Value, depth int) (any, error) {
 				return d, nil
 			}
 		}
-		return normalizeAny(rv.Elem(), depth+1)
+		return normalizeWith(rv.Elem(), plain, depth+1)
 	case reflect.Slice, reflect.Array:
 		if rv.Kind() == reflect.Slice && rv.IsNil() {
 			return nil, nil
@@ -72,7 +92,7 @@ func normalize(rv reflect.Value, depth int) (any, error) {
 		}
 		out := make([]any, rv.Len())
 		for i := range out {
-			v, err := normalizeAny(rv.Index(i), depth+1)
+			v, err := normalizeWith(rv.Index(i), plain, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -90,7 +110,7 @@ func normalize(rv reflect.Value, depth int) (any, error) {
 		var kvs []kv
 		iter := rv.MapRange()
 		for iter.Next() {
-			k, err := normalizeAny(iter.Key(), depth+1)
+			k, err := normalizeWith(iter.Key(), plain, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -98,7 +118,7 @@ func normalize(rv reflect.Value, depth int) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			val, err := normalizeAny(iter.Value(), depth+1)
+			val, err := normalizeWith(iter.Value(), plain, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -127,7 +147,7 @@ func normalize(rv reflect.Value, depth int) (any, error) {
 			if skip {
 				continue
 			}
-			val, err := normalizeAny(rv.Field(i), depth+1)
+			val, err := normalizeWith(rv.Field(i), plain, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -205,8 +225,8 @@ func keyNumber(v any) (*big.Float, bool) {
 	return nil, false
 }
 
-// normalizeAny keeps model values as they are and normalizes the rest.
-func normalizeAny(rv reflect.Value, depth int) (any, error) {
+// normalizeWith keeps model values as they are and normalizes the rest.
+func normalizeWith(rv reflect.Value, plain bool, depth int) (any, error) {
 	if !rv.IsValid() {
 		return nil, nil
 	}
@@ -220,7 +240,7 @@ func normalizeAny(rv reflect.Value, depth int) (any, error) {
 	if isModelValue(v) {
 		return v, nil
 	}
-	return normalize(rv, depth)
+	return normalize(rv, plain, depth)
 }
 
 func isModelValue(v any) bool {

@@ -226,6 +226,9 @@ var (
 )
 
 func (e *pickleEncoder) tzinfo(loc *time.Location, at time.Time, depth int) error {
+	if key := ianaName(loc); key != "" {
+		return e.reduce(Global{"zoneinfo", "ZoneInfo"}, []any{key}, depth)
+	}
 	_, off := at.In(loc).Zone()
 	return e.reduce(pyTimezone, []any{time.Duration(off) * time.Second}, depth)
 }
@@ -339,7 +342,11 @@ func (e *pickleEncoder) encodeOther(v any, depth int) error {
 		if err := e.global(Global{"datetime", "datetime"}); err != nil {
 			return err
 		}
-		e.bytes(dtState(x))
+		state := dtState(x)
+		if ianaName(x.Location()) != "" && isFold(x) {
+			state[2] |= 0x80 // PEP 495's fold: the second of two instants with this wall clock
+		}
+		e.bytes(state)
 		if err := e.tzinfo(x.Location(), x, depth+1); err != nil {
 			return err
 		}

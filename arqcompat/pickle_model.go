@@ -29,6 +29,11 @@ type pyCall struct {
 	hasState  bool
 	listItems []any
 	dictItems []Item
+	// shared: a memo fetch or DUP refers to the call again (see rawList)
+	shared bool
+	// obj is the Object the call becomes when it is not shared: one
+	// allocation for both
+	obj Object
 }
 
 // Python 2 names that protocol 0-2 pickles written by Python 3 still use.
@@ -42,7 +47,7 @@ func pickleUnmarshal(data []byte, lim Limits) (any, error) {
 	if len(data) > lim.MaxBytes {
 		return nil, overLimit("pickle", "payload of %d bytes is over the %d-byte limit", len(data), lim.MaxBytes)
 	}
-	u := &unpickler{data: data, stack: make([]any, 0, 16)}
+	u := &unpickler{data: data, stack: make([]any, 0, 16), marks: make([]int, 0, 8), memo: make([]any, 0, min(max(len(data)/8, 8), 4096))}
 	raw, err := u.load()
 	if err != nil {
 		return nil, err
@@ -63,14 +68,24 @@ func (c *budget) convSlice(items []any, depth int) ([]any, error) {
 	return out, nil
 }
 
-func (c *budget) convDict(items [][2]any, depth int) (*Dict, error) {
+// smallDict is the size up to which a decoded dict whose keys are all
+// str keeps no index: duplicates are found by scanning, and Get scans
+// (see Dict), which for a model's few fields is cheaper than a map.
+const smallDict = 32
+
+func (c *budget) convDict(items []Item, depth int) (*Dict, error) {
+	if len(items) <= smallDict {
+		if d, ok, err := c.convSmallDict(items, depth); ok || err != nil {
+			return d, err
+		}
+	}
 	d := &Dict{}
 	for _, kv := range items {
-		k, err := c.conv(kv[0], depth+1)
+		k, err := c.conv(kv.Key, depth+1)
 		if err != nil {
 			return nil, err
 		}
-		v, err := c.conv(kv[1], depth+1)
+		v, err := c.conv(kv.Value, depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -83,7 +98,93 @@ func (c *budget) convDict(items [][2]any, depth int) (*Dict, error) {
 	return d, nil
 }
 
+// convInPlace converts the items of a raw container no other place refers
+// to, in its own array.
+func (c *budget) convInPlace(items []any, depth int) error {
+	for i, it := range items {
+		v, err := c.conv(it, depth+1)
+		if err != nil {
+			return err
+		}
+		items[i] = v
+	}
+	return nil
+}
+
+// convSmallDictInPlace is convSmallDict for a raw dict no other place
+// refers to: its items array becomes the Dict's.
+func (c *budget) convSmallDictInPlace(items []Item, depth int, out *Dict) (*Dict, bool, error) {
+	for _, kv := range items {
+		if _, ok := kv.Key.(string); !ok {
+			return nil, false, nil
+		}
+	}
+	w := 0
+next:
+	for _, kv := range items {
+		k := kv.Key.(string)
+		if err := c.enter(depth + 1); err != nil {
+			return nil, true, err
+		}
+		if err := c.expand(len(k)); err != nil {
+			return nil, true, err
+		}
+		v, err := c.conv(kv.Value, depth+1)
+		if err != nil {
+			return nil, true, err
+		}
+		for i := 0; i < w; i++ {
+			if items[i].Key.(string) == k {
+				items[i].Value = v // a repeated key: the last value wins, in the first place
+				continue next
+			}
+		}
+		items[w] = Item{kv.Key, v}
+		w++
+	}
+	out.items = items[:w]
+	return out, true, nil
+}
+
+// convSmallDict is convDict for a small dict of str keys, without an
+// index; ok is false when a key is not a str.
+func (c *budget) convSmallDict(items []Item, depth int) (*Dict, bool, error) {
+	for _, kv := range items {
+		if _, ok := kv.Key.(string); !ok {
+			return nil, false, nil
+		}
+	}
+	d := &Dict{items: make([]Item, 0, len(items))}
+next:
+	for _, kv := range items {
+		k := kv.Key.(string)
+		if err := c.enter(depth + 1); err != nil {
+			return nil, true, err
+		}
+		if err := c.expand(len(k)); err != nil {
+			return nil, true, err
+		}
+		v, err := c.conv(kv.Value, depth+1)
+		if err != nil {
+			return nil, true, err
+		}
+		for i := range d.items {
+			if d.items[i].Key.(string) == k {
+				d.items[i].Value = v // a repeated key: the last value wins, in the first place
+				continue next
+			}
+		}
+		d.items = append(d.items, Item{kv.Key, v})
+	}
+	return d, true, nil
+}
+
 func (c *budget) dedupe(items []any) ([]any, error) {
+	if len(items) <= smallDict {
+		if out, ok, err := c.dedupeStrings(items); ok {
+			return out, err
+		}
+	}
 	seen := make(map[any]bool, len(items))
 	out := items[:0]
 	for _, it := range items {
@@ -116,19 +217,35 @@ func (c *budget) conv(v any, depth int) (any, error) {
 		items, err := c.convSlice(x, depth)
 		return Tuple(items), err
 	case *rawList:
+		if !x.shared {
+			if err := c.convInPlace(x.items, depth); err != nil {
+				return nil, err
+			}
+			if x.items == nil {
+				return []any{}, nil
+			}
+			return x.items, nil
+		}
 		items, err := c.convSlice(x.items, depth)
 		if items == nil && err == nil {
 			items = []any{}
 		}
 		return items, err
 	case *rawDict:
-		kvs := make([][2]any, len(x.items))
-		for i, e := range x.items {
-			kvs[i] = [2]any{e.Key, e.Value}
+		if !x.shared && len(x.items) <= smallDict {
+			if d, ok, err := c.convSmallDictInPlace(x.items, depth, &x.out); ok || err != nil {
+				return d, err
+			}
 		}
-		return c.convDict(kvs, depth)
+		return c.convDict(x.items, depth)
 	case *rawSet:
-		conv, err := c.convSlice(x.items, depth)
+		var conv []any
+		var err error
+		if !x.shared {
+			conv, err = x.items, c.convInPlace(x.items, depth)
+		} else {
+			conv, err = c.convSlice(x.items, depth)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -169,11 +286,7 @@ func (c *budget) convCall(p *pyCall, depth int) (any, error) {
 	}
 	var dictItems *Dict
 	if p.dictItems != nil {
-		kvs := make([][2]any, len(p.dictItems))
-		for i, e := range p.dictItems {
-			kvs[i] = [2]any{e.Key, e.Value}
-		}
-		if dictItems, err = c.convDict(kvs, depth); err != nil {
+		if dictItems, err = c.convDict(p.dictItems, depth); err != nil {
 			return nil, err
 		}
 	}
@@ -213,8 +326,38 @@ func (c *budget) convCall(p *pyCall, depth int) (any, error) {
 	if !p.newobj && isExceptionClass(p.cls) && listItems == nil && dictItems == nil {
 		return &Exception{Class: p.cls, Args: Tuple(args), State: state}, nil
 	}
-	return &Object{Class: p.cls, Args: Tuple(args), NewObj: p.newobj, Kwargs: kwargs, State: state, HasState: p.hasState,
-		ListItems: listItems, DictItems: dictItems}, nil
+	o := Object{Class: p.cls, Args: Tuple(args), NewObj: p.newobj, Kwargs: kwargs, State: state, HasState: p.hasState,
+		ListItems: listItems, DictItems: dictItems}
+	if !p.shared {
+		p.obj = o
+		return &p.obj, nil
+	}
+	return &o, nil
+}
+
+// dedupeStrings is dedupe for a few str members, without a map; ok is
+// false when a member is not a str.
+func (c *budget) dedupeStrings(items []any) ([]any, bool, error) {
+	for _, it := range items {
+		if _, ok := it.(string); !ok {
+			return nil, false, nil
+		}
+	}
+	out := items[:0]
+next:
+	for _, it := range items {
+		s := it.(string)
+		if err := c.expand(len(s)); err != nil {
+			return nil, true, err
+		}
+		for _, seen := range out {
+			if seen.(string) == s {
+				continue next
+			}
+		}
+		out = append(out, it) // the interface as it is: no new box for the str
+	}
+	return out, true, nil
 }
 
 // callErr is the error of a call buildKnown refused: a limit as it is.
@@ -411,16 +554,20 @@ func (c *budget) buildKnown(cls Global, args []any, newobj bool, state any, hasS
 				return nil, false, nil
 			}
 			year := int(b[0])<<8 | int(b[1])
-			t := func(loc *time.Location) time.Time {
-				return time.Date(year, time.Month(b[2]&0x7f), int(b[3]), int(b[4]), int(b[5]), int(b[6]),
-					(int(b[7])<<16|int(b[8])<<8|int(b[9]))*1000, loc)
-			}
+			month, day := time.Month(b[2]&0x7f), int(b[3])
+			hour, min, sec := int(b[4]), int(b[5]), int(b[6])
+			nsec := (int(b[7])<<16 | int(b[8])<<8 | int(b[9])) * 1000
 			if len(args) == 1 || args[1] == nil {
-				return NaiveDateTime{t(time.UTC)}, true, nil
+				return NaiveDateTime{time.Date(year, month, day, hour, min, sec, nsec, time.UTC)}, true, nil
 			}
-			if loc, ok := zoneOf(args[1]); ok {
-				return t(loc), true, nil
+			tz, ok := tzinfoOf(args[1])
+			if !ok {
+				return nil, false, nil
 			}
+			if tz.pinned { // pytz: the wall clock at the offset the pickle names
+				return time.Date(year, month, day, hour, min, sec, nsec, time.FixedZone("", tz.off)).In(tz.loc), true, nil
+			}
+			return wallTime(year, month, day, hour, min, sec, nsec, tz.loc, b[2]&0x80 != 0), true, nil
 		}
 	case Global{"datetime", "date"}:
 		if len(args) == 1 {

@@ -126,9 +126,8 @@ type Object struct {
 	DictItems *Dict
 }
 
-func (o *Object) String() string {
-	return fmt.Sprintf("%s(%s)", o.Class.Name, ReprArgs(o.Args, nil))
-}
+// String is the object's Repr.
+func (o *Object) String() string { return Repr(o) }
 
 // Exception is a Python exception instance: its class, its args and any
 // instance state. It is a Go error; errors.As finds it in a job failure.
@@ -281,6 +280,9 @@ func repr(b *strings.Builder, v any, depth int) {
 		}
 		fmt.Fprintf(b, "datetime.datetime(%d, %d, %d, ", x.Year(), int(x.Month()), x.Day())
 		reprClock(b, x.Hour(), x.Minute(), x.Second(), x.Nanosecond()/1000)
+		if ianaName(x.Location()) != "" && isFold(x) {
+			b.WriteString(", fold=1")
+		}
 		b.WriteString(", tzinfo=")
 		_, off := x.Zone()
 		reprZone(b, x.Location(), time.Duration(off)*time.Second)
@@ -310,11 +312,21 @@ func repr(b *strings.Builder, v any, depth int) {
 		b.WriteString(x.Class.Name)
 		reprSeq(b, "(", ")", x.Args, depth)
 	case *Object:
-		b.WriteString(x.Class.Name)
-		reprSeq(b, "(", ")", x.Args, depth)
+		reprObject(b, x, depth)
 	case Global:
 		b.WriteString("<" + x.String() + ">")
 	default:
+		if isModelValue(x) { // int64, *big.Int
+			fmt.Fprintf(b, "%v", x)
+			return
+		}
+		if reprMapped(b, x, depth) {
+			return
+		}
+		if nv, err := Normalize(x); err == nil && isModelValue(nv) {
+			repr(b, nv, depth)
+			return
+		}
 		fmt.Fprintf(b, "%v", x)
 	}
 }
@@ -338,6 +350,10 @@ func reprClock(b *strings.Builder, h, m, sec, us int) {
 func reprZone(b *strings.Builder, loc *time.Location, off time.Duration) {
 	if loc == time.UTC {
 		b.WriteString("datetime.timezone.utc")
+		return
+	}
+	if key := ianaName(loc); key != "" {
+		b.WriteString("zoneinfo.ZoneInfo(key=" + pyQuote(key) + ")")
 		return
 	}
 	b.WriteString("datetime.timezone(")

@@ -116,11 +116,26 @@ func WithMaxConcurrency(n int) FuncOption {
 
 // WithParams names the Go function's parameters (after the context), so
 // that Python keyword arguments bind to them: WithParams("a", "b") lets
-// Python call add(a=1, b=2).
+// Python call add(a=1, b=2). WithDefaults gives the last ones defaults.
 func WithParams(names ...string) FuncOption {
 	return FuncOption{func(_ *Function, b *binder) {
 		if b != nil {
 			b.names = names
+		}
+	}}
+}
+
+// WithDefaults gives the function's last len(values) parameters default
+// values, as Python's def send_email(ctx, to, cc=None, retries=3) does:
+// WithParams("to", "cc", "retries"), WithDefaults(nil, 3). A call that
+// omits such a parameter gets its default, converted as a Python argument
+// would be (a fresh copy for every call, so a handler that changes a
+// default slice or map changes only its own). A default that does not
+// convert to its parameter's type is reported by New (ErrBadFunction).
+func WithDefaults(values ...any) FuncOption {
+	return FuncOption{func(_ *Function, b *binder) {
+		if b != nil {
+			b.defaults = values
 		}
 	}}
 }
@@ -141,8 +156,9 @@ func Raw(name string, h HandlerFunc, opts ...FuncOption) Function {
 // (), (error), (R) or (R, error). Its other parameters bind from Python's
 // args with arqcompat.Assign's conversions: positionally, by keyword when
 // WithParams names them, a final ...T takes the remaining positional args,
-// and a single struct parameter takes kwargs by field name (`arq` or `json`
-// tag). Arguments that do not fit fail the job with a TypeError naming the
+// and a single struct parameter takes a positional dict or object (a
+// pydantic model, dataclass or NamedTuple; see arqcompat.Mapped), or, when
+// the call has no such argument, kwargs by field name (`arq` or `json` tag). Arguments that do not fit fail the job with a TypeError naming the
 // function and the argument, as Python would. A function Func cannot call
 // (see ErrBadFunction) is reported by New, which then returns an error.
 func Func(name string, fn any, opts ...FuncOption) Function {
@@ -159,6 +175,10 @@ func Func(name string, fn any, opts ...FuncOption) Function {
 	}
 	if b.names != nil && len(b.names) != len(b.params) {
 		f.err = fmt.Errorf("%w: worker.Func(%q): WithParams names %d parameters, the function has %d", ErrBadFunction, name, len(b.names), len(b.params))
+		return f
+	}
+	if err := b.checkDefaults(); err != nil {
+		f.err = err
 		return f
 	}
 	b.direct = directCall(fn)
@@ -194,6 +214,7 @@ type binder struct {
 	structIn bool          // one struct parameter bound from kwargs
 	fields   []structField // its exported fields, in order
 	names    []string
+	defaults []any // WithDefaults' values, for the last parameters; normalized by checkDefaults
 	hasValue bool
 	hasErr   bool
 	direct   func(context.Context) (any, error) // see directCall
@@ -257,6 +278,33 @@ func newBinder(name string, fn any) (*binder, error) {
 		}
 	}
 	return b, nil
+}
+
+// checkDefaults normalizes WithDefaults' values to Python values and
+// checks that each converts to its parameter's type.
+func (b *binder) checkDefaults() error {
+	if b.defaults == nil {
+		return nil
+	}
+	fixed := len(b.params)
+	if b.variadic {
+		fixed--
+	}
+	if b.structIn || len(b.defaults) > fixed {
+		return fmt.Errorf("%w: worker.Func(%q): WithDefaults gives %d defaults, the function has %d parameters that can take one", ErrBadFunction, b.name, len(b.defaults), fixed)
+	}
+	first := fixed - len(b.defaults)
+	for i, d := range b.defaults {
+		v, err := arqcompat.Normalize(d)
+		if err != nil {
+			return fmt.Errorf("%w: worker.Func(%q): default %d: %v", ErrBadFunction, b.name, i+1, err)
+		}
+		if err := arqcompat.AssignValue(reflect.New(b.params[first+i]).Elem(), v); err != nil {
+			return fmt.Errorf("%w: worker.Func(%q): the default of parameter %d does not convert to %s: %v", ErrBadFunction, b.name, first+i+1, b.params[first+i], err)
+		}
+		b.defaults[i] = v
+	}
+	return nil
 }
 
 // keyword is the keyword a struct field binds to, as arqcompat.Assign
@@ -397,16 +445,39 @@ func (b *binder) noArgs(args []any, kwargs *arqcompat.Dict) error {
 	return nil
 }
 
-// bindStruct fills the struct parameter: positional args into its fields in
-// order, kwargs by keyword.
+// bindStruct fills the struct parameter. A single positional dict or
+// object (a pydantic model, a dataclass, a NamedTuple) is the struct
+// itself; otherwise positional args fill its fields in order and kwargs
+// fill them by keyword (the kwargs-as-struct form).
 func (b *binder) bindStruct(args []any, kwargs *arqcompat.Dict) ([]reflect.Value, error) {
 	v := reflect.New(b.params[0]).Elem()
+	if len(args) == 0 && b.names != nil && kwargs.Len() == 1 {
+		if whole, ok := kwargs.Get(b.names[0]); ok && isInstance(whole) {
+			args, kwargs = []any{whole}, nil // f(order=Order(...)), the parameter by its name
+		}
+	}
+	if len(args) == 1 && isInstance(args[0]) {
+		if kwargs.Len() > 0 {
+			for _, it := range kwargs.Items() {
+				k, _ := it.Key.(string)
+				return nil, typeErr("%s() got an unexpected keyword argument '%s'", b.name, k)
+			}
+		}
+		if err := arqcompat.AssignValue(v, args[0]); err != nil {
+			argument := "1"
+			if b.names != nil {
+				argument = fmt.Sprintf("'%s' (position 1)", b.names[0])
+			}
+			return nil, argTypeErr(b.name, argument, err)
+		}
+		return []reflect.Value{v}, nil
+	}
 	if len(args) > len(b.fields) {
 		return nil, tooManyArgs(b.name, len(b.fields), len(args))
 	}
 	set := make([]bool, len(b.fields))
 	assignField := func(i int, value any) error {
-		if err := arqcompat.AssignValue(v.Field(b.fields[i].index), value); err != nil {
+		if err := arqcompat.AssignField(v.Field(b.fields[i].index), value); err != nil {
 			return argTypeErr(b.name, "'"+b.fields[i].name+"'", err)
 		}
 		set[i] = true
@@ -437,6 +508,16 @@ func (b *binder) bindStruct(args []any, kwargs *arqcompat.Dict) ([]reflect.Value
 		}
 	}
 	return []reflect.Value{v}, nil
+}
+
+// isInstance reports whether a positional argument is a whole struct
+// parameter's value: a dict or an instance of a class.
+func isInstance(v any) bool {
+	switch v.(type) {
+	case *arqcompat.Dict, *arqcompat.Object:
+		return true
+	}
+	return false
 }
 
 func (b *binder) bind(args []any, kwargs *arqcompat.Dict) ([]reflect.Value, error) {
@@ -494,10 +575,18 @@ func (b *binder) bind(args []any, kwargs *arqcompat.Dict) ([]reflect.Value, erro
 		}
 	}
 	var missing []string
+	firstDefault := fixed - len(b.defaults)
 	for i := range set {
-		if !set[i] {
-			missing = append(missing, "'"+paramName(i)+"'")
+		if set[i] {
+			continue
 		}
+		if i >= firstDefault {
+			if err := assignArg(i, b.defaults[i-firstDefault]); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		missing = append(missing, "'"+paramName(i)+"'")
 	}
 	if len(missing) > 0 {
 		plural := "argument"

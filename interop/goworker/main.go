@@ -17,6 +17,8 @@
 //	                                 retries in 0.2 s when the INCR fails (Redis away)
 //	later(when, seconds)          -> when + seconds; a when bound to time.Time (naive stays naive)
 //	person(name str, age int)     -> [name, age]; one struct parameter, bound from kwargs
+//	value_in, value_json, value_out, value_repr, process_order, process_order_ptr, order_needs,
+//	send_email, when               -> interop/test_values.py's functions (values.go)
 //
 // --functions NAME,... registers only those of them; --only-own-functions
 // sets Settings.OnlyOwnFunctions; --max-concurrency NAME=N,... sets
@@ -122,7 +124,7 @@ func main() {
 	// a 0 given on the command line is arq's literal 0, as in a WorkerSettings
 	keep := literal(*keepResult)
 	timeout, tries, healthEvery := literal(*jobTimeout), literal(*maxTries), literal(*health)
-	funcs, err := selectFunctions(functions(rdb), *only, *limits)
+	funcs, err := selectFunctions(append(functions(rdb), valueFunctions()...), *only, *limits)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
