@@ -185,7 +185,7 @@ func assign(rv reflect.Value, src any, depth int, lax bool) error {
 	}
 	if o, isObj := src.(*Object); isObj {
 		if t.PkgPath() != "" {
-			if cls, ok := mappedClass(t); ok && className(o.Class) != cls.Global() {
+			if cls, ok := mappedClass(t); ok && !isClass(o.Class, cls) {
 				return fail("") // an instance of another class: "must be Order, not Customer"
 			}
 		}

@@ -103,6 +103,20 @@ func objectFields(o *Object) (named *Dict, positional []any, ok bool) {
 
 // fieldsSetOf reads a pickled pydantic model's fields set, sorted.
 func fieldsSetOf(o *Object) (FieldsSet, bool) {
+	if len(o.Args) == 1 && isValidatorCall(o.Class.Name) {
+		d, ok := o.Args[0].(*Dict)
+		if !ok {
+			return nil, false
+		}
+		set := make(FieldsSet, 0, d.Len())
+		for _, it := range d.Items() {
+			if s, ok := it.Key.(string); ok {
+				set = append(set, s)
+			}
+		}
+		sort.Strings(set)
+		return set, true
+	}
 	st, ok := o.State.(*Dict)
 	if !ok || !o.HasState {
 		return nil, false
@@ -140,6 +154,17 @@ func className(g Global) Global {
 	return g
 }
 
+// isClass reports whether g names cls, or its model_validate (parse_obj).
+func isClass(g Global, cls Class) bool {
+	if g.Module != cls.Module {
+		return false
+	}
+	if g.Name == cls.Name {
+		return true
+	}
+	return strings.HasPrefix(g.Name, cls.Name) && isValidatorCall(g.Name) && strings.IndexByte(g.Name[len(cls.Name)+1:], '.') < 0 && g.Name[len(cls.Name)] == '.'
+}
+
 // enumValue returns the value of an enum member (Class(value), no state).
 func enumValue(o *Object) (any, bool) {
 	if o.NewObj || o.HasState || len(o.Args) != 1 || o.Kwargs != nil || o.ListItems != nil || o.DictItems != nil {
@@ -171,7 +196,10 @@ func assignStruct(rv reflect.Value, src any, depth int) (bool, error) {
 		if named, positional, ok = objectFields(x); !ok {
 			return false, nil
 		}
-		isObject = true
+		// a Cls.model_validate(fields) call (what goarq writes) holds the
+		// fields set, the others being Python's defaults; an instance holds
+		// them all
+		isObject = !isValidatorCall(x.Class.Name)
 		if i := infoOf(t).fieldsSet; i >= 0 {
 			if set, ok := fieldsSetOf(x); ok {
 				rv.Field(i).Set(reflect.ValueOf(set))
@@ -199,7 +227,7 @@ func assignStruct(rv reflect.Value, src any, depth int) (bool, error) {
 		return true, nil
 	}
 	for _, f := range fields {
-		v, present := named.Get(f.name)
+		v, present := named.getStr(f.name)
 		if !present {
 			if isObject && !f.omitEmpty {
 				return true, &AssignError{Path: path, Want: t.String(), Expected: pyTypeFor(t), Got: pyTypeName(src),
@@ -212,19 +240,6 @@ func assignStruct(rv reflect.Value, src any, depth int) (bool, error) {
 		}
 	}
 	return true, nil
-}
-
-// checkClass refuses an instance of another class than the one a Mapped
-// Go type stands for.
-func checkClass(cls Class, src any) error {
-	o, ok := src.(*Object)
-	if !ok {
-		return nil
-	}
-	if got := className(o.Class); got != cls.Global() {
-		return fmt.Errorf("must be %s, not %s", cls, got)
-	}
-	return nil
 }
 
 // assignBigNumber stores an int, float or Decimal into a *big.Float or a

@@ -131,6 +131,22 @@ func (d *Dict) setIndexed(h, key, value any) {
 	d.items = append(d.items, Item{key, value})
 }
 
+// getStr is Get for a str key, without boxing it into an interface.
+func (d *Dict) getStr(key string) (any, bool) {
+	if d == nil {
+		return nil, false
+	}
+	if d.index == nil {
+		for _, it := range d.items {
+			if k, ok := it.Key.(string); ok && k == key {
+				return it.Value, true
+			}
+		}
+		return nil, false
+	}
+	return d.Get(key)
+}
+
 // Get returns the value for key.
 func (d *Dict) Get(key any) (any, bool) {
 	if d == nil || len(d.items) == 0 {

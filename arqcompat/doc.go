@@ -37,7 +37,8 @@
 //	dict                *Dict, insertion order kept (encoders also take Go maps,
 //	                    keys sorted, and structs, fields in declaration order)
 //	set, frozenset      Set, FrozenSet
-//	datetime (aware)    time.Time in UTC or a fixed zone
+//	datetime (aware)    time.Time in UTC or a fixed zone, or, for a zoneinfo.ZoneInfo,
+//	                    pytz or dateutil zone, in the time.Location of that IANA name
 //	datetime (naive)    NaiveDateTime; assigned into a time.Time, a time in
 //	                    NaiveLocation, which encodes as a naive datetime again
 //	date                Date
@@ -46,13 +47,18 @@
 //	Decimal             Decimal
 //	UUID                UUID
 //	exceptions          *Exception (a Go error)
-//	other instances     *Object (enum members, dataclasses...); re-encodes unchanged
+//	other instances     *Object (enum members, pydantic models, dataclasses...);
+//	                    re-encodes unchanged; Assign binds its fields into structs
 //	classes, functions  Global
 //
 // A naive datetime has no zone, and a time.Time always has one; NaiveLocation
 // is the zone that means "naive", so that a naive datetime a handler takes as
 // a time.Time goes back to Python naive, with its wall clock unchanged, unless
 // the handler returns an aware time (time.Now(), t.UTC(), t.In(loc)).
+//
+// A Go type that implements Mapped stands for a Python class (a pydantic
+// model, a dataclass, a NamedTuple, an enum): encoders send its values as
+// instances of that class, and Assign binds only that class into it.
 //
 // JSON and msgpack carry only the types json.dumps and msgpack.packb carry:
 // a tuple arrives as a list, and a value they refuse is an *EncodeError.

@@ -26,12 +26,41 @@ import (
 // containers that the bounded conversion pass (budget.conv) turns into the
 // model.
 
-type rawList struct{ items []any }
-type rawDict struct{ items []Item }
-type rawSet struct{ items []any }
+// The raw containers record whether more than one place refers to them
+// (a memo fetch or DUP): the conversion pass converts one that is not
+// shared in place, and copies one that is, so that every reference gets
+// its own value, counted against the limits each time.
+type rawList struct {
+	items  []any
+	shared bool
+}
+type rawDict struct {
+	items  []Item
+	shared bool
+	out    Dict // the Dict it becomes when not shared: one allocation for both
+}
+type rawSet struct {
+	items  []any
+	shared bool
+}
+
+// markShared notes that a raw container is referred to once more.
+func markShared(v any) {
+	switch x := v.(type) {
+	case *rawList:
+		x.shared = true
+	case *rawDict:
+		x.shared = true
+	case *rawSet:
+		x.shared = true
+	case *pyCall:
+		x.shared = true
+	}
+}
 
 type unpickler struct {
 	data  []byte
+	text  string // data as one string, for payloads up to sharedTextMax: str values are slices of it
 	pos   int
 	stack []any
 	marks []int
@@ -87,6 +116,27 @@ func (u *unpickler) line() (string, error) {
 }
 
 func (u *unpickler) push(v any) { u.stack = append(u.stack, v) }
+
+// sharedTextMax is the largest payload whose str values share one copy of
+// it: one allocation instead of one for each str, and at most this many
+// bytes kept alive by a str a handler holds on to.
+const sharedTextMax = 64 << 10
+
+// str returns b, a slice of the payload just read, as a string.
+func (u *unpickler) str(b []byte) string {
+	if len(u.data) > sharedTextMax || len(b) == 0 {
+		return string(b)
+	}
+	if u.text == "" {
+		u.text = string(u.data)
+	}
+	end := u.pos // b ends where reading stopped
+	return u.text[end-len(b) : end]
+}
+
+// emptyTuple is EMPTY_TUPLE's value, boxed once: tuples are never changed
+// in place.
+var emptyTuple any = Tuple{}
 
 func (u *unpickler) pop() (any, error) {
 	if len(u.stack) == 0 || (len(u.marks) > 0 && len(u.stack) <= u.marks[len(u.marks)-1]) {
@@ -169,10 +219,12 @@ func (u *unpickler) put(i uint64) error {
 
 func (u *unpickler) get(i uint64) error {
 	if i < uint64(len(u.memo)) {
+		markShared(u.memo[i])
 		u.push(u.memo[i])
 		return nil
 	}
 	if v, ok := u.memoM[i]; ok {
+		markShared(v)
 		u.push(v)
 		return nil
 	}
@@ -327,7 +379,7 @@ func (u *unpickler) load() (any, error) {
 					if !utf8.Valid(b) { // CPython: UnicodeDecodeError
 						return nil, u.errf("str of %d bytes is not valid UTF-8", len(b))
 					}
-					u.push(string(b))
+					u.push(u.str(b))
 				}
 			}
 		case 'B', 'C', 0x8e, 0x96: // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
@@ -345,7 +397,7 @@ func (u *unpickler) load() (any, error) {
 				}
 			}
 		case ')':
-			u.push(Tuple{})
+			u.push(emptyTuple)
 		case 0x85, 0x86, 0x87:
 			n := int(op-0x85) + 1
 			if len(u.stack) < n || (len(u.marks) > 0 && len(u.stack)-n < u.marks[len(u.marks)-1]) {
@@ -561,6 +613,7 @@ func (u *unpickler) cold(op byte) (done bool, v any, err error) {
 	case '2':
 		var v any
 		if v, err = u.top(); err == nil {
+			markShared(v)
 			u.push(v)
 		}
 	case 'p', 'g':

@@ -29,6 +29,11 @@ type pyCall struct {
 	hasState  bool
 	listItems []any
 	dictItems []Item
+	// shared: a memo fetch or DUP refers to the call again (see rawList)
+	shared bool
+	// obj is the Object the call becomes when it is not shared: one
+	// allocation for both
+	obj Object
 }
 
 // Python 2 names that protocol 0-2 pickles written by Python 3 still use.
@@ -42,7 +47,7 @@ func pickleUnmarshal(data []byte, lim Limits) (any, error) {
 	if len(data) > lim.MaxBytes {
 		return nil, overLimit("pickle", "payload of %d bytes is over the %d-byte limit", len(data), lim.MaxBytes)
 	}
-	u := &unpickler{data: data, stack: make([]any, 0, 16), memo: make([]any, 0, min(max(len(data)/16, 8), 4096))}
+	u := &unpickler{data: data, stack: make([]any, 0, 16), marks: make([]int, 0, 8), memo: make([]any, 0, min(max(len(data)/8, 8), 4096))}
 	raw, err := u.load()
 	if err != nil {
 		return nil, err
@@ -93,6 +98,54 @@ func (c *budget) convDict(items []Item, depth int) (*Dict, error) {
 	return d, nil
 }
 
+// convInPlace converts the items of a raw container no other place refers
+// to, in its own array.
+func (c *budget) convInPlace(items []any, depth int) error {
+	for i, it := range items {
+		v, err := c.conv(it, depth+1)
+		if err != nil {
+			return err
+		}
+		items[i] = v
+	}
+	return nil
+}
+
+// convSmallDictInPlace is convSmallDict for a raw dict no other place
+// refers to: its items array becomes the Dict's.
+func (c *budget) convSmallDictInPlace(items []Item, depth int, out *Dict) (*Dict, bool, error) {
+	for _, kv := range items {
+		if _, ok := kv.Key.(string); !ok {
+			return nil, false, nil
+		}
+	}
+	w := 0
+next:
+	for _, kv := range items {
+		k := kv.Key.(string)
+		if err := c.enter(depth + 1); err != nil {
+			return nil, true, err
+		}
+		if err := c.expand(len(k)); err != nil {
+			return nil, true, err
+		}
+		v, err := c.conv(kv.Value, depth+1)
+		if err != nil {
+			return nil, true, err
+		}
+		for i := 0; i < w; i++ {
+			if items[i].Key.(string) == k {
+				items[i].Value = v // a repeated key: the last value wins, in the first place
+				continue next
+			}
+		}
+		items[w] = Item{kv.Key, v}
+		w++
+	}
+	out.items = items[:w]
+	return out, true, nil
+}
+
 // convSmallDict is convDict for a small dict of str keys, without an
 // index; ok is false when a key is not a str.
 func (c *budget) convSmallDict(items []Item, depth int) (*Dict, bool, error) {
@@ -121,7 +174,7 @@ next:
 				continue next
 			}
 		}
-		d.items = append(d.items, Item{k, v})
+		d.items = append(d.items, Item{kv.Key, v})
 	}
 	return d, true, nil
 }
@@ -164,15 +217,35 @@ func (c *budget) conv(v any, depth int) (any, error) {
 		items, err := c.convSlice(x, depth)
 		return Tuple(items), err
 	case *rawList:
+		if !x.shared {
+			if err := c.convInPlace(x.items, depth); err != nil {
+				return nil, err
+			}
+			if x.items == nil {
+				return []any{}, nil
+			}
+			return x.items, nil
+		}
 		items, err := c.convSlice(x.items, depth)
 		if items == nil && err == nil {
 			items = []any{}
 		}
 		return items, err
 	case *rawDict:
+		if !x.shared && len(x.items) <= smallDict {
+			if d, ok, err := c.convSmallDictInPlace(x.items, depth, &x.out); ok || err != nil {
+				return d, err
+			}
+		}
 		return c.convDict(x.items, depth)
 	case *rawSet:
-		conv, err := c.convSlice(x.items, depth)
+		var conv []any
+		var err error
+		if !x.shared {
+			conv, err = x.items, c.convInPlace(x.items, depth)
+		} else {
+			conv, err = c.convSlice(x.items, depth)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -253,8 +326,13 @@ func (c *budget) convCall(p *pyCall, depth int) (any, error) {
 	if !p.newobj && isExceptionClass(p.cls) && listItems == nil && dictItems == nil {
 		return &Exception{Class: p.cls, Args: Tuple(args), State: state}, nil
 	}
-	return &Object{Class: p.cls, Args: Tuple(args), NewObj: p.newobj, Kwargs: kwargs, State: state, HasState: p.hasState,
-		ListItems: listItems, DictItems: dictItems}, nil
+	o := Object{Class: p.cls, Args: Tuple(args), NewObj: p.newobj, Kwargs: kwargs, State: state, HasState: p.hasState,
+		ListItems: listItems, DictItems: dictItems}
+	if !p.shared {
+		p.obj = o
+		return &p.obj, nil
+	}
+	return &o, nil
 }
 
 // dedupeStrings is dedupe for a few str members, without a map; ok is
@@ -277,7 +355,7 @@ next:
 				continue next
 			}
 		}
-		out = append(out, s)
+		out = append(out, it) // the interface as it is: no new box for the str
 	}
 	return out, true, nil
 }

@@ -126,9 +126,8 @@ type Object struct {
 	DictItems *Dict
 }
 
-func (o *Object) String() string {
-	return fmt.Sprintf("%s(%s)", o.Class.Name, ReprArgs(o.Args, nil))
-}
+// String is the object's Repr.
+func (o *Object) String() string { return Repr(o) }
 
 // Exception is a Python exception instance: its class, its args and any
 // instance state. It is a Go error; errors.As finds it in a job failure.

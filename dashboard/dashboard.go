@@ -30,6 +30,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,6 +61,11 @@ type Options struct {
 	// Prefix is the path the handler is mounted under, behind
 	// http.StripPrefix (e.g. "/arq"); links and redirects carry it.
 	Prefix string
+	// Refresh is how often the overview, jobs and results pages reload
+	// themselves, with <meta http-equiv="refresh"> (no script); default
+	// 10 s, negative for never. A page's ?refresh=SECONDS overrides it
+	// (0: off), and the header links to turn it off and on.
+	Refresh time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -86,6 +92,9 @@ func New(o Options) (*Handler, error) {
 		o.PageWait = 200 * time.Millisecond
 	}
 	o.Prefix = strings.TrimRight(o.Prefix, "/")
+	if o.Refresh == 0 {
+		o.Refresh = 10 * time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -218,11 +227,52 @@ type page struct {
 	Data     any
 	Error    string
 	Status   int
+	// Refresh is the page's <meta http-equiv="refresh"> period in seconds
+	// (0: none); RefreshToggle the same page with it turned off or on.
+	Refresh       int
+	Refreshes     bool
+	RefreshToggle string
+}
+
+// refreshingPages reload themselves; a job's page, with its actions, and
+// the error page do not.
+var refreshingPages = map[string]bool{"overview": true, "jobs": true, "results": true}
+
+// setRefresh fills the page's refresh period from ?refresh=SECONDS, else
+// Options.Refresh, and the link that toggles it.
+func (h *Handler) setRefresh(r *http.Request, name string, p *page) {
+	if !refreshingPages[name] || p.Status != 0 {
+		return
+	}
+	p.Refreshes = true
+	secs := int(h.o.Refresh.Round(time.Second) / time.Second)
+	if h.o.Refresh > 0 {
+		secs = max(secs, 1)
+	}
+	if v := r.URL.Query().Get("refresh"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+			secs = min(n, 24*3600)
+		}
+	}
+	p.Refresh = max(secs, 0)
+	q := r.URL.Query()
+	if p.Refresh > 0 {
+		q.Set("refresh", "0")
+	} else if h.o.Refresh > 0 {
+		q.Del("refresh")
+	} else {
+		q.Set("refresh", "10")
+	}
+	p.RefreshToggle = h.o.Prefix + r.URL.Path
+	if e := q.Encode(); e != "" {
+		p.RefreshToggle += "?" + e
+	}
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, name string, p page) {
 	p.CSRF, p.ReadOnly, p.Queues = h.csrfToken(r), h.o.ReadOnly, h.o.Queues
 	p.Base, p.Metrics = h.o.Prefix, h.o.Metrics != nil
+	h.setRefresh(r, name, &p)
 	var buf bytes.Buffer
 	if err := h.pages[name].Execute(&buf, p); err != nil {
 		h.log.ErrorContext(r.Context(), "dashboard: rendering failed", "page", name, "error", err)

@@ -412,3 +412,89 @@ func TestNoMetricsUnlessGiven(t *testing.T) {
 		t.Errorf("package dashboard depends on Prometheus:\n%s", out)
 	}
 }
+
+// The listing pages reload themselves with <meta http-equiv="refresh">
+// (no script), every Options.Refresh by default; ?refresh=N overrides it,
+// ?refresh=0 turns it off, and the header links to the other state. A
+// job's page, with its actions, does not reload.
+func TestPagesRefreshThemselves(t *testing.T) {
+	metaRE := regexp.MustCompile(`<meta http-equiv="refresh" content="(\d+)">`)
+	toggleRE := regexp.MustCompile(`id="refresh-toggle" href="([^"]*)"`)
+	check := func(e *env, path, wantMeta, wantToggle string) {
+		t.Helper()
+		_, body, _ := e.get(path)
+		meta := ""
+		if m := metaRE.FindStringSubmatch(body); m != nil {
+			meta = m[1]
+		}
+		toggle := ""
+		if m := toggleRE.FindStringSubmatch(body); m != nil {
+			toggle = m[1]
+		}
+		if meta != wantMeta || toggle != wantToggle {
+			t.Errorf("%s: refresh %q toggle %q, want %q %q", path, meta, toggle, wantMeta, wantToggle)
+		}
+	}
+	e := newEnv(t, dashboard.Options{})
+	e.putResult("r1", "f", true, int64(1))
+	check(e, "/", "10", "/?refresh=0")
+	check(e, "/jobs?queue=arq:queue", "10", "/jobs?queue=arq%3Aqueue&amp;refresh=0")
+	check(e, "/results?refresh=3", "3", "/results?refresh=0")
+	check(e, "/results?refresh=0", "", "/results")
+	check(e, "/job/r1", "", "")
+
+	off := newEnv(t, dashboard.Options{Refresh: -1, Prefix: "/arq"})
+	check(off, "/", "", "/arq/?refresh=10")
+	check(off, "/?refresh=30", "30", "/arq/?refresh=0")
+}
+
+// A result arq wrote for a job whose record had expired has function
+// '<unknown>' and enqueue time 0: it has no wait, not one of 56 years.
+func TestExpiredJobResultHasNoWait(t *testing.T) {
+	e := newEnv(t, dashboard.Options{})
+	now := arqcompat.TimestampMS(time.Now())
+	data, err := arqcompat.EncodeResult(arqcompat.PickleSerializer(arqcompat.Limits{}), arqcompat.ResultRecord{
+		JobRecord: arqcompat.JobRecord{Function: "<unknown>", Kwargs: arqcompat.NewDict(), JobTry: 1},
+		Success:   false, Result: "job expired", StartMS: now - 200, FinishMS: now - 100, Queue: arqcompat.DefaultQueueName, JobID: "gone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mr.Set(arqcompat.ResultKey("gone"), string(data))
+	_, body, _ := e.get("/")
+	row := regexp.MustCompile(`(?s)&lt;unknown&gt;</a></td>(.*?)</tr>`).FindStringSubmatch(body)
+	if row == nil {
+		t.Fatalf("no <unknown> row:\n%s", body)
+	}
+	cells := regexp.MustCompile(`<td class="num">([^<]*)</td>`).FindAllStringSubmatch(row[1], -1)
+	if len(cells) != 5 || cells[4][1] != "—" {
+		t.Errorf("p50 wait of an expired job's result: %q", cells)
+	}
+	_, body, _ = e.get("/job/gone")
+	if strings.Contains(body, "waited") || strings.Contains(body, "1970") {
+		t.Errorf("job page shows a wait or an epoch enqueue time:\n%s", body)
+	}
+}
+
+// A queued job's try is what arq's queued_jobs() gives: None unless the
+// enqueuer set _job_try (as `goarq jobs` prints it).
+func TestQueuedJobTryIsArqs(t *testing.T) {
+	e := newEnv(t, dashboard.Options{})
+	ctx := context.Background()
+	if _, err := e.cl.EnqueueRequest(ctx, client.Request{Function: "f", Options: client.EnqueueOptions{JobID: "plain"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.cl.EnqueueRequest(ctx, client.Request{Function: "f", Options: client.EnqueueOptions{JobID: "third", JobTry: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ := e.get("/jobs")
+	for id, want := range map[string]string{"plain": "None", "third": "3"} {
+		re := regexp.MustCompile(`(?s)>` + id + `</a></td>.*?<td class="num">([^<]*)</td>`)
+		if m := re.FindStringSubmatch(body); m == nil || m[1] != want {
+			t.Errorf("jobs page try of %s: %v, want %s", id, m, want)
+		}
+		_, page, _ := e.get("/job/" + id)
+		if !strings.Contains(page, "<tr><th>try</th><td>"+want+"</td></tr>") {
+			t.Errorf("job page try of %s is not %s", id, want)
+		}
+	}
+}

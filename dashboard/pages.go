@@ -25,7 +25,8 @@ var funcs = template.FuncMap{
 	"argsFull": arqcompat.ReprArgs,
 	"exc":      func(v any) string { return clip(pyException(v), 300) },
 	"ts": func(t time.Time) string {
-		if t.IsZero() {
+		// arq writes enqueue time 0 for a job whose record had expired
+		if t.IsZero() || t.UnixMilli() == 0 {
 			return "—"
 		}
 		return t.UTC().Format("2006-01-02 15:04:05.000") + " UTC"
@@ -42,8 +43,17 @@ var funcs = template.FuncMap{
 	"runsAt": runsAt,
 	"add":    func(a, b int) int { return a + b },
 	"deref":  func(p *int64) int64 { return *p },
-	"tryOf":  func(t int) int { return max(t, 1) },
-	"since":  func(t time.Time) string { return fmtDur(time.Since(t)) },
+	// a result's try (the worker's, 1 or more)
+	"tryOf": func(t int) int { return max(t, 1) },
+	// a queued job's try as arq's queued_jobs() and `goarq jobs` give it:
+	// the enqueuer's _job_try, None when it gave none
+	"pyTry": func(t int) string {
+		if t == 0 {
+			return "None"
+		}
+		return strconv.Itoa(t)
+	},
+	"since": func(t time.Time) string { return fmtDur(time.Since(t)) },
 	"excOfRes": func(r *client.JobResult) string {
 		if r == nil {
 			return ""
@@ -235,6 +245,9 @@ type jobData struct {
 	Exception     string
 	ResultRepr    string
 	RunTime, Wait time.Duration
+	// HasWait is false for a result without an enqueue time (arq writes 0
+	// for a job whose record had expired).
+	HasWait bool
 }
 
 func (h *Handler) job(w http.ResponseWriter, r *http.Request) {
@@ -266,6 +279,7 @@ func (h *Handler) job(w http.ResponseWriter, r *http.Request) {
 		}
 		jd.RunTime = res.FinishTime.Sub(res.StartTime)
 		jd.Wait = res.StartTime.Sub(res.EnqueueTime)
+		jd.HasWait = res.EnqueueTime.UnixMilli() > 0
 	}
 	status := 0
 	if d.Status == client.StatusNotFound && d.Def == nil && d.DefErr == nil && d.ResultErr == nil {

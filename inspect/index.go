@@ -38,6 +38,9 @@ type FunctionStats struct {
 	Queue, Function         string
 	Count, Succeeded        int
 	RunP50, RunP95, WaitP50 time.Duration
+	// Waited counts the results WaitP50 is taken over: those with an
+	// enqueue time (arq writes 0 for a job whose record had expired).
+	Waited int
 }
 
 // Snapshot is one state of the results index.
@@ -243,13 +246,16 @@ func functionStats(results []ResultSummary) []FunctionStats {
 			a.st.Succeeded++
 		}
 		a.run = append(a.run, r.Run())
-		a.wait = append(a.wait, r.Wait())
+		if r.EnqueueMS > 0 {
+			a.wait = append(a.wait, r.Wait())
+		}
 	}
 	out := make([]FunctionStats, 0, len(m))
 	for _, a := range m {
 		slices.Sort(a.run)
 		slices.Sort(a.wait)
 		a.st.RunP50, a.st.RunP95, a.st.WaitP50 = quantile(a.run, 0.5), quantile(a.run, 0.95), quantile(a.wait, 0.5)
+		a.st.Waited = len(a.wait)
 		out = append(out, a.st)
 	}
 	slices.SortFunc(out, func(a, b FunctionStats) int {

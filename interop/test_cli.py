@@ -179,3 +179,15 @@ async def test_unreadable_record_next_to_python_written_ones(arq_redis):
     assert "add" in lines[p.job_id]
     assert "unreadable: pickle: " in lines[j.job_id] and "(the bytes look json-encoded, not pickle)" in lines[j.job_id]
     assert "expired" in lines["gone"]
+
+
+async def test_kwarg_json_with_commas_reaches_python_whole(arq_redis):
+    """--kwarg values are JSON: a list or a string with commas is one value,
+    and Python's worker gets it as such."""
+    code, out, err = await agoarq("enqueue", "echo", "--job-id", "commas", "--kwarg", 'cols=["a","b"]',
+                                  "--kwarg", 'name="a,b"', "--kwarg", 'm={"x": 1, "y": [2, 3]}')
+    assert code == 0 and out == "commas\n", err
+    await run_burst(arq_redis)
+    info = await Job("commas", arq_redis).result_info()
+    assert info.kwargs == {"cols": ["a", "b"], "name": "a,b", "m": {"x": 1, "y": [2, 3]}}, info.kwargs
+    assert info.success and info.result == ((), {"cols": ["a", "b"], "name": "a,b", "m": {"x": 1, "y": [2, 3]}}), info.result

@@ -240,3 +240,75 @@ async def test_results_page_keeps_long_values_within_the_window(arq_redis, dashb
     page = await abrowse(dashboard.base + "/jobs", shot="jobs-long.png", js=fits)
     assert "long-queued" in page["text"], page["text"]
     assert page["eval"] is True, "the jobs page is wider than the window"
+
+
+async def test_overview_with_go_workers_fits_and_refreshes(arq_redis):
+    """The overview with two goarq workers (14 functions each) and a
+    result arq wrote for an expired job (function '<unknown>', enqueue time
+    0): the workers table stays inside its card, no function name breaks
+    mid-word, no state badge wraps, the '<unknown>' row shows no wait, and
+    the page refreshes itself with <meta http-equiv="refresh"> (off with
+    ?refresh=0)."""
+    pool = arq_redis
+    gone = await pool.enqueue_job("add", 1, 2, _job_id="expired")
+    await pool.delete(f"arq:job:{gone.job_id}")
+    await pool.enqueue_job("add", 1, 2)
+    await run_burst(pool)
+    assert (await Job("expired", pool).result_info()).function == "<unknown>"
+    await pool.enqueue_job("sleep", 30, _job_id="running")
+    await pool.enqueue_job("add", 1, 2, _defer_by=3600, _job_id="deferred-one")
+    w1 = GoWorker("--health-check-interval", "50ms")
+    w2 = GoWorker("--health-check-interval", "50ms", "--only-own-functions")
+    # two queues: two cards side by side, each half the window
+    s = Server("dashboard", "--queues", "arq:queue,emails")
+    try:
+        await s.ready()
+        await wait_for(lambda: pool.exists("arq:in-progress:running"), timeout=15)
+
+        def two_workers():
+            p = browse(s.base + "/")
+            return p["text"].count("only its own functions") == 1 and p["text"].count("ago") >= 3
+        await wait_for(lambda: asyncio.to_thread(two_workers), timeout=20, interval=0.2)
+        fits = """(() => {
+          const bad = [];
+          for (const c of document.querySelectorAll('.card')) {
+            if (c.scrollWidth > c.clientWidth) bad.push('card overflows: ' + c.scrollWidth + ' > ' + c.clientWidth);
+            for (const t of c.querySelectorAll('table')) {
+              const tr = t.getBoundingClientRect(), cr = c.getBoundingClientRect();
+              if (tr.right > cr.right + 0.5) bad.push('table leaves its card: ' + tr.right + ' > ' + cr.right);
+            }
+          }
+          for (const f of document.querySelectorAll('table.workers .fn')) {
+            if (f.getBoundingClientRect().height > 1.5 * parseFloat(getComputedStyle(f).lineHeight)) bad.push('function name breaks: ' + f.textContent);
+          }
+          for (const b of document.querySelectorAll('.badge')) {
+            if (b.getClientRects().length !== 1 || b.getBoundingClientRect().height > 24) bad.push('badge wraps: ' + b.textContent);
+          }
+          const m = document.querySelector('meta[http-equiv=refresh]');
+          return JSON.stringify({bad, fns: document.querySelectorAll('table.workers .fn').length,
+                                 refresh: m ? m.getAttribute('content') : null});
+        })()"""
+        page = await abrowse(s.base + "/", shot="overview-workers.png", js=fits)
+        r = json.loads(page["eval"])
+        assert r["bad"] == [] and r["fns"] >= 28, r
+        assert r["refresh"] and int(r["refresh"].split(";")[0]) > 0, r
+        row = re.search(r"<unknown>\s+1\s+0\.0%\s+(\S+)\s+(\S+)\s+(\S+)", page["text"])
+        assert row and row.group(3) == "—", page["text"]
+
+        page = await abrowse(s.base + "/jobs", shot="jobs-states.png", js=fits)
+        r = json.loads(page["eval"])
+        assert r["bad"] == [], r
+        # the try column shows what arq's queued_jobs() gives (and `goarq jobs` prints)
+        tries = {j.job_id: j.job_try for j in await pool.queued_jobs()}
+        assert tries == {"running": None, "deferred-one": None}, tries
+        assert re.search(r"deferred-one\s+add\s+1, 2\s+None\s", page["text"]), page["text"]
+        assert re.search(r"running\s+sleep\s+30\s+None\s", page["text"]), page["text"]
+
+        page = await abrowse(s.base + "/?refresh=0", js=fits)
+        assert json.loads(page["eval"])["refresh"] is None
+        page = await abrowse(s.base + "/jobs?refresh=0", js=fits)
+        assert json.loads(page["eval"])["refresh"] is None
+    finally:
+        s.stop()
+        w1.kill()
+        w2.kill()

@@ -19,6 +19,7 @@ from . import appmodels
 from .appmodels import IN_ONLY, VALUES, Customer, Order
 from .test_go_worker import go_burst
 from .conftest import REDIS_URL, ago, make_pool
+from .pyfuncs import run_burst
 
 BOTH = sorted(VALUES)
 
@@ -192,3 +193,22 @@ async def test_model_dump_json_binds_the_same_structs(serializer):
             assert await job.result(timeout=5) == "ok", name
     finally:
         await pool.aclose()
+
+
+async def make_value(ctx, name):
+    return VALUES[name] if name != "customer" else Customer(id=1, name="x")
+
+
+async def test_result_into_binds_python_results(arq_redis):
+    """A Python worker's results (pydantic, dataclasses, enums, ZoneInfo
+    datetimes) read in Go with Job.ResultInto; a result of another class is
+    an error, never zero values."""
+    for name in BOTH:
+        await arq_redis.enqueue_job("make_value", name, _job_id=f"res:{name}")
+    await arq_redis.enqueue_job("make_value", "customer", _job_id="res:customer")
+    await run_burst(arq_redis, functions=[make_value])
+    for name in BOTH:
+        got = await ago("value-result-into", "--job-id", f"res:{name}", "--function", name)
+        assert got == {"diff": ""}, (name, got)
+    got = await ago("value-result-into", "--job-id", "res:customer", "--function", "order_min")
+    assert got["assign_error"] and "must be Order, not Customer" in got["error"], got

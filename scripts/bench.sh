@@ -20,3 +20,7 @@ go build -o bench-results/goarqbench ./scripts/bench/goarqbench
 source scripts/redis.sh
 start_redis
 "$VENV/bin/python" scripts/bench/run.py --redis "$REDIS_URL" --go-bin bench-results/goarqbench --asynq-bin bench-results/asynqbench "$@"
+# the values row: goarq's decode + binding of a pydantic job record against
+# CPython's pickle.loads of the same bytes (no Redis; its own table)
+go build -o bench-results/valuesbench ./scripts/bench/valuesbench
+"$VENV/bin/python" scripts/bench/values.py --go-bin bench-results/valuesbench

@@ -38,6 +38,17 @@ if [ -n "$unformatted" ]; then
 fi
 log "go vet ./..."
 go vet ./...
+# staticcheck, pinned: 2026.2.2 (v0.8.2) is built with and for Go 1.26; it is
+# installed from the module proxy when missing or at another version.
+staticcheck_version=v0.8.2
+gobin=$(go env GOBIN)
+staticcheck="${gobin:-$(go env GOPATH)/bin}/staticcheck"
+if ! "$staticcheck" -version 2>/dev/null | grep -qF "(${staticcheck_version#v})"; then
+    log "installing staticcheck $staticcheck_version"
+    go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
+fi
+log "staticcheck ./..."
+"$staticcheck" ./...
 log "go test -race ./..."
 go test -race -count=1 ./...
 

@@ -346,7 +346,8 @@ func jobsCommand() *cli.Command {
 			&cli.StringFlag{Name: "function", Usage: "only jobs of this function"},
 		},
 		Description: `TRY is arq's JobDef.job_try: the enqueuer's _job_try, None for a job enqueued without one.
-A job that cannot be read is listed as "unreadable: <why>", one whose key expired as "expired".
+A job that cannot be read is listed with "unreadable: <why>" in the last column, one whose key
+expired with "expired".
 
 Example:
    goarq --queue arq:queue jobs --limit 20`,
@@ -368,7 +369,9 @@ Example:
 				now := time.Now()
 				for _, j := range jobs {
 					if j.Err != nil {
-						fmt.Fprintf(w, "%s\t%s\n", j.JobID, recordProblem(j.Err))
+						// every column filled, so that tabwriter keeps one
+						// column block above and below this row
+						fmt.Fprintf(w, "%s\t?\t-\t-\t-\t%s\n", j.JobID, recordProblem(j.Err))
 						continue
 					}
 					runs := "now"
@@ -448,8 +451,8 @@ func resultsCommand() *cli.Command {
 			&cli.BoolFlag{Name: "all-queues", Usage: "the results of every queue's jobs, not only --queue's"},
 		},
 		Description: `Results are those of --queue's jobs (by the queue name each result record carries),
-sorted by finish time, newest first. A result that cannot be read is listed last as "unreadable: <why>",
-whatever its queue.
+sorted by finish time, newest first. A result that cannot be read is listed last, whatever its
+queue, with "unreadable: <why>" as its result.
 
 Example:
    goarq results --failed --limit 10
@@ -492,7 +495,7 @@ Example:
 				fmt.Fprintln(w, "JOB ID\tQUEUE\tFUNCTION\tOK\tDURATION\tFINISHED\tRESULT")
 				for i, r := range rows {
 					if err := entries[i].Err; err != nil {
-						fmt.Fprintf(w, "%s\t%s\n", r.JobID, recordProblem(err))
+						fmt.Fprintf(w, "%s\t?\t?\t-\t-\t-\t%s\n", r.JobID, recordProblem(err))
 						continue
 					}
 					shown := arqcompat.Repr(r.Result)

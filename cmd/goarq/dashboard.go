@@ -42,12 +42,13 @@ func dashboardCommand() *cli.Command {
 		Usage: "serve a web dashboard of the queues (and their metrics at /metrics)",
 		Flags: append(webFlags("127.0.0.1:8080"),
 			&cli.BoolFlag{Name: "read-only", Usage: "no actions (abort, re-enqueue, delete result)"},
-			&cli.BoolFlag{Name: "no-metrics", Usage: "do not serve /metrics"}),
+			&cli.BoolFlag{Name: "no-metrics", Usage: "do not serve /metrics"},
+			&cli.DurationFlag{Name: "refresh", Value: 10 * time.Second, Usage: "the overview, jobs and results pages reload this often (0: never; a page's ?refresh=SECONDS overrides it)"}),
 		Description: "Example:\n   GOARQ_DASHBOARD_AUTH=admin:secret goarq dashboard --addr 0.0.0.0:8080 --queues arq:queue,emails",
 		Action: func(c *cli.Context) error {
 			return serveWeb(c, "dashboard", func(in *inspect.Inspector, queues []string, user, pass string) (http.Handler, error) {
 				o := dashboard.Options{Inspector: in, Queues: queues, ReadOnly: c.Bool("read-only"),
-					User: user, Password: pass, Logger: quietLogger()}
+					User: user, Password: pass, Refresh: refreshOption(c.Duration("refresh")), Logger: quietLogger()}
 				if !c.Bool("no-metrics") {
 					var err error
 					if o.Metrics, err = arqprom.Handler(in, queues...); err != nil {
@@ -80,6 +81,14 @@ func exporterCommand() *cli.Command {
 	}
 }
 
+// refreshOption maps --refresh 0 (never) to dashboard.Options' negative.
+func refreshOption(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
+}
+
 // basicAuth wraps h with the dashboard's auth check when user is set.
 func basicAuth(h http.Handler, user, pass string) http.Handler {
 	if user == "" {
@@ -108,14 +117,7 @@ func serveWeb(c *cli.Context, what string, build func(in *inspect.Inspector, que
 	if !loop && user == "" && !c.Bool("insecure-no-auth") {
 		return fail(exitUsage, "--addr %s is not a loopback address: give --basic-auth user:password (or $%s), or --insecure-no-auth", addr, authEnv)
 	}
-	var queues []string
-	for _, q := range c.StringSlice("queues") {
-		for _, p := range strings.Split(q, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				queues = append(queues, p)
-			}
-		}
-	}
+	queues := commaList(c, "queues")
 	if len(queues) == 0 {
 		queues = []string{c.String("queue")}
 	}

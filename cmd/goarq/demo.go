@@ -63,12 +63,36 @@ func demoFunctions() []worker.Function {
 	}
 }
 
+// demoPoll is the demo worker's poll delay.
+const demoPoll = 20 * time.Millisecond
+
+// dropHandler drops the records drop picks and hands the rest to Handler.
+type dropHandler struct {
+	slog.Handler
+	drop func(slog.Record) bool
+}
+
+func (d dropHandler) Handle(ctx context.Context, r slog.Record) error {
+	if d.drop(r) {
+		return nil
+	}
+	return d.Handler.Handle(ctx, r)
+}
+
+func (d dropHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return dropHandler{d.Handler.WithAttrs(as), d.drop}
+}
+
+func (d dropHandler) WithGroup(name string) slog.Handler {
+	return dropHandler{d.Handler.WithGroup(name), d.drop}
+}
+
 func runDemo(c *cli.Context) error {
 	ctx := c.Context
 	out := c.App.Writer
 	var rdb redis.UniversalClient
 	// the environment's Redis is the app's: the demo uses it only when asked
-	embedded := !c.IsSet("redis") && len(c.StringSlice("sentinel")) == 0
+	embedded := !c.IsSet("redis") && len(commaList(c, "sentinel")) == 0
 	var url string
 	if embedded {
 		mr, err := miniredis.Run()
@@ -77,7 +101,8 @@ func runDemo(c *cli.Context) error {
 		}
 		defer mr.Close()
 		url = "redis://" + mr.Addr() + "/0"
-		fmt.Fprintf(out, "embedded Redis at %s (pass --redis to use yours)\n\n", mr.Addr())
+		fmt.Fprintf(out, "embedded Redis at %s (pass --redis to use yours)\n", mr.Addr())
+		fmt.Fprintf(out, "The embedded Redis has no client tracking, so the demo polls every %s instead of using push wake-up.\n\n", demoPoll)
 	}
 	rs, err := settingsFrom(c)
 	if embedded {
@@ -97,9 +122,16 @@ func runDemo(c *cli.Context) error {
 		queue = "goarq:demo" // keep clear of a real arq:queue
 	}
 
-	log := slog.New(worker.NewArqLogHandler(out, slog.LevelInfo))
+	var h slog.Handler = worker.NewArqLogHandler(out, slog.LevelInfo)
+	if embedded {
+		// the embedded Redis answers no INFO server or memory: arq's
+		// "redis_version=? mem_usage=? ..." line would only say so
+		h = dropHandler{h, func(r slog.Record) bool { return strings.HasPrefix(r.Message, "redis_version=") }}
+	}
+	// push wake-up needs client tracking, which the embedded Redis lacks:
+	// the line above says so once, instead of a warning from each side
 	w, err := worker.New(worker.Settings{Functions: demoFunctions(), RedisClient: rdb, QueueName: queue,
-		PollDelay: 20 * time.Millisecond, AllowAbortJobs: true, Logger: log})
+		PollDelay: demoPoll, AllowAbortJobs: true, NoPushWakeup: embedded, Logger: slog.New(h)})
 	if err != nil {
 		return err
 	}
@@ -108,7 +140,7 @@ func runDemo(c *cli.Context) error {
 	go func() { done <- w.Run(wctx) }()
 	defer func() { stopWorker(); <-done }()
 
-	cl := client.New(rdb, client.Options{QueueName: queue})
+	cl := client.New(rdb, client.Options{QueueName: queue, NoPushWakeup: embedded, Logger: slog.New(h)})
 	type entry struct {
 		label string
 		job   *client.Job
@@ -144,7 +176,7 @@ func runDemo(c *cli.Context) error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	aborted, err := long.Abort(ctx, client.ResultOptions{Timeout: 5 * time.Second, PollDelay: 20 * time.Millisecond})
+	aborted, err := long.Abort(ctx, client.ResultOptions{Timeout: 5 * time.Second, PollDelay: demoPoll})
 	if err != nil {
 		return cmdRedisError(c, err)
 	}
@@ -156,7 +188,7 @@ func runDemo(c *cli.Context) error {
 	}
 	var rows []row
 	for _, e := range jobs {
-		v, err := e.job.Result(ctx, client.ResultOptions{Timeout: 10 * time.Second, PollDelay: 20 * time.Millisecond})
+		v, err := e.job.Result(ctx, client.ResultOptions{Timeout: 10 * time.Second, PollDelay: demoPoll})
 		info, ierr := e.job.ResultInfo(ctx)
 		if ierr != nil {
 			return cmdRedisError(c, ierr)

@@ -73,13 +73,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
-// version is the module version goarq was built from ("devel" in a
-// checkout).
+// buildVersion and buildCommit are set at link time by scripts/wheels.sh
+// (-ldflags "-X main.buildVersion=... -X main.buildCommit=...").
+var buildVersion, buildCommit string
+
+// version is what --version prints: the version the build was stamped
+// with, else the module version (go install ...@vX.Y.Z), else "devel" with
+// the commit the toolchain recorded, if any.
 func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
+	bi, ok := debug.ReadBuildInfo()
+	v := buildVersion
+	if v == "" && ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
 	}
-	return "devel"
+	commit := buildCommit
+	if commit == "" && ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				commit = s.Value[:min(12, len(s.Value))]
+			}
+		}
+	}
+	if v == "" {
+		v = "devel"
+	}
+	if commit != "" {
+		v += " (commit " + commit + ")"
+	}
+	return v
 }
 
 // usageError makes urfave/cli's flag errors one line with a pointer to
@@ -99,10 +120,14 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		UsageText:            "goarq [global options] command [command options] [arguments...]",
 		Version:              version(),
 		EnableBashCompletion: true,
-		Writer:               stdout,
-		ErrWriter:            stderr,
-		ExitErrHandler:       func(*cli.Context, error) {}, // run() prints errors and picks the code
-		OnUsageError:         usageError,
+		// a repeated flag's value passes whole: --kwarg 'cols=["a","b"]'
+		// is one JSON value; flags documented as comma-separated
+		// (--sentinel, --queues) split with commaList
+		DisableSliceFlagSeparator: true,
+		Writer:                    stdout,
+		ErrWriter:                 stderr,
+		ExitErrHandler:            func(*cli.Context, error) {}, // run() prints errors and picks the code
+		OnUsageError:              usageError,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return fail(exitUsage, "no command %q (see goarq --help)", c.Args().First())
@@ -291,6 +316,20 @@ func takesValue(flags []cli.Flag, name string) bool {
 	return false
 }
 
+// commaList is a repeatable flag whose values may also be comma-separated
+// ("a,b" or "a" "b"), blanks dropped.
+func commaList(c *cli.Context, name string) []string {
+	var out []string
+	for _, v := range c.StringSlice(name) {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
 // settingsFrom parses the Redis URL and applies the TLS flags, without
 // arq's connection retries (a command fails fast).
 func settingsFrom(c *cli.Context) (client.RedisSettings, error) {
@@ -305,7 +344,7 @@ func settingsFrom(c *cli.Context) (client.RedisSettings, error) {
 	rs.ConnRetries = 0
 	rs.SSLCACerts, rs.SSLCertfile, rs.SSLKeyfile = c.String("tls-ca"), c.String("tls-cert"), c.String("tls-key")
 	rs.SSLCheckHostname = c.Bool("tls-check-hostname")
-	if addrs := c.StringSlice("sentinel"); len(addrs) > 0 {
+	if addrs := commaList(c, "sentinel"); len(addrs) > 0 {
 		rs.Sentinel, rs.SentinelAddrs, rs.SentinelMaster = true, addrs, c.String("sentinel-master")
 	}
 	return rs, nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+	"github.com/urfave/cli/v2"
 
 	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
@@ -273,6 +274,15 @@ func TestDemoOnEmbeddedRedis(t *testing.T) {
 	if strings.Contains(out.String()+errb.String(), "redis error") {
 		t.Errorf("a normal demo logged a Redis error:\n%s%s", out.String(), errb.String())
 	}
+	// one plain line on polling; no tracking error, second warning or "?" info
+	if n := strings.Count(out.String(), "The embedded Redis has no client tracking, so the demo polls every 20ms"); n != 1 {
+		t.Errorf("the polling line shows %d times:\n%s", n, out.String())
+	}
+	for _, noise := range []string{"unknown subcommand", "push wake-up unavailable", "WARN", "redis_version=?", "=?"} {
+		if strings.Contains(out.String()+errb.String(), noise) {
+			t.Errorf("demo output has %q:\n%s%s", noise, out.String(), errb.String())
+		}
+	}
 }
 
 // ttyBuffer is a buffer that says it is a terminal.
@@ -366,5 +376,53 @@ func TestShellCompletionListsCommands(t *testing.T) {
 		if !strings.Contains(out.String(), cmd) {
 			t.Errorf("completion (exit %d) lacks %s: %q", code, cmd, out.String())
 		}
+	}
+}
+
+// A --kwarg value is one JSON value, commas and all; urfave/cli would
+// otherwise split it into "cols=[\"a\"" and "\"b\"]".
+func TestKwargWithCommasPassesWhole(t *testing.T) {
+	e := newEnv(t)
+	code, _, errs := e.goarq("enqueue", "f", "--job-id", "k1", "--kwarg", `cols=["a","b"]`, "--kwarg", `name="a,b"`, "--kwarg", `m={"x": 1, "y": 2}`)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	info, err := e.client().Job("k1", "").Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := info.Kwargs.Get("cols"); !arqcompat.Equal(v, []any{"a", "b"}) {
+		t.Errorf("cols = %s", arqcompat.Repr(v))
+	}
+	if v, _ := info.Kwargs.Get("name"); v != "a,b" {
+		t.Errorf("name = %s", arqcompat.Repr(v))
+	}
+	if v, _ := info.Kwargs.Get("m"); arqcompat.Repr(v) != "{'x': 1, 'y': 2}" {
+		t.Errorf("m = %s", arqcompat.Repr(v))
+	}
+}
+
+// --sentinel and --queues still take comma-separated lists, as their help
+// says, as well as repeats.
+func TestCommaSeparatedListFlags(t *testing.T) {
+	t.Setenv("ARQ_REDIS_URL", "")
+	t.Setenv("REDIS_URL", "")
+	app := newApp(io.Discard, io.Discard)
+	var sentinels, queues []string
+	for _, cmd := range app.Commands {
+		if cmd.Name == "dashboard" {
+			cmd.Action = func(c *cli.Context) error {
+				rs, err := settingsFrom(c)
+				sentinels, queues = rs.SentinelAddrs, commaList(c, "queues")
+				return err
+			}
+		}
+	}
+	args := []string{"goarq", "--sentinel", "a:1,b:2", "--sentinel", "c:3", "dashboard", "--queues", "q1,q2", "--queues", "q3"}
+	if err := app.RunContext(context.Background(), intersperse(app, args)); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sentinels, []string{"a:1", "b:2", "c:3"}) || !slices.Equal(queues, []string{"q1", "q2", "q3"}) {
+		t.Errorf("sentinels %q, queues %q", sentinels, queues)
 	}
 }

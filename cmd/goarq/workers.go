@@ -42,6 +42,10 @@ func workersCommand() *cli.Command {
 	}
 }
 
+// heartbeatEvery is how often a goarq worker rewrites its heartbeat record
+// (worker's heartbeatEvery).
+const heartbeatEvery = 5 * time.Second
+
 func printWorkers(c *cli.Context, ws []client.WorkerInfo, health string) error {
 	out := c.App.Writer
 	if len(ws) == 0 {
@@ -49,7 +53,7 @@ func printWorkers(c *cli.Context, ws []client.WorkerInfo, health string) error {
 	} else {
 		now := time.Now()
 		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "WORKER\tHOST\tPID\tVERSION\tUP\tLAST POLL\tRUNNING\tCOMPLETE\tFAILED\tRETRIED\tFUNCTIONS")
+		fmt.Fprintln(w, "WORKER\tHOST\tPID\tVERSION\tUP\tLAST POLL\tCOUNTS AS OF\tRUNNING\tCOMPLETE\tFAILED\tRETRIED\tFUNCTIONS")
 		for _, wi := range ws {
 			fns := make([]string, len(wi.Functions))
 			for i, f := range wi.Functions {
@@ -62,13 +66,15 @@ func printWorkers(c *cli.Context, ws []client.WorkerInfo, health string) error {
 			if wi.OnlyOwnFunctions {
 				list += " (only these)"
 			}
-			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s ago\t%d/%d\t%d\t%d\t%d\t%s\n", wi.ID, wi.Host, wi.PID, wi.Version,
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s ago\t%s ago\t%d/%d\t%d\t%d\t%d\t%s\n", wi.ID, wi.Host, wi.PID, wi.Version,
 				now.Sub(wi.Started).Round(time.Second), now.Sub(wi.LastPoll).Round(100*time.Millisecond),
+				now.Sub(wi.Updated).Round(100*time.Millisecond),
 				wi.Running, wi.MaxJobs, wi.Complete, wi.Failed, wi.Retried, list)
 		}
 		if err := w.Flush(); err != nil {
 			return err
 		}
+		fmt.Fprintf(out, "(a goarq worker rewrites its record every %s: RUNNING and the counts are as of COUNTS AS OF)\n", heartbeatEvery)
 	}
 	if health == "" {
 		health = "no worker health check found"

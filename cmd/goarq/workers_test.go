@@ -34,6 +34,11 @@ func TestWorkersListsLiveGoWorkers(t *testing.T) {
 		}
 	}
 	code, out, errs := e.goarq("workers")
+	// the counts say how old they are
+	if !regexpMatch(`COUNTS AS OF`, out) || !regexpMatch(`\d+(\.\d+)?m?s ago +\d+(\.\d+)?m?s ago +0/3`, out) ||
+		!strings.Contains(out, "rewrites its record every 5s") {
+		t.Errorf("workers does not say how fresh the counts are: %q", out)
+	}
 	if code != 0 || !strings.Contains(out, w.ID()) || !strings.Contains(out, "resize(max 2) (only these)") || !strings.Contains(out, "0/3") ||
 		!strings.Contains(out, "health: ") || !strings.Contains(out, "j_complete=0") {
 		t.Errorf("workers: %d %q %q", code, out, errs)

@@ -177,6 +177,8 @@ func main() {
 		out(map[string]any{"job_id": j.ID, "names": names})
 	case "values-enqueue":
 		valuesEnqueue(ctx, c, *function)
+	case "value-result-into":
+		valueResultInto(ctx, job, *function, ro)
 	case "samples-check":
 		// the Python worker's echo returned (args, kwargs): compare with the catalog
 		v, err := job.Result(ctx, ro)

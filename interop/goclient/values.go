@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
@@ -22,4 +23,20 @@ func valuesEnqueue(ctx context.Context, c *client.Client, function string) {
 		names = append(names, cs.Name)
 	}
 	out(map[string]any{"names": names})
+}
+
+// valueResultInto reads a job's result with Job.ResultInto into the Go
+// type of gomodels' row name and compares it with the row's value.
+func valueResultInto(ctx context.Context, job *client.Job, name string, ro client.ResultOptions) {
+	c, ok := gomodels.Lookup(name)
+	if !ok {
+		fail(errors.New("no row " + name))
+	}
+	dst := gomodels.New(c)
+	if err := job.ResultInto(ctx, dst, ro); err != nil {
+		var ae *arqcompat.AssignError
+		out(map[string]any{"error": err.Error(), "assign_error": errors.As(err, &ae)})
+		return
+	}
+	out(map[string]any{"diff": gomodels.Diff(c, dst)})
 }

@@ -153,6 +153,19 @@ func Bind(c Case, v any, loose bool) (string, error) {
 	return "", nil
 }
 
+// New returns a pointer to a zero value of the row's Go type.
+func New(c Case) any { return reflect.New(reflect.TypeOf(c.Want)).Interface() }
+
+// Diff compares what a pointer from New holds with the row's value: ""
+// when every field is the same, else what differs.
+func Diff(c Case, ptr any) string {
+	got := reflect.ValueOf(ptr).Elem()
+	if d := diff(reflect.ValueOf(c.Want), got, "", false); d != "" {
+		return fmt.Sprintf("%s: got %#v, want %#v", d, got.Interface(), c.Want)
+	}
+	return ""
+}
+
 var (
 	typeTime      = reflect.TypeOf(time.Time{})
 	typeFieldsSet = reflect.TypeOf(arqcompat.FieldsSet{})

@@ -19,6 +19,8 @@
 //	person(name str, age int)     -> [name, age]; one struct parameter, bound from kwargs
 //	resize_image(path, width=640) -> "<path>@<width>w"
 //	label(address)                -> "street, zip city"; address is interop.contractapp.models.Address
+//	value_in, value_json, value_out, value_repr, process_order, process_order_ptr, order_needs,
+//	send_email, when               -> interop/test_values.py's functions (values.go)
 //
 // --functions NAME,... registers only those of them; --only-own-functions
 // sets Settings.OnlyOwnFunctions; --max-concurrency NAME=N,... sets
