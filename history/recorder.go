@@ -136,13 +136,15 @@ func (r *Recorder) Run(ctx context.Context) error {
 	switch {
 	case errors.Is(err, arqredis.ErrTrackingUnsupported):
 		r.log.WarnContext(ctx, fmt.Sprintf("history: client tracking unavailable (%v); recording by SCAN every %s", err, r.o.ScanInterval))
+		r.onIDs(nil) // the first pass reads everything kept
 	case err != nil:
 		return err
 	default:
+		// the Watcher reports nil keys once armed (and on every re-arm):
+		// the first pass then reads everything kept
 		r.watcher.Store(w)
 		defer w.Close()
 	}
-	r.onIDs(nil) // the first pass reads everything kept
 	scanT := time.NewTicker(r.o.ScanInterval)
 	defer scanT.Stop()
 	pruneT := time.NewTicker(r.o.PruneInterval)
