@@ -35,6 +35,7 @@ import (
 
 	"github.com/goarq/goarq/arqprom"
 	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/history"
 )
 
 //go:embed templates/*.html static/*
@@ -61,6 +62,9 @@ type Options struct {
 	Prefix string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// History, when set, adds the History page and the bulk retry of
+	// failed jobs (see history.go).
+	History history.Store
 }
 
 // Handler serves the dashboard.
@@ -99,6 +103,11 @@ func New(o Options) (*Handler, error) {
 			return nil, fmt.Errorf("dashboard: template %s: %w", p, err)
 		}
 		h.pages[p] = t
+	}
+	if o.History != nil {
+		if err := h.historyRoutes(); err != nil {
+			return nil, err
+		}
 	}
 	static, _ := fs.Sub(assets, "static")
 	h.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
@@ -216,6 +225,7 @@ type page struct {
 	Title    string
 	Base     string
 	Metrics  bool
+	History  bool
 	Nav      string
 	CSRF     string
 	ReadOnly bool
@@ -227,7 +237,7 @@ type page struct {
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, name string, p page) {
 	p.CSRF, p.ReadOnly, p.Queues = h.csrfToken(r), h.o.ReadOnly, h.o.Queues
-	p.Base, p.Metrics = h.o.Prefix, !h.o.NoMetrics
+	p.Base, p.Metrics, p.History = h.o.Prefix, !h.o.NoMetrics, h.o.History != nil
 	var buf bytes.Buffer
 	if err := h.pages[name].Execute(&buf, p); err != nil {
 		h.log.ErrorContext(r.Context(), "dashboard: rendering failed", "page", name, "error", err)

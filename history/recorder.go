@@ -9,16 +9,15 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/goarq/goarq/arqcompat"
+	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/internal/arqredis"
 )
 
 // RecorderOptions configure a Recorder.
 type RecorderOptions struct {
 	// Serializer decodes the results (the fleet's job_serializer); default
-	// pickle.
+	// the client's.
 	Serializer arqcompat.Serializer
 	// ScanInterval is how often the SCAN backstop walks the result keys;
 	// default 1 minute. It also runs at start and whenever tracking re-arms.
@@ -26,6 +25,10 @@ type RecorderOptions struct {
 	// Retention is enforced every PruneInterval (default 1 minute).
 	Retention     Retention
 	PruneInterval time.Duration
+	// BatchWait is how long the recorder lets reported ids gather before
+	// it reads them with one MGET (default 20 ms): at a high rate one
+	// command then reads many results.
+	BatchWait time.Duration
 	// MaxPending bounds the ids waiting to be read (default 100,000); past
 	// it, they are dropped and the next SCAN finds them.
 	MaxPending int
@@ -76,16 +79,19 @@ type Recorder struct {
 
 const recentGen = 50_000
 
-// NewRecorder makes a Recorder reading the Redis of rc into store.
-func NewRecorder(rc redis.UniversalClient, store Store, o RecorderOptions) *Recorder {
+// NewRecorder makes a Recorder reading the Redis of c into store.
+func NewRecorder(c *client.Client, store Store, o RecorderOptions) *Recorder {
 	if o.Serializer == nil {
-		o.Serializer = arqcompat.PickleSerializer(arqcompat.Limits{})
+		o.Serializer = c.Serializer()
 	}
 	if o.ScanInterval <= 0 {
 		o.ScanInterval = time.Minute
 	}
 	if o.PruneInterval <= 0 {
 		o.PruneInterval = time.Minute
+	}
+	if o.BatchWait <= 0 {
+		o.BatchWait = 20 * time.Millisecond
 	}
 	if o.MaxPending <= 0 {
 		o.MaxPending = 100_000
@@ -96,7 +102,7 @@ func NewRecorder(rc redis.UniversalClient, store Store, o RecorderOptions) *Reco
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Recorder{rdb: arqredis.New(rc, o.Logger), store: store, o: o, log: o.Logger,
+	return &Recorder{rdb: arqredis.New(c.Redis(), o.Logger), store: store, o: o, log: o.Logger,
 		pending: map[string]struct{}{}, wake: make(chan struct{}, 1), recent: map[string]int64{}, older: map[string]int64{}}
 }
 
@@ -156,6 +162,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-r.wake:
+			r.gather(ctx)
 		case <-scanT.C:
 			if err := r.scan(ctx, false); err != nil {
 				if fatal := r.failed(ctx, err, &backoff); fatal != nil {
@@ -174,6 +181,22 @@ func (r *Recorder) Run(ctx context.Context) error {
 			continue
 		}
 		backoff = 0
+	}
+}
+
+// gather waits BatchWait for more ids, unless a batch is already full.
+func (r *Recorder) gather(ctx context.Context) {
+	r.mu.Lock()
+	n := len(r.pending)
+	r.mu.Unlock()
+	if n >= 1000 {
+		return
+	}
+	t := time.NewTimer(r.o.BatchWait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 

@@ -43,12 +43,21 @@ func dashboardCommand() *cli.Command {
 		Usage: "serve a web dashboard of the queues (and their metrics at /metrics)",
 		Flags: append(webFlags("127.0.0.1:8080"),
 			&cli.BoolFlag{Name: "read-only", Usage: "no actions (abort, re-enqueue, delete result)"},
-			&cli.BoolFlag{Name: "no-metrics", Usage: "do not serve /metrics"}),
+			&cli.BoolFlag{Name: "no-metrics", Usage: "do not serve /metrics"},
+			&cli.StringFlag{Name: "history", Usage: "record results into this history store (SQLite path or postgres://…) and serve its History page"}),
 		Description: "Example:\n   GOARQ_DASHBOARD_AUTH=admin:secret goarq dashboard --addr 0.0.0.0:8080 --queues arq:queue,emails",
 		Action: func(c *cli.Context) error {
+			hist, stop, err := startHistory(c)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			return serveWeb(c, "dashboard", func(in *client.Inspector, queues []string, user, pass string) (http.Handler, error) {
+				if hist != nil {
+					hist.record(in.Client())
+				}
 				return dashboard.New(dashboard.Options{Inspector: in, Queues: queues, ReadOnly: c.Bool("read-only"),
-					User: user, Password: pass, NoMetrics: c.Bool("no-metrics"), Logger: quietLogger()})
+					User: user, Password: pass, NoMetrics: c.Bool("no-metrics"), Logger: quietLogger(), History: hist.storeOrNil()})
 			})
 		},
 	}

@@ -66,39 +66,6 @@ func withHistory(c *cli.Context, fn func(s history.Store) error) error {
 	return fn(s)
 }
 
-// parseWhen reads --since/--until: a duration back from now ("2h", "30m",
-// "7d") or a time (RFC 3339, or YYYY-MM-DD in UTC).
-func parseWhen(s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if d, err := parseDays(s); err == nil {
-		return now.Add(-d), nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q is neither a duration (2h, 30m, 7d) nor a time (2026-01-02T15:04:05Z, 2026-01-02)", s)
-}
-
-// parseDays is time.ParseDuration that also takes days ("30d").
-func parseDays(s string) (time.Duration, error) {
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.ParseFloat(n, 64)
-		if err != nil || days < 0 {
-			return 0, fmt.Errorf("bad duration %q", s)
-		}
-		return time.Duration(days * float64(24*time.Hour)), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err == nil && d < 0 {
-		return 0, fmt.Errorf("negative duration %q", s)
-	}
-	return d, err
-}
-
 func filterFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "function", Usage: "only this function"},
@@ -115,10 +82,10 @@ func filterFrom(c *cli.Context) (history.Filter, error) {
 	f := history.Filter{Function: c.String("function"), ExcClass: c.String("exception"),
 		JobID: c.String("job-id"), Text: c.String("text")}
 	var err error
-	if f.Since, err = parseWhen(c.String("since"), now); err != nil {
+	if f.Since, err = history.ParseWhen(c.String("since"), now); err != nil {
 		return f, fail(exitUsage, "--since: %v", err)
 	}
-	if f.Until, err = parseWhen(c.String("until"), now); err != nil {
+	if f.Until, err = history.ParseWhen(c.String("until"), now); err != nil {
 		return f, fail(exitUsage, "--until: %v", err)
 	}
 	return f, nil

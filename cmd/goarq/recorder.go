@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -23,7 +24,7 @@ func recorderOptions(c *cli.Context, log *slog.Logger) (history.RecorderOptions,
 	o := history.RecorderOptions{Serializer: nil, ScanInterval: c.Duration("scan-interval"), Logger: log,
 		Retention: history.Retention{MaxRows: c.Int64("history-max-rows")}}
 	if v := c.String("history-retention"); v != "" {
-		d, err := parseDays(v)
+		d, err := history.ParseDuration(v)
 		if err != nil {
 			return o, fail(exitUsage, "--history-retention: %v", err)
 		}
@@ -52,7 +53,7 @@ func recorderCommand() *cli.Command {
 			return withClient(c, func(cl *client.Client) error {
 				o.Serializer = cl.Serializer()
 				return withHistory(c, func(s history.Store) error {
-					rec := history.NewRecorder(cl.Redis(), s, o)
+					rec := history.NewRecorder(cl, s, o)
 					fmt.Fprintf(c.App.Writer, "goarq recorder: recording results into %s\n", redactDSN(historyDSN(c)))
 					if err := rec.Run(c.Context); err != nil {
 						return cmdRedisError(c, err)
@@ -64,4 +65,55 @@ func recorderCommand() *cli.Command {
 			})
 		},
 	}
+}
+
+// dashHistory is the recorder goarq dashboard --history runs beside the
+// dashboard, and its store.
+type dashHistory struct {
+	c      *cli.Context
+	store  history.Store
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startHistory opens the store of goarq dashboard --history (nil without
+// the flag); stop ends the recorder and closes the store.
+func startHistory(c *cli.Context) (*dashHistory, func(), error) {
+	if c.String("history") == "" {
+		return nil, func() {}, nil
+	}
+	s, err := openHistory(c.Context, c.String("history"))
+	if err != nil {
+		return nil, nil, fail(exitUsage, "--history: %v", err)
+	}
+	h := &dashHistory{c: c, store: s}
+	return h, func() {
+		if h.cancel != nil {
+			h.cancel()
+			<-h.done
+		}
+		s.Close()
+	}, nil
+}
+
+// record starts the recorder on the dashboard's client.
+func (h *dashHistory) record(cl *client.Client) {
+	log := slog.New(slog.NewTextHandler(h.c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	rec := history.NewRecorder(cl, h.store, history.RecorderOptions{Serializer: cl.Serializer(), Logger: log})
+	ctx, cancel := context.WithCancel(h.c.Context)
+	h.cancel = cancel
+	h.done = make(chan struct{})
+	go func() {
+		defer close(h.done)
+		if err := rec.Run(ctx); err != nil {
+			log.Error("history recorder stopped", "error", err)
+		}
+	}()
+}
+
+func (h *dashHistory) storeOrNil() history.Store {
+	if h == nil {
+		return nil
+	}
+	return h.store
 }

@@ -37,7 +37,7 @@ func retryCommand() *cli.Command {
 			return withClient(c, func(cl *client.Client) error {
 				return withHistory(c, func(s history.Store) error {
 					if !c.Bool("no-sync") {
-						rec := history.NewRecorder(cl.Redis(), s, history.RecorderOptions{Serializer: cl.Serializer(), Logger: quietLogger()})
+						rec := history.NewRecorder(cl, s, history.RecorderOptions{Serializer: cl.Serializer(), Logger: quietLogger()})
 						if err := rec.Sync(c.Context); err != nil {
 							return cmdRedisError(c, err)
 						}
