@@ -211,9 +211,16 @@ type namedSeries struct {
 	v           []float64
 }
 
-func svgOpen(b *strings.Builder, label string, labels []string, top string) {
-	fmt.Fprintf(b, `<figure class="daychart"><figcaption>%s</figcaption><svg class="chart" viewBox="0 0 %d %d" role="img" aria-label="%s" xmlns="http://www.w3.org/2000/svg">`,
-		esc(label), chartW, chartH, esc(label))
+func svgOpen(b *strings.Builder, label string, labels []string, top string, ss ...namedSeries) {
+	legend := ""
+	for _, s := range ss {
+		legend += fmt.Sprintf(` <i class="%s"></i>%s`, esc(s.class), esc(s.name))
+	}
+	if legend != "" {
+		legend = ` <span class="legend">` + legend + `</span>`
+	}
+	fmt.Fprintf(b, `<figure class="daychart"><figcaption>%s%s</figcaption><svg class="chart" viewBox="0 0 %d %d" role="img" aria-label="%s" xmlns="http://www.w3.org/2000/svg">`,
+		esc(label), legend, chartW, chartH, esc(label))
 	fmt.Fprintf(b, `<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d"/>`, padL, chartH-padB, chartW-padR, chartH-padB)
 	fmt.Fprintf(b, `<text class="tick" x="%d" y="%d" text-anchor="end">%s</text>`, padL-4, padT+8, esc(top))
 	fmt.Fprintf(b, `<text class="tick" x="%d" y="%d" text-anchor="end">0</text>`, padL-4, chartH-padB)
@@ -231,7 +238,7 @@ func barChart(label string, labels []string, ok, failed []float64) template.HTML
 		peak = max(peak, ok[i]+failed[i])
 	}
 	var b strings.Builder
-	svgOpen(&b, label, labels, strconv.FormatFloat(peak, 'f', 0, 64))
+	svgOpen(&b, label, labels, strconv.FormatFloat(peak, 'f', 0, 64), namedSeries{"succeeded", "ok", nil}, namedSeries{"failed", "failed", nil})
 	plotH := float64(chartH - padT - padB)
 	slot := float64(chartW-padL-padR) / float64(len(labels))
 	base := float64(chartH - padB)
@@ -251,7 +258,7 @@ func barChart(label string, labels []string, ok, failed []float64) template.HTML
 
 func lineChart(label string, labels []string, peak float64, ss []namedSeries) template.HTML {
 	var b strings.Builder
-	svgOpen(&b, label, labels, strconv.FormatFloat(peak, 'f', -1, 64))
+	svgOpen(&b, label, labels, strconv.FormatFloat(peak, 'f', -1, 64), ss...)
 	plotH := float64(chartH - padT - padB)
 	slot := float64(chartW-padL-padR) / float64(len(labels))
 	for _, s := range ss {

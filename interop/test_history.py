@@ -202,3 +202,67 @@ async def test_retry_failed_is_a_dry_run_until_yes_and_links_both_ways(arq_redis
     assert code == 0, err
     assert json.loads(out)["count"] == 3  # the three retries failed again: they are new failures
     assert not {j["job_id"] for j in json.loads(out)["jobs"]} & {j.job_id for j in bad}
+
+
+async def test_history_page_and_bulk_retry_in_a_browser(arq_redis, store):
+    from .test_dashboard import NO_XSS, XSS_IMG, XSS_SCRIPT, Server, abrowse
+    pool = arq_redis
+    dash = Server("dashboard", "--history", store)
+    try:
+        await dash.ready()
+        for i in range(4):
+            await pool.enqueue_job("add", i, 10)
+        bad = [await pool.enqueue_job("fail", f"bad input {i}") for i in range(3)]
+        await pool.enqueue_job("fail_custom", XSS_SCRIPT)
+        await pool.enqueue_job("echo", XSS_IMG)
+        await run_burst(pool)
+        await go_burst()  # nothing left: the Go worker only proves the page lists what it finds
+        await recorded(store, 9)
+
+        page = await abrowse(dash.base + "/history", shot="history.png", js=NO_XSS)
+        assert page["eval"] is True and page["scripts"] == 0
+        text = page["text"]
+        assert "History" in text and "jobs finished per day" in text and "failure rate per day" in text
+        assert "add: run time per day, p50 and p95 (ms)" in text
+        assert "bad input 2" in text and "ValueError" in text and XSS_SCRIPT in text
+
+        page = await abrowse(dash.base + "/history?success=failed&exception=ValueError",
+                             js="document.querySelector('#history tbody').innerText")
+        assert page["eval"].count("ValueError('bad input") == 3 and "fail_custom" not in page["eval"]
+
+        # the bulk retry shows what it would do first, and enqueues nothing
+        page = await abrowse(dash.base + "/history?success=failed&exception=ValueError", click="#bulk-retry",
+                             after="#confirm-retry", shot="history-retry-confirm.png")
+        assert "3 failed jobs match" in page["text"] and "Enqueue 3 jobs again" in page["text"]
+        assert await pool.zcard("arq:queue") == 0
+        # confirmed: three new jobs
+        page = await asyncio.to_thread(_browse_two, dash.base + "/history?success=failed&exception=ValueError")
+        assert "Enqueued 3 jobs again" in page["text"], page["text"]
+        assert await pool.zcard("arq:queue") == 3
+        await run_burst(pool)
+        recs = await recorded(store, 12)
+        retried = {r["job_id"]: r["retried_as"] for r in recs if r.get("retried_as")}
+        assert set(retried) == {j.job_id for j in bad}
+        page = await abrowse(dash.base + "/history?job_id=" + bad[0].job_id, js=NO_XSS)
+        assert "retried as " + retried[bad[0].job_id] in page["text"]
+
+        # without the CSRF token the retry is refused
+        import urllib.error
+        import urllib.request
+        req = urllib.request.Request(dash.base + "/history/retry", data=b"confirm=yes&count=3", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=10)
+        assert e.value.code == 403
+        assert await pool.zcard("arq:queue") == 0
+    finally:
+        dash.stop()
+
+
+def _browse_two(url):
+    from .test_dashboard import SHOTS
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    p = subprocess.run([str(BIN / "browse"), "--url", url, "--click", "#bulk-retry", "--after", "#confirm-retry",
+                        "--click", "#confirm-retry", "--after", "#retried", "--screenshot", str(SHOTS / "history-retried.png")],
+                       capture_output=True, text=True, timeout=90)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
