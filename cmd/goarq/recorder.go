@@ -59,7 +59,8 @@ func recorderCommand() *cli.Command {
 						return cmdRedisError(c, err)
 					}
 					st := rec.Stats()
-					fmt.Fprintf(c.App.Writer, "goarq recorder: stopped after recording %d results\n", st.Recorded)
+					fmt.Fprintf(c.App.Writer, "goarq recorder: stopped after recording %d results with %d Redis commands (%d SCAN passes)\n",
+						st.Recorded, st.Commands, st.Scans)
 					return nil
 				})
 			})
