@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,6 +99,32 @@ func peakRSS(pid int) int64 {
 	return 0
 }
 
+// cpuSeconds is the user+system CPU time of a process so far.
+func cpuSeconds(pid int) float64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	sy, _ := strconv.ParseFloat(f[12], 64)
+	return (u + sy) / 100 // clock ticks (USER_HZ 100)
+}
+
+// redisCPU is the server's used_cpu_user + used_cpu_sys.
+func redisCPU(ctx context.Context, rdb *redis.Client) float64 {
+	info, _ := rdb.Info(ctx, "cpu").Result()
+	total := 0.0
+	for _, l := range strings.Split(info, "\r\n") {
+		k, v, _ := strings.Cut(l, ":")
+		if k == "used_cpu_user" || k == "used_cpu_sys" {
+			x, _ := strconv.ParseFloat(v, 64)
+			total += x
+		}
+	}
+	return total
+}
+
 func ingest(ctx context.Context, redisURL, goarqBin, dir string, n, rounds int) map[string]any {
 	opt, err := redis.ParseURL(redisURL)
 	if err != nil {
@@ -107,14 +134,16 @@ func ingest(ctx context.Context, redisURL, goarqBin, dir string, n, rounds int) 
 	defer rdb.Close()
 	cl := client.New(rdb, client.Options{})
 	var plain, withRec []float64
-	var ingestRates, cmdsPer []float64
+	var ingestRates, cmdsPer, recCPU, redisPlain, redisRec []float64
 	var rss int64
 	for r := 0; r < rounds; r++ {
 		// without the recorder
 		rdb.FlushAll(ctx)
 		enqueue(ctx, cl, n)
+		c0 := redisCPU(ctx, rdb)
 		d := drain(ctx, rdb)
 		plain = append(plain, float64(n)/d.Seconds())
+		redisPlain = append(redisPlain, (redisCPU(ctx, rdb)-c0)/float64(n)*1e6)
 
 		// with the recorder, a process of its own
 		rdb.FlushAll(ctx)
@@ -132,6 +161,8 @@ func ingest(ctx context.Context, redisURL, goarqBin, dir string, n, rounds int) 
 		waitFor(func() bool { return strings.Contains(stdout.String(), "recording") })
 		time.Sleep(300 * time.Millisecond) // tracking armed (its first SCAN finds nothing)
 		enqueue(ctx, cl, n)
+		c0 = redisCPU(ctx, rdb)
+		p0 := cpuSeconds(cmd.Process.Pid)
 		start := time.Now()
 		d = drain(ctx, rdb)
 		withRec = append(withRec, float64(n)/d.Seconds())
@@ -139,6 +170,8 @@ func ingest(ctx context.Context, redisURL, goarqBin, dir string, n, rounds int) 
 		all := time.Since(start)
 		ingestRates = append(ingestRates, float64(n)/all.Seconds())
 		rss = max(rss, peakRSS(cmd.Process.Pid))
+		recCPU = append(recCPU, (cpuSeconds(cmd.Process.Pid)-p0)/float64(n)*1e6)
+		redisRec = append(redisRec, (redisCPU(ctx, rdb)-c0)/float64(n)*1e6)
 		_ = cmd.Process.Signal(syscall.SIGINT)
 		_ = cmd.Wait()
 		store.Close()
@@ -161,10 +194,14 @@ func ingest(ctx context.Context, redisURL, goarqBin, dir string, n, rounds int) 
 	return map[string]any{
 		"jobs": n, "rounds": rounds,
 		"drain_jobs_per_s_without_recorder": plain, "drain_jobs_per_s_with_recorder": withRec,
-		"drain_ratio_with_over_without": mean(withRec) / mean(plain),
-		"ingest_results_per_s":          ingestRates,
-		"redis_commands_per_result":     cmdsPer,
-		"recorder_peak_rss_mb":          float64(rss) / (1 << 20),
+		"drain_ratio_with_over_without":         mean(withRec) / mean(plain),
+		"ingest_results_per_s":                  ingestRates,
+		"redis_commands_per_result":             cmdsPer,
+		"recorder_peak_rss_mb":                  float64(rss) / (1 << 20),
+		"recorder_cpu_us_per_result":            recCPU,
+		"redis_cpu_us_per_job_without_recorder": redisPlain,
+		"redis_cpu_us_per_job_with_recorder":    redisRec,
+		"cores":                                 runtime.NumCPU(),
 	}
 }
 

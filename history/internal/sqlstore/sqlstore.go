@@ -207,14 +207,6 @@ func (s *Store) Add(ctx context.Context, recs []history.Record) (int, error) {
 		return 0, fmt.Errorf("history: add: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	ins, err := tx.PrepareContext(ctx, s.q(`INSERT INTO records (`+recordCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-			COALESCE((SELECT origin_job_id FROM retries WHERE new_job_id = ?), ''))
-		ON CONFLICT (job_id, start_ms) DO NOTHING`))
-	if err != nil {
-		return 0, fmt.Errorf("history: add: %w", err)
-	}
-	defer ins.Close()
 	type dayKey struct {
 		day int64
 		fn  string
@@ -223,30 +215,76 @@ func (s *Store) Add(ctx context.Context, recs []history.Record) (int, error) {
 		n, failed int64
 		hist      map[int]int64
 	}
+	type recKey struct {
+		job   string
+		start int64
+	}
 	days := map[dayKey]*dayAcc{}
 	added := 0
-	for _, r := range recs {
-		res, err := ins.ExecContext(ctx, r.JobID, r.StartMS, r.Queue, r.Function, r.Try, r.EnqueueMS, r.FinishMS, b2i(r.Success),
-			r.Args, r.ArgsJSON, r.Result, r.ExcClass, r.ExcMessage, r.Raw, r.Serializer, r.Undecodable, r.Source, r.RecordedMS, r.JobID)
+	// multi-row INSERTs of insertChunk records; RETURNING names the rows
+	// that were new (a conflict on job id and start time skips a row)
+	byKey := make(map[recKey]int, len(recs))
+	uniq := make([]int, 0, len(recs))
+	for i, r := range recs {
+		k := recKey{r.JobID, r.StartMS}
+		if _, dup := byKey[k]; !dup {
+			byKey[k] = i
+			uniq = append(uniq, i)
+		}
+	}
+	var stmts [insertChunk + 1]*sql.Stmt
+	defer func() {
+		for _, st := range stmts {
+			if st != nil {
+				st.Close()
+			}
+		}
+	}()
+	args := make([]any, 0, insertChunk*19)
+	for start := 0; start < len(uniq); start += insertChunk {
+		chunk := uniq[start:min(start+insertChunk, len(uniq))]
+		st := stmts[len(chunk)]
+		if st == nil {
+			if st, err = tx.PrepareContext(ctx, s.q(insertSQL(len(chunk)))); err != nil {
+				return 0, fmt.Errorf("history: add: %w", err)
+			}
+			stmts[len(chunk)] = st
+		}
+		args = args[:0]
+		for _, i := range chunk {
+			r := &recs[i]
+			args = append(args, r.JobID, r.StartMS, r.Queue, r.Function, r.Try, r.EnqueueMS, r.FinishMS, b2i(r.Success),
+				r.Args, r.ArgsJSON, r.Result, r.ExcClass, r.ExcMessage, r.Raw, r.Serializer, r.Undecodable, r.Source, r.RecordedMS, r.JobID)
+		}
+		rows, err := st.QueryContext(ctx, args...)
 		if err != nil {
-			return 0, fmt.Errorf("history: add %s: %w", r.JobID, err)
+			return 0, fmt.Errorf("history: add: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			continue
+		for rows.Next() {
+			var k recKey
+			if err := rows.Scan(&k.job, &k.start); err != nil {
+				rows.Close()
+				return 0, fmt.Errorf("history: add: %w", err)
+			}
+			r := recs[byKey[k]]
+			added++
+			dk := dayKey{r.FinishMS / dayMS * dayMS, r.Function}
+			a := days[dk]
+			if a == nil {
+				a = &dayAcc{hist: map[int]int64{}}
+				days[dk] = a
+			}
+			a.n++
+			if !r.Success {
+				a.failed++
+			}
+			if r.Undecodable == "" {
+				a.hist[bucket(r.FinishMS-r.StartMS)]++
+			}
 		}
-		added++
-		k := dayKey{r.FinishMS / dayMS * dayMS, r.Function}
-		a := days[k]
-		if a == nil {
-			a = &dayAcc{hist: map[int]int64{}}
-			days[k] = a
-		}
-		a.n++
-		if !r.Success {
-			a.failed++
-		}
-		if r.Undecodable == "" {
-			a.hist[bucket(r.FinishMS-r.StartMS)]++
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return 0, fmt.Errorf("history: add: %w", err)
 		}
 	}
 	if len(days) > 0 {
@@ -283,6 +321,23 @@ func (s *Store) Add(ctx context.Context, recs []history.Record) (int, error) {
 		return 0, fmt.Errorf("history: add: %w", err)
 	}
 	return added, nil
+}
+
+// insertChunk is the most rows one INSERT writes.
+const insertChunk = 100
+
+// insertSQL is the INSERT of n records.
+func insertSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO records (` + recordCols + `) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE((SELECT origin_job_id FROM retries WHERE new_job_id = ?), ''))`)
+	}
+	b.WriteString(` ON CONFLICT (job_id, start_ms) DO NOTHING RETURNING job_id, start_ms`)
+	return b.String()
 }
 
 const selectCols = `id, ` + recordCols + `, retried_as`
