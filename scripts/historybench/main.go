@@ -42,8 +42,18 @@ func main() {
 	rounds := flag.Int("rounds", 2, "drains with and without the recorder, alternating")
 	rows := flag.Int("rows", 1_000_000, "history rows for the query benchmark (0: skip)")
 	reps := flag.Int("reps", 40, "runs of each query")
+	demo := flag.String("demo", "", "only fill a SQLite history at this path with -rows rows (the README's screenshot) and exit")
 	flag.Parse()
 	ctx := context.Background()
+	if *demo != "" {
+		s, err := sqlite.Open(ctx, *demo)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fill(ctx, s, *rows)
+		s.Close()
+		return
+	}
 	dir, err := os.MkdirTemp("", "historybench")
 	if err != nil {
 		log.Fatal(err)
