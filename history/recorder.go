@@ -26,7 +26,7 @@ type RecorderOptions struct {
 	Retention     Retention
 	PruneInterval time.Duration
 	// BatchWait is how long the recorder lets reported ids gather before
-	// it reads them with one MGET (default 20 ms): at a high rate one
+	// it reads them with one MGET (default 100 ms): at a high rate one
 	// command then reads many results.
 	BatchWait time.Duration
 	// MaxPending bounds the ids waiting to be read (default 100,000); past
@@ -91,7 +91,7 @@ func NewRecorder(c *client.Client, store Store, o RecorderOptions) *Recorder {
 		o.PruneInterval = time.Minute
 	}
 	if o.BatchWait <= 0 {
-		o.BatchWait = 20 * time.Millisecond
+		o.BatchWait = 100 * time.Millisecond
 	}
 	if o.MaxPending <= 0 {
 		o.MaxPending = 100_000

@@ -125,3 +125,42 @@ func TestRecorderRescansAfterRedisRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkRecorder is the recorder's whole cost per result: tracking
+// pushes, MGET, decoding and the SQLite store, for results written in
+// pipelines of 1,000.
+func BenchmarkRecorder(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := redistest.Start(b)
+	store, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "h.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	rc := srv.Client(b, nil)
+	rec := history.NewRecorder(client.New(rc, client.Options{}), store, history.RecorderOptions{ScanInterval: time.Hour})
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	ser := arqcompat.PickleSerializer(arqcompat.Limits{})
+	now := time.Now().UnixMilli()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 1000 {
+		pipe := rc.Pipeline()
+		for j := i; j < min(i+1000, b.N); j++ {
+			data, _ := arqcompat.EncodeResult(ser, arqcompat.ResultRecord{
+				JobRecord: arqcompat.JobRecord{Function: "add", Args: []any{int64(j), int64(1)}, JobTry: 1, EnqueueTimeMS: now},
+				Success:   true, Result: int64(j + 1), StartMS: now + int64(j), FinishMS: now + int64(j) + 1, Queue: "arq:queue", JobID: fmt.Sprint(j)})
+			pipe.Set(ctx, arqcompat.ResultKey(fmt.Sprint(j)), data, time.Hour)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for rec.Stats().Recorded < int64(b.N) {
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	cancel()
+	<-done
+}
