@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -11,6 +13,10 @@ import (
 	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/history"
 )
+
+// recorderMemLimit is the soft memory limit of goarq recorder's Go heap,
+// unless $GOMEMLIMIT sets one (SQLite's page cache, 16 MiB, is outside it).
+const recorderMemLimit = 40 << 20
 
 func recorderFlags() []cli.Flag {
 	return []cli.Flag{
@@ -49,6 +55,11 @@ func recorderCommand() *cli.Command {
 			o, err := recorderOptions(c, log)
 			if err != nil {
 				return err
+			}
+			if os.Getenv("GOMEMLIMIT") == "" {
+				// batches, the pending ids and SQLite's page cache are most
+				// of the heap; a soft limit keeps garbage from doubling it
+				debug.SetMemoryLimit(recorderMemLimit)
 			}
 			return withClient(c, func(cl *client.Client) error {
 				o.Serializer = cl.Serializer()
