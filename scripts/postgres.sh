@@ -42,13 +42,13 @@ start_postgres() {
     }
     local prev=()
     eval "prev=($(trap -p EXIT))"
-    trap "stop_postgres; ${prev[2]:-}" EXIT
+    trap "stop_postgres || true; ${prev[2]:-}" EXIT
     export PG_PORT GOARQ_TEST_POSTGRES="postgres://goarq@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
 }
 
 stop_postgres() {
     if [ -n "${PG_DIR:-}" ] && [ -d "$PG_DIR/data" ]; then
         pg_as "$(pg_bin)/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
-        rm -rf "$PG_DIR"
+        rm -rf "$PG_DIR" 2>/dev/null || true
     fi
 }

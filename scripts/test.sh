@@ -62,7 +62,7 @@ go build -o interop/bin/ $(go list -f '{{if eq .Name "main"}}{{.ImportPath}}{{en
 # 5. a real redis-server on a free port, stopped on exit
 source scripts/redis.sh
 start_redis
-trap 'stop_redis; stop_postgres' EXIT
+trap 'stop_postgres || true; stop_redis || true' EXIT
 
 log "interop suite (pytest, arq $("$VENV/bin/python" -c 'import arq.version as v; print(v.VERSION)'), redis $(redis-server --version | awk '{print $3}'))"
 export GOARQ_BIN="$root/interop/bin"
