@@ -34,6 +34,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goarq/goarq/history"
 	"github.com/goarq/goarq/inspect"
 )
 
@@ -68,6 +69,9 @@ type Options struct {
 	Refresh time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// History, when set, adds the History page and the bulk retry of
+	// failed jobs (see history.go).
+	History history.Store
 }
 
 // Handler serves the dashboard.
@@ -108,6 +112,11 @@ func New(o Options) (*Handler, error) {
 			return nil, fmt.Errorf("dashboard: template %s: %w", p, err)
 		}
 		h.pages[p] = t
+	}
+	if o.History != nil {
+		if err := h.historyRoutes(); err != nil {
+			return nil, err
+		}
 	}
 	static, _ := fs.Sub(assets, "static")
 	h.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
@@ -220,6 +229,7 @@ type page struct {
 	Title    string
 	Base     string
 	Metrics  bool
+	History  bool
 	Nav      string
 	CSRF     string
 	ReadOnly bool
@@ -271,7 +281,7 @@ func (h *Handler) setRefresh(r *http.Request, name string, p *page) {
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, name string, p page) {
 	p.CSRF, p.ReadOnly, p.Queues = h.csrfToken(r), h.o.ReadOnly, h.o.Queues
-	p.Base, p.Metrics = h.o.Prefix, h.o.Metrics != nil
+	p.Base, p.Metrics, p.History = h.o.Prefix, h.o.Metrics != nil, h.o.History != nil
 	h.setRefresh(r, name, &p)
 	var buf bytes.Buffer
 	if err := h.pages[name].Execute(&buf, p); err != nil {

@@ -271,7 +271,7 @@ func (h *Handler) job(w http.ResponseWriter, r *http.Request) {
 		jd.AbortsNotice = "arq:abort holds requests older than 90 s: no worker of this Redis seems to allow aborts."
 	}
 	if res := d.Result; res != nil {
-		jd.CanReenqueue = !res.Success
+		jd.CanReenqueue = !res.Success && res.Function != "<unknown>"
 		if res.Success {
 			jd.ResultRepr = arqcompat.Repr(res.Result)
 		} else {

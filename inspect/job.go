@@ -102,6 +102,11 @@ func (in *Inspector) RequestAbort(ctx context.Context, jobID, queue string) erro
 // ErrNotFailed is returned by Reenqueue for a job whose result is a success.
 var ErrNotFailed = errors.New("the job did not fail")
 
+// ErrNoCall is returned by Reenqueue for a result that holds no call: the
+// worker could not deserialize the job (arq's DeserializationError), so it
+// stored the result for function '<unknown>' without arguments.
+var ErrNoCall = errors.New("the worker could not deserialize the job, so its result holds no function or arguments to enqueue again")
+
 // Reenqueue enqueues a failed job again, under a new id, with the function,
 // arguments and queue of its kept result.
 func (in *Inspector) Reenqueue(ctx context.Context, jobID string) (*client.Job, error) {
@@ -111,6 +116,9 @@ func (in *Inspector) Reenqueue(ctx context.Context, jobID string) (*client.Job, 
 	}
 	if info.Success {
 		return nil, fmt.Errorf("job %s: %w", jobID, ErrNotFailed)
+	}
+	if info.Function == "<unknown>" {
+		return nil, fmt.Errorf("job %s: %w", jobID, ErrNoCall)
 	}
 	queue := info.QueueName
 	if queue == "" || queue == unknownQueue {

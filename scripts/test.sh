@@ -26,6 +26,15 @@ if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null;
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
 fi
 
+# 1c. PostgreSQL for the history store's tests, from Debian's package
+if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
+    log "installing postgresql"
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq postgresql >/dev/null
+fi
+
 # 2. the Python virtualenv, from pyproject.toml's pinned dependencies
 source scripts/venv.sh
 
@@ -49,6 +58,11 @@ if ! "$staticcheck" -version 2>/dev/null | grep -qF "(${staticcheck_version#v})"
 fi
 log "staticcheck ./..."
 "$staticcheck" ./...
+
+# a throwaway PostgreSQL cluster on a free loopback port for the history
+# store's Go and interop tests ($GOARQ_TEST_POSTGRES), stopped on exit
+source scripts/postgres.sh
+start_postgres
 log "go test -race ./..."
 go test -race -count=1 ./...
 
@@ -60,6 +74,7 @@ go build -o interop/bin/ $(go list -f '{{if eq .Name "main"}}{{.ImportPath}}{{en
 # 5. a real redis-server on a free port, stopped on exit
 source scripts/redis.sh
 start_redis
+trap 'stop_postgres || true; stop_redis || true' EXIT
 
 log "interop suite (pytest, arq $("$VENV/bin/python" -c 'import arq.version as v; print(v.VERSION)'), redis $(redis-server --version | awk '{print $3}'))"
 export GOARQ_BIN="$root/interop/bin"

@@ -43,12 +43,22 @@ func dashboardCommand() *cli.Command {
 		Flags: append(webFlags("127.0.0.1:8080"),
 			&cli.BoolFlag{Name: "read-only", Usage: "no actions (abort, re-enqueue, delete result)"},
 			&cli.BoolFlag{Name: "no-metrics", Usage: "do not serve /metrics"},
-			&cli.DurationFlag{Name: "refresh", Value: 10 * time.Second, Usage: "the overview, jobs and results pages reload this often (0: never; a page's ?refresh=SECONDS overrides it)"}),
+			&cli.DurationFlag{Name: "refresh", Value: 10 * time.Second, Usage: "the overview, jobs and results pages reload this often (0: never; a page's ?refresh=SECONDS overrides it)"},
+			&cli.StringFlag{Name: "history", Usage: "record results into this history store (SQLite path or postgres://…) and serve its History page"}),
 		Description: "Example:\n   GOARQ_DASHBOARD_AUTH=admin:secret goarq dashboard --addr 0.0.0.0:8080 --queues arq:queue,emails",
 		Action: func(c *cli.Context) error {
+			hist, stop, err := startHistory(c)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			return serveWeb(c, "dashboard", func(in *inspect.Inspector, queues []string, user, pass string) (http.Handler, error) {
+				if hist != nil {
+					hist.record(in.Client())
+				}
 				o := dashboard.Options{Inspector: in, Queues: queues, ReadOnly: c.Bool("read-only"),
-					User: user, Password: pass, Refresh: refreshOption(c.Duration("refresh")), Logger: quietLogger()}
+					User: user, Password: pass, Refresh: refreshOption(c.Duration("refresh")), Logger: quietLogger(),
+					History: hist.storeOrNil()}
 				if !c.Bool("no-metrics") {
 					var err error
 					if o.Metrics, err = arqprom.Handler(in, queues...); err != nil {

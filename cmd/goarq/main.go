@@ -152,7 +152,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			enqueueCommand(), statusCommand(), resultCommand(), infoCommand(), abortCommand(),
 			jobsCommand(), resultsCommand(), statsCommand(), healthCommand(), demoCommand(),
 			dashboardCommand(), exporterCommand(), workersCommand(), doctorCommand(), aclCommand(),
-			contractCommand(), genCommand(),
+			contractCommand(), genCommand(), recorderCommand(), historyCommand(), retryCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {

@@ -21,8 +21,11 @@ import (
 
 func main() {
 	url := flag.String("url", "", "page to load")
-	click := flag.String("click", "", "CSS selector of an element to click after loading")
-	after := flag.String("after", "body", "CSS selector to wait for after the click")
+	var clicks, afters []string
+	flag.Func("click", "CSS selector of an element to click after loading (repeat: clicked in turn, each followed by its --after)",
+		func(s string) error { clicks = append(clicks, s); return nil })
+	flag.Func("after", "CSS selector to wait for after the click of the same rank (default body)",
+		func(s string) error { afters = append(afters, s); return nil })
 	shot := flag.String("screenshot", "", "save a full-page PNG here")
 	eval := flag.String("eval", "", "JavaScript expression to evaluate at the end")
 	timeout := flag.Duration("timeout", 30*time.Second, "give up after this long")
@@ -55,8 +58,12 @@ func main() {
 		Eval    any    `json:"eval"`
 	}
 	actions := []chromedp.Action{chromedp.Navigate(*url), chromedp.WaitReady("body")}
-	if *click != "" {
-		actions = append(actions, chromedp.Click(*click, chromedp.ByQuery), chromedp.WaitReady(*after, chromedp.ByQuery))
+	for i, c := range clicks {
+		after := "body"
+		if i < len(afters) {
+			after = afters[i]
+		}
+		actions = append(actions, chromedp.Click(c, chromedp.ByQuery), chromedp.WaitReady(after, chromedp.ByQuery))
 	}
 	if *shot != "" {
 		var png []byte // quality 100 makes a PNG (lower: JPEG)

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goarq/goarq/history"
+	"github.com/goarq/goarq/history/sqlite"
+)
+
+func goarqRun(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(context.Background(), append([]string{"goarq"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// goarq history reads the store alone (no Redis): filters, newest first,
+// pages by cursor, --json; bad flags are usage errors.
+func TestHistoryCommand(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "h.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixMilli()
+	var recs []history.Record
+	for i := range 5 {
+		r := history.Record{JobID: fmt.Sprintf("j%d", i), Queue: "arq:queue", Function: "send", Try: 1, StartMS: now - 1000 + int64(i),
+			FinishMS: now - 900 + int64(i), Success: i%2 == 0, Args: fmt.Sprintf("'user_%d'", i), Result: "None", Serializer: "pickle", Source: "redis"}
+		if !r.Success {
+			r.ExcClass, r.ExcMessage = "ValueError", "bad"
+		}
+		recs = append(recs, r)
+	}
+	if _, err := s.Add(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	code, out, errs := goarqRun("history", "--history", path, "--failed", "--exception", "ValueError", "--since", "1h")
+	if code != 0 || !strings.Contains(out, "j3") || !strings.Contains(out, "j1") || strings.Contains(out, "j2") ||
+		strings.Index(out, "j3") > strings.Index(out, "j1") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = goarqRun("--json", "history", "--history", path, "--limit", "2")
+	var page struct {
+		Records []history.Record `json:"records"`
+		Next    string           `json:"next"`
+	}
+	if err := json.Unmarshal([]byte(out), &page); code != 0 || err != nil || len(page.Records) != 2 || page.Next == "" || page.Records[0].JobID != "j4" {
+		t.Fatalf("exit %d, %v: %s", code, err, out)
+	}
+	code, out, _ = goarqRun("--json", "history", "--history", path, "--limit", "2", "--before", page.Next)
+	if err := json.Unmarshal([]byte(out), &page); code != 0 || err != nil || len(page.Records) != 2 || page.Records[0].JobID != "j2" {
+		t.Fatalf("page 2: exit %d, %v: %s", code, err, out)
+	}
+	for _, bad := range [][]string{
+		{"history", "--history", path, "--since", "someday"},
+		{"history", "--history", path, "--before", "x"},
+		{"history", "--history", path, "--failed", "--succeeded"},
+		{"retry", "--history", path},
+		{"recorder", "--history", path, "--history-retention", "-3d"},
+	} {
+		if code, _, errs := goarqRun(bad...); code != exitUsage || errs == "" {
+			t.Errorf("%v: exit %d, stderr %q; want a usage error", bad, code, errs)
+		}
+	}
+}

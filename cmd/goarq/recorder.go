@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/history"
+)
+
+// recorderMemLimit is the soft memory limit of goarq recorder's Go heap,
+// unless $GOMEMLIMIT sets one (SQLite's page cache, 16 MiB, is outside it).
+const recorderMemLimit = 40 << 20
+
+func recorderFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "history-retention", Usage: "delete records finished longer ago than this (30d, 12h; default: keep)"},
+		&cli.Int64Flag{Name: "history-max-rows", Usage: "keep at most this many records, the newest (default: no bound)"},
+		&cli.DurationFlag{Name: "scan-interval", Value: time.Minute, Usage: "how often the SCAN backstop walks the kept results"},
+	}
+}
+
+func recorderOptions(c *cli.Context, log *slog.Logger) (history.RecorderOptions, error) {
+	o := history.RecorderOptions{Serializer: nil, ScanInterval: c.Duration("scan-interval"), Logger: log,
+		Retention: history.Retention{MaxRows: c.Int64("history-max-rows")}}
+	if v := c.String("history-retention"); v != "" {
+		d, err := history.ParseDuration(v)
+		if err != nil {
+			return o, fail(exitUsage, "--history-retention: %v", err)
+		}
+		o.Retention.MaxAge = d
+	}
+	if o.Retention.MaxRows < 0 {
+		return o, fail(exitUsage, "--history-max-rows: must not be negative")
+	}
+	return o, nil
+}
+
+func recorderCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "recorder",
+		Usage: "record every job result any worker writes (Python or Go) into a durable history",
+		Flags: append(recorderFlags(), historyFlag()),
+		Description: "Runs until interrupted. Results are seen as they are written (client tracking on arq:result:),\n" +
+			"   with a SCAN pass as backstop, and recorded once each (job id + start time).\n\nExample:\n" +
+			"   goarq recorder --history /var/lib/goarq/history.db --history-retention 30d",
+		Action: func(c *cli.Context) error {
+			log := slog.New(slog.NewTextHandler(c.App.ErrWriter, nil))
+			o, err := recorderOptions(c, log)
+			if err != nil {
+				return err
+			}
+			if os.Getenv("GOMEMLIMIT") == "" {
+				// batches, the pending ids and SQLite's page cache are most
+				// of the heap; a soft limit keeps garbage from doubling it
+				debug.SetMemoryLimit(recorderMemLimit)
+			}
+			return withClient(c, func(cl *client.Client) error {
+				o.Serializer = cl.Serializer()
+				return withHistory(c, func(s history.Store) error {
+					rec := history.NewRecorder(cl, s, o)
+					fmt.Fprintf(c.App.Writer, "goarq recorder: recording results into %s\n", redactDSN(historyDSN(c)))
+					if err := rec.Run(c.Context); err != nil {
+						return cmdRedisError(c, err)
+					}
+					st := rec.Stats()
+					fmt.Fprintf(c.App.Writer, "goarq recorder: stopped after recording %d results with %d Redis commands (%d SCAN passes)\n",
+						st.Recorded, st.Commands, st.Scans)
+					return nil
+				})
+			})
+		},
+	}
+}
+
+// dashHistory is the recorder goarq dashboard --history runs beside the
+// dashboard, and its store.
+type dashHistory struct {
+	c      *cli.Context
+	store  history.Store
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startHistory opens the store of goarq dashboard --history (nil without
+// the flag); stop ends the recorder and closes the store.
+func startHistory(c *cli.Context) (*dashHistory, func(), error) {
+	if c.String("history") == "" {
+		return nil, func() {}, nil
+	}
+	s, err := openHistory(c.Context, c.String("history"))
+	if err != nil {
+		return nil, nil, fail(exitUsage, "--history: %v", err)
+	}
+	h := &dashHistory{c: c, store: s}
+	return h, func() {
+		if h.cancel != nil {
+			h.cancel()
+			<-h.done
+		}
+		s.Close()
+	}, nil
+}
+
+// record starts the recorder on the dashboard's client.
+func (h *dashHistory) record(cl *client.Client) {
+	log := slog.New(slog.NewTextHandler(h.c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	rec := history.NewRecorder(cl, h.store, history.RecorderOptions{Serializer: cl.Serializer(), Logger: log})
+	ctx, cancel := context.WithCancel(h.c.Context)
+	h.cancel = cancel
+	h.done = make(chan struct{})
+	go func() {
+		defer close(h.done)
+		if err := rec.Run(ctx); err != nil {
+			log.Error("history recorder stopped", "error", err)
+		}
+	}()
+}
+
+func (h *dashHistory) storeOrNil() history.Store {
+	if h == nil {
+		return nil
+	}
+	return h.store
+}

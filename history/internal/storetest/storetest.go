@@ -1,0 +1,203 @@
+// Package storetest is the behaviour every history.Store must show, run
+// by the tests of history/sqlite and history/postgres.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/goarq/goarq/history"
+)
+
+// T0 is the base time of the records Run adds.
+var T0 = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+
+func rec(i int, fn string, ok bool, exc string, at time.Time, runMS int64) history.Record {
+	r := history.Record{JobID: fmt.Sprintf("job%03d", i), Queue: "arq:queue", Function: fn, Try: 1,
+		EnqueueMS: at.UnixMilli() - runMS - 5, StartMS: at.UnixMilli() - runMS, FinishMS: at.UnixMilli(), Success: ok,
+		Args: fmt.Sprintf("%d, 'user_%d'", i, i), ArgsJSON: `{"args":[],"kwargs":{}}`, Result: "None", Serializer: "pickle",
+		Source: "redis", Raw: []byte{1, 2, 3}}
+	if !ok {
+		r.ExcClass, r.ExcMessage, r.Result = exc, "bad", exc+"('bad')"
+	}
+	return r
+}
+
+// Run checks open(t), a fresh empty store, against the Store contract.
+func Run(t *testing.T, open func(t *testing.T) history.Store) {
+	ctx := context.Background()
+	t.Run("AddOnceByJobAndStart", func(t *testing.T) {
+		s := open(t)
+		r := rec(1, "f", true, "", T0, 10)
+		n, err := s.Add(ctx, []history.Record{r, r})
+		if err != nil || n != 1 {
+			t.Fatalf("Add twice in a batch = %d, %v; want 1 added", n, err)
+		}
+		n, err = s.Add(ctx, []history.Record{r})
+		if err != nil || n != 0 {
+			t.Fatalf("Add again = %d, %v; want 0", n, err)
+		}
+		r2 := r
+		r2.StartMS, r2.FinishMS = r.StartMS+1000, r.FinishMS+1000 // the id reused for a later run
+		if n, err = s.Add(ctx, []history.Record{r2}); err != nil || n != 1 {
+			t.Fatalf("Add of the same id with a later start = %d, %v; want 1", n, err)
+		}
+		p, err := s.Query(ctx, history.Filter{})
+		if err != nil || len(p.Records) != 2 {
+			t.Fatalf("Query = %+v, %v", p, err)
+		}
+		got := p.Records[1]
+		got.ID = 0
+		if fmt.Sprint(got) != fmt.Sprint(r) {
+			t.Fatalf("stored %+v\nread   %+v", r, got)
+		}
+	})
+	t.Run("FiltersNewestFirstAndPages", func(t *testing.T) {
+		s := open(t)
+		var recs []history.Record
+		for i := range 30 {
+			fn, ok, exc := "send", true, ""
+			if i%3 == 0 {
+				ok, exc = false, "ValueError"
+			}
+			if i%5 == 0 {
+				fn = "resize"
+			}
+			recs = append(recs, rec(i, fn, ok, exc, T0.Add(time.Duration(i)*time.Minute), 10))
+		}
+		if _, err := s.Add(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		no := false
+		cases := []struct {
+			f    history.Filter
+			want int
+		}{
+			{history.Filter{}, 30},
+			{history.Filter{Function: "resize"}, 6},
+			{history.Filter{Success: &no}, 10},
+			{history.Filter{ExcClass: "ValueError", Function: "resize"}, 2}, // 0, 15
+			{history.Filter{Since: T0.Add(10 * time.Minute)}, 20},
+			{history.Filter{Until: T0.Add(10 * time.Minute)}, 10},
+			{history.Filter{JobID: "job007"}, 1},
+			{history.Filter{Text: "user_2"}, 11}, // 2, 20-29
+			{history.Filter{Text: "nobody"}, 0},
+		}
+		for _, c := range cases {
+			c.f.Limit = 100
+			p, err := s.Query(ctx, c.f)
+			if err != nil || len(p.Records) != c.want {
+				t.Errorf("Query(%+v) = %d records, %v; want %d", c.f, len(p.Records), err, c.want)
+			}
+		}
+		// pages of 7, newest first, each record once
+		var seen []string
+		f := history.Filter{Limit: 7}
+		for {
+			p, err := s.Query(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range p.Records {
+				seen = append(seen, r.JobID)
+			}
+			if p.Next.IsZero() {
+				break
+			}
+			f.Before = p.Next
+		}
+		if len(seen) != 30 || seen[0] != "job029" || seen[29] != "job000" {
+			t.Fatalf("pages = %v", seen)
+		}
+	})
+	t.Run("DailyCountsAndRunQuantiles", func(t *testing.T) {
+		s := open(t)
+		var recs []history.Record
+		for i := range 100 {
+			ok := i >= 10
+			recs = append(recs, rec(i, "f", ok, "ValueError", T0.Add(time.Duration(i)*time.Second), int64(i+1)*10))
+		}
+		recs = append(recs, rec(200, "f", true, "", T0.Add(-24*time.Hour), 5))
+		if _, err := s.Add(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		days, err := s.Daily(ctx, T0.Add(-48*time.Hour))
+		if err != nil || len(days) != 2 {
+			t.Fatalf("Daily = %+v, %v", days, err)
+		}
+		d := days[1]
+		if !d.Day.Equal(T0.Truncate(24*time.Hour)) || d.Count != 100 || d.Failed != 10 {
+			t.Fatalf("day = %+v", d)
+		}
+		// true p50 500 ms, p95 950 ms; buckets are at most 19% above
+		if d.RunP50 < 500*time.Millisecond || d.RunP50 > 595*time.Millisecond || d.RunP95 < 950*time.Millisecond || d.RunP95 > 1131*time.Millisecond {
+			t.Fatalf("quantiles p50 %s p95 %s", d.RunP50, d.RunP95)
+		}
+	})
+	t.Run("RetentionByAgeAndRows", func(t *testing.T) {
+		s := open(t)
+		var recs []history.Record
+		for i := range 20 {
+			recs = append(recs, rec(i, "f", true, "", T0.Add(time.Duration(i)*time.Hour), 1))
+		}
+		if _, err := s.Add(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		now := T0.Add(20 * time.Hour)
+		n, err := s.Prune(ctx, history.Retention{MaxAge: 15 * time.Hour}, now) // keeps hours 5..19
+		if err != nil || n != 5 {
+			t.Fatalf("Prune by age = %d, %v; want 5", n, err)
+		}
+		n, err = s.Prune(ctx, history.Retention{MaxRows: 4}, now)
+		if err != nil || n != 11 {
+			t.Fatalf("Prune by rows = %d, %v; want 11", n, err)
+		}
+		p, _ := s.Query(ctx, history.Filter{})
+		if len(p.Records) != 4 || p.Records[3].JobID != "job016" {
+			t.Fatalf("kept %+v", p.Records)
+		}
+	})
+	t.Run("RetryLinksBothWays", func(t *testing.T) {
+		s := open(t)
+		if _, err := s.Add(ctx, []history.Record{rec(1, "f", false, "ValueError", T0, 1)}); err != nil {
+			t.Fatal(err)
+		}
+		p, _ := s.Query(ctx, history.Filter{})
+		orig := p.Records[0]
+		if err := s.LinkRetry(ctx, orig.ID, "new1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.LinkRetry(ctx, 999999, "new2"); !errors.Is(err, history.ErrNotFound) {
+			t.Fatalf("LinkRetry of a missing record = %v", err)
+		}
+		nr := rec(2, "f", true, "", T0.Add(time.Minute), 1)
+		nr.JobID = "new1"
+		if _, err := s.Add(ctx, []history.Record{nr}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(ctx, orig.ID)
+		if err != nil || got.RetriedAs != "new1" {
+			t.Fatalf("origin = %+v, %v", got, err)
+		}
+		p, _ = s.Query(ctx, history.Filter{JobID: "new1"})
+		if len(p.Records) != 1 || p.Records[0].OriginJobID != orig.JobID {
+			t.Fatalf("retry = %+v", p.Records)
+		}
+		p, _ = s.Query(ctx, history.Filter{NotRetried: true, Success: new(bool)})
+		if len(p.Records) != 0 {
+			t.Fatalf("NotRetried still lists %+v", p.Records)
+		}
+		if err := s.UnlinkRetry(ctx, orig.ID, "new1"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Get(ctx, orig.ID); got.RetriedAs != "" {
+			t.Fatalf("after unlink: %+v", got)
+		}
+		if _, err := s.Get(ctx, 999999); !errors.Is(err, history.ErrNotFound) {
+			t.Fatalf("Get of a missing record = %v", err)
+		}
+	})
+}

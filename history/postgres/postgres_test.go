@@ -1,0 +1,39 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/goarq/goarq/history"
+	"github.com/goarq/goarq/history/internal/storetest"
+	"github.com/goarq/goarq/history/postgres"
+)
+
+// The tests run on the server of $GOARQ_TEST_POSTGRES (scripts/test.sh
+// starts one with scripts/postgres.sh); each test gets an empty schema.
+func TestStore(t *testing.T) {
+	dsn := os.Getenv("GOARQ_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("GOARQ_TEST_POSTGRES not set (scripts/test.sh starts a PostgreSQL server and sets it)")
+	}
+	storetest.Run(t, func(t *testing.T) history.Store {
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec(`DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
+			t.Fatal(err)
+		}
+		s, err := postgres.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

@@ -1,0 +1,166 @@
+package history_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/goarq/goarq/arqcompat"
+	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/history"
+	"github.com/goarq/goarq/history/sqlite"
+	"github.com/goarq/goarq/internal/redistest"
+)
+
+func writeResult(t *testing.T, ctx context.Context, srv *redistest.Server, id, fn string, ok bool, res any, startMS int64) {
+	t.Helper()
+	c := srv.Client(t, nil)
+	data, err := arqcompat.EncodeResult(arqcompat.PickleSerializer(arqcompat.Limits{}), arqcompat.ResultRecord{
+		JobRecord: arqcompat.JobRecord{Function: fn, Args: []any{int64(1), "a"}, JobTry: 1, EnqueueTimeMS: startMS - 5},
+		Success:   ok, Result: res, StartMS: startMS, FinishMS: startMS + 7, Queue: "arq:queue", JobID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, arqcompat.ResultKey(id), data, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitCount(t *testing.T, s history.Store, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := s.Count(context.Background())
+		if err == nil && got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recorded %d, want %d (%v)", got, n, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The recorder records results that were kept before it started (its
+// first SCAN), those written while it runs (tracking: its SCAN interval is
+// an hour) and undecodable ones (with the reason); each once.
+func TestRecorderCapturesByScanAndTracking(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := redistest.Start(t)
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	now := time.Now().UnixMilli()
+	writeResult(t, ctx, srv, "before", "f", true, int64(3), now-1000)
+	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), store, history.RecorderOptions{ScanInterval: time.Hour})
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	waitCount(t, store, 1)
+	for i := range 50 {
+		writeResult(t, ctx, srv, fmt.Sprintf("live%d", i), "g", false, arqcompat.NewException("builtins", "ValueError", "no"), now+int64(i))
+	}
+	st := rec.Stats()
+	waitCount(t, store, 51)
+	// results written together are read together (one MGET per batch)
+	if c := rec.Stats().Commands - st.Commands; c > 10 {
+		t.Errorf("%d Redis commands to read 50 results", c)
+	}
+	if err := srv.Client(t, nil).Set(ctx, arqcompat.ResultKey("garbage"), "\x80\x04junk", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitCount(t, store, 52)
+	// the same results written again (same start) are not recorded twice
+	writeResult(t, ctx, srv, "live0", "g", false, arqcompat.NewException("builtins", "ValueError", "no"), now)
+	writeResult(t, ctx, srv, "after", "f", true, nil, now+100)
+	waitCount(t, store, 53)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := store.Count(context.Background()); n != 53 {
+		t.Fatalf("recorded %d, want 53", n)
+	}
+	p, err := store.Query(context.Background(), history.Filter{JobID: "garbage"})
+	if err != nil || len(p.Records) != 1 || p.Records[0].Undecodable == "" || p.Records[0].Function != history.UnreadableFunction {
+		t.Fatalf("garbage = %+v, %v", p.Records, err)
+	}
+	p, _ = store.Query(context.Background(), history.Filter{JobID: "live7"})
+	if r := p.Records[0]; r.ExcClass != "ValueError" || r.ExcMessage != "no" || r.Args != "1, 'a'" || r.Function != "g" {
+		t.Fatalf("live7 = %+v", r)
+	}
+	st = rec.Stats()
+	if st.Scans != 1 {
+		t.Fatalf("scans = %d, want only the first (the rest came by tracking)", st.Scans)
+	}
+	t.Logf("%d results recorded with %d Redis commands (%.2f per result)", st.Recorded, st.Commands, float64(st.Commands)/float64(st.Recorded))
+}
+
+// A Redis restart (tracking lost, then re-armed) is followed by a full
+// SCAN: what was written while the connection was down is recorded.
+func TestRecorderRescansAfterRedisRestart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := redistest.Start(t)
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), store, history.RecorderOptions{ScanInterval: time.Hour})
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	now := time.Now().UnixMilli()
+	writeResult(t, ctx, srv, "one", "f", true, nil, now)
+	waitCount(t, store, 1)
+	srv.Restart(t) // an empty Redis: nothing kept, tracking re-arms
+	writeResult(t, ctx, srv, "two", "f", true, nil, now+1)
+	waitCount(t, store, 2)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkRecorder is the recorder's whole cost per result: tracking
+// pushes, MGET, decoding and the SQLite store, for results written in
+// pipelines of 1,000.
+func BenchmarkRecorder(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := redistest.Start(b)
+	store, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "h.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	rc := srv.Client(b, nil)
+	rec := history.NewRecorder(client.New(rc, client.Options{}), store, history.RecorderOptions{ScanInterval: time.Hour})
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	ser := arqcompat.PickleSerializer(arqcompat.Limits{})
+	now := time.Now().UnixMilli()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 1000 {
+		pipe := rc.Pipeline()
+		for j := i; j < min(i+1000, b.N); j++ {
+			data, _ := arqcompat.EncodeResult(ser, arqcompat.ResultRecord{
+				JobRecord: arqcompat.JobRecord{Function: "add", Args: []any{int64(j), int64(1)}, JobTry: 1, EnqueueTimeMS: now},
+				Success:   true, Result: int64(j + 1), StartMS: now + int64(j), FinishMS: now + int64(j) + 1, Queue: "arq:queue", JobID: fmt.Sprint(j)})
+			pipe.Set(ctx, arqcompat.ResultKey(fmt.Sprint(j)), data, time.Hour)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for rec.Stats().Recorded < int64(b.N) {
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	cancel()
+	<-done
+}

@@ -1,0 +1,41 @@
+// Package sqlite is the default history.Store: an embedded SQLite file,
+// through the pure-Go driver modernc.org/sqlite (no cgo, so CGO_ENABLED=0
+// builds keep working), in WAL mode so that readers (goarq history, the
+// dashboard) never wait for the recorder's batched write transactions.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"github.com/goarq/goarq/history"
+	"github.com/goarq/goarq/history/internal/sqlstore"
+)
+
+// Open opens (creating it if needed) the SQLite history at path and
+// migrates it to the current schema.
+func Open(ctx context.Context, path string) (history.Store, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(ON)", "cache_size(-16384)", "temp_store(MEMORY)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate") // a writer takes the lock up front: no busy upgrade
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("history: sqlite %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("history: sqlite %s: %w", path, err)
+	}
+	s, err := sqlstore.Open(ctx, db, sqlstore.SQLite)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("history: sqlite %s: %w", path, err)
+	}
+	return s, nil
+}

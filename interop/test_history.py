@@ -1,0 +1,268 @@
+"""goarq's job history (goarq recorder, goarq history, goarq retry) with real
+Python and Go workers, on SQLite and on a real PostgreSQL server
+($GOARQ_TEST_POSTGRES, which scripts/test.sh starts with scripts/postgres.sh)."""
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import tempfile
+
+import pytest
+from arq.jobs import Job
+
+from .conftest import BIN, REDIS_URL, wait_for
+from .pyfuncs import run_burst, running_worker
+from .test_go_worker import go_burst, workers  # noqa: F401 (a fixture)
+
+PG_URL = os.environ.get("GOARQ_TEST_POSTGRES")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path):
+    """The --history value of a fresh, empty store."""
+    if request.param == "sqlite":
+        return str(tmp_path / "history.db")
+    if not PG_URL:
+        pytest.fail("GOARQ_TEST_POSTGRES is not set: run under scripts/test.sh, or source scripts/postgres.sh && start_postgres")
+    subprocess.run(["psql", PG_URL, "-q", "-c", "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"], check=True,
+                   capture_output=True)
+    return PG_URL
+
+
+def goarq(*args, timeout=60):
+    p = subprocess.run([str(BIN / "goarq"), "--redis", REDIS_URL, *map(str, args)], capture_output=True, text=True,
+                       timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+async def agoarq(*args):
+    return await asyncio.to_thread(goarq, *args)
+
+
+async def history(store, *args):
+    code, out, err = await agoarq("--json", "history", "--history", store, "--limit", "1000", *args)
+    assert code == 0, err
+    return json.loads(out)["records"]
+
+
+class Recorder:
+    """goarq recorder as a subprocess. --scan-interval 1h: after its first
+    pass, it learns of new results only from client tracking (or a re-arm)."""
+
+    def __init__(self, store, *flags):
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen([str(BIN / "goarq"), "--redis", REDIS_URL, "recorder", "--history", store,
+                                      "--scan-interval", "1h", *flags], stdout=self.log, stderr=subprocess.STDOUT, text=True)
+
+    @property
+    def output(self):
+        self.log.seek(0)
+        return self.log.read()
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def recorders():
+    started = []
+
+    def start(store, *flags):
+        r = Recorder(store, *flags)
+        started.append(r)
+        return r
+
+    yield start
+    for r in started:
+        r.stop()
+
+
+async def recorded(store, n, *args, timeout=30):
+    async def enough():
+        return len(await history(store, *args)) >= n
+    await wait_for(enough, timeout=timeout, interval=0.2)
+    return await history(store, *args)
+
+
+async def test_results_kept_2s_stay_in_history_after_they_expire(arq_redis, store, recorders):
+    pool = arq_redis
+    rec = recorders(store)
+    # Python worker, results kept 2 s
+    py_jobs = [await pool.enqueue_job("add", 1, 2), await pool.enqueue_job("fail", "py-bad"),
+               await pool.enqueue_job("echo", "x", n=[1, 2])]
+    await run_burst(pool, keep_result=2)
+    # Go worker, results kept 2 s
+    go_jobs = [await pool.enqueue_job("add", 20, 22),
+               await pool.enqueue_job("fail_as", "builtins", "ValueError", "go-bad")]
+    await go_burst("--keep-result", "2s")
+    recs = await recorded(store, 5)
+    # the results expire; the history keeps them
+
+    async def expired():
+        return not await pool.keys("arq:result:*")
+    await wait_for(expired, timeout=10, interval=0.1)
+    recs = await history(store)
+    assert len(recs) == 5, rec.output
+    by_id = {r["job_id"]: r for r in recs}
+    assert set(by_id) == {j.job_id for j in py_jobs + go_jobs}
+    add_py = by_id[py_jobs[0].job_id]
+    assert add_py["function"] == "add" and add_py["args"] == "1, 2" and add_py["success"] and add_py["result"] == "3"
+    assert add_py["queue"] == "arq:queue" and add_py["try"] == 1 and add_py["start_ms"] > 0
+    assert json.loads(add_py["args_json"]) == {"args": [1, 2], "kwargs": {}}
+    for j, msg in ((py_jobs[1], "py-bad"), (go_jobs[1], "go-bad")):
+        r = by_id[j.job_id]
+        assert not r["success"] and r["exception_class"] == "ValueError" and r["exception_message"] == msg
+    assert by_id[py_jobs[2].job_id]["args"] == "'x', n=[1, 2]"
+    assert by_id[go_jobs[0].job_id]["result"] == "42"
+    # newest first
+    assert [r["finish_ms"] for r in recs] == sorted((r["finish_ms"] for r in recs), reverse=True)
+    # filters
+    failed = await history(store, "--failed", "--exception", "ValueError")
+    assert {r["job_id"] for r in failed} == {py_jobs[1].job_id, go_jobs[1].job_id}
+    assert [r["job_id"] for r in await history(store, "--text", "20, 22")] == [go_jobs[0].job_id]
+    assert [r["job_id"] for r in await history(store, "--job-id", py_jobs[0].job_id)] == [py_jobs[0].job_id]
+    assert len(await history(store, "--function", "add", "--succeeded", "--since", "1h")) == 2
+    assert await history(store, "--until", "1h") == []
+
+
+async def test_recorder_killed_and_restarted_neither_loses_nor_duplicates(arq_redis, store, recorders, workers):
+    pool = arq_redis
+    rec = recorders(store)
+    go = workers("--max-jobs", "20")
+    ids = []
+    async with running_worker(pool, max_jobs=20):
+        for i in range(150):
+            ids.append((await pool.enqueue_job("add", i, 1)).job_id)
+        await recorded(store, 50)
+        rec.kill9()  # mid-run: jobs are still finishing
+        for i in range(150, 300):
+            ids.append((await pool.enqueue_job("add", i, 1)).job_id)
+
+        async def all_done():
+            return len(await pool.keys("arq:result:*")) == 300
+        await wait_for(all_done, timeout=60, interval=0.1)
+        rec2 = recorders(store)
+        for i in range(300, 400):  # and more while the restarted one runs
+            ids.append((await pool.enqueue_job("add", i, 1)).job_id)
+        recs = await recorded(store, 400, timeout=60)
+    go.kill()
+    await asyncio.sleep(0)  # nothing more is written: count once more
+    recs = await history(store)
+    assert len(recs) == 400, rec2.output
+    assert sorted(r["job_id"] for r in recs) == sorted(ids)
+    assert {r["result"] for r in recs} == {str(i + 1) for i in range(400)}
+
+
+async def test_retry_failed_is_a_dry_run_until_yes_and_links_both_ways(arq_redis, store, recorders):
+    pool = arq_redis
+    recorders(store)
+    bad = [await pool.enqueue_job("fail", f"v{i}") for i in range(3)]
+    custom = await pool.enqueue_job("fail_custom", "c")
+    ok = await pool.enqueue_job("add", 1, 1)
+    # a job record no worker can read: arq stores a DeserializationError
+    # result for function '<unknown>' without arguments
+    await pool.set("arq:job:garbage", b"\x80\x04not a pickle")
+    await pool.zadd("arq:queue", {"garbage": 1})
+    await run_burst(pool)
+    await recorded(store, 6)
+
+    code, out, err = await agoarq("retry", "--history", store, "--failed", "--since", "1h")
+    assert code == 0, err
+    assert "would enqueue 4 jobs again" in out and "dry run" in out
+    assert "garbage: the worker could not deserialize the job" in out
+    assert await pool.zcard("arq:queue") == 0
+
+    code, out, err = await agoarq("--json", "retry", "--history", store, "--failed", "--exception", "ValueError", "--yes")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["count"] == 3 and {j["job_id"] for j in res["jobs"]} == {j.job_id for j in bad}
+    new_ids = {j["new_job_id"] for j in res["jobs"]}
+    assert set(await pool.zrange("arq:queue", 0, -1)) == {i.encode() for i in new_ids}
+    assert all(i != "<unknown>" for i in new_ids)
+    await run_burst(pool)
+    recs = await recorded(store, 9)
+    by_id = {r["job_id"]: r for r in recs}
+    for j in res["jobs"]:
+        old, new = by_id[j["job_id"]], by_id[j["new_job_id"]]
+        assert old["retried_as"] == new["job_id"] and new["origin_job_id"] == old["job_id"]
+        assert new["function"] == "fail" and new["args"] == old["args"]
+    # a failure already retried is not retried again
+    code, out, err = await agoarq("--json", "retry", "--history", store, "--failed", "--exception", "ValueError")
+    assert code == 0, err
+    assert json.loads(out)["count"] == 3  # the three retries failed again: they are new failures
+    assert not {j["job_id"] for j in json.loads(out)["jobs"]} & {j.job_id for j in bad}
+
+
+async def test_history_page_and_bulk_retry_in_a_browser(arq_redis, store):
+    from .test_dashboard import NO_XSS, XSS_IMG, XSS_SCRIPT, Server, abrowse
+    pool = arq_redis
+    dash = Server("dashboard", "--history", store)
+    try:
+        await dash.ready()
+        for i in range(4):
+            await pool.enqueue_job("add", i, 10)
+        bad = [await pool.enqueue_job("fail", f"bad input {i}") for i in range(3)]
+        await pool.enqueue_job("fail_custom", XSS_SCRIPT)
+        await pool.enqueue_job("echo", XSS_IMG)
+        await run_burst(pool)
+        await go_burst()  # nothing left: the Go worker only proves the page lists what it finds
+        await recorded(store, 9)
+
+        page = await abrowse(dash.base + "/history", shot="history.png", js=NO_XSS)
+        assert page["eval"] is True and page["scripts"] == 0
+        text = page["text"]
+        assert "History" in text and "jobs finished per day" in text and "failure rate per day" in text
+        assert "add: run time per day, p50 and p95 (ms)" in text
+        assert "bad input 2" in text and "ValueError" in text and XSS_SCRIPT in text
+
+        page = await abrowse(dash.base + "/history?success=failed&exception=ValueError",
+                             js="document.querySelector('#history tbody').innerText")
+        assert page["eval"].count("ValueError('bad input") == 3 and "fail_custom" not in page["eval"]
+
+        # the bulk retry shows what it would do first, and enqueues nothing
+        page = await abrowse(dash.base + "/history?success=failed&exception=ValueError", click="#bulk-retry",
+                             after="#confirm-retry", shot="history-retry-confirm.png")
+        assert "3 failed jobs match" in page["text"] and "Enqueue 3 jobs again" in page["text"]
+        assert await pool.zcard("arq:queue") == 0
+        # confirmed: three new jobs
+        page = await asyncio.to_thread(_browse_two, dash.base + "/history?success=failed&exception=ValueError")
+        assert "Enqueued 3 jobs again" in page["text"], page["text"]
+        assert await pool.zcard("arq:queue") == 3
+        await run_burst(pool)
+        recs = await recorded(store, 12)
+        retried = {r["job_id"]: r["retried_as"] for r in recs if r.get("retried_as")}
+        assert set(retried) == {j.job_id for j in bad}
+        page = await abrowse(dash.base + "/history?job_id=" + bad[0].job_id, js=NO_XSS)
+        assert "retried as " + retried[bad[0].job_id] in page["text"]
+
+        # without the CSRF token the retry is refused
+        import urllib.error
+        import urllib.request
+        req = urllib.request.Request(dash.base + "/history/retry", data=b"confirm=yes&count=3", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=10)
+        assert e.value.code == 403
+        assert await pool.zcard("arq:queue") == 0
+    finally:
+        dash.stop()
+
+
+def _browse_two(url):
+    from .test_dashboard import SHOTS
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    p = subprocess.run([str(BIN / "browse"), "--url", url, "--click", "#bulk-retry", "--after", "#confirm-retry",
+                        "--click", "#confirm-retry", "--after", "#retried", "--screenshot", str(SHOTS / "history-retried.png")],
+                       capture_output=True, text=True, timeout=90)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# goarq's job history at scale, in a throwaway redis-server: a Go worker's
+# drain with and without `goarq recorder` beside it (alternating, side by
+# side), the recorder's ingest rate, Redis commands per recorded result and
+# peak RSS, then every history query's p95 over 1,000,000 SQLite rows.
+# Prints JSON. Not part of the test suite.
+#   bash scripts/history_bench.sh [-jobs N] [-rounds R] [-rows N] [-reps N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/redis.sh
+start_redis
+bin=$(mktemp -d)
+go build -o "$bin/" ./cmd/goarq ./scripts/historybench
+"$bin/historybench" -redis "$REDIS_URL" -goarq "$bin/goarq" "$@"
+rm -rf "$bin"

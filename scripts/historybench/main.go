@@ -1,0 +1,325 @@
+// Command historybench measures goarq's job history at scale (see
+// scripts/history_bench.sh): the drain of a Go worker with and without
+// `goarq recorder` running beside it (alternating runs, so the ratio is
+// measured side by side), the recorder's ingest rate, Redis commands per
+// recorded result and peak RSS, then the p95 of every history query over
+// 1,000,000 SQLite rows. Not part of the test suite.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/goarq/goarq/arqcompat"
+	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/history"
+	"github.com/goarq/goarq/history/sqlite"
+	"github.com/goarq/goarq/internal/testutil"
+	"github.com/goarq/goarq/worker"
+)
+
+func main() {
+	redisURL := flag.String("redis", "", "Redis URL (a throwaway server: it is flushed)")
+	goarqBin := flag.String("goarq", "", "the goarq binary")
+	jobs := flag.Int("jobs", 50_000, "jobs per drain")
+	rounds := flag.Int("rounds", 2, "drains with and without the recorder, alternating")
+	rows := flag.Int("rows", 1_000_000, "history rows for the query benchmark (0: skip)")
+	reps := flag.Int("reps", 40, "runs of each query")
+	demo := flag.String("demo", "", "only fill a SQLite history at this path with -rows rows (the README's screenshot) and exit")
+	flag.Parse()
+	ctx := context.Background()
+	if *demo != "" {
+		s, err := sqlite.Open(ctx, *demo)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fill(ctx, s, *rows)
+		s.Close()
+		return
+	}
+	dir, err := os.MkdirTemp("", "historybench")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	out := map[string]any{}
+	if *jobs > 0 {
+		out["ingest"] = ingest(ctx, *redisURL, *goarqBin, dir, *jobs, *rounds)
+	}
+	if *rows > 0 {
+		out["queries"] = queries(ctx, filepath.Join(dir, "big.db"), *rows, *reps)
+	}
+	b, _ := json.MarshalIndent(out, "", "  ")
+	fmt.Println(string(b))
+}
+
+func enqueue(ctx context.Context, cl *client.Client, n int) {
+	reqs := make([]client.Request, 0, 1000)
+	for i := 0; i < n; i++ {
+		reqs = append(reqs, client.Request{Function: "add", Args: []any{i, 1}})
+		if len(reqs) == cap(reqs) || i == n-1 {
+			if _, err := cl.EnqueueMany(ctx, reqs); err != nil {
+				log.Fatal(err)
+			}
+			reqs = reqs[:0]
+		}
+	}
+}
+
+// drain runs a burst Go worker (max_jobs 100) until the queue is empty.
+func drain(ctx context.Context, rdb *redis.Client) time.Duration {
+	w, err := worker.New(worker.Settings{RedisClient: rdb, Burst: true, MaxJobs: 100, PollDelay: 5 * time.Millisecond,
+		Logger: testutil.QuietLogger(), Functions: []worker.Function{
+			worker.Func("add", func(ctx context.Context, a, b int) (int, error) { return a + b, nil })}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	start := time.Now()
+	if err := w.Run(ctx); err != nil {
+		log.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+func peakRSS(pid int) int64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// cpuSeconds is the user+system CPU time of a process so far.
+func cpuSeconds(pid int) float64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	sy, _ := strconv.ParseFloat(f[12], 64)
+	return (u + sy) / 100 // clock ticks (USER_HZ 100)
+}
+
+// redisCPU is the server's used_cpu_user + used_cpu_sys.
+func redisCPU(ctx context.Context, rdb *redis.Client) float64 {
+	info, _ := rdb.Info(ctx, "cpu").Result()
+	total := 0.0
+	for _, l := range strings.Split(info, "\r\n") {
+		k, v, _ := strings.Cut(l, ":")
+		if k == "used_cpu_user" || k == "used_cpu_sys" {
+			x, _ := strconv.ParseFloat(v, 64)
+			total += x
+		}
+	}
+	return total
+}
+
+func ingest(ctx context.Context, redisURL, goarqBin, dir string, n, rounds int) map[string]any {
+	opt, err := redis.ParseURL(redisURL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	cl := client.New(rdb, client.Options{})
+	var plain, withRec []float64
+	var ingestRates, cmdsPer, recCPU, redisPlain, redisRec []float64
+	var rss int64
+	for r := 0; r < rounds; r++ {
+		// without the recorder
+		rdb.FlushAll(ctx)
+		enqueue(ctx, cl, n)
+		c0 := redisCPU(ctx, rdb)
+		d := drain(ctx, rdb)
+		plain = append(plain, float64(n)/d.Seconds())
+		redisPlain = append(redisPlain, (redisCPU(ctx, rdb)-c0)/float64(n)*1e6)
+
+		// with the recorder, a process of its own
+		rdb.FlushAll(ctx)
+		db := filepath.Join(dir, fmt.Sprintf("ingest%d.db", r))
+		var stdout bytes.Buffer
+		cmd := exec.Command(goarqBin, "--redis", redisURL, "recorder", "--history", db, "--scan-interval", "1h")
+		cmd.Stdout, cmd.Stderr = &stdout, os.Stderr
+		if err := cmd.Start(); err != nil {
+			log.Fatal(err)
+		}
+		store, err := sqlite.Open(ctx, db)
+		if err != nil {
+			log.Fatal(err)
+		}
+		waitFor(func() bool { return strings.Contains(stdout.String(), "recording") })
+		time.Sleep(300 * time.Millisecond) // tracking armed (its first SCAN finds nothing)
+		enqueue(ctx, cl, n)
+		c0 = redisCPU(ctx, rdb)
+		p0 := cpuSeconds(cmd.Process.Pid)
+		start := time.Now()
+		d = drain(ctx, rdb)
+		withRec = append(withRec, float64(n)/d.Seconds())
+		waitFor(func() bool { c, _ := store.Count(ctx); return c >= int64(n) })
+		all := time.Since(start)
+		ingestRates = append(ingestRates, float64(n)/all.Seconds())
+		rss = max(rss, peakRSS(cmd.Process.Pid))
+		recCPU = append(recCPU, (cpuSeconds(cmd.Process.Pid)-p0)/float64(n)*1e6)
+		redisRec = append(redisRec, (redisCPU(ctx, rdb)-c0)/float64(n)*1e6)
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		_ = cmd.Wait()
+		store.Close()
+		// "stopped after recording N results with C Redis commands"
+		sc := bufio.NewScanner(&stdout)
+		for sc.Scan() {
+			var rec, cmds int64
+			if _, err := fmt.Sscanf(sc.Text(), "goarq recorder: stopped after recording %d results with %d Redis commands", &rec, &cmds); err == nil && rec > 0 {
+				cmdsPer = append(cmdsPer, float64(cmds)/float64(rec))
+			}
+		}
+	}
+	mean := func(v []float64) float64 {
+		s := 0.0
+		for _, x := range v {
+			s += x
+		}
+		return s / float64(max(len(v), 1))
+	}
+	return map[string]any{
+		"jobs": n, "rounds": rounds,
+		"drain_jobs_per_s_without_recorder": plain, "drain_jobs_per_s_with_recorder": withRec,
+		"drain_ratio_with_over_without":         mean(withRec) / mean(plain),
+		"ingest_results_per_s":                  ingestRates,
+		"redis_commands_per_result":             cmdsPer,
+		"recorder_peak_rss_mb":                  float64(rss) / (1 << 20),
+		"recorder_cpu_us_per_result":            recCPU,
+		"redis_cpu_us_per_job_without_recorder": redisPlain,
+		"redis_cpu_us_per_job_with_recorder":    redisRec,
+		"cores":                                 runtime.NumCPU(),
+	}
+}
+
+func waitFor(cond func() bool) {
+	deadline := time.Now().Add(5 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			log.Fatal("timed out")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var functions = []string{"send_email", "resize_image", "charge_card", "sync_account", "render_pdf", "notify", "cleanup", "import_csv"}
+
+// fill adds n synthetic records over the last 30 days: 8 functions, 10%
+// failures across 3 exception classes, arguments with a user id.
+func fill(ctx context.Context, s history.Store, n int) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	now := time.Now().UnixMilli()
+	span := int64(30 * 24 * time.Hour / time.Millisecond)
+	excs := []string{"ValueError", "TimeoutError", "app.errors.RateLimited"}
+	batch := make([]history.Record, 0, 5000)
+	raw, _ := arqcompat.EncodeResult(arqcompat.PickleSerializer(arqcompat.Limits{}), arqcompat.ResultRecord{
+		JobRecord: arqcompat.JobRecord{Function: "send_email", Args: []any{int64(1)}}, Queue: "arq:queue", JobID: "x"})
+	for i := 0; i < n; i++ {
+		fin := now - span + span*int64(i)/int64(n)
+		run := int64(rng.ExpFloat64() * 200)
+		r := history.Record{JobID: fmt.Sprintf("%032x", rng.Uint64()), Queue: "arq:queue", Function: functions[rng.IntN(len(functions))],
+			Try: 1, EnqueueMS: fin - run - 5, StartMS: fin - run, FinishMS: fin, Success: rng.IntN(10) != 0,
+			Args: fmt.Sprintf("%d, 'user_%d@example.com'", i, rng.IntN(100_000)), ArgsJSON: `{"args":[],"kwargs":{}}`,
+			Result: "None", Raw: raw, Serializer: "pickle", Source: "redis", RecordedMS: fin}
+		if !r.Success {
+			r.ExcClass = excs[rng.IntN(len(excs))]
+			r.ExcMessage, r.Result = "bad", r.ExcClass+"('bad')"
+		}
+		batch = append(batch, r)
+		if len(batch) == cap(batch) || i == n-1 {
+			if _, err := s.Add(ctx, batch); err != nil {
+				log.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+}
+
+func queries(ctx context.Context, path string, n, reps int) map[string]any {
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	start := time.Now()
+	fill(ctx, s, n)
+	fillTook := time.Since(start)
+	now := time.Now()
+	no := false
+	p, _ := s.Query(ctx, history.Filter{Limit: 1})
+	someID := p.Records[0].JobID
+	page2, _ := s.Query(ctx, history.Filter{Function: "notify", Limit: 50})
+	cases := []struct {
+		name string
+		f    history.Filter
+	}{
+		{"newest 50", history.Filter{}},
+		{"function", history.Filter{Function: "render_pdf"}},
+		{"failed", history.Filter{Success: &no}},
+		{"exception class", history.Filter{ExcClass: "app.errors.RateLimited"}},
+		{"function + failed + exception", history.Filter{Function: "charge_card", Success: &no, ExcClass: "TimeoutError"}},
+		{"since 2h", history.Filter{Since: now.Add(-2 * time.Hour)}},
+		{"until 20d ago", history.Filter{Until: now.Add(-20 * 24 * time.Hour)}},
+		{"since/until one day, function", history.Filter{Function: "notify", Since: now.Add(-11 * 24 * time.Hour), Until: now.Add(-10 * 24 * time.Hour)}},
+		{"job id", history.Filter{JobID: someID}},
+		{"text, common", history.Filter{Text: "example.com"}},
+		{"text, rare", history.Filter{Text: "'user_4242@"}},
+		{"text, rare, last 2 days", history.Filter{Text: "'user_4242@", Since: now.Add(-48 * time.Hour)}},
+		{"page 2 (cursor)", history.Filter{Function: "notify", Before: page2.Next}},
+	}
+	res := map[string]any{"rows": n, "fill_seconds": fillTook.Seconds()}
+	p95 := func(run func()) float64 {
+		var ds []time.Duration
+		for range reps {
+			t := time.Now()
+			run()
+			ds = append(ds, time.Since(t))
+		}
+		slices.Sort(ds)
+		return float64(ds[int(0.95*float64(len(ds)-1)+0.5)].Microseconds()) / 1000
+	}
+	ms := map[string]float64{}
+	for _, c := range cases {
+		c.f.Limit = 50
+		ms[c.name] = p95(func() {
+			if _, err := s.Query(ctx, c.f); err != nil {
+				log.Fatal(err)
+			}
+		})
+	}
+	ms["daily charts, 14 days"] = p95(func() {
+		if _, err := s.Daily(ctx, now.Add(-14*24*time.Hour)); err != nil {
+			log.Fatal(err)
+		}
+	})
+	ms["retry plan, failed ValueError since 2h"] = p95(func() {
+		if _, err := history.PlanRetry(ctx, s, history.Filter{ExcClass: "ValueError", Since: now.Add(-2 * time.Hour)}, 1000); err != nil {
+			log.Fatal(err)
+		}
+	})
+	res["p95_ms"] = ms
+	return res
+}
