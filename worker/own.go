@@ -337,6 +337,8 @@ func (w *Worker) ownClaimArgs(max int, now time.Time, finishing []string) (a arq
 // forgotten (gone), kept back for a while (in progress elsewhere) or
 // rescored.
 func (w *Worker) ownClaimed(claimed []arqredis.Claimed, skipped []arqredis.Skip, now time.Time) {
+	var held []string
+	defer func() { w.noteHeld(held, now) }()
 	o := w.own
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -354,6 +356,9 @@ func (w *Worker) ownClaimed(claimed []arqredis.Claimed, skipped []arqredis.Skip,
 		o.running[ae.group]++
 	}
 	for _, s := range skipped {
+		if s.Why == "held" {
+			held = append(held, s.ID)
+		}
 		e := o.known[s.ID]
 		if e == nil {
 			continue
@@ -367,7 +372,7 @@ func (w *Worker) ownClaimed(claimed []arqredis.Claimed, skipped []arqredis.Skip,
 		case "busy":
 			e.score = s.Score
 			e.busyUntil = now.Add(max(w.s.PollDelay, 100*time.Millisecond))
-		case "later":
+		case "later", "held":
 			e.score = s.Score
 		}
 	}

@@ -291,6 +291,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.rdb, w.ownsRedis = rdb, true
 	}
 	w.store = arqredis.New(w.rdb, w.log)
+	// the finish script rides in a MULTI with a claim: loaded first, the
+	// claim never runs while the finish before it is refused (NOSCRIPT)
+	if err := w.store.LoadScripts(ctx); err != nil {
+		w.log.WarnContext(ctx, fmt.Sprintf("loading the scripts failed, they load on first use: %v", err), "error", err)
+	}
 	w.beat.id, w.beat.started = newWorkerID(), time.Now()
 	w.enq = client.New(w.rdb, client.Options{QueueName: w.s.QueueName, Serializer: w.s.Serializer,
 		ExpiresExtra: w.s.ExpiresExtra, Logger: w.log})
@@ -589,7 +594,11 @@ func (w *Worker) pollIteration(ctx context.Context, woke bool) (found bool, size
 		if !ready {
 			w.unreserve(limit)
 		} else {
-			rep, err := w.store.Claim(ctx, w.claimArgs(limit, w.s.Burst))
+			args := w.claimArgs(limit, w.s.Burst)
+			rep, err := w.store.Claim(ctx, args)
+			if err == nil {
+				w.noteHeld(rep.Held, args.Now)
+			}
 			if err == nil && !rep.More {
 				w.claim.nextDue.Store(rep.NextDue)
 			} else if err == nil && len(rep.Jobs) == 0 {

@@ -15,6 +15,10 @@ import (
 // Finish is one job's finish transaction, as arq's worker writes it.
 type Finish struct {
 	JobID, Queue string
+	// Token is the claim's (Claimed.Token): the finish applies only while
+	// the job's in-progress key still holds it, so it applies once, and
+	// never to a claim of another worker or a later claim of this one.
+	Token string
 	// Failed selects arq's finish_failed_job, for a job that failed before
 	// its function ran (expired, unknown function, too many tries, aborted
 	// before start, undecodable): DEL retry, in-progress and job keys, ZREM
@@ -31,143 +35,199 @@ type Finish struct {
 	// neither, no result is written.
 	Keep        time.Duration
 	KeepForever bool
-	// KeepInProgress, for cron jobs, PEXPIREs the in-progress key instead
-	// of deleting it (arq's keep_cronjob_progress).
+	// KeepInProgress, for cron jobs, keeps the in-progress key for this
+	// long instead of deleting it (arq's keep_cronjob_progress). Its value
+	// becomes arq's "1", so the finish cannot apply again.
 	KeepInProgress time.Duration
 }
 
-// queueFinishes builds a batch's finish transactions into one MULTI. Each
-// job's own writes (its result SET, a cron job's PEXPIRE, a retry's
-// ZINCRBY) come in order, then the batch's deletes as one DEL and its
-// removals as one ZREM per sorted set. Inside MULTI/EXEC the effect is
-// that of each job's finish_job or finish_failed_job: the jobs' keys and
-// members are distinct, so no command of one job touches another's. A
-// batch of n jobs sends n+3 commands instead of 4n, which saves Redis CPU
-// and the worker's garbage when many jobs finish together. A batch that
-// names one job twice is built job by job, in its order.
+// finishScript applies a batch of finish transactions, each only while
+// the job's in-progress key holds the token of the claim that started it.
 //
-// Stands for: Worker.finish_job and Worker.finish_failed_job.
-func queueFinishes(ctx context.Context, p redis.Pipeliner, batch []Finish) {
-	if len(batch) > 1 && !distinctJobs(batch) {
-		for _, f := range batch {
-			queueFinishes(ctx, p, []Finish{f})
-		}
-		return
-	}
-	var del []string
-	var aborts []any
-	var queues []string
-	removed := map[string][]any{}
-	remove := func(f Finish) {
-		aborts = append(aborts, f.JobID)
-		if _, ok := removed[f.Queue]; !ok {
-			queues = append(queues, f.Queue)
-		}
-		removed[f.Queue] = append(removed[f.Queue], f.JobID)
-	}
+// Stands for: Worker.finish_job and Worker.finish_failed_job, one call per
+// job, made conditional. arq sends each as a MULTI that applies whatever
+// the in-progress key holds; a MULTI re-sent after its reply was lost
+// would apply twice: delete the in-progress key of the job's next claim
+// (so two workers run it at once), raise a retry's score twice, or delete
+// a job enqueued again under the same id. arq itself only checks that an
+// in-progress key exists (EXISTS in start_jobs and Job.status, WATCH
+// around its PSETEX of b'1'), so the token goarq stores there is invisible
+// to it.
+//
+// KEYS: abort set. ARGV: per job 8 fields: id, queue, token, kind ("f":
+// finish_failed_job, "d": finish_job with finish=True, "r": the job stays
+// queued), score increment ("0": none), in-progress keep ms ("0": delete
+// the key), result TTL ms ("": no result, "0": no TTL), result.
+// Reply: one integer per job, 1 when its finish applied, 0 when its
+// in-progress key no longer held its token (already applied, expired, or
+// claimed again) and nothing was written.
+//
+// The batch's deletes go in one DEL and its removals in one ZREM per
+// sorted set, which saves Redis CPU when many jobs finish together; a job
+// named twice matches at most one token, as the first match overwrites or
+// deletes the key at the end.
+var finishScript = redis.NewScript(`
+local ipp, rkp, jkp, resp = '` + arqcompat.InProgressKeyPrefix + `', '` + arqcompat.RetryKeyPrefix + `', '` + arqcompat.JobKeyPrefix + `', '` + arqcompat.ResultKeyPrefix + `'
+local out, del, aborts, queues, removed = {}, {}, {}, {}, {}
+local seen = {}
+for i = 1, #ARGV, 8 do
+  local id, queue, token, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local ip = ipp .. id
+  if seen[id] or redis.call('GET', ip) ~= token then
+    out[#out + 1] = 0
+  else
+    seen[id] = true
+    out[#out + 1] = 1
+    local keep_ip = tonumber(ARGV[i + 5])
+    if kind == 'f' or keep_ip == 0 then
+      del[#del + 1] = ip
+    else
+      redis.call('SET', ip, '1', 'PX', keep_ip)
+    end
+    if kind == 'r' then
+      if ARGV[i + 4] ~= '0' then redis.call('ZINCRBY', queue, ARGV[i + 4], id) end
+    else
+      local ttl = ARGV[i + 6]
+      if ttl == '0' then
+        redis.call('SET', resp .. id, ARGV[i + 7])
+      elseif ttl ~= '' then
+        redis.call('SET', resp .. id, ARGV[i + 7], 'PX', ttl)
+      end
+      del[#del + 1] = rkp .. id
+      del[#del + 1] = jkp .. id
+      aborts[#aborts + 1] = id
+      if not removed[queue] then
+        removed[queue] = {}
+        queues[#queues + 1] = queue
+      end
+      local r = removed[queue]
+      r[#r + 1] = id
+    end
+  end
+end
+if #del > 0 then redis.call('DEL', unpack(del)) end
+if #aborts > 0 then redis.call('ZREM', KEYS[1], unpack(aborts)) end
+for _, q in ipairs(queues) do redis.call('ZREM', q, unpack(removed[q])) end
+return out`)
+
+// finishArgs are finishScript's ARGV for batch.
+func finishArgs(batch []Finish) []any {
+	args := make([]any, 0, 8*len(batch))
 	for _, f := range batch {
-		id := f.JobID
+		kind := "r"
 		switch {
 		case f.Failed:
-			del = append(del, arqcompat.RetryKey(id), arqcompat.InProgressKey(id), arqcompat.JobKey(id))
-			remove(f)
-			f.setResult(ctx, p)
-			continue
-		case f.KeepInProgress == 0:
-			del = append(del, arqcompat.InProgressKey(id))
-		default:
-			p.PExpire(ctx, arqcompat.InProgressKey(id), f.KeepInProgress)
+			kind = "f"
+		case f.Done:
+			kind = "d"
 		}
-		if f.Done {
-			f.setResult(ctx, p)
-			del = append(del, arqcompat.RetryKey(id), arqcompat.JobKey(id))
-			remove(f)
-		} else if f.IncrScore != 0 {
-			p.ZIncrBy(ctx, f.Queue, float64(f.IncrScore), id)
+		ttl, result := "", ""
+		switch {
+		case f.Result == nil:
+		case f.KeepForever:
+			ttl, result = "0", string(f.Result)
+		case f.Keep > 0:
+			ttl, result = strconv.FormatInt(max(f.Keep.Milliseconds(), 1), 10), string(f.Result)
 		}
-	}
-	if len(del) > 0 {
-		p.Del(ctx, del...)
-	}
-	if len(aborts) > 0 {
-		p.ZRem(ctx, arqcompat.AbortJobsSS, aborts...)
-	}
-	for _, q := range queues {
-		p.ZRem(ctx, q, removed[q]...)
-	}
-}
-
-// distinctJobs reports that no job appears twice in batch.
-func distinctJobs(batch []Finish) bool {
-	seen := make(map[string]struct{}, len(batch))
-	for _, f := range batch {
-		if _, dup := seen[f.JobID]; dup {
-			return false
+		keepIP := int64(0)
+		if !f.Failed && f.KeepInProgress > 0 {
+			keepIP = max(f.KeepInProgress.Milliseconds(), 1)
 		}
-		seen[f.JobID] = struct{}{}
+		incr := int64(0)
+		if !f.Failed && !f.Done {
+			incr = f.IncrScore
+		}
+		args = append(args, f.JobID, f.Queue, f.Token, kind, incr, keepIP, ttl, result)
 	}
-	return true
-}
-
-// setResult is the one place a result is SET: with PX keep, or without a
-// TTL when kept forever (arq sends PX 0 from finish_failed_job there,
-// which Redis rejects; a result kept forever is what is meant).
-func (f Finish) setResult(ctx context.Context, p redis.Pipeliner) {
-	switch {
-	case f.Result == nil:
-	case f.KeepForever:
-		p.Set(ctx, arqcompat.ResultKey(f.JobID), f.Result, 0)
-	case f.Keep > 0:
-		p.Do(ctx, "SET", arqcompat.ResultKey(f.JobID), f.Result, "PX", f.Keep.Milliseconds())
-	}
+	return args
 }
 
 // FinishReply is what WriteFinishes did.
 type FinishReply struct {
-	// Err is the error of the finish commands: nil when every job's outcome
-	// is in Redis. The MULTI is idempotent, so a caller may repeat it after
-	// a lost reply.
+	// Err is the error of the finish script: nil when every job's finish
+	// either applied or found its claim gone. Each finish applies only
+	// while its claim's token is in place, so a caller may repeat it after
+	// a lost reply: what applied the first time does not apply again.
 	Err error
-	// Claimed are the jobs the claim at the end of the MULTI took, and
+	// Skipped, when Err is nil, are the indexes in the batch of the jobs
+	// whose in-progress key no longer held their token: nothing was
+	// written for them.
+	Skipped []int
+	// Claimed are the jobs the claim at the end of the batch took, and
 	// ClaimErr its error (nil with none claimed when the script was not
 	// loaded yet: it is loaded for the next call).
 	Claimed  []Claimed
 	ClaimErr error
 	// More reports that the claim may have left ready jobs (ClaimReply.More).
 	More bool
+	// Held are the jobs the claim held as being aborted (ClaimReply.Held).
+	Held []string
 }
 
-// WriteFinishes writes a batch of finish transactions in one MULTI/EXEC:
-// each job's writes stay atomic, and the batch is one round trip. With a
-// claim, the MULTI ends with claimScript: Redis runs it after the finish
-// commands, so one round trip finishes jobs and claims their successors,
-// with the atomicity of a separate claim.
+// queueFinish adds the finish script for batch to p.
+func queueFinish(ctx context.Context, p redis.Pipeliner, batch []Finish) *redis.Cmd {
+	return finishScript.EvalSha(ctx, p, []string{arqcompat.AbortJobsSS}, finishArgs(batch)...)
+}
+
+// finishOutcome reads the finish script's reply.
+func finishOutcome(cmd *redis.Cmd, n int) (skipped []int, err error) {
+	if err := cmd.Err(); err != nil {
+		return nil, err
+	}
+	vals, ok := cmd.Val().([]any)
+	if !ok || len(vals) != n {
+		return nil, fmt.Errorf("finish script: unexpected reply %v", cmd.Val())
+	}
+	for i, v := range vals {
+		if applied, _ := v.(int64); applied == 0 {
+			skipped = append(skipped, i)
+		}
+	}
+	return skipped, nil
+}
+
+// WriteFinishes writes a batch of finish transactions in one MULTI/EXEC
+// holding finishScript: each job's writes stay atomic, and the batch is
+// one round trip. With a claim, the MULTI ends with claimScript: Redis
+// runs it after the finishes, so one round trip finishes jobs and claims
+// their successors, with the atomicity of a separate claim.
 func (r *RDB) WriteFinishes(ctx context.Context, batch []Finish, claim *ClaimArgs) FinishReply {
 	ctx = r.with(ctx)
-	var cl *redis.Cmd
+	var fin, cl *redis.Cmd
 	var ca ClaimArgs
-	cmds, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		queueFinishes(ctx, p, batch)
+	var prefix string
+	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		fin = queueFinish(ctx, p, batch)
 		if claim != nil {
 			ca = *claim
 			ca.Now = time.Now()
-			keys, args := ca.keysArgs()
+			prefix = r.tokenPrefix()
+			keys, args := ca.keysArgs(prefix)
 			cl = claimScript.EvalSha(ctx, p, keys, args...)
 		}
 		return nil
 	})
-	if cl == nil {
-		return FinishReply{Err: err}
+	var rep FinishReply
+	rep.Skipped, rep.Err = finishOutcome(fin, len(batch))
+	if rep.Err == nil && err != nil && cl == nil {
+		rep.Err = err
 	}
-	rep := FinishReply{Err: firstErr(cmds[:len(cmds)-1])}
-	if rep.ClaimErr = cl.Err(); rep.ClaimErr != nil {
-		if IsNoScript(rep.ClaimErr) { // a fresh or restarted Redis: load it for next time
-			rep.ClaimErr = r.LoadScripts(ctx)
+	if cl != nil {
+		if rep.ClaimErr = cl.Err(); rep.ClaimErr == nil {
+			claimed, cerr := parseClaim(ca, prefix, cl.Val())
+			rep.Claimed, rep.More, rep.Held, rep.ClaimErr = claimed.Jobs, claimed.More, claimed.Held, cerr
+		} else if IsNoScript(rep.ClaimErr) && !IsNoScript(rep.Err) {
+			rep.ClaimErr = r.LoadScripts(ctx) // for next time
 		}
-		return rep
 	}
-	claimed, err := parseClaim(ca, cl.Val())
-	rep.Claimed, rep.More, rep.ClaimErr = claimed.Jobs, claimed.More, err
+	if IsNoScript(rep.Err) { // a fresh or restarted Redis: nothing applied
+		if lerr := r.LoadScripts(ctx); lerr != nil {
+			rep.Err = lerr
+			return rep
+		}
+		again := r.WriteFinishes(ctx, batch, nil)
+		rep.Skipped, rep.Err = again.Skipped, again.Err
+	}
 	return rep
 }
 

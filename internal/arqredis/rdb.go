@@ -2,9 +2,12 @@ package arqredis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,10 +33,19 @@ const (
 )
 
 // RDB runs arq's command sequences on a go-redis client. It is safe for
-// concurrent use and holds no state of its own.
+// concurrent use. Its one state is the source of claim tokens: a random
+// id and a count of claims.
 type RDB struct {
-	c   redis.UniversalClient
-	log *slog.Logger
+	c      redis.UniversalClient
+	log    *slog.Logger
+	id     string
+	claims atomic.Uint64
+}
+
+// tokenPrefix is the prefix of the tokens of one claim: the RDB's random
+// id and the claim's number. The claim scripts append each job's rank.
+func (r *RDB) tokenPrefix() string {
+	return r.id + ":" + strconv.FormatUint(r.claims.Add(1), 36) + ":"
 }
 
 // New wraps a go-redis client. What go-redis itself logs while running
@@ -41,7 +53,9 @@ type RDB struct {
 // slog.Default() when log is nil.
 func New(c redis.UniversalClient, log *slog.Logger) *RDB {
 	routeGoRedisLogs(log)
-	return &RDB{c: c, log: log}
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return &RDB{c: c, log: log, id: hex.EncodeToString(b[:])}
 }
 
 // go-redis has one process-wide logger, which prints to stderr. goarq
@@ -109,7 +123,7 @@ func IsNoScript(err error) bool { return err != nil && redis.HasErrorPrefix(err,
 // pipelined EVALSHA got NOSCRIPT.
 func (r *RDB) LoadScripts(ctx context.Context) error {
 	ctx = r.with(ctx)
-	for _, s := range []*redis.Script{enqueueScript, claimScript, claimOwnScript} {
+	for _, s := range []*redis.Script{enqueueScript, claimScript, claimOwnScript, finishScript} {
 		if err := s.Load(ctx, r.c).Err(); err != nil {
 			return err
 		}
