@@ -157,9 +157,10 @@ func (w *Worker) flusher(ctx context.Context) {
 // after the worker stopped, it gives up and the jobs run again once their
 // in-progress keys expire. Each job's finish applies only while its
 // in-progress key holds its claim's token, so an attempt whose reply was
-// lost applied once and is a no-op when repeated: a job the repeat skips
-// was finished by that attempt. lapsed are the indexes of the jobs whose
-// claim was gone at the first attempt (nothing written for them).
+// lost applied once and is a no-op when repeated (by flush, or by go-redis
+// itself on a new connection): a job the repeat skips was finished by that
+// attempt. lapsed are the indexes of the jobs whose claim was gone (see
+// Worker.lapsed): nothing was written for them.
 func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, jobs []arqredis.Claimed, lapsed []int) {
 	limit := batch[0].expires
 	finishes := make([]arqredis.Finish, len(batch))
@@ -217,8 +218,8 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 			claim, own = nil, nil // one claim attempt per batch
 		}
 		err := rep.Err
-		if err == nil && tries == 1 {
-			lapsed = rep.Skipped
+		if err == nil {
+			lapsed = w.lapsed(batch, rep.Skipped, tries)
 		}
 		if err == nil || !arqredis.Transient(err) {
 			return writeResult{err: err, tries: tries}, jobs, lapsed
@@ -255,6 +256,24 @@ func (w *Worker) piggybackClaimed(ctx context.Context, rep arqredis.FinishReply,
 	}
 	w.admit(reserved, batch, rep.Claimed, rep.More || w.own != nil)
 	return rep.Claimed
+}
+
+// lapsed are the jobs of a batch whose finish most likely did not apply
+// because their claim was gone rather than because an earlier attempt
+// (whose reply was lost) applied it: the write came after the in-progress
+// key's TTL, or the key holds another claim and flush made no earlier
+// attempt. It only decides a log line: either way nothing more is to be
+// written. (go-redis repeats a command on a new connection by itself, so
+// "no earlier attempt" is a guess.)
+func (w *Worker) lapsed(batch []writeReq, skipped []arqredis.Skipped, tries int) []int {
+	var out []int
+	now := time.Now()
+	for _, s := range skipped {
+		if (s.Taken && tries == 1) || now.After(batch[s.Index].expires) {
+			out = append(out, s.Index)
+		}
+	}
+	return out
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -58,9 +58,10 @@ type Finish struct {
 // finish_failed_job, "d": finish_job with finish=True, "r": the job stays
 // queued), score increment ("0": none), in-progress keep ms ("0": delete
 // the key), result TTL ms ("": no result, "0": no TTL), result.
-// Reply: one integer per job, 1 when its finish applied, 0 when its
-// in-progress key no longer held its token (already applied, expired, or
-// claimed again) and nothing was written.
+// Reply: one integer per job: 1 when its finish applied; else nothing was
+// written for it, and it is 0 when its in-progress key is gone (the finish
+// applied already, or the key expired) and -1 when the key holds another
+// claim's token or arq's "1" (claimed again).
 //
 // The batch's deletes go in one DEL and its removals in one ZREM per
 // sorted set, which saves Redis CPU when many jobs finish together; a job
@@ -73,8 +74,9 @@ local seen = {}
 for i = 1, #ARGV, 8 do
   local id, queue, token, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local ip = ipp .. id
-  if seen[id] or redis.call('GET', ip) ~= token then
-    out[#out + 1] = 0
+  local held = redis.call('GET', ip)
+  if seen[id] or held ~= token then
+    if held then out[#out + 1] = -1 else out[#out + 1] = 0 end
   else
     seen[id] = true
     out[#out + 1] = 1
@@ -149,10 +151,9 @@ type FinishReply struct {
 	// while its claim's token is in place, so a caller may repeat it after
 	// a lost reply: what applied the first time does not apply again.
 	Err error
-	// Skipped, when Err is nil, are the indexes in the batch of the jobs
-	// whose in-progress key no longer held their token: nothing was
-	// written for them.
-	Skipped []int
+	// Skipped, when Err is nil, are the jobs whose in-progress key no
+	// longer held their token: nothing was written for them.
+	Skipped []Skipped
 	// Claimed are the jobs the claim at the end of the batch took, and
 	// ClaimErr its error (nil with none claimed when the script was not
 	// loaded yet: it is loaded for the next call).
@@ -164,13 +165,22 @@ type FinishReply struct {
 	Held []string
 }
 
+// Skipped is a finish that did not apply.
+type Skipped struct {
+	Index int // in the batch
+	// Taken: the job's in-progress key holds another claim (it was claimed
+	// again). Otherwise the key is gone: the finish applied already (a
+	// repeat after a lost reply) or the key expired.
+	Taken bool
+}
+
 // queueFinish adds the finish script for batch to p.
 func queueFinish(ctx context.Context, p redis.Pipeliner, batch []Finish) *redis.Cmd {
 	return finishScript.EvalSha(ctx, p, []string{arqcompat.AbortJobsSS}, finishArgs(batch)...)
 }
 
 // finishOutcome reads the finish script's reply.
-func finishOutcome(cmd *redis.Cmd, n int) (skipped []int, err error) {
+func finishOutcome(cmd *redis.Cmd, n int) (skipped []Skipped, err error) {
 	if err := cmd.Err(); err != nil {
 		return nil, err
 	}
@@ -179,8 +189,8 @@ func finishOutcome(cmd *redis.Cmd, n int) (skipped []int, err error) {
 		return nil, fmt.Errorf("finish script: unexpected reply %v", cmd.Val())
 	}
 	for i, v := range vals {
-		if applied, _ := v.(int64); applied == 0 {
-			skipped = append(skipped, i)
+		if applied, _ := v.(int64); applied != 1 {
+			skipped = append(skipped, Skipped{Index: i, Taken: applied < 0})
 		}
 	}
 	return skipped, nil
