@@ -100,22 +100,23 @@ func (r *RDB) Score(ctx context.Context, queue, jobID string) (score int64, ok b
 	return int64(s), err == nil, err
 }
 
-// RequestAbort is arq's Job.abort before it waits: a deferred job is
-// re-scored to 1 in one MULTI (ZREM, ZADD 1) so a worker picks it up at
-// once, then the id is added to arq:abort scored now.
+// RequestAbort is arq's Job.abort before it waits: the id is added to
+// arq:abort scored now and a deferred job is re-scored to 1 (ZREM, ZADD 1)
+// so a worker picks it up at once. arq sends the re-score first and the
+// abort request in a second round trip; here both go in one MULTI, so no
+// worker can claim the re-scored job before the request is there (it then
+// claims it as aborted, arq's "aborted before start").
 func (r *RDB) RequestAbort(ctx context.Context, queue, jobID string, now time.Time, rescore bool) error {
 	ctx = r.with(ctx)
-	if rescore {
-		_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAdd(ctx, arqcompat.AbortJobsSS, redis.Z{Score: float64(arqcompat.TimestampMS(now)), Member: jobID})
+		if rescore {
 			p.ZRem(ctx, queue, jobID)
 			p.ZAdd(ctx, queue, redis.Z{Score: 1, Member: jobID})
-			return nil
-		})
-		if err != nil {
-			return err
 		}
-	}
-	return r.c.ZAdd(ctx, arqcompat.AbortJobsSS, redis.Z{Score: float64(arqcompat.TimestampMS(now)), Member: jobID}).Err()
+		return nil
+	})
+	return err
 }
 
 // Record is a stored job or result record read by a listing; Data is nil
