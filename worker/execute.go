@@ -260,8 +260,11 @@ func (r *runningJob) begin(timeout time.Duration) context.Context {
 	w.mu.Lock()
 	w.running[r.id] = r
 	w.mu.Unlock()
-	if w.isStopped() && w.s.JobCompletionWait <= 0 {
-		r.cancel(errShutdown) // a shutdown that came while the job was being started
+	if w.isStopped() {
+		// a shutdown that came while the job was being started: stop is
+		// called before cancelRunning's sweep (and, with JobCompletionWait,
+		// only once the wait is over), so a job the sweep missed sees it
+		r.cancel(errShutdown)
 	}
 	return r.hctx
 }

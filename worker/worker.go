@@ -172,7 +172,12 @@ type Worker struct {
 	stopOnce sync.Once
 	stopped  chan struct{}
 	stopSig  string
+	ran      atomic.Bool // Run was called
 }
+
+// ErrRunTwice is Run's error on a Worker that has run already: a Worker
+// runs once; make another with New.
+var ErrRunTwice = errors.New("worker: Run called twice on one Worker")
 
 var (
 	errShutdown = errors.New("worker shutting down")
@@ -276,7 +281,13 @@ func (w *Worker) names() string {
 // (with HandleSignals), or, in burst mode, the queue is empty. Running jobs
 // are then cancelled and left queued to run again, the health-check key is
 // deleted and the shutdown hook runs. A nil error means a clean stop.
+//
+// A Worker runs once: a second call returns ErrRunTwice. Stop ends it as
+// a cancelled context does.
 func (w *Worker) Run(ctx context.Context) error {
+	if !w.ran.CompareAndSwap(false, true) {
+		return ErrRunTwice
+	}
 	if w.s.RedisClient != nil {
 		w.rdb = w.s.RedisClient
 	} else {
@@ -359,6 +370,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	return err
 }
 
+// Stop shuts the worker down as a cancelled Run context or a signal does:
+// no more jobs are claimed, running jobs are cancelled (after
+// JobCompletionWait) and left queued to run again, and Run returns once
+// they have. It does not wait; calling it again, or before Run (which then
+// returns at once), is harmless.
+func (w *Worker) Stop() { w.handleSignal("Stop") }
+
 func sigName(s os.Signal) string {
 	switch s {
 	case syscall.SIGINT:
@@ -395,8 +413,10 @@ func (w *Worker) handleSignal(sig string) {
 	if w.s.JobCompletionWait <= 0 {
 		w.log.Info(fmt.Sprintf("shutdown on %s ◆ %d jobs complete ◆ %d failed ◆ %d retries ◆ %d ongoing to cancel",
 			sig, st.Complete, st.Failed, st.Retried, st.Ongoing), "signal", sig)
-		w.cancelRunning(errShutdown)
+		// stopped first: a job registering after cancelRunning's sweep
+		// sees it and cancels itself (begin)
 		w.stop(sig)
+		w.cancelRunning(errShutdown)
 		return
 	}
 	w.claim.allowPick.Store(false)
@@ -421,8 +441,8 @@ func (w *Worker) handleSignal(sig string) {
 		st := w.Stats()
 		w.log.Info(fmt.Sprintf("shutdown on %s, wait complete ◆ %d jobs complete ◆ %d failed ◆ %d retries ◆ %d ongoing to cancel",
 			sig, st.Complete, st.Failed, st.Retried, st.Ongoing), "signal", sig)
-		w.cancelRunning(errShutdown)
 		w.stop(sig)
+		w.cancelRunning(errShutdown)
 	}()
 }
 
