@@ -2,6 +2,7 @@ package arqredis
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -144,5 +145,31 @@ func TestClaimHoldsAJobBeingAborted(t *testing.T) {
 	}
 	if rep := claim("stalled"); len(rep.Jobs) != 1 || rep.Jobs[0].ID != "stalled" || rep.Jobs[0].Aborted || len(rep.Held) != 0 {
 		t.Fatalf("claimed %+v, held %v; want the allowed job claimed to run", rep.Jobs, rep.Held)
+	}
+}
+
+// Jobs scored 0 are never claimed; a head made of 16 of them does not hide
+// the ready job behind them from an idle worker.
+func TestHeadSeesPastJobsScoredZero(t *testing.T) {
+	_, rdb := testutil.Redis(t)
+	ctx := context.Background()
+	r := New(rdb, testutil.QuietLogger())
+	now := time.Now()
+	nowMS := arqcompat.TimestampMS(now)
+	q := arqcompat.DefaultQueueName
+	for i := range 16 {
+		rdb.ZAdd(ctx, q, redis.Z{Score: 0, Member: fmt.Sprintf("zero-%02d", i)})
+	}
+	rdb.ZAdd(ctx, q, redis.Z{Score: float64(nowMS - 10), Member: "ready"}, redis.Z{Score: float64(nowMS + 700), Member: "deferred"})
+	h, err := r.Head(ctx, q, now, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.Claimable || h.FreeScore != nowMS-10 || h.NextDue != nowMS+700 {
+		t.Fatalf("16 jobs scored 0, then a ready one: %+v, want it claimable", h)
+	}
+	rdb.ZRem(ctx, q, "ready")
+	if h, err = r.Head(ctx, q, now, 16); err != nil || h.Claimable || h.NextDue != nowMS+700 {
+		t.Fatalf("16 jobs scored 0, then a deferred one: %+v %v, want nothing claimable, its due time", h, err)
 	}
 }
