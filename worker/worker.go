@@ -100,9 +100,11 @@ type Settings struct {
 	Timezone *time.Location
 	// NoLogResults is arq's log_results=False.
 	NoLogResults bool
-	// Logger gets the worker's log lines, and go-redis's own for this
-	// worker's connection. It defaults to arq's format on stderr
-	// (NewArqLogHandler); any slog.Logger keeps the structured attributes.
+	// Logger gets the worker's log lines. It defaults to arq's format on
+	// stderr (NewArqLogHandler); any slog.Logger keeps the structured
+	// attributes. go-redis's own lines (a failed dial) go to the logger set
+	// with redis.SetLogger: go-redis has one per process, which goarq
+	// leaves to the program.
 	Logger *slog.Logger
 	// OnlyOwnFunctions makes the worker claim only jobs of its registered
 	// functions (and cron jobs) and leave every other job untouched, so that

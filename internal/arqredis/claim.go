@@ -173,7 +173,6 @@ type ClaimReply struct {
 
 // Claim runs claimScript.
 func (r *RDB) Claim(ctx context.Context, a ClaimArgs) (ClaimReply, error) {
-	ctx = r.with(ctx)
 	prefix := r.tokenPrefix()
 	keys, args := a.keysArgs(prefix)
 	res, err := r.runScript(ctx, claimScript, keys, args...).Result()
@@ -235,6 +234,5 @@ func parseClaim(a ClaimArgs, prefix string, res any) (ClaimReply, error) {
 
 // QueueSize is the queue's ZCARD: what arq's burst mode checks.
 func (r *RDB) QueueSize(ctx context.Context, queue string) (int64, error) {
-	ctx = r.with(ctx)
 	return r.c.ZCard(ctx, queue).Result()
 }

@@ -148,7 +148,6 @@ type OwnClaimReply struct {
 
 // ClaimOwn runs claimOwnScript.
 func (r *RDB) ClaimOwn(ctx context.Context, a OwnClaimArgs) (OwnClaimReply, error) {
-	ctx = r.with(ctx)
 	prefix := r.tokenPrefix()
 	keys, args, err := a.keysArgs(prefix)
 	if err != nil {
@@ -202,7 +201,6 @@ type ScoredID struct {
 // with that score it has seen, so that each page costs O(log N + count)
 // however deep it is.
 func (r *RDB) ScanQueue(ctx context.Context, queue, min, max string, offset, count int) ([]ScoredID, error) {
-	ctx = r.with(ctx)
 	zs, err := r.c.ZRangeByScoreWithScores(ctx, queue, &redis.ZRangeBy{Min: min, Max: max, Offset: int64(offset), Count: int64(count)}).Result()
 	if err != nil {
 		return nil, err
@@ -218,7 +216,6 @@ func (r *RDB) ScanQueue(ctx context.Context, queue, min, max string, offset, cou
 // JobRecords reads the job records of ids with MGET, readBatch at a time;
 // a missing record reads nil.
 func (r *RDB) JobRecords(ctx context.Context, ids []string) ([][]byte, error) {
-	ctx = r.with(ctx)
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = arqcompat.JobKey(id)
@@ -229,7 +226,6 @@ func (r *RDB) JobRecords(ctx context.Context, ids []string) ([][]byte, error) {
 // WriteFinishesOwn is WriteFinishes ending with a targeted claim instead
 // of claimScript.
 func (r *RDB) WriteFinishesOwn(ctx context.Context, batch []Finish, claim OwnClaimArgs) (FinishReply, []Skip) {
-	ctx = r.with(ctx)
 	claim.Now = time.Now()
 	prefix := r.tokenPrefix()
 	keys, args, kerr := claim.keysArgs(prefix)
@@ -264,6 +260,5 @@ func (r *RDB) WriteFinishesOwn(ctx context.Context, batch []Finish, claim OwnCla
 
 // CountUpTo is ZCOUNT queue -inf max: how many jobs have a score up to max.
 func (r *RDB) CountUpTo(ctx context.Context, queue string, max int64) (int64, error) {
-	ctx = r.with(ctx)
 	return r.c.ZCount(ctx, queue, "-inf", strconv.FormatInt(max, 10)).Result()
 }

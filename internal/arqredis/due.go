@@ -13,7 +13,6 @@ import (
 // NextDue is the score of the first job of queue due after now: ZRANGEBYSCORE
 // queue (now +inf WITHSCORES LIMIT 0 1. ok is false when there is none.
 func (r *RDB) NextDue(ctx context.Context, queue string, now time.Time) (score int64, ok bool, err error) {
-	ctx = r.with(ctx)
 	zs, err := r.c.ZRangeByScoreWithScores(ctx, queue, &redis.ZRangeBy{
 		Min: "(" + strconv.FormatInt(arqcompat.TimestampMS(now), 10), Max: "+inf", Count: 1}).Result()
 	if err != nil || len(zs) == 0 {
@@ -44,7 +43,6 @@ type HeadReply struct {
 // 0, one more command reads the k first after them (ZRANGEBYSCORE queue (0
 // +inf), so that ready jobs behind many such jobs are seen.
 func (r *RDB) Head(ctx context.Context, queue string, now time.Time, k int) (HeadReply, error) {
-	ctx = r.with(ctx)
 	var h HeadReply
 	zs, err := r.c.ZRangeWithScores(ctx, queue, 0, int64(k-1)).Result()
 	if err != nil || len(zs) == 0 {

@@ -202,7 +202,6 @@ func finishOutcome(cmd *redis.Cmd, n int) (skipped []Skipped, err error) {
 // runs it after the finishes, so one round trip finishes jobs and claims
 // their successors, with the atomicity of a separate claim.
 func (r *RDB) WriteFinishes(ctx context.Context, batch []Finish, claim *ClaimArgs) FinishReply {
-	ctx = r.with(ctx)
 	var fin, cl *redis.Cmd
 	var ca ClaimArgs
 	var prefix string
@@ -244,7 +243,6 @@ func (r *RDB) WriteFinishes(ctx context.Context, batch []Finish, claim *ClaimArg
 // SetRetry raises the retry counter to an enqueuer's _job_try, as arq's
 // run_job does (SETEX retry key).
 func (r *RDB) SetRetry(ctx context.Context, jobID string, try int) error {
-	ctx = r.with(ctx)
 	return r.c.SetEx(ctx, arqcompat.RetryKey(jobID), strconv.Itoa(try), RetryKeyTTLSeconds*time.Second).Err()
 }
 
@@ -252,7 +250,6 @@ func (r *RDB) SetRetry(ctx context.Context, jobID string, try int) error {
 // MULTI, ZRANGE arq:abort and drop its entries scored from now +
 // abort_job_max_age on (arq's cleanup, kept as arq writes it).
 func (r *RDB) AbortRequests(ctx context.Context, now time.Time) ([]string, error) {
-	ctx = r.with(ctx)
 	var ids *redis.StringSliceCmd
 	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		ids = p.ZRange(ctx, arqcompat.AbortJobsSS, 0, -1)
@@ -268,7 +265,6 @@ func (r *RDB) AbortRequests(ctx context.Context, now time.Time) ([]string, error
 // ForgetAborts is _cancel_aborted_jobs's last step: ZREM the ids of the
 // jobs this worker aborted from arq:abort.
 func (r *RDB) ForgetAborts(ctx context.Context, ids []string) error {
-	ctx = r.with(ctx)
 	if len(ids) == 0 {
 		return nil
 	}
@@ -281,13 +277,11 @@ func (r *RDB) ForgetAborts(ctx context.Context, ids []string) error {
 
 // WriteHealth is record_health's write: PSETEX key ttl line.
 func (r *RDB) WriteHealth(ctx context.Context, key, line string, ttl time.Duration) error {
-	ctx = r.with(ctx)
 	return r.c.Do(ctx, "PSETEX", key, ttl.Milliseconds(), line).Err()
 }
 
 // DeleteHealth removes the health-check key, as a worker does on close.
 func (r *RDB) DeleteHealth(ctx context.Context, key string) error {
-	ctx = r.with(ctx)
 	return r.c.Del(ctx, key).Err()
 }
 
@@ -295,7 +289,6 @@ func (r *RDB) DeleteHealth(ctx context.Context, key string) error {
 // used, clients connected and keys; a section the server does not provide
 // (an embedded Redis) reads as "?".
 func (r *RDB) ServerInfo(ctx context.Context) (version, memory, clients, keys string) {
-	ctx = r.with(ctx)
 	var server, mem, cl *redis.StringCmd
 	var size *redis.IntCmd
 	_, _ = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {

@@ -5,11 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
@@ -48,55 +46,18 @@ func (r *RDB) tokenPrefix() string {
 	return r.id + ":" + strconv.FormatUint(r.claims.Add(1), 36) + ":"
 }
 
-// New wraps a go-redis client. What go-redis itself logs while running
-// this RDB's commands (a failed dial, a pool message) goes to log, or to
-// slog.Default() when log is nil.
+// New wraps a go-redis client. log gets the RDB's own log lines (a
+// Watcher's, unless its options name another logger), slog.Default()
+// when nil. go-redis's own lines (a failed dial, a pool message) go to the
+// logger the program set with redis.SetLogger, as for any go-redis client:
+// go-redis has one logger per process, which a library must not take over.
 func New(c redis.UniversalClient, log *slog.Logger) *RDB {
-	routeGoRedisLogs(log)
+	if log == nil {
+		log = slog.Default()
+	}
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
 	return &RDB{c: c, log: log, id: hex.EncodeToString(b[:])}
-}
-
-// go-redis has one process-wide logger, which prints to stderr. goarq
-// replaces it, once, with one that sends each line to the logger of the
-// RDB whose command it concerns, found in the command's context. go-redis
-// dials new connections and does other pool work on contexts of its own,
-// so a line without one goes to the logger of the RDB made last (in a
-// process with one worker or client, its logger), else to slog.Default().
-var (
-	routeOnce  sync.Once
-	lastLogger atomic.Pointer[slog.Logger]
-)
-
-func routeGoRedisLogs(log *slog.Logger) {
-	routeOnce.Do(func() { redis.SetLogger(goRedisLogs{}) })
-	if log != nil {
-		lastLogger.Store(log)
-	}
-}
-
-type logKey struct{}
-
-type goRedisLogs struct{}
-
-func (goRedisLogs) Printf(ctx context.Context, format string, v ...any) {
-	l, _ := ctx.Value(logKey{}).(*slog.Logger)
-	if l == nil {
-		l = lastLogger.Load()
-	}
-	if l == nil {
-		l = slog.Default()
-	}
-	l.WarnContext(ctx, "redis: "+strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
-}
-
-// with is ctx carrying r's logger for go-redis's own log lines.
-func (r *RDB) with(ctx context.Context) context.Context {
-	if r.log == nil {
-		return ctx
-	}
-	return context.WithValue(ctx, logKey{}, r.log)
 }
 
 // Client is the wrapped go-redis client.
@@ -122,7 +83,6 @@ func IsNoScript(err error) bool { return err != nil && redis.HasErrorPrefix(err,
 // LoadScripts loads every script of this package, for a caller whose
 // pipelined EVALSHA got NOSCRIPT.
 func (r *RDB) LoadScripts(ctx context.Context) error {
-	ctx = r.with(ctx)
 	for _, s := range []*redis.Script{enqueueScript, claimScript, claimOwnScript, finishScript} {
 		if err := s.Load(ctx, r.c).Err(); err != nil {
 			return err

@@ -27,7 +27,6 @@ type JobState struct {
 
 // JobState reads a job's state as arq's Job.status does.
 func (r *RDB) JobState(ctx context.Context, queue, jobID string) (JobState, error) {
-	ctx = r.with(ctx)
 	var res, inProg *redis.IntCmd
 	var score *redis.FloatCmd
 	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -50,7 +49,6 @@ func (r *RDB) JobState(ctx context.Context, queue, jobID string) (JobState, erro
 // result key, ZSCORE the queue. result is nil when there is none yet;
 // queued is false when the job is not in the queue either.
 func (r *RDB) PollResult(ctx context.Context, queue, jobID string) (result []byte, queued bool, err error) {
-	ctx = r.with(ctx)
 	var get *redis.StringCmd
 	var score *redis.FloatCmd
 	_, err = r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -80,19 +78,16 @@ func getBytes(ctx context.Context, c redis.UniversalClient, key string) ([]byte,
 
 // GetResult reads arq:result:<id> (Job.result_info); ErrNotFound when absent.
 func (r *RDB) GetResult(ctx context.Context, jobID string) ([]byte, error) {
-	ctx = r.with(ctx)
 	return getBytes(ctx, r.c, arqcompat.ResultKey(jobID))
 }
 
 // GetJob reads arq:job:<id> (Job.info); ErrNotFound when absent.
 func (r *RDB) GetJob(ctx context.Context, jobID string) ([]byte, error) {
-	ctx = r.with(ctx)
 	return getBytes(ctx, r.c, arqcompat.JobKey(jobID))
 }
 
 // Score is ZSCORE queue id; ok is false when the job is not in the queue.
 func (r *RDB) Score(ctx context.Context, queue, jobID string) (score int64, ok bool, err error) {
-	ctx = r.with(ctx)
 	s, err := r.c.ZScore(ctx, queue, jobID).Result()
 	if IsNil(err) {
 		return 0, false, nil
@@ -107,7 +102,6 @@ func (r *RDB) Score(ctx context.Context, queue, jobID string) (score int64, ok b
 // worker can claim the re-scored job before the request is there (it then
 // claims it as aborted, arq's "aborted before start").
 func (r *RDB) RequestAbort(ctx context.Context, queue, jobID string, now time.Time, rescore bool) error {
-	ctx = r.with(ctx)
 	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.ZAdd(ctx, arqcompat.AbortJobsSS, redis.Z{Score: float64(arqcompat.TimestampMS(now)), Member: jobID})
 		if rescore {
@@ -130,7 +124,6 @@ type Record struct {
 // QueuedJobs is the read behind arq's queued_jobs: ZRANGE queue WITHSCORES,
 // then the job records with MGET, readBatch keys at a time.
 func (r *RDB) QueuedJobs(ctx context.Context, queue string) ([]Record, error) {
-	ctx = r.with(ctx)
 	zs, err := r.c.ZRangeWithScores(ctx, queue, 0, -1).Result()
 	if err != nil {
 		return nil, err
@@ -155,13 +148,11 @@ func (r *RDB) QueuedJobs(ctx context.Context, queue string) ([]Record, error) {
 // ScanResultIDs lists the ids of the kept results with SCAN (arq's
 // all_job_results uses KEYS; the ids are the same).
 func (r *RDB) ScanResultIDs(ctx context.Context) ([]string, error) {
-	ctx = r.with(ctx)
 	return r.scanIDs(ctx, arqcompat.ResultKeyPrefix)
 }
 
 // Results reads the result records of ids with MGET, readBatch at a time.
 func (r *RDB) Results(ctx context.Context, ids []string) ([]Record, error) {
-	ctx = r.with(ctx)
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = arqcompat.ResultKey(id)
@@ -178,7 +169,6 @@ func (r *RDB) Results(ctx context.Context, ids []string) ([]Record, error) {
 }
 
 func (r *RDB) scanIDs(ctx context.Context, prefix string) ([]string, error) {
-	ctx = r.with(ctx)
 	var ids []string
 	iter := r.c.Scan(ctx, 0, prefix+"*", readBatch).Iterator()
 	for iter.Next(ctx) {
@@ -189,7 +179,6 @@ func (r *RDB) scanIDs(ctx context.Context, prefix string) ([]string, error) {
 
 // mget reads keys with MGET, readBatch at a time; a missing key reads nil.
 func (r *RDB) mget(ctx context.Context, keys []string) ([][]byte, error) {
-	ctx = r.with(ctx)
 	out := make([][]byte, 0, len(keys))
 	for start := 0; start < len(keys); start += readBatch {
 		vals, err := r.c.MGet(ctx, keys[start:min(start+readBatch, len(keys))]...).Result()
@@ -210,7 +199,6 @@ func (r *RDB) mget(ctx context.Context, keys []string) ([][]byte, error) {
 // QueueCounts are a queue's ready (score up to now) and total jobs:
 // ZCOUNT queue -inf now and ZCARD queue, in one pipeline.
 func (r *RDB) QueueCounts(ctx context.Context, queue string, now time.Time) (ready, total int64, err error) {
-	ctx = r.with(ctx)
 	var zc, zn *redis.IntCmd
 	_, err = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		zc = p.ZCount(ctx, queue, "-inf", strconv.FormatInt(arqcompat.TimestampMS(now), 10))
@@ -228,7 +216,6 @@ func (r *RDB) QueueCounts(ctx context.Context, queue string, now time.Time) (rea
 // (in-progress keys carry no queue name; a job in the queue is this
 // queue's).
 func (r *RDB) InProgressIn(ctx context.Context, queue string) (int, error) {
-	ctx = r.with(ctx)
 	ids, err := r.scanIDs(ctx, arqcompat.InProgressKeyPrefix)
 	if err != nil || len(ids) == 0 {
 		return 0, err
@@ -257,7 +244,6 @@ func (r *RDB) InProgressIn(ctx context.Context, queue string) (int, error) {
 // ReadHealth reads a health-check key (arq --check); ok is false when it
 // is absent.
 func (r *RDB) ReadHealth(ctx context.Context, key string) (line string, ok bool, err error) {
-	ctx = r.with(ctx)
 	v, err := r.c.Get(ctx, key).Result()
 	if IsNil(err) {
 		return "", false, nil
