@@ -149,7 +149,6 @@ type Worker struct {
 	rdb       redis.UniversalClient
 	store     *arqredis.RDB
 	ownsRedis bool
-	enq       *client.Client // enqueues cron jobs
 
 	// slots and the jobs that hold them
 	slots   chan struct{} // max_jobs
@@ -310,8 +309,6 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.log.WarnContext(ctx, fmt.Sprintf("loading the scripts failed, they load on first use: %v", err), "error", err)
 	}
 	w.beat.id, w.beat.started = newWorkerID(), time.Now()
-	w.enq = client.New(w.rdb, client.Options{QueueName: w.s.QueueName, Serializer: w.s.Serializer,
-		ExpiresExtra: w.s.ExpiresExtra, Logger: w.log})
 	defer func() {
 		if w.ownsRedis {
 			_ = w.rdb.Close()
