@@ -113,13 +113,3 @@ func Transient(err error) bool {
 	}
 	return false
 }
-
-// firstErr is the first error among cmds.
-func firstErr(cmds []redis.Cmder) error {
-	for _, c := range cmds {
-		if err := c.Err(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
