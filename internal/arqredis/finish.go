@@ -64,21 +64,19 @@ type Finish struct {
 // claim's token or arq's "1" (claimed again).
 //
 // The batch's deletes go in one DEL and its removals in one ZREM per
-// sorted set, which saves Redis CPU when many jobs finish together; a job
-// named twice matches at most one token, as the first match overwrites or
-// deletes the key at the end.
+// sorted set, which saves Redis CPU when many jobs finish together. A job
+// named twice in a batch (claimed again after its key expired) matches at
+// most one of its tokens: the key holds one, and each claim's is its own.
 var finishScript = redis.NewScript(`
 local ipp, rkp, jkp, resp = '` + arqcompat.InProgressKeyPrefix + `', '` + arqcompat.RetryKeyPrefix + `', '` + arqcompat.JobKeyPrefix + `', '` + arqcompat.ResultKeyPrefix + `'
 local out, del, aborts, queues, removed = {}, {}, {}, {}, {}
-local seen = {}
 for i = 1, #ARGV, 8 do
   local id, queue, token, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local ip = ipp .. id
   local held = redis.call('GET', ip)
-  if seen[id] or held ~= token then
+  if held ~= token then
     if held then out[#out + 1] = -1 else out[#out + 1] = 0 end
   else
-    seen[id] = true
     out[#out + 1] = 1
     local keep_ip = tonumber(ARGV[i + 5])
     if kind == 'f' or keep_ip == 0 then
