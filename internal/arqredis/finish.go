@@ -68,46 +68,57 @@ type Finish struct {
 // named twice in a batch (claimed again after its key expired) matches at
 // most one of its tokens: the key holds one, and each claim's is its own.
 var finishScript = redis.NewScript(`
+local call = redis.call
 local ipp, rkp, jkp, resp = '` + arqcompat.InProgressKeyPrefix + `', '` + arqcompat.RetryKeyPrefix + `', '` + arqcompat.JobKeyPrefix + `', '` + arqcompat.ResultKeyPrefix + `'
-local out, del, aborts, queues, removed = {}, {}, {}, {}, {}
+local out, ips, del, aborts, queues, removed = {}, {}, {}, {}, {}, {}
+local n, nd, na = 0, 0, 0
 for i = 1, #ARGV, 8 do
-  local id, queue, token, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local ip = ipp .. id
-  local held = redis.call('GET', ip)
-  if held ~= token then
-    if held then out[#out + 1] = -1 else out[#out + 1] = 0 end
+  n = n + 1
+  ips[n] = ipp .. ARGV[i]
+end
+local held = call('MGET', unpack(ips))
+n = 0
+for i = 1, #ARGV, 8 do
+  n = n + 1
+  local id, h = ARGV[i], held[n]
+  if h ~= ARGV[i + 2] then
+    if h then out[n] = -1 else out[n] = 0 end
   else
-    out[#out + 1] = 1
-    local keep_ip = tonumber(ARGV[i + 5])
-    if kind == 'f' or keep_ip == 0 then
-      del[#del + 1] = ip
+    out[n] = 1
+    local kind, keep_ip = ARGV[i + 3], ARGV[i + 5]
+    if kind == 'f' or keep_ip == '0' then
+      nd = nd + 1
+      del[nd] = ips[n]
     else
-      redis.call('SET', ip, '1', 'PX', keep_ip)
+      call('SET', ips[n], '1', 'PX', keep_ip)
     end
     if kind == 'r' then
-      if ARGV[i + 4] ~= '0' then redis.call('ZINCRBY', queue, ARGV[i + 4], id) end
+      if ARGV[i + 4] ~= '0' then call('ZINCRBY', ARGV[i + 1], ARGV[i + 4], id) end
     else
       local ttl = ARGV[i + 6]
       if ttl == '0' then
-        redis.call('SET', resp .. id, ARGV[i + 7])
+        call('SET', resp .. id, ARGV[i + 7])
       elseif ttl ~= '' then
-        redis.call('SET', resp .. id, ARGV[i + 7], 'PX', ttl)
+        call('SET', resp .. id, ARGV[i + 7], 'PX', ttl)
       end
-      del[#del + 1] = rkp .. id
-      del[#del + 1] = jkp .. id
-      aborts[#aborts + 1] = id
-      if not removed[queue] then
-        removed[queue] = {}
+      del[nd + 1], del[nd + 2] = rkp .. id, jkp .. id
+      nd = nd + 2
+      na = na + 1
+      aborts[na] = id
+      local queue = ARGV[i + 1]
+      local r = removed[queue]
+      if not r then
+        r = {}
+        removed[queue] = r
         queues[#queues + 1] = queue
       end
-      local r = removed[queue]
       r[#r + 1] = id
     end
   end
 end
-if #del > 0 then redis.call('DEL', unpack(del)) end
-if #aborts > 0 then redis.call('ZREM', KEYS[1], unpack(aborts)) end
-for _, q in ipairs(queues) do redis.call('ZREM', q, unpack(removed[q])) end
+if nd > 0 then call('DEL', unpack(del)) end
+if na > 0 then call('ZREM', KEYS[1], unpack(aborts)) end
+for _, q in ipairs(queues) do call('ZREM', q, unpack(removed[q])) end
 return out`)
 
 // finishArgs are finishScript's ARGV for batch.
