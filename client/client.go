@@ -27,8 +27,9 @@ type Options struct {
 	// ExpiresExtra is added to the deferral to give the job key's TTL when
 	// no Expires is given (arq's expires_extra_ms, one day).
 	ExpiresExtra time.Duration
-	// Logger gets the client's log lines, and go-redis's own for this
-	// client's connection; it defaults to slog.Default().
+	// Logger gets the client's log lines; it defaults to slog.Default().
+	// go-redis's own lines go to the logger set with redis.SetLogger
+	// (go-redis has one per process; goarq leaves it to the program).
 	Logger *slog.Logger
 	// WatchMulti makes Enqueue send arq's literal command sequence (WATCH,
 	// EXISTS, MULTI, PSETEX, ZADD, EXEC) instead of one Lua script with the

@@ -151,8 +151,8 @@ async def test_idle_go_workers_share_a_queue_without_a_claim_each():
     """Four idle Go workers (separate processes) on one queue, Python
     enqueuing every 5 ms: every write to the queue wakes all four, but one
     reacts at once and the others mostly only peek, so the claim scripts per
-    job stay near one worker's two (the job's enqueue and its finish); each
-    job runs once."""
+    job stay near one worker's two (on the job's enqueue and on its finish),
+    besides the job's finish script; each job runs once."""
     srv = RedisServer()
     ws = [GoWorker(redis_url=srv.url, poll_delay=None) for _ in range(4)]
     admin = redis.Redis.from_url(srv.url)
@@ -175,8 +175,9 @@ async def test_idle_go_workers_share_a_queue_without_a_claim_each():
             lat.append((info.start_time - info.enqueue_time).total_seconds() * 1000)
         await pool.aclose()
         per_job = (scripts() - before) / len(jobs)
-        print(f"\n4 idle Go workers: {per_job:.2f} claim scripts per job, enqueue→start p50 {statistics.median(lat):.0f} ms")
-        assert per_job <= 3, per_job
+        print(f"\n4 idle Go workers: {per_job:.2f} scripts per job (one of them the finish), "
+              f"enqueue→start p50 {statistics.median(lat):.0f} ms")
+        assert per_job <= 4, per_job
         assert statistics.median(lat) <= 20, lat
         for w in ws:
             assert w.proc.poll() is None, w.output

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,12 +46,89 @@ type claimer struct {
 	reserved int
 	handed   map[string]int
 	nHanded  int
+
+	// held are the jobs the claims left alone as being aborted (scored 1,
+	// not yet in arq:abort), with when they were first seen, and heldNext
+	// when to look again; under heldMu
+	heldMu   sync.Mutex
+	held     map[string]time.Time
+	heldNext time.Time
 }
 
 // claimArgs are the arguments of a claim of at most max jobs.
 func (w *Worker) claimArgs(max int, wantSize bool) arqredis.ClaimArgs {
-	return arqredis.ClaimArgs{Queue: w.s.QueueName, Now: time.Now(), ReadLimit: w.s.QueueReadLimit, Max: max,
-		InProgress: w.inProgressTimeout, AllowAbort: w.s.AllowAbortJobs, WantSize: wantSize}
+	now := time.Now()
+	return arqredis.ClaimArgs{Queue: w.s.QueueName, Now: now, ReadLimit: w.s.QueueReadLimit, Max: max,
+		InProgress: w.inProgressTimeout, AllowAbort: w.s.AllowAbortJobs, WantSize: wantSize, Allow: w.heldLongEnough(now)}
+}
+
+// abortHold is how long a claim leaves alone a job that arq's Job.abort
+// has re-scored to 1 but not yet added to arq:abort. Job.abort does the
+// two in separate round trips; arq's worker, polling every poll_delay,
+// almost never looks in between, but a worker woken by the re-score would
+// claim the job and run what its caller is aborting. Held, the job is
+// claimed as aborted (arq's "aborted before start") once the abort
+// request lands, which the worker looks for at growing intervals
+// (heldRecheckMin to heldRecheckMax); a job still not in arq:abort after
+// abortHold (an abort that never completed) runs as arq's worker would run
+// it. No arq code path scores a job 1 otherwise.
+const (
+	abortHold      = time.Second
+	heldRecheckMin = 2 * time.Millisecond
+	heldRecheckMax = 50 * time.Millisecond
+)
+
+// heldLongEnough are the held jobs a claim may now take.
+func (w *Worker) heldLongEnough(now time.Time) []string {
+	w.claim.heldMu.Lock()
+	defer w.claim.heldMu.Unlock()
+	var ids []string
+	for id, since := range w.claim.held {
+		if now.Sub(since) >= abortHold {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// noteHeld takes the jobs a claim at now held, and sets when to look
+// again. Entries not seen again are forgotten after a few abortHolds.
+func (w *Worker) noteHeld(ids []string, now time.Time) {
+	w.claim.heldMu.Lock()
+	defer w.claim.heldMu.Unlock()
+	if len(ids) == 0 && len(w.claim.held) == 0 {
+		return
+	}
+	if w.claim.held == nil {
+		w.claim.held = map[string]time.Time{}
+	}
+	oldest := now
+	for _, id := range ids {
+		since, ok := w.claim.held[id]
+		if !ok {
+			since = now
+			w.claim.held[id] = now
+		}
+		oldest = minTime(oldest, since)
+	}
+	for id, since := range w.claim.held {
+		if now.Sub(since) > 4*abortHold && !slices.Contains(ids, id) {
+			delete(w.claim.held, id)
+		}
+	}
+	if len(ids) > 0 {
+		w.claim.heldNext = now.Add(min(max(now.Sub(oldest), heldRecheckMin), heldRecheckMax))
+	}
+}
+
+// heldRecheck is when the idle loop should look again at held jobs; zero
+// for none. It is taken once: the claim that looks sets the next one.
+func (w *Worker) heldRecheck() time.Time {
+	w.claim.heldMu.Lock()
+	defer w.claim.heldMu.Unlock()
+	t := w.claim.heldNext
+	w.claim.heldNext = time.Time{}
+	return t
 }
 
 // freeSlots counts the slots a claim may take now.

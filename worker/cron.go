@@ -2,13 +2,14 @@ package worker
 
 import (
 	"context"
-	"errors"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/goarq/goarq/arqcompat"
-	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/internal/arqredis"
 )
 
 // EverySecond, as CronJob.Second, runs the job every second (arq's
@@ -183,15 +184,38 @@ func (w *Worker) runCron(ctx context.Context, now time.Time, window time.Duratio
 		if jobID == "" && !cs.job.NotUnique {
 			jobID = fmt.Sprintf("%s:%d", cs.job.Name, arqcompat.TimestampMS(cs.nextRun))
 		}
-		opts := client.EnqueueOptions{JobID: jobID, QueueName: w.s.QueueName}
-		if cs.nextRun.After(time.Now()) {
-			opts.DeferUntil = cs.nextRun
-		}
-		_, err := w.enq.EnqueueRequest(ctx, client.Request{Function: cs.job.Name, Options: opts})
-		if err != nil && !errors.Is(err, client.ErrJobExists) {
+		if err := w.enqueueCron(ctx, cs.job.Name, jobID, cs.nextRun); err != nil {
 			return fmt.Errorf("enqueueing cron job %s: %w", cs.job.Name, err)
 		}
 		cs.nextRun = cs.job.NextRun(cs.nextRun)
 	}
 	return nil
+}
+
+// enqueueCron is the enqueue_job call of arq's run_cron: the job without
+// arguments, deferred until at when that is later than now, its key's TTL
+// the deferral plus expires_extra_ms; an id already taken (another worker
+// enqueued this tick) writes nothing. jobID "" gets a uuid4().hex.
+func (w *Worker) enqueueCron(ctx context.Context, function, jobID string, at time.Time) error {
+	if jobID == "" {
+		var b [16]byte
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+		b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+		jobID = hex.EncodeToString(b[:])
+	}
+	nowMS := arqcompat.TimestampMS(time.Now())
+	score := nowMS
+	if atMS := arqcompat.TimestampMS(at); atMS > nowMS {
+		score = atMS
+	}
+	extraMS := int64(arqredis.ExpiresExtraMS)
+	if w.s.ExpiresExtra > 0 {
+		extraMS = arqcompat.DurationMS(w.s.ExpiresExtra)
+	}
+	data, err := arqcompat.EncodeJob(w.s.Serializer, arqcompat.JobRecord{Function: function, EnqueueTimeMS: nowMS})
+	if err != nil {
+		return err
+	}
+	_, err = w.store.EnqueueOne(ctx, arqredis.Enqueue{JobID: jobID, Queue: w.s.QueueName, Score: score, ExpiresMS: score - nowMS + extraMS, Data: data})
+	return err
 }

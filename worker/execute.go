@@ -79,7 +79,7 @@ func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqco
 			if setTry {
 				w.setRetry(ctx, id, jobTry)
 			}
-			w.write(ctx, c.Expires, arqredis.Finish{JobID: id, Queue: w.s.QueueName, Failed: true, Result: data,
+			w.write(ctx, c.Expires, arqredis.Finish{JobID: id, Queue: w.s.QueueName, Token: c.Token, Failed: true, Result: data,
 				Keep: w.keepResult, KeepForever: w.s.KeepResultForever}, "failure")
 			w.release(id)
 		}()
@@ -123,7 +123,7 @@ func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqco
 	timeout := orZero(fn.Timeout, w.s.JobTimeout)
 	job := &Job{ID: id, Try: jobTry, EnqueueTime: rec.EnqueueTime(), Score: c.Score, Function: rec.Function,
 		Args: rec.Args, Kwargs: rec.Kwargs, Queue: w.s.QueueName}
-	r := &runningJob{w: w, id: id, score: c.Score, try: jobTry, rec: rec, fn: fn, job: job,
+	r := &runningJob{w: w, id: id, token: c.Token, score: c.Score, try: jobTry, rec: rec, fn: fn, job: job,
 		jctx: context.WithValue(ctx, jobKey{}, job), expires: c.Expires}
 	if setTry {
 		w.setRetry(ctx, id, jobTry)
@@ -182,6 +182,7 @@ func (r *runningJob) logStart(ctx context.Context) {
 type runningJob struct {
 	w           *Worker
 	id          string
+	token       string // the claim's, in the in-progress key (arqredis.Claimed.Token)
 	score       int64
 	try         int
 	rec         arqcompat.JobRecord
@@ -259,8 +260,11 @@ func (r *runningJob) begin(timeout time.Duration) context.Context {
 	w.mu.Lock()
 	w.running[r.id] = r
 	w.mu.Unlock()
-	if w.isStopped() && w.s.JobCompletionWait <= 0 {
-		r.cancel(errShutdown) // a shutdown that came while the job was being started
+	if w.isStopped() {
+		// a shutdown that came while the job was being started: stop is
+		// called before cancelRunning's sweep (and, with JobCompletionWait,
+		// only once the wait is over), so a job the sweep missed sees it
+		r.cancel(errShutdown)
 	}
 	return r.hctx
 }
@@ -372,7 +376,7 @@ func (r *runningJob) conclude(result any, herr, cause error) *conclusion {
 	c.o = r.classify(ctx, result, herr, cause, c.finishedMS)
 	keepForever := fn.keepResultForever(w.s.KeepResultForever)
 	keep := orZero(fn.KeepResult, w.keepResult)
-	c.f = arqredis.Finish{JobID: r.id, Queue: w.s.QueueName, Done: c.o.finish, IncrScore: c.o.incrScore,
+	c.f = arqredis.Finish{JobID: r.id, Queue: w.s.QueueName, Token: r.token, Done: c.o.finish, IncrScore: c.o.incrScore,
 		Keep: keep, KeepForever: keepForever}
 	if fn.cron {
 		c.f.KeepInProgress = arqredis.KeepCronjobProgressMS * time.Millisecond

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"sort"
 	"strconv"
 	"sync"
@@ -57,8 +58,16 @@ type owner struct {
 	groupOf map[string]int // function name -> group, for functions with a limit
 	limits  []int          // per group; 0: no limit of its own (groupAny)
 
-	mu       sync.Mutex
-	known    map[string]*ownEntry // ids of the queue whose group is known
+	mu    sync.Mutex
+	known map[string]*ownEntry // ids of the queue of its own functions (and expired jobs)
+	// foreign are the ids of jobs this worker never claims (groupForeign),
+	// kept as a 64-bit hash of the id and the full scan that last saw it:
+	// 12 bytes and map overhead per id, where an ownEntry costs about ten
+	// times that, so a queue of other functions' jobs costs little memory.
+	// A collision (odds about n²/2⁶⁵) would only make this worker leave one
+	// of its own jobs to other workers while the foreign one is queued.
+	foreign  map[uint64]uint32
+	seed     maphash.Seed
 	active   map[string]*activeEntry
 	running  []int // claimed and not released, per group
 	gen      uint32
@@ -99,6 +108,7 @@ func newOwner(only bool, funcs map[string]*Function) *owner {
 		o.limits = append(o.limits, funcs[name].MaxConcurrency)
 	}
 	o.known, o.active, o.running = map[string]*ownEntry{}, map[string]*activeEntry{}, make([]int, len(o.limits))
+	o.foreign, o.seed = map[uint64]uint32{}, maphash.MakeSeed()
 	return o
 }
 
@@ -213,6 +223,11 @@ func (w *Worker) refreshOwn(ctx context.Context, now time.Time) error {
 			delete(o.known, id) // left the queue (or is deferred again: the window finds it when due)
 		}
 	}
+	for h, g := range o.foreign {
+		if g != gen {
+			delete(o.foreign, h)
+		}
+	}
 	o.forceFull = false
 	o.nextFull = now.Add(max(ownRescan, time.Duration(pages)*ownPageCost))
 	hi = o.hi
@@ -238,6 +253,10 @@ func (w *Worker) learn(ctx context.Context, page []arqredis.ScoredID, gen uint32
 			e.score = z.Score
 			if full {
 				e.gen = gen
+			}
+		} else if h := maphash.String(o.seed, z.ID); o.hasForeign(h) {
+			if full {
+				o.foreign[h] = gen
 			}
 		} else {
 			unknown = append(unknown, z)
@@ -265,13 +284,24 @@ func (w *Worker) learn(ctx context.Context, page []arqredis.ScoredID, gen uint32
 	}
 	o.mu.Lock()
 	for i, z := range unknown {
-		if _, ok := o.known[z.ID]; !ok {
+		if entries[i].group == groupForeign {
+			if h := maphash.String(o.seed, z.ID); !o.hasForeign(h) {
+				o.foreign[h] = gen
+				learned++
+			}
+		} else if _, ok := o.known[z.ID]; !ok {
 			o.known[z.ID] = entries[i]
 			learned++
 		}
 	}
 	o.mu.Unlock()
 	return learned, nil
+}
+
+// hasForeign reports a foreign id's hash. The caller holds mu.
+func (o *owner) hasForeign(h uint64) bool {
+	_, ok := o.foreign[h]
+	return ok
 }
 
 // ownClaimArgs picks the candidates of a targeted claim of at most max
@@ -337,6 +367,8 @@ func (w *Worker) ownClaimArgs(max int, now time.Time, finishing []string) (a arq
 // forgotten (gone), kept back for a while (in progress elsewhere) or
 // rescored.
 func (w *Worker) ownClaimed(claimed []arqredis.Claimed, skipped []arqredis.Skip, now time.Time) {
+	var held []string
+	defer func() { w.noteHeld(held, now) }()
 	o := w.own
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -354,6 +386,9 @@ func (w *Worker) ownClaimed(claimed []arqredis.Claimed, skipped []arqredis.Skip,
 		o.running[ae.group]++
 	}
 	for _, s := range skipped {
+		if s.Why == "held" {
+			held = append(held, s.ID)
+		}
 		e := o.known[s.ID]
 		if e == nil {
 			continue
@@ -367,7 +402,7 @@ func (w *Worker) ownClaimed(claimed []arqredis.Claimed, skipped []arqredis.Skip,
 		case "busy":
 			e.score = s.Score
 			e.busyUntil = now.Add(max(w.s.PollDelay, 100*time.Millisecond))
-		case "later":
+		case "later", "held":
 			e.score = s.Score
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"log/slog"
 	"os"
 	"regexp"
@@ -105,14 +106,18 @@ func TestZeroSettingsAreArqsLiteralZero(t *testing.T) {
 	}
 }
 
-// go-redis's own log lines (a failed dial) reach the worker's logger, not
-// stderr.
-func TestGoRedisLogLinesGoToTheWorkersLogger(t *testing.T) {
-	var out logBuffer
+// goarq leaves go-redis's process-wide logger to the program: go-redis's
+// own lines (a failed dial) from a worker's connection go to the logger the
+// program set with redis.SetLogger, not to the worker's, and a worker
+// created after does not take it over.
+func TestGoRedisLoggerStaysTheProgramsChoice(t *testing.T) {
+	var program, workerLog logBuffer
+	redis.SetLogger(stdLogging{log.New(&program, "", 0)})
+	defer redis.SetLogger(stdLogging{log.New(os.Stderr, "redis: ", log.LstdFlags|log.Lshortfile)}) // go-redis's default
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialerRetries: 1, MaxRetries: -1})
 	defer rdb.Close()
 	w, err := worker.New(worker.Settings{Functions: []worker.Function{worker.Func("noop", func(context.Context) {})},
-		RedisClient: rdb, Logger: slog.New(slog.NewTextHandler(&out, nil)), PollDelay: 10 * time.Millisecond})
+		RedisClient: rdb, Logger: slog.New(slog.NewTextHandler(&workerLog, nil)), PollDelay: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,15 +125,23 @@ func TestGoRedisLogLinesGoToTheWorkersLogger(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(out.String(), "failed to dial") && time.Now().Before(deadline) {
+	for !strings.Contains(program.String(), "failed to dial") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
 	<-done
-	if !strings.Contains(out.String(), "redis: ") || !strings.Contains(out.String(), "failed to dial") {
-		t.Fatalf("go-redis's dial failure not in the worker's log:\n%s", out.String())
+	if !strings.Contains(program.String(), "failed to dial") {
+		t.Fatalf("go-redis's dial failure did not reach the program's go-redis logger; the worker's log:\n%s", workerLog.String())
+	}
+	if strings.Contains(workerLog.String(), "failed to dial") {
+		t.Errorf("go-redis's own line reached the worker's logger:\n%s", workerLog.String())
 	}
 }
+
+// stdLogging is a go-redis logger printing to a log.Logger.
+type stdLogging struct{ l *log.Logger }
+
+func (s stdLogging) Printf(_ context.Context, format string, v ...any) { s.l.Printf(format, v...) }
 
 // A worker without a Logger prints arq's "HH:MM:SS: message" lines on
 // stderr, each message once.

@@ -50,14 +50,21 @@ func (w *Worker) startPush(ctx context.Context) func() {
 // timers fire up to a millisecond late when the process is idle, so
 // aiming at that earliest instant makes the start, on average, land on
 // the score itself.
+//
+// Jobs held as being aborted (see abortHold) end it at their next look.
 func (w *Worker) idleWait(before time.Time) (wait time.Duration, due bool) {
 	wait = w.s.PollDelay - time.Since(before)
 	if s := w.claim.nextDue.Load(); s > 0 {
 		if until := time.Until(time.UnixMilli(s).Add(-time.Millisecond / 2)); until < wait {
-			return until, true
+			wait, due = until, true
 		}
 	}
-	return wait, false
+	if t := w.heldRecheck(); !t.IsZero() {
+		if until := time.Until(t); until < wait {
+			wait, due = until, true
+		}
+	}
+	return wait, due
 }
 
 // noteDue reads when the next deferred job is due, after a claim that

@@ -100,9 +100,11 @@ type Settings struct {
 	Timezone *time.Location
 	// NoLogResults is arq's log_results=False.
 	NoLogResults bool
-	// Logger gets the worker's log lines, and go-redis's own for this
-	// worker's connection. It defaults to arq's format on stderr
-	// (NewArqLogHandler); any slog.Logger keeps the structured attributes.
+	// Logger gets the worker's log lines. It defaults to arq's format on
+	// stderr (NewArqLogHandler); any slog.Logger keeps the structured
+	// attributes. go-redis's own lines (a failed dial) go to the logger set
+	// with redis.SetLogger: go-redis has one per process, which goarq
+	// leaves to the program.
 	Logger *slog.Logger
 	// OnlyOwnFunctions makes the worker claim only jobs of its registered
 	// functions (and cron jobs) and leave every other job untouched, so that
@@ -147,7 +149,6 @@ type Worker struct {
 	rdb       redis.UniversalClient
 	store     *arqredis.RDB
 	ownsRedis bool
-	enq       *client.Client // enqueues cron jobs
 
 	// slots and the jobs that hold them
 	slots   chan struct{} // max_jobs
@@ -172,7 +173,12 @@ type Worker struct {
 	stopOnce sync.Once
 	stopped  chan struct{}
 	stopSig  string
+	ran      atomic.Bool // Run was called
 }
+
+// ErrRunTwice is Run's error on a Worker that has run already: a Worker
+// runs once; make another with New.
+var ErrRunTwice = errors.New("worker: Run called twice on one Worker")
 
 var (
 	errShutdown = errors.New("worker shutting down")
@@ -276,7 +282,13 @@ func (w *Worker) names() string {
 // (with HandleSignals), or, in burst mode, the queue is empty. Running jobs
 // are then cancelled and left queued to run again, the health-check key is
 // deleted and the shutdown hook runs. A nil error means a clean stop.
+//
+// A Worker runs once: a second call returns ErrRunTwice. Stop ends it as
+// a cancelled context does.
 func (w *Worker) Run(ctx context.Context) error {
+	if !w.ran.CompareAndSwap(false, true) {
+		return ErrRunTwice
+	}
 	if w.s.RedisClient != nil {
 		w.rdb = w.s.RedisClient
 	} else {
@@ -291,9 +303,12 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.rdb, w.ownsRedis = rdb, true
 	}
 	w.store = arqredis.New(w.rdb, w.log)
+	// the finish script rides in a MULTI with a claim: loaded first, the
+	// claim never runs while the finish before it is refused (NOSCRIPT)
+	if err := w.store.LoadScripts(ctx); err != nil {
+		w.log.WarnContext(ctx, fmt.Sprintf("loading the scripts failed, they load on first use: %v", err), "error", err)
+	}
 	w.beat.id, w.beat.started = newWorkerID(), time.Now()
-	w.enq = client.New(w.rdb, client.Options{QueueName: w.s.QueueName, Serializer: w.s.Serializer,
-		ExpiresExtra: w.s.ExpiresExtra, Logger: w.log})
 	defer func() {
 		if w.ownsRedis {
 			_ = w.rdb.Close()
@@ -353,345 +368,4 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}
 	return err
-}
-
-func sigName(s os.Signal) string {
-	switch s {
-	case syscall.SIGINT:
-		return "SIGINT"
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	}
-	return s.String()
-}
-
-func (w *Worker) stop(sig string) {
-	w.stopOnce.Do(func() {
-		w.stopSig = sig
-		close(w.stopped)
-	})
-}
-
-func (w *Worker) isStopped() bool {
-	select {
-	case <-w.stopped:
-		return true
-	default:
-		return false
-	}
-}
-
-// handleSignal is arq's handle_sig, or with JobCompletionWait its
-// handle_sig_wait_for_completion.
-func (w *Worker) handleSignal(sig string) {
-	if w.isStopped() {
-		return
-	}
-	st := w.Stats()
-	if w.s.JobCompletionWait <= 0 {
-		w.log.Info(fmt.Sprintf("shutdown on %s ◆ %d jobs complete ◆ %d failed ◆ %d retries ◆ %d ongoing to cancel",
-			sig, st.Complete, st.Failed, st.Retried, st.Ongoing), "signal", sig)
-		w.cancelRunning(errShutdown)
-		w.stop(sig)
-		return
-	}
-	w.claim.allowPick.Store(false)
-	w.log.Info("Setting allow_pick_jobs to `False`")
-	w.log.Info(fmt.Sprintf("shutdown on %s ◆ %d jobs complete ◆ %d failed ◆ %d retries ◆ %d to be completed",
-		sig, st.Complete, st.Failed, st.Retried, st.Ongoing), "signal", sig)
-	go func() {
-		deadline := time.NewTimer(w.s.JobCompletionWait)
-		defer deadline.Stop()
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-	wait:
-		for w.Stats().Ongoing > 0 {
-			select {
-			case <-deadline.C:
-				break wait
-			case <-tick.C:
-			case <-w.stopped:
-				return
-			}
-		}
-		st := w.Stats()
-		w.log.Info(fmt.Sprintf("shutdown on %s, wait complete ◆ %d jobs complete ◆ %d failed ◆ %d retries ◆ %d ongoing to cancel",
-			sig, st.Complete, st.Failed, st.Retried, st.Ongoing), "signal", sig)
-		w.cancelRunning(errShutdown)
-		w.stop(sig)
-	}()
-}
-
-func (w *Worker) cancelRunning(cause error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, r := range w.running {
-		r.cancel(cause)
-	}
-}
-
-// jobsStarted counts the jobs this worker claimed. arq sums complete,
-// failed, retried and running tasks, which counts a job twice while it
-// finishes; a counter taken at the claim is exact.
-func (w *Worker) jobsStarted() int { return int(w.claim.started.Load()) }
-
-// loop is arq's main: poll, then in burst mode stop once nothing is left.
-// Unlike arq it polls again at once while the last poll found jobs, so a
-// full queue drains at the speed of Redis rather than queue_read_limit
-// jobs per poll_delay; an idle worker sleeps until a push wake-up, the
-// next deferred job or PollDelay (see startPush).
-func (w *Worker) loop(ctx context.Context) error {
-	backoff := time.Duration(0)
-	woke := false // a push wake-up or a due time ended the last wait
-	for !w.isStopped() {
-		before := time.Now()
-		found, size, err := w.pollIteration(ctx, woke)
-		woke = false
-		if err == nil && w.s.Burst {
-			if w.s.MaxBurstJobs > 0 && w.jobsStarted() >= w.s.MaxBurstJobs {
-				w.wg.Wait()
-				return nil
-			}
-			// every slot busy (found without a claim's size): their jobs
-			// are still in the queue, so it is not empty; ask again once
-			// a slot frees
-			if size < 0 && !found {
-				size, err = w.store.QueueSize(ctx, w.s.QueueName)
-			}
-			if err == nil && size == 0 {
-				w.wg.Wait()
-				return nil
-			}
-		}
-		wait := w.s.PollDelay - time.Since(before)
-		var wake <-chan struct{} // what may end the wait early, besides a stop
-		var push <-chan struct{} // an idle worker's push wake-up
-		due := false             // the wait ends when the next deferred job is due
-		switch {
-		case err != nil:
-			if w.isStopped() {
-				return nil
-			}
-			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
-			if ctx.Err() == nil { // else the poll was cut by the shutdown, not by Redis
-				w.redisError(ctx, slog.LevelError, fmt.Sprintf("redis error while polling, retrying in %s: %v", backoff, err), err)
-			}
-			wait = backoff
-		case found && w.freeSlots() == 0:
-			// every slot busy: poll again as soon as one frees up, or after
-			// PollDelay for aborts, health check and cron
-			backoff, wake, wait = 0, w.freed, max(wait, time.Millisecond)
-		case found:
-			backoff = 0
-			continue // more jobs may be ready
-		default:
-			backoff = 0
-			push = w.claim.pushed
-			wait, due = w.idleWait(before)
-			due = due && !w.s.NoPushWakeup // with push off, a due time is a plain poll
-		}
-		if wait <= 0 {
-			woke = due
-		} else {
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-				if woke = due; woke {
-					w.herdWait()
-				}
-			case <-push:
-				woke = true
-				w.herdWait()
-			case <-wake:
-				// jobs that finish together release their slots microseconds
-				// apart (their outcomes share one write): let them land, so
-				// one claim round trip starts several jobs instead of one
-				if w.freeSlots() < max(2, w.s.MaxJobs/2) {
-					time.Sleep(claimGather)
-				}
-			case <-w.stopped:
-			}
-			t.Stop()
-		}
-	}
-	return nil
-}
-
-// maxClaimBatch caps the jobs one claim takes. A worker with 1,000 free
-// slots would otherwise decode 1,000 jobs at once, each on its own
-// goroutine, and its peak memory would hold them all; claims of 100 follow
-// each other at once while they find jobs, so the cap costs no throughput.
-const maxClaimBatch = 100
-
-// claimGather is how long the loop waits, after a slot frees while all
-// were busy, for more slots to free before claiming.
-const claimGather = 250 * time.Microsecond
-
-// release frees a job's slot; called exactly once per claimed job. A
-// slot handed over to the claim that rode on the job's finish transaction
-// is taken already: the poll loop has nothing to claim for it.
-func (w *Worker) release(id string) {
-	if w.own != nil {
-		w.ownReleased(id)
-	}
-	w.mu.Lock()
-	w.claimed--
-	if w.mine[id]--; w.mine[id] <= 0 {
-		delete(w.mine, id)
-	}
-	handed := w.unhandLocked(id)
-	w.mu.Unlock()
-	<-w.slots
-	if !handed {
-		w.slotFreed()
-	}
-	w.wg.Done()
-}
-
-// pollIteration claims ready jobs up to the free slots and starts them,
-// then handles aborts, the health check and cron. found reports that the
-// claim left ready jobs, or that none could be claimed because every slot
-// was busy: either way more may be ready. woke says a push wake-up or a
-// deferred job's due time ended the wait before it. size is the queue's
-// ZCARD when it was read (burst mode), else -1.
-func (w *Worker) pollIteration(ctx context.Context, woke bool) (found bool, size int64, err error) {
-	size = -1
-	w.claim.mu.Lock()
-	limit := w.reserve(nil)
-	if w.claim.allowPick.Load() && limit <= 0 && w.freeSlots() <= 0 {
-		found = true
-	}
-	if limit > 0 && w.own != nil {
-		jobs, err := w.claimOwn(ctx, limit)
-		if err != nil {
-			w.unreserve(limit)
-			w.claim.mu.Unlock()
-			return false, size, err
-		}
-		w.admit(limit, nil, jobs, true)
-		w.launch(ctx, jobs)
-		found = len(jobs) > 0
-	} else if limit > 0 {
-		// after a claim that left jobs, or a wake-up when this worker is
-		// the one of its herd that reacts at once, claim straight away;
-		// otherwise peek first (one cheap command when nothing is ready)
-		ready := w.claim.lastFound.Load()
-		reacting := !ready
-		peeked := !ready && !(woke && w.claim.herdDelay.Load() == 0)
-		if peeked {
-			if ready, err = w.peek(ctx); err != nil {
-				w.unreserve(limit)
-				w.claim.mu.Unlock()
-				return false, size, err
-			}
-		} else {
-			ready = true
-		}
-		if !ready {
-			w.unreserve(limit)
-		} else {
-			rep, err := w.store.Claim(ctx, w.claimArgs(limit, w.s.Burst))
-			if err == nil && !rep.More {
-				w.claim.nextDue.Store(rep.NextDue)
-			} else if err == nil && len(rep.Jobs) == 0 {
-				err = w.noteDue(ctx, time.Now())
-			}
-			if err != nil {
-				w.unreserve(limit)
-				w.claim.mu.Unlock()
-				return false, size, err
-			}
-			if reacting && !w.s.NoPushWakeup {
-				if len(rep.Jobs) > 0 {
-					w.herdOutcome(true)
-				} else {
-					w.herdSaw(rep.Busy)
-				}
-			}
-			size = rep.Size
-			w.admit(limit, nil, rep.Jobs, rep.More)
-			w.launch(ctx, rep.Jobs) // blocks at most until handed slots are released
-			found = len(rep.Jobs) > 0 && rep.More
-		}
-	}
-	w.claim.mu.Unlock()
-	if w.own != nil && w.s.Burst {
-		size = w.ownPending()
-	}
-	w.beat.lastPoll.Store(time.Now().UnixMilli())
-	if w.s.AllowAbortJobs {
-		if err := w.cancelAbortedJobs(ctx); err != nil {
-			return found, size, err
-		}
-	}
-	return found, size, w.heartBeat(ctx)
-}
-
-// cancelAbortedJobs is arq's _cancel_aborted_jobs, including its cleanup
-// of the abort set (ZREMRANGEBYSCORE from now + abort_job_max_age ms).
-func (w *Worker) cancelAbortedJobs(ctx context.Context) error {
-	ids, err := w.store.AbortRequests(ctx, time.Now())
-	if err != nil {
-		return err
-	}
-	var aborted []string
-	w.mu.Lock()
-	for _, id := range ids {
-		if r, ok := w.running[id]; ok {
-			r.aborting.Store(true)
-			r.cancel(errAborted)
-			aborted = append(aborted, id)
-		}
-	}
-	w.mu.Unlock()
-	return w.store.ForgetAborts(ctx, aborted)
-}
-
-func (w *Worker) heartBeat(ctx context.Context) error {
-	if err := w.recordHealth(ctx); err != nil {
-		return err
-	}
-	if err := w.writeHeartbeat(ctx); err != nil {
-		return err
-	}
-	window := max(w.s.PollDelay, 500*time.Millisecond)
-	return w.runCron(ctx, time.Now().In(w.s.Timezone), window)
-}
-
-// recordHealth writes arq's health-check line every HealthCheckInterval.
-func (w *Worker) recordHealth(ctx context.Context) error {
-	now := time.Now()
-	if now.Sub(w.health.last) < w.s.HealthCheckInterval {
-		return nil
-	}
-	w.health.last = now
-	queued, err := w.store.QueueSize(ctx, w.s.QueueName)
-	if err != nil {
-		return err
-	}
-	st := w.Stats()
-	info := fmt.Sprintf("%s j_complete=%d j_failed=%d j_retried=%d j_ongoing=%d queued=%d",
-		now.Format("Jan-02 15:04:05"), st.Complete, st.Failed, st.Retried, st.Ongoing, queued)
-	if err := w.store.WriteHealth(ctx, w.s.HealthCheckKey, info, w.s.HealthCheckInterval+time.Second); err != nil {
-		return err
-	}
-	suffix := info[strings.Index(info, "j_complete="):]
-	if w.health.lastLog != "" && suffix != w.health.lastLog {
-		w.log.InfoContext(ctx, "recording health: "+info)
-	}
-	w.health.lastLog = suffix
-	return nil
-}
-
-func (w *Worker) logRedisInfo(ctx context.Context) {
-	version, mem, clients, keys := w.store.ServerInfo(ctx)
-	w.log.InfoContext(ctx, fmt.Sprintf("redis_version=%s mem_usage=%s clients_connected=%s db_keys=%s", version, mem, clients, keys))
-}
-
-// redisError logs a Redis error the worker recovers from by itself.
-func (w *Worker) redisError(ctx context.Context, level slog.Level, msg string, err error, attrs ...any) {
-	w.log.Log(ctx, level, msg, append([]any{"error", err}, attrs...)...)
-	if o := w.s.Observer; o != nil {
-		o.RedisError(ctx, w.s.QueueName, err)
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,10 +25,13 @@ type writeReq struct {
 }
 
 // writeResult is how a finish transaction went: err is nil when it is in
-// Redis, tries counts the attempts it took.
+// Redis, tries counts the attempts it took, and lapsed reports that the
+// job's claim was gone at the first attempt (its in-progress key expired
+// or was taken over), so nothing was written.
 type writeResult struct {
-	err   error
-	tries int
+	err    error
+	tries  int
+	lapsed bool
 }
 
 // maxWriteBatch bounds how many jobs' finish transactions share one
@@ -52,7 +56,7 @@ const (
 func (w *Worker) write(ctx context.Context, expires time.Time, f arqredis.Finish, what string) {
 	req := writeReq{finish: f, expires: expires, done: make(chan writeResult, 1)}
 	w.writer.reqs <- req
-	if res := <-req.done; res.err != nil || res.tries > 1 {
+	if res := <-req.done; res.err != nil || res.tries > 1 || res.lapsed {
 		w.logWrite(ctx, f.JobID, what, res)
 	}
 }
@@ -63,6 +67,11 @@ func (w *Worker) write(ctx context.Context, expires time.Time, f arqredis.Finish
 //
 //go:noinline
 func (w *Worker) logWrite(ctx context.Context, id, what string, res writeResult) {
+	if res.lapsed {
+		w.log.WarnContext(ctx, fmt.Sprintf("job %s: the %s was not recorded: the job's in-progress key expired or another worker claimed it again, so the job runs again",
+			id, what), "job_id", id)
+		return
+	}
 	if res.err != nil {
 		w.log.ErrorContext(ctx, fmt.Sprintf("job %s: recording the %s failed after %d tries, the job will run again after its in-progress key expires: %v",
 			id, what, res.tries, res.err), "job_id", id, "error", res.err, "tries", res.tries)
@@ -122,9 +131,11 @@ func (w *Worker) flusher(ctx context.Context) {
 				break more
 			}
 		}
-		res, jobs := w.flush(ctx, batch)
-		for _, r := range batch {
-			r.done <- res
+		res, jobs, lapsed := w.flush(ctx, batch)
+		for i, r := range batch {
+			rr := res
+			rr.lapsed = slices.Contains(lapsed, i)
+			r.done <- rr
 		}
 		if len(jobs) > 0 {
 			// they take the slots the batch's jobs release once past
@@ -144,9 +155,13 @@ func (w *Worker) flusher(ctx context.Context) {
 // long as every job in the batch still holds its in-progress key, so no
 // other worker can have started it again; after that, or writeStopGrace
 // after the worker stopped, it gives up and the jobs run again once their
-// in-progress keys expire. The transaction is idempotent, so an attempt
-// whose reply was lost does no harm when repeated.
-func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, jobs []arqredis.Claimed) {
+// in-progress keys expire. Each job's finish applies only while its
+// in-progress key holds its claim's token, so an attempt whose reply was
+// lost applied once and is a no-op when repeated (by flush, or by go-redis
+// itself on a new connection): a job the repeat skips was finished by that
+// attempt. lapsed are the indexes of the jobs whose claim was gone (see
+// Worker.lapsed): nothing was written for them.
+func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, jobs []arqredis.Claimed, lapsed []int) {
 	limit := batch[0].expires
 	finishes := make([]arqredis.Finish, len(batch))
 	for i, r := range batch {
@@ -191,6 +206,9 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 			w.ownClaimed(rep.Claimed, skipped, own.Now)
 		} else {
 			rep = w.store.WriteFinishes(ctx, finishes, claim)
+			if claim != nil {
+				w.noteHeld(rep.Held, claim.Now)
+			}
 		}
 		if claim != nil || own != nil {
 			jobs = w.piggybackClaimed(ctx, rep, reserved, batch)
@@ -200,8 +218,11 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 			claim, own = nil, nil // one claim attempt per batch
 		}
 		err := rep.Err
+		if err == nil {
+			lapsed = w.lapsed(batch, rep.Skipped, tries)
+		}
 		if err == nil || !arqredis.Transient(err) {
-			return writeResult{err: err, tries: tries}, jobs
+			return writeResult{err: err, tries: tries}, jobs, lapsed
 		}
 		if w.isStopped() {
 			if stoppedAt.IsZero() {
@@ -210,7 +231,7 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 			limit = minTime(limit, stoppedAt.Add(writeStopGrace))
 		}
 		if time.Now().Add(backoff).After(limit) {
-			return writeResult{err: err, tries: tries}, jobs
+			return writeResult{err: err, tries: tries}, jobs, nil
 		}
 		if tries == 1 {
 			w.redisError(ctx, slog.LevelWarn, fmt.Sprintf("redis error recording the outcome of %d jobs, retrying until the connection returns: %v", len(batch), err),
@@ -235,6 +256,24 @@ func (w *Worker) piggybackClaimed(ctx context.Context, rep arqredis.FinishReply,
 	}
 	w.admit(reserved, batch, rep.Claimed, rep.More || w.own != nil)
 	return rep.Claimed
+}
+
+// lapsed are the jobs of a batch whose finish most likely did not apply
+// because their claim was gone rather than because an earlier attempt
+// (whose reply was lost) applied it: the write came after the in-progress
+// key's TTL, or the key holds another claim and flush made no earlier
+// attempt. It only decides a log line: either way nothing more is to be
+// written. (go-redis repeats a command on a new connection by itself, so
+// "no earlier attempt" is a guess.)
+func (w *Worker) lapsed(batch []writeReq, skipped []arqredis.Skipped, tries int) []int {
+	var out []int
+	now := time.Now()
+	for _, s := range skipped {
+		if (s.Taken && tries == 1) || now.After(batch[s.Index].expires) {
+			out = append(out, s.Index)
+		}
+	}
+	return out
 }
 
 func minTime(a, b time.Time) time.Time {

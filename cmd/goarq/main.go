@@ -18,6 +18,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/urfave/cli/v2"
 
 	"github.com/goarq/goarq/arqcompat"
@@ -36,11 +37,19 @@ const (
 
 func main() {
 	log.SetFlags(0)
+	// go-redis's own lines (a failed dial) would repeat, on stderr, the one
+	// clear line the command prints for a Redis error
+	redis.SetLogger(quietRedisLogs{})
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
+
+// quietRedisLogs is a go-redis logger that drops its lines.
+type quietRedisLogs struct{}
+
+func (quietRedisLogs) Printf(context.Context, string, ...any) {}
 
 // exitError carries an exit code and a one-line message.
 type exitError struct {

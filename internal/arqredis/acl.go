@@ -118,8 +118,9 @@ var aclUses = []aclUse{
 	{rolesWorker, []string{"MGET", "@" + aclJob}, false, "RDB.Head, RDB.JobRecords"},
 	{rolesWorker, []string{"ZCOUNT", "@" + aclQueue, "-inf", "0"}, false, "RDB.CountUpTo"},
 	{rolesWorker, []string{"SET", "@" + aclResult, "x", "PX", "1000"}, true, "finishes (result)"},
-	{rolesWorker, []string{"PEXPIRE", "@" + aclProgress, "1000"}, true, "finishes (cron keep-progress)"},
-	{rolesWorker, []string{"ZINCRBY", "@" + aclQueue, "1", "id"}, true, "finishes (retry)"},
+	{rolesWorker, []string{"SET", "@" + aclProgress, "1", "PX", "1000"}, true, "finish script (cron keep-progress)"},
+	{rolesWorker, []string{"MGET", "@" + aclProgress}, false, "finish script (the claims' tokens)"},
+	{rolesWorker, []string{"ZINCRBY", "@" + aclQueue, "1", "id"}, true, "finish script (retry)"},
 	{rolesWorker, []string{"DEL", "@" + aclJob, "@" + aclRetry, "@" + aclProgress}, true, "finishes"},
 	{rolesWorker, []string{"ZREM", "@" + aclQueue, "id"}, true, "finishes"},
 	{rolesWorker, []string{"SETEX", "@" + aclRetry, "88400", "1"}, true, "RDB.SetRetry"},
@@ -313,7 +314,6 @@ type ACLDenial struct {
 // ACL DRYRUN itself cannot run (an older server, or a user without
 // +acl|dryrun). user "" is the connection's own user (ACL WHOAMI).
 func (r *RDB) ACLDryRun(ctx context.Context, user string, role Role, queue string) ([]ACLDenial, error) {
-	ctx = r.with(ctx)
 	if user == "" {
 		u, err := r.c.Do(ctx, "ACL", "WHOAMI").Text()
 		if err != nil {

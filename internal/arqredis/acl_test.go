@@ -37,7 +37,7 @@ var goRedisReceivers = []string{"r.c", "c", "p", "pipe", "tx", "cn", "ps", "w.rc
 // (doctor reports what it could not read), so no role needs them.
 var doctorOnly = []string{"pttl", "time", "config|get", "acl|whoami", "acl|dryrun"}
 
-var luaCall = regexp.MustCompile(`redis\.p?call\('([A-Za-z]+)'`)
+var luaCall = regexp.MustCompile(`(?:redis\.p?call|\bcall)\('([A-Za-z]+)'`) // scripts may alias redis.call as call
 
 // sentCommands reads this package's source and returns every command it
 // sends: go-redis method calls, Do and NewCmd with a literal command name,

@@ -24,26 +24,33 @@ import (
 // that was missing), so an id finished and enqueued again for another
 // function in between is not claimed. Ids that fail a check are left
 // untouched; a cap per group (a function) bounds how many of that group are
-// claimed.
+// claimed. Like claimScript, it stores the claim's token in the in-progress
+// key and holds a job scored 1 that is not in arq:abort (an abort under
+// way), unless its id is allowed.
 //
 // KEYS: queue, abort set. ARGV: now ms, max claims, in-progress ms, allow
-// abort, want ZCARD, number of groups G, G caps, then (id, sha1, group)
-// triples, group 1-based.
+// abort, want ZCARD, token prefix, number of allowed ids A, A ids, number
+// of groups G, G caps, then (id, sha1, group) triples, group 1-based.
 // Reply: {{id, score, job|false, try, aborted}...}, {{id, why, score}...},
 // zcard or -1; why is "gone" (not in the queue), "busy" (in progress),
-// "later" (score 0 or in the future), "changed" (another record) or "cap"
-// (not tried: its group's cap, or max claims, was reached).
+// "later" (score 0 or in the future), "held" (scored 1, not in arq:abort),
+// "changed" (another record) or "cap" (not tried: its group's cap, or max
+// claims, was reached).
 var claimOwnScript = redis.NewScript(`
 local queue = KEYS[1]
 local now = tonumber(ARGV[1])
 local max_claims = tonumber(ARGV[2])
-local ip_ms, allow_abort = ARGV[3], ARGV[4]
-local ng = tonumber(ARGV[6])
+local ip_ms, allow_abort, tokpre = ARGV[3], ARGV[4], ARGV[6]
+local na = tonumber(ARGV[7])
+local allowed = {}
+for i = 8, 7 + na do allowed[ARGV[i]] = true end
+local gbase = 8 + na
+local ng = tonumber(ARGV[gbase])
 local caps = {}
-for g = 1, ng do caps[g] = tonumber(ARGV[6 + g]) end
+for g = 1, ng do caps[g] = tonumber(ARGV[gbase + g]) end
 local out, skipped = {}, {}
 local n = 0
-for i = 7 + ng, #ARGV, 3 do
+for i = gbase + 1 + ng, #ARGV, 3 do
   local id, sum, g = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   if n >= max_claims or caps[g] <= 0 then
     skipped[#skipped + 1] = {id, 'cap', false}
@@ -56,6 +63,8 @@ for i = 7 + ng, #ARGV, 3 do
       skipped[#skipped + 1] = {id, 'busy', score}
     elseif tonumber(score) == 0 or tonumber(score) > now then
       skipped[#skipped + 1] = {id, 'later', score}
+    elseif allow_abort == '1' and tonumber(score) == 1 and not allowed[id] and not redis.call('ZSCORE', KEYS[2], id) then
+      skipped[#skipped + 1] = {id, 'held', score}
     else
       local job = redis.call('GET', '` + arqcompat.JobKeyPrefix + `' .. id)
       local have = ''
@@ -101,15 +110,14 @@ type OwnClaimArgs struct {
 	Caps []int
 }
 
-func (a OwnClaimArgs) keysArgs() ([]string, []any, error) {
-	flag := func(b bool) string {
-		if b {
-			return "1"
-		}
-		return "0"
+func (a OwnClaimArgs) keysArgs(tokenPrefix string) ([]string, []any, error) {
+	args := make([]any, 0, 8+len(a.Allow)+len(a.Caps)+3*len(a.Candidates))
+	args = append(args, arqcompat.TimestampMS(a.Now), a.Max, a.InProgress.Milliseconds(), flag(a.AllowAbort), flag(a.WantSize),
+		tokenPrefix, len(a.Allow))
+	for _, id := range a.Allow {
+		args = append(args, id)
 	}
-	args := make([]any, 0, 6+len(a.Caps)+3*len(a.Candidates))
-	args = append(args, arqcompat.TimestampMS(a.Now), a.Max, a.InProgress.Milliseconds(), flag(a.AllowAbort), flag(a.WantSize), len(a.Caps))
+	args = append(args, len(a.Caps))
 	for _, c := range a.Caps {
 		args = append(args, c)
 	}
@@ -125,7 +133,8 @@ func (a OwnClaimArgs) keysArgs() ([]string, []any, error) {
 // Skip says why a targeted claim left a candidate alone.
 type Skip struct {
 	ID string
-	// Why is "gone", "busy", "later", "changed" or "cap" (see claimOwnScript).
+	// Why is "gone", "busy", "later", "held", "changed" or "cap" (see
+	// claimOwnScript).
 	Why   string
 	Score int64 // the queue score, when known
 }
@@ -139,8 +148,8 @@ type OwnClaimReply struct {
 
 // ClaimOwn runs claimOwnScript.
 func (r *RDB) ClaimOwn(ctx context.Context, a OwnClaimArgs) (OwnClaimReply, error) {
-	ctx = r.with(ctx)
-	keys, args, err := a.keysArgs()
+	prefix := r.tokenPrefix()
+	keys, args, err := a.keysArgs(prefix)
 	if err != nil {
 		return OwnClaimReply{}, err
 	}
@@ -148,15 +157,15 @@ func (r *RDB) ClaimOwn(ctx context.Context, a OwnClaimArgs) (OwnClaimReply, erro
 	if err != nil {
 		return OwnClaimReply{}, err
 	}
-	return parseClaimOwn(a, res)
+	return parseClaimOwn(a, prefix, res)
 }
 
-func parseClaimOwn(a OwnClaimArgs, res any) (OwnClaimReply, error) {
+func parseClaimOwn(a OwnClaimArgs, prefix string, res any) (OwnClaimReply, error) {
 	top, ok := res.([]any)
 	if !ok || len(top) != 3 {
 		return OwnClaimReply{}, fmt.Errorf("targeted claim script: unexpected reply %T", res)
 	}
-	claimed, err := parseClaim(a.ClaimArgs, []any{top[0], top[2]})
+	claimed, err := parseClaim(a.ClaimArgs, prefix, []any{top[0], top[2]})
 	if err != nil {
 		return OwnClaimReply{}, err
 	}
@@ -192,7 +201,6 @@ type ScoredID struct {
 // with that score it has seen, so that each page costs O(log N + count)
 // however deep it is.
 func (r *RDB) ScanQueue(ctx context.Context, queue, min, max string, offset, count int) ([]ScoredID, error) {
-	ctx = r.with(ctx)
 	zs, err := r.c.ZRangeByScoreWithScores(ctx, queue, &redis.ZRangeBy{Min: min, Max: max, Offset: int64(offset), Count: int64(count)}).Result()
 	if err != nil {
 		return nil, err
@@ -208,7 +216,6 @@ func (r *RDB) ScanQueue(ctx context.Context, queue, min, max string, offset, cou
 // JobRecords reads the job records of ids with MGET, readBatch at a time;
 // a missing record reads nil.
 func (r *RDB) JobRecords(ctx context.Context, ids []string) ([][]byte, error) {
-	ctx = r.with(ctx)
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = arqcompat.JobKey(id)
@@ -219,35 +226,39 @@ func (r *RDB) JobRecords(ctx context.Context, ids []string) ([][]byte, error) {
 // WriteFinishesOwn is WriteFinishes ending with a targeted claim instead
 // of claimScript.
 func (r *RDB) WriteFinishesOwn(ctx context.Context, batch []Finish, claim OwnClaimArgs) (FinishReply, []Skip) {
-	ctx = r.with(ctx)
 	claim.Now = time.Now()
-	keys, args, kerr := claim.keysArgs()
+	prefix := r.tokenPrefix()
+	keys, args, kerr := claim.keysArgs(prefix)
 	if kerr != nil {
 		return r.WriteFinishes(ctx, batch, nil), nil
 	}
-	var cl *redis.Cmd
-	cmds, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		queueFinishes(ctx, p, batch)
+	var fin, cl *redis.Cmd
+	_, _ = r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		fin = queueFinish(ctx, p, batch)
 		cl = claimOwnScript.EvalSha(ctx, p, keys, args...)
 		return nil
 	})
-	if len(cmds) == 0 {
-		return FinishReply{Err: err}, nil
+	var rep FinishReply
+	rep.Skipped, rep.Err = finishOutcome(fin, len(batch))
+	var skipped []Skip
+	if rep.ClaimErr = cl.Err(); rep.ClaimErr == nil {
+		own, cerr := parseClaimOwn(claim, prefix, cl.Val())
+		rep.Claimed, rep.ClaimErr, skipped = own.Claimed, cerr, own.Skipped
+	} else if IsNoScript(rep.ClaimErr) && !IsNoScript(rep.Err) {
+		rep.ClaimErr = r.LoadScripts(ctx)
 	}
-	rep := FinishReply{Err: firstErr(cmds[:len(cmds)-1])}
-	if rep.ClaimErr = cl.Err(); rep.ClaimErr != nil {
-		if IsNoScript(rep.ClaimErr) {
-			rep.ClaimErr = r.LoadScripts(ctx)
+	if IsNoScript(rep.Err) { // nothing applied: load the scripts and write again
+		if lerr := r.LoadScripts(ctx); lerr != nil {
+			rep.Err = lerr
+			return rep, skipped
 		}
-		return rep, nil
+		again := r.WriteFinishes(ctx, batch, nil)
+		rep.Skipped, rep.Err = again.Skipped, again.Err
 	}
-	own, cerr := parseClaimOwn(claim, cl.Val())
-	rep.Claimed, rep.ClaimErr = own.Claimed, cerr
-	return rep, own.Skipped
+	return rep, skipped
 }
 
 // CountUpTo is ZCOUNT queue -inf max: how many jobs have a score up to max.
 func (r *RDB) CountUpTo(ctx context.Context, queue string, max int64) (int64, error) {
-	ctx = r.with(ctx)
 	return r.c.ZCount(ctx, queue, "-inf", strconv.FormatInt(max, 10)).Result()
 }

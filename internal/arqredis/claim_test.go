@@ -2,6 +2,7 @@ package arqredis
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -105,5 +106,70 @@ func TestHeadReadsTheQueueHead(t *testing.T) {
 	rdb.Set(ctx, arqcompat.InProgressKey("free"), "1", time.Minute)
 	if h := head(); h.Claimable || h.FreeScore != 0 || !slices.Equal(h.Busy, []string{"running", "free"}) {
 		t.Fatalf("all running: %+v", h)
+	}
+}
+
+// A job that arq's Job.abort has re-scored to 1 but not yet added to
+// arq:abort is held, not claimed, while aborts are allowed; once the abort
+// request is there it is claimed as aborted; allowed by the caller (held
+// long enough: an abort that never completed) it is claimed to run. The
+// claim stores a token of its own in the in-progress key, where arq writes
+// "1", and reports it.
+func TestClaimHoldsAJobBeingAborted(t *testing.T) {
+	mr, rdb := testutil.Redis(t)
+	ctx := context.Background()
+	r := New(rdb, testutil.QuietLogger())
+	q := arqcompat.DefaultQueueName
+	for _, id := range []string{"aborting", "stalled"} {
+		rdb.Set(ctx, arqcompat.JobKey(id), "rec-"+id, 0)
+		rdb.ZAdd(ctx, q, redis.Z{Score: 1, Member: id})
+	}
+	claim := func(allow ...string) ClaimReply {
+		t.Helper()
+		rep, err := r.Claim(ctx, ClaimArgs{Queue: q, Now: time.Now(), ReadLimit: 100, Max: 10, InProgress: time.Minute, AllowAbort: true, Allow: allow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	if rep := claim(); len(rep.Jobs) != 0 || !slices.Equal(rep.Held, []string{"aborting", "stalled"}) {
+		t.Fatalf("claimed %+v, held %v; want none claimed, both held", rep.Jobs, rep.Held)
+	}
+	rdb.ZAdd(ctx, arqcompat.AbortJobsSS, redis.Z{Score: float64(arqcompat.TimestampMS(time.Now())), Member: "aborting"})
+	rep := claim()
+	if len(rep.Jobs) != 1 || rep.Jobs[0].ID != "aborting" || !rep.Jobs[0].Aborted || !slices.Equal(rep.Held, []string{"stalled"}) {
+		t.Fatalf("claimed %+v, held %v; want the aborted job claimed as aborted, the other held", rep.Jobs, rep.Held)
+	}
+	if v, _ := mr.Get(arqcompat.InProgressKey("aborting")); v == "1" || v != rep.Jobs[0].Token {
+		t.Errorf("in-progress key holds %q, the claim reported token %q", v, rep.Jobs[0].Token)
+	}
+	if rep := claim("stalled"); len(rep.Jobs) != 1 || rep.Jobs[0].ID != "stalled" || rep.Jobs[0].Aborted || len(rep.Held) != 0 {
+		t.Fatalf("claimed %+v, held %v; want the allowed job claimed to run", rep.Jobs, rep.Held)
+	}
+}
+
+// Jobs scored 0 are never claimed; a head made of 16 of them does not hide
+// the ready job behind them from an idle worker.
+func TestHeadSeesPastJobsScoredZero(t *testing.T) {
+	_, rdb := testutil.Redis(t)
+	ctx := context.Background()
+	r := New(rdb, testutil.QuietLogger())
+	now := time.Now()
+	nowMS := arqcompat.TimestampMS(now)
+	q := arqcompat.DefaultQueueName
+	for i := range 16 {
+		rdb.ZAdd(ctx, q, redis.Z{Score: 0, Member: fmt.Sprintf("zero-%02d", i)})
+	}
+	rdb.ZAdd(ctx, q, redis.Z{Score: float64(nowMS - 10), Member: "ready"}, redis.Z{Score: float64(nowMS + 700), Member: "deferred"})
+	h, err := r.Head(ctx, q, now, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.Claimable || h.FreeScore != nowMS-10 || h.NextDue != nowMS+700 {
+		t.Fatalf("16 jobs scored 0, then a ready one: %+v, want it claimable", h)
+	}
+	rdb.ZRem(ctx, q, "ready")
+	if h, err = r.Head(ctx, q, now, 16); err != nil || h.Claimable || h.NextDue != nowMS+700 {
+		t.Fatalf("16 jobs scored 0, then a deferred one: %+v %v, want nothing claimable, its due time", h, err)
 	}
 }

@@ -9,7 +9,7 @@
 //	arq                                   arqredis
 //	ArqRedis.enqueue_job                  RDB.EnqueueOne, RDB.Enqueue (script; a batch pipelined), RDB.EnqueueWatchMulti (arq's own WATCH/MULTI)
 //	Worker.start_jobs + run_job's start   RDB.Claim (claimScript), RDB.Head (the idle peek)
-//	Worker.finish_job, finish_failed_job  Finish, RDB.WriteFinishes (one MULTI for a batch, optionally ending with a claim)
+//	Worker.finish_job, finish_failed_job  Finish, RDB.WriteFinishes (one script for a batch, applied per job only while its claim token holds, in a MULTI optionally ending with a claim)
 //	run_job's "job_try > retry counter"   RDB.SetRetry
 //	Worker._cancel_aborted_jobs           RDB.AbortRequests, RDB.ForgetAborts
 //	Worker.record_health                  RDB.WriteHealth; Worker.close: RDB.DeleteHealth
@@ -29,5 +29,6 @@
 // Scripts are run with one NOSCRIPT strategy (runScript): EVALSHA, and on
 // NOSCRIPT, EVAL with the script's text (which caches it). A script queued inside a MULTI
 // or a pipeline cannot be retried there: its caller loads the script on
-// NOSCRIPT (LoadScripts) and the next call finds it.
+// NOSCRIPT (LoadScripts) and the next call finds it; WriteFinishes, whose
+// finishes then did not apply, writes them again at once.
 package arqredis

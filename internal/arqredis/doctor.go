@@ -20,7 +20,6 @@ import (
 // (readable by a user without CONFIG). An embedded or proxied server that
 // does not report it gives "".
 func (r *RDB) EvictionPolicy(ctx context.Context) (string, error) {
-	ctx = r.with(ctx)
 	info, err := r.c.Info(ctx, "memory").Result()
 	if err != nil {
 		return "", err
@@ -50,7 +49,6 @@ type ServerFacts struct {
 // ServerFacts reads INFO server, memory and persistence in one pipeline,
 // then CONFIG GET save.
 func (r *RDB) ServerFacts(ctx context.Context) (ServerFacts, error) {
-	ctx = r.with(ctx)
 	var server, mem, pers *redis.StringCmd
 	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		server = p.Info(ctx, "server")
@@ -92,7 +90,6 @@ func (r *RDB) ServerFacts(ctx context.Context) (ServerFacts, error) {
 // clock, time.Now) just before the command was sent and just after its
 // reply arrived.
 func (r *RDB) ServerTime(ctx context.Context, clock func() time.Time) (server, sent, received time.Time, err error) {
-	ctx = r.with(ctx)
 	sent = clock()
 	server, err = r.c.Time(ctx).Result()
 	received = clock()
@@ -110,7 +107,6 @@ type JobKeyIDs struct {
 // KeyCensus) and keeps every in-progress and retry id, and up to
 // resultLimit result ids.
 func (r *RDB) ScanJobKeys(ctx context.Context, resultLimit int) (JobKeyIDs, error) {
-	ctx = r.with(ctx)
 	var ids JobKeyIDs
 	iter := r.c.Scan(ctx, 0, "arq:[ir]*", censusScanCount).Iterator()
 	for iter.Next(ctx) {
@@ -143,7 +139,6 @@ type InProgressState struct {
 // arq:in-progress:<id>, EXISTS arq:job:<id> and ZSCORE <queue> <id> for
 // each of queues.
 func (r *RDB) InProgressStates(ctx context.Context, ids, queues []string) ([]InProgressState, error) {
-	ctx = r.with(ctx)
 	out := make([]InProgressState, len(ids))
 	for start := 0; start < len(ids); start += readBatch {
 		chunk := ids[start:min(start+readBatch, len(ids))]
@@ -186,7 +181,6 @@ func (r *RDB) InProgressStates(ctx context.Context, ids, queues []string) ([]InP
 // job ends; one left behind makes a later job with the same id start at a
 // later try.
 func (r *RDB) OrphanRetries(ctx context.Context, ids []string) ([]string, error) {
-	ctx = r.with(ctx)
 	var out []string
 	for start := 0; start < len(ids); start += readBatch {
 		chunk := ids[start:min(start+readBatch, len(ids))]

@@ -13,7 +13,6 @@ import (
 // NextDue is the score of the first job of queue due after now: ZRANGEBYSCORE
 // queue (now +inf WITHSCORES LIMIT 0 1. ok is false when there is none.
 func (r *RDB) NextDue(ctx context.Context, queue string, now time.Time) (score int64, ok bool, err error) {
-	ctx = r.with(ctx)
 	zs, err := r.c.ZRangeByScoreWithScores(ctx, queue, &redis.ZRangeBy{
 		Min: "(" + strconv.FormatInt(arqcompat.TimestampMS(now), 10), Max: "+inf", Count: 1}).Result()
 	if err != nil || len(zs) == 0 {
@@ -39,13 +38,30 @@ type HeadReply struct {
 
 // Head is what an idle worker needs to know after a wake-up, in one
 // command when nothing is ready (ZRANGE queue 0 k-1 WITHSCORES) and two
-// when something is (then MGET of the ready ids' in-progress keys).
+// when something is (then MGET of the ready ids' in-progress keys). Jobs
+// scored 0 are never claimed (as in arq); when all k first jobs are scored
+// 0, one more command reads the k first after them (ZRANGEBYSCORE queue (0
+// +inf), so that ready jobs behind many such jobs are seen.
 func (r *RDB) Head(ctx context.Context, queue string, now time.Time, k int) (HeadReply, error) {
-	ctx = r.with(ctx)
 	var h HeadReply
 	zs, err := r.c.ZRangeWithScores(ctx, queue, 0, int64(k-1)).Result()
 	if err != nil || len(zs) == 0 {
 		return h, err
+	}
+	full := len(zs) == k // jobs may lie beyond the window read
+	if full && zs[len(zs)-1].Score == 0 {
+		// the window ends with jobs scored 0: look past them
+		rest, err := r.c.ZRangeByScoreWithScores(ctx, queue, &redis.ZRangeBy{Min: "(0", Max: "+inf", Count: int64(k)}).Result()
+		if err != nil {
+			return h, err
+		}
+		var window []redis.Z
+		for _, z := range zs {
+			if z.Score < 0 { // below 0: claimable, as in arq
+				window = append(window, z)
+			}
+		}
+		zs, full = append(window, rest...), len(rest) == k
 	}
 	nowMS := arqcompat.TimestampMS(now)
 	var ids, keys []string
@@ -77,6 +93,6 @@ func (r *RDB) Head(ctx context.Context, queue string, now time.Time, k int) (Hea
 			h.FreeScore = scores[i] // scores ascend
 		}
 	}
-	h.Claimable = len(h.Busy) < len(keys) || len(zs) == k && h.NextDue == 0
+	h.Claimable = len(h.Busy) < len(keys) || full && h.NextDue == 0
 	return h, nil
 }

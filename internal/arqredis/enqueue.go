@@ -90,7 +90,6 @@ func enqueueCmd(ctx context.Context, j *Enqueue) *redis.Cmd {
 // build), and takes runScript's NOSCRIPT strategy: on NOSCRIPT (a fresh or
 // restarted Redis) the same command as EVAL with the script's text.
 func (r *RDB) EnqueueOne(ctx context.Context, j Enqueue) (bool, error) {
-	ctx = r.with(ctx)
 	cmd := enqueueCmd(ctx, &j)
 	if err := r.c.Process(ctx, cmd); IsNoScript(err) {
 		args := cmd.Args()
@@ -112,7 +111,7 @@ func (r *RDB) EnqueueOne(ctx context.Context, j Enqueue) (bool, error) {
 // loads it and re-runs only the jobs that got NOSCRIPT, which therefore
 // did not run.
 func (r *RDB) Enqueue(ctx context.Context, jobs []Enqueue) ([]bool, error) {
-	cmds, err := r.enqueueCmds(r.with(ctx), jobs)
+	cmds, err := r.enqueueCmds(ctx, jobs)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +130,7 @@ func (r *RDB) Enqueue(ctx context.Context, jobs []Enqueue) ([]bool, error) {
 // each job its own outcome in oks and errs (of len(jobs)), so that one
 // job's error is not another's.
 func (r *RDB) EnqueueEach(ctx context.Context, jobs []Enqueue, oks []bool, errs []error) {
-	cmds, err := r.enqueueCmds(r.with(ctx), jobs)
+	cmds, err := r.enqueueCmds(ctx, jobs)
 	for i, cmd := range cmds {
 		if err != nil && IsNoScript(cmd.Err()) { // it did not run
 			oks[i], errs[i] = false, err
@@ -185,7 +184,6 @@ func (r *RDB) enqueueCmds(ctx context.Context, jobs []Enqueue) ([]*redis.Cmd, er
 // serializes after the EXISTS check too). A taken id, or a lost race
 // (EXEC aborted), is ErrJobExists.
 func (r *RDB) EnqueueWatchMulti(ctx context.Context, jobID string, prepare func() (Enqueue, error)) (Enqueue, error) {
-	ctx = r.with(ctx)
 	jobKey := arqcompat.JobKey(jobID)
 	var j Enqueue
 	err := r.c.Watch(ctx, func(tx *redis.Tx) error {

@@ -3,6 +3,7 @@ package arqredis
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 	"github.com/goarq/goarq/internal/testutil"
 )
 
-// A batch of finish transactions written in one MULTI leaves Redis exactly
+// A batch of finish transactions written in one script leaves Redis exactly
 // as writing each job's finish_job or finish_failed_job alone does: the
 // same keys, values, TTLs and queue members, for every kind of outcome.
 func TestFinishBatchLeavesWhatEachFinishLeaves(t *testing.T) {
@@ -28,11 +29,14 @@ func TestFinishBatchLeavesWhatEachFinishLeaves(t *testing.T) {
 		{JobID: "cron", Queue: q, Done: true, Result: []byte("r4"), Keep: time.Hour, KeepInProgress: 60 * time.Second},
 		{JobID: "other", Queue: "arq:other", Done: true, Result: []byte("r5"), Keep: time.Hour},
 	}
+	for i := range batch {
+		batch[i].Token = "tok-" + batch[i].JobID
+	}
 	prepare := func(rdb *redis.Client) {
 		for _, f := range batch {
 			id := f.JobID
 			rdb.Set(ctx, arqcompat.JobKey(id), "job-"+id, time.Hour)
-			rdb.Set(ctx, arqcompat.InProgressKey(id), "1", time.Hour)
+			rdb.Set(ctx, arqcompat.InProgressKey(id), f.Token, time.Hour)
 			rdb.Set(ctx, arqcompat.RetryKey(id), "1", time.Hour)
 			rdb.ZAdd(ctx, f.Queue, redis.Z{Score: 1000, Member: id})
 			rdb.ZAdd(ctx, arqcompat.AbortJobsSS, redis.Z{Score: 1, Member: id})
@@ -65,19 +69,25 @@ func TestFinishBatchLeavesWhatEachFinishLeaves(t *testing.T) {
 			t.Fatal(rep.Err)
 		}
 	}
+	if err := New(rdbAll, testutil.QuietLogger()).LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
 	sent := &pipelineSizes{}
 	rdbAll.AddHook(sent)
 	if rep := New(rdbAll, testutil.QuietLogger()).WriteFinishes(ctx, batch, nil); rep.Err != nil {
 		t.Fatal(rep.Err)
 	}
 	if got, want := state(all), state(one); got != want {
-		t.Fatalf("one MULTI for the batch left\n%s\neach job's own finish left\n%s", got, want)
+		t.Fatalf("one script for the batch left\n%s\neach job's own finish left\n%s", got, want)
 	}
-	// MULTI and EXEC; the jobs' own writes: five result SETs, the retry's
-	// ZINCRBY and the cron job's PEXPIRE; then one DEL, one ZREM of
-	// arq:abort and one ZREM per queue (two): 13, where job by job it is 26
-	if len(sent.sizes) != 1 || sent.sizes[0] != 13 {
-		t.Errorf("transactions sent %v for the batch of %d jobs, want one of 13 commands", sent.sizes, len(batch))
+	for _, want := range []string{`arq:result:done="r1"`, `arq:in-progress:cron="1" ttl 1m0s`, "arq:queue retry 3500", `arq:result:other="r5"`} {
+		if !strings.Contains(state(all), want) {
+			t.Errorf("after the finishes, no %s in\n%s", want, state(all))
+		}
+	}
+	// MULTI, the finish script and EXEC, where job by job arq sends 26
+	if len(sent.sizes) != 1 || sent.sizes[0] != 3 {
+		t.Errorf("transactions sent %v for the batch of %d jobs, want one of 3 commands", sent.sizes, len(batch))
 	}
 }
 
@@ -92,5 +102,52 @@ func (h *pipelineSizes) ProcessPipelineHook(next redis.ProcessPipelineHook) redi
 			h.sizes = append(h.sizes, len(cmds))
 		}
 		return next(ctx, cmds)
+	}
+}
+
+// A finish applies once: sent again after its reply was lost it writes
+// nothing (no second ZINCRBY, no DEL of the next claim's in-progress key,
+// no DEL of a job enqueued again under the same id), and a finish whose
+// claim was taken over by another worker leaves that claim alone.
+func TestFinishAppliesOnlyWhileItsClaimHoldsTheKey(t *testing.T) {
+	ctx := context.Background()
+	q := arqcompat.DefaultQueueName
+	mr, rdb := testutil.Redis(t)
+	r := New(rdb, testutil.QuietLogger())
+	rdb.ZAdd(ctx, q, redis.Z{Score: 1000, Member: "retry"}, redis.Z{Score: 1000, Member: "noresult"}, redis.Z{Score: 1000, Member: "taken"})
+	for _, id := range []string{"retry", "noresult", "taken"} {
+		rdb.Set(ctx, arqcompat.JobKey(id), "job-"+id, time.Hour)
+		rdb.Set(ctx, arqcompat.InProgressKey(id), "mine-"+id, time.Hour)
+	}
+	batch := []Finish{
+		{JobID: "retry", Queue: q, Token: "mine-retry", IncrScore: 2500},
+		{JobID: "noresult", Queue: q, Token: "mine-noresult", Done: true},
+	}
+	rep := r.WriteFinishes(ctx, batch, nil)
+	if rep.Err != nil || len(rep.Skipped) != 0 {
+		t.Fatalf("first finish: %+v", rep)
+	}
+	// the reply was lost: meanwhile the retried job was claimed again by
+	// another worker, and a new job was enqueued under the finished id
+	rdb.Set(ctx, arqcompat.InProgressKey("retry"), "1", time.Hour)
+	rdb.Set(ctx, arqcompat.JobKey("noresult"), "new-job", time.Hour)
+	rdb.ZAdd(ctx, q, redis.Z{Score: 5000, Member: "noresult"})
+	// and the third job's claim lapsed and was taken by another worker
+	rdb.Set(ctx, arqcompat.InProgressKey("taken"), "theirs", time.Hour)
+	again := r.WriteFinishes(ctx, append(batch, Finish{JobID: "taken", Queue: q, Token: "mine-taken", Done: true, Result: []byte("x"), Keep: time.Hour}), nil)
+	if again.Err != nil || len(again.Skipped) != 3 {
+		t.Fatalf("repeated finish: %+v, want all three skipped", again)
+	}
+	if s, _ := mr.ZScore(q, "retry"); s != 3500 {
+		t.Errorf("retry scored %v, want 3500 (the defer applied once)", s)
+	}
+	if v, _ := mr.Get(arqcompat.InProgressKey("retry")); v != "1" {
+		t.Errorf("the next claim's in-progress key holds %q, want it untouched", v)
+	}
+	if v, _ := mr.Get(arqcompat.JobKey("noresult")); v != "new-job" {
+		t.Errorf("the job enqueued again under the same id holds %q, want it untouched", v)
+	}
+	if v, _ := mr.Get(arqcompat.InProgressKey("taken")); v != "theirs" || mr.Exists(arqcompat.ResultKey("taken")) {
+		t.Errorf("a finish whose claim was taken over wrote: in-progress %q, result %v", v, mr.Exists(arqcompat.ResultKey("taken")))
 	}
 }

@@ -33,7 +33,6 @@ type Census struct {
 // all) and counting the others. Its cost is one pass over the keyspace on
 // the server and a transfer of the matching key names.
 func (r *RDB) KeyCensus(ctx context.Context, maxResults int) (Census, error) {
-	ctx = r.with(ctx)
 	var c Census
 	iter := r.c.Scan(ctx, 0, "arq:[ir]*", censusScanCount).Iterator()
 	for iter.Next(ctx) {
@@ -71,7 +70,6 @@ type QueueHead struct {
 // once and has no age) and ZSCORE queue id for each of ids
 // (the in-progress ids of a census, to tell which belong to this queue).
 func (r *RDB) QueueHead(ctx context.Context, queue string, nowMS int64, headLen int, ids []string) (QueueHead, error) {
-	ctx = r.with(ctx)
 	var zc, zn *redis.IntCmd
 	var head *redis.ZSliceCmd
 	scores := make([]*redis.FloatCmd, len(ids))
@@ -107,7 +105,6 @@ type PageEntry struct {
 // arq:job:<id> and EXISTS arq:in-progress:<id>, readBatch entries each.
 // ZRANGE by rank costs O(log N + M).
 func (r *RDB) QueuePage(ctx context.Context, queue string, start, stop int64) ([]PageEntry, error) {
-	ctx = r.with(ctx)
 	zs, err := r.c.ZRangeWithScores(ctx, queue, start, stop).Result()
 	if err != nil || len(zs) == 0 {
 		return nil, err
@@ -155,7 +152,6 @@ type JobKeys struct {
 // JobKeys reads arq:job:<id>, arq:result:<id>, the queue score,
 // arq:in-progress:<id>, the id's score in arq:abort and arq:retry:<id>.
 func (r *RDB) JobKeys(ctx context.Context, queue, jobID string) (JobKeys, error) {
-	ctx = r.with(ctx)
 	var job, res, retry *redis.StringCmd
 	var score, abort *redis.FloatCmd
 	var inProg *redis.IntCmd
@@ -191,7 +187,6 @@ func (r *RDB) JobKeys(ctx context.Context, queue, jobID string) (JobKeys, error)
 // aborts drops entries older than AbortJobMaxAge on every poll, so an old
 // entry means no such worker is running.
 func (r *RDB) OldestAbortRequest(ctx context.Context) (ms int64, ok bool, err error) {
-	ctx = r.with(ctx)
 	zs, err := r.c.ZRangeWithScores(ctx, arqcompat.AbortJobsSS, 0, 0).Result()
 	if err != nil || len(zs) == 0 {
 		return 0, false, err
@@ -202,7 +197,6 @@ func (r *RDB) OldestAbortRequest(ctx context.Context) (ms int64, ok bool, err er
 // DeleteResult deletes arq:result:<id> (python-arq/arq#229); deleted is
 // false when there was none.
 func (r *RDB) DeleteResult(ctx context.Context, jobID string) (deleted bool, err error) {
-	ctx = r.with(ctx)
 	n, err := r.c.Del(ctx, arqcompat.ResultKey(jobID)).Result()
 	return n > 0, err
 }

@@ -2,11 +2,12 @@ package arqredis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
@@ -30,59 +31,33 @@ const (
 )
 
 // RDB runs arq's command sequences on a go-redis client. It is safe for
-// concurrent use and holds no state of its own.
+// concurrent use. Its one state is the source of claim tokens: a random
+// id and a count of claims.
 type RDB struct {
-	c   redis.UniversalClient
-	log *slog.Logger
+	c      redis.UniversalClient
+	log    *slog.Logger
+	id     string
+	claims atomic.Uint64
 }
 
-// New wraps a go-redis client. What go-redis itself logs while running
-// this RDB's commands (a failed dial, a pool message) goes to log, or to
-// slog.Default() when log is nil.
+// tokenPrefix is the prefix of the tokens of one claim: the RDB's random
+// id and the claim's number. The claim scripts append each job's rank.
+func (r *RDB) tokenPrefix() string {
+	return r.id + ":" + strconv.FormatUint(r.claims.Add(1), 36) + ":"
+}
+
+// New wraps a go-redis client. log gets the RDB's own log lines (a
+// Watcher's, unless its options name another logger), slog.Default()
+// when nil. go-redis's own lines (a failed dial, a pool message) go to the
+// logger the program set with redis.SetLogger, as for any go-redis client:
+// go-redis has one logger per process, which a library must not take over.
 func New(c redis.UniversalClient, log *slog.Logger) *RDB {
-	routeGoRedisLogs(log)
-	return &RDB{c: c, log: log}
-}
-
-// go-redis has one process-wide logger, which prints to stderr. goarq
-// replaces it, once, with one that sends each line to the logger of the
-// RDB whose command it concerns, found in the command's context. go-redis
-// dials new connections and does other pool work on contexts of its own,
-// so a line without one goes to the logger of the RDB made last (in a
-// process with one worker or client, its logger), else to slog.Default().
-var (
-	routeOnce  sync.Once
-	lastLogger atomic.Pointer[slog.Logger]
-)
-
-func routeGoRedisLogs(log *slog.Logger) {
-	routeOnce.Do(func() { redis.SetLogger(goRedisLogs{}) })
-	if log != nil {
-		lastLogger.Store(log)
+	if log == nil {
+		log = slog.Default()
 	}
-}
-
-type logKey struct{}
-
-type goRedisLogs struct{}
-
-func (goRedisLogs) Printf(ctx context.Context, format string, v ...any) {
-	l, _ := ctx.Value(logKey{}).(*slog.Logger)
-	if l == nil {
-		l = lastLogger.Load()
-	}
-	if l == nil {
-		l = slog.Default()
-	}
-	l.WarnContext(ctx, "redis: "+strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
-}
-
-// with is ctx carrying r's logger for go-redis's own log lines.
-func (r *RDB) with(ctx context.Context) context.Context {
-	if r.log == nil {
-		return ctx
-	}
-	return context.WithValue(ctx, logKey{}, r.log)
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return &RDB{c: c, log: log, id: hex.EncodeToString(b[:])}
 }
 
 // Client is the wrapped go-redis client.
@@ -108,8 +83,7 @@ func IsNoScript(err error) bool { return err != nil && redis.HasErrorPrefix(err,
 // LoadScripts loads every script of this package, for a caller whose
 // pipelined EVALSHA got NOSCRIPT.
 func (r *RDB) LoadScripts(ctx context.Context) error {
-	ctx = r.with(ctx)
-	for _, s := range []*redis.Script{enqueueScript, claimScript, claimOwnScript} {
+	for _, s := range []*redis.Script{enqueueScript, claimScript, claimOwnScript, finishScript} {
 		if err := s.Load(ctx, r.c).Err(); err != nil {
 			return err
 		}
@@ -138,14 +112,4 @@ func Transient(err error) bool {
 		}
 	}
 	return false
-}
-
-// firstErr is the first error among cmds.
-func firstErr(cmds []redis.Cmder) error {
-	for _, c := range cmds {
-		if err := c.Err(); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -43,7 +43,6 @@ func (st JobState) Status(nowMS int64) string {
 
 // JobState reads a job's state as arq's Job.status does.
 func (r *RDB) JobState(ctx context.Context, queue, jobID string) (JobState, error) {
-	ctx = r.with(ctx)
 	var res, inProg *redis.IntCmd
 	var score *redis.FloatCmd
 	cmds, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -66,7 +65,6 @@ func (r *RDB) JobState(ctx context.Context, queue, jobID string) (JobState, erro
 // result key, ZSCORE the queue. result is nil when there is none yet;
 // queued is false when the job is not in the queue either.
 func (r *RDB) PollResult(ctx context.Context, queue, jobID string) (result []byte, queued bool, err error) {
-	ctx = r.with(ctx)
 	var get *redis.StringCmd
 	var score *redis.FloatCmd
 	cmds, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -113,19 +111,16 @@ func getBytes(ctx context.Context, c redis.UniversalClient, key string) ([]byte,
 
 // GetResult reads arq:result:<id> (Job.result_info); ErrNotFound when absent.
 func (r *RDB) GetResult(ctx context.Context, jobID string) ([]byte, error) {
-	ctx = r.with(ctx)
 	return getBytes(ctx, r.c, arqcompat.ResultKey(jobID))
 }
 
 // GetJob reads arq:job:<id> (Job.info); ErrNotFound when absent.
 func (r *RDB) GetJob(ctx context.Context, jobID string) ([]byte, error) {
-	ctx = r.with(ctx)
 	return getBytes(ctx, r.c, arqcompat.JobKey(jobID))
 }
 
 // Score is ZSCORE queue id; ok is false when the job is not in the queue.
 func (r *RDB) Score(ctx context.Context, queue, jobID string) (score int64, ok bool, err error) {
-	ctx = r.with(ctx)
 	s, err := r.c.ZScore(ctx, queue, jobID).Result()
 	if IsNil(err) {
 		return 0, false, nil
@@ -133,22 +128,22 @@ func (r *RDB) Score(ctx context.Context, queue, jobID string) (score int64, ok b
 	return int64(s), err == nil, err
 }
 
-// RequestAbort is arq's Job.abort before it waits: a deferred job is
-// re-scored to 1 in one MULTI (ZREM, ZADD 1) so a worker picks it up at
-// once, then the id is added to arq:abort scored now.
+// RequestAbort is arq's Job.abort before it waits: the id is added to
+// arq:abort scored now and a deferred job is re-scored to 1 (ZREM, ZADD 1)
+// so a worker picks it up at once. arq sends the re-score first and the
+// abort request in a second round trip; here both go in one MULTI, so no
+// worker can claim the re-scored job before the request is there (it then
+// claims it as aborted, arq's "aborted before start").
 func (r *RDB) RequestAbort(ctx context.Context, queue, jobID string, now time.Time, rescore bool) error {
-	ctx = r.with(ctx)
-	if rescore {
-		_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAdd(ctx, arqcompat.AbortJobsSS, redis.Z{Score: float64(arqcompat.TimestampMS(now)), Member: jobID})
+		if rescore {
 			p.ZRem(ctx, queue, jobID)
 			p.ZAdd(ctx, queue, redis.Z{Score: 1, Member: jobID})
-			return nil
-		})
-		if err != nil {
-			return err
 		}
-	}
-	return r.c.ZAdd(ctx, arqcompat.AbortJobsSS, redis.Z{Score: float64(arqcompat.TimestampMS(now)), Member: jobID}).Err()
+		return nil
+	})
+	return err
 }
 
 // Record is a stored job or result record read by a listing; Data is nil
@@ -161,7 +156,6 @@ type Record struct {
 
 // Results reads the result records of ids with MGET, readBatch at a time.
 func (r *RDB) Results(ctx context.Context, ids []string) ([]Record, error) {
-	ctx = r.with(ctx)
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = arqcompat.ResultKey(id)
@@ -179,7 +173,6 @@ func (r *RDB) Results(ctx context.Context, ids []string) ([]Record, error) {
 
 // mget reads keys with MGET, readBatch at a time; a missing key reads nil.
 func (r *RDB) mget(ctx context.Context, keys []string) ([][]byte, error) {
-	ctx = r.with(ctx)
 	out := make([][]byte, 0, len(keys))
 	for start := 0; start < len(keys); start += readBatch {
 		vals, err := r.c.MGet(ctx, keys[start:min(start+readBatch, len(keys))]...).Result()
@@ -200,7 +193,6 @@ func (r *RDB) mget(ctx context.Context, keys []string) ([][]byte, error) {
 // ReadHealth reads a health-check key (arq --check); ok is false when it
 // is absent.
 func (r *RDB) ReadHealth(ctx context.Context, key string) (line string, ok bool, err error) {
-	ctx = r.with(ctx)
 	v, err := r.c.Get(ctx, key).Result()
 	if IsNil(err) {
 		return "", false, nil

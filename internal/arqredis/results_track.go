@@ -60,7 +60,6 @@ func (r *RDB) WatchResults(ctx context.Context, o ResultWatchOptions) (*Watcher,
 // over many results holds one page at a time. A key may be reported twice
 // (SCAN's guarantee is at least once for keys present throughout).
 func (r *RDB) ScanResultPages(ctx context.Context, fn func(ids []string) error) error {
-	ctx = r.with(ctx)
 	var cursor uint64
 	for {
 		keys, next, err := r.c.Scan(ctx, cursor, arqcompat.ResultKeyPrefix+"*", readBatch).Result()

@@ -72,9 +72,8 @@ type Watcher struct {
 // Watcher that keeps trying to arm in the background (with err nil), so a
 // worker started while Redis is down gets push wake-ups once it is up.
 func (r *RDB) Watch(ctx context.Context, o WatchOptions) (*Watcher, error) {
-	ctx = r.with(ctx)
 	if o.Logger == nil {
-		o.Logger = slog.Default()
+		o.Logger = r.log
 	}
 	if o.PingInterval <= 0 {
 		o.PingInterval = 5 * time.Second

@@ -15,13 +15,11 @@ func WorkerKey(queue, workerID string) string { return WorkerKeyPrefix + queue +
 
 // WriteWorker writes a worker's record: SET key record PX ttl.
 func (r *RDB) WriteWorker(ctx context.Context, key string, record []byte, ttl time.Duration) error {
-	ctx = r.with(ctx)
 	return r.c.Set(ctx, key, record, ttl).Err()
 }
 
 // DeleteWorker removes a worker's record, as a worker does on a clean stop.
 func (r *RDB) DeleteWorker(ctx context.Context, key string) error {
-	ctx = r.with(ctx)
 	return r.c.Del(ctx, key).Err()
 }
 
@@ -29,7 +27,6 @@ func (r *RDB) DeleteWorker(ctx context.Context, key string) error {
 // goarq:worker:<queue>:*, then MGET. A record that expired between the two
 // is left out.
 func (r *RDB) Workers(ctx context.Context, queue string) ([][]byte, error) {
-	ctx = r.with(ctx)
 	prefix := WorkerKeyPrefix + queue + ":"
 	var keys []string
 	iter := r.c.Scan(ctx, 0, globEscape(prefix)+"*", readBatch).Iterator()

@@ -76,6 +76,7 @@ func main() {
 	onlyOwn := flag.Bool("only-own-functions", false, "claim only jobs of registered functions (Settings.OnlyOwnFunctions)")
 	limits := flag.String("max-concurrency", "", "per-function limits, NAME=N,... (worker.WithMaxConcurrency)")
 	dumpContract := flag.String("dump-contract", "", "write the worker's contract (worker.Contract) to this file (- for stdout) and exit, without connecting")
+	directURL := flag.String("direct-redis", "", "Redis URL for the tracked function's own bookkeeping (default: --redis)")
 	flag.Parse()
 
 	log := slog.New(worker.NewArqLogHandler(os.Stderr, slog.LevelInfo))
@@ -130,7 +131,18 @@ func main() {
 	// a 0 given on the command line is arq's literal 0, as in a WorkerSettings
 	keep := literal(*keepResult)
 	timeout, tries, healthEvery := literal(*jobTimeout), literal(*maxTries), literal(*health)
-	funcs, err := selectFunctions(append(functions(rdb), valueFunctions()...), *only, *limits)
+	direct := rdb
+	if *directURL != "" {
+		ds, err := client.ParseDSN(*directURL)
+		if err == nil {
+			direct, err = client.Connect(ctx, ds, log)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	funcs, err := selectFunctions(append(functions(rdb, direct), valueFunctions()...), *only, *limits)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -207,7 +219,7 @@ func selectFunctions(all []worker.Function, only, limits string) ([]worker.Funct
 	return out, nil
 }
 
-func functions(rdb redis.UniversalClient) []worker.Function {
+func functions(rdb, direct redis.UniversalClient) []worker.Function {
 	return []worker.Function{
 		worker.Func("noop", func(ctx context.Context) {}),
 		worker.Func("add", func(ctx context.Context, a, b any) (any, error) { return pyAdd(a, b) }, worker.WithParams("a", "b")),
@@ -272,6 +284,39 @@ func functions(rdb redis.UniversalClient) []worker.Function {
 		worker.Func("label", func(ctx context.Context, a address) string {
 			return fmt.Sprintf("%s, %s %s", a.Street, a.ZipCode, a.City)
 		}, worker.WithParams("address")),
+		// tracked counts what a fault test checks: runs that start while
+		// another run of the same job is still going (<key>:overlaps),
+		// successful runs per job (<key>:ok:<id>), and for a job retried
+		// once with defer_seconds (none when negative), when its first run ended (<key>:end:<id>,
+		// ms) and the score its next run got (<key>:score:<id>). Its
+		// own commands go to Redis directly (--direct-redis), not through
+		// a proxy in front of the worker.
+		worker.Func("tracked", func(ctx context.Context, key string, deferSeconds, seconds float64) (int64, error) {
+			j, _ := worker.JobFromContext(ctx)
+			running := key + ":running:" + j.ID
+			if ok, err := direct.SetNX(ctx, running, 1, time.Minute).Result(); err != nil {
+				return 0, err
+			} else if !ok {
+				direct.Incr(ctx, key+":overlaps")
+			}
+			select {
+			case <-time.After(time.Duration(seconds * float64(time.Second))):
+			case <-ctx.Done():
+				direct.Del(ctx, running)
+				return 0, ctx.Err()
+			}
+			direct.Del(ctx, running)
+			// the first run to end retries (not try 1: a claim whose reply
+			// was lost counted a try)
+			if deferSeconds >= 0 && direct.SetNX(ctx, key+":end:"+j.ID, time.Now().UnixMilli(), time.Hour).Val() {
+				return 0, worker.Retry(time.Duration(deferSeconds * float64(time.Second)))
+			}
+			if deferSeconds >= 0 {
+				direct.Set(ctx, key+":score:"+j.ID, j.Score, time.Hour)
+			}
+			direct.Incr(ctx, key+":ok:"+j.ID)
+			return int64(j.Try), nil
+		}, worker.WithParams("key", "defer_seconds", "seconds")),
 		worker.Func("work", func(ctx context.Context, key string, seconds float64) (int64, error) {
 			n, err := rdb.Incr(ctx, key).Result()
 			if err != nil {
@@ -334,7 +379,7 @@ func pyAdd(a, b any) (any, error) {
 // dumpWorkerContract writes the contract of the fixture's functions (the
 // selection --functions makes) and exits; it connects to nothing.
 func dumpWorkerContract(path, queue string, ser arqcompat.Serializer, only, cronCount string) int {
-	funcs, err := selectFunctions(append(functions(nil), valueFunctions()...), only, "")
+	funcs, err := selectFunctions(append(functions(nil, nil), valueFunctions()...), only, "")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
