@@ -66,6 +66,74 @@ type unpickler struct {
 	marks []int
 	memo  []any
 	memoM map[uint64]any // sparse indexes, rare
+
+	// Chunks the raw containers and their items are cut from (see
+	// take): one allocation for many, which for a typical record is most
+	// of what decoding allocates.
+	dicts   pool[rawDict]
+	lists   pool[rawList]
+	sets    pool[rawSet]
+	calls   pool[pyCall]
+	classes pool[pyClass]
+	anys    []any
+	items   []Item
+}
+
+// pool is a chunk of values for take, and the length of the next chunk.
+type pool[T any] struct {
+	free []T
+	next int
+}
+
+// chunkLen is the most values a chunk holds: few enough that a value a
+// handler keeps alive keeps little else alive with it.
+const chunkLen = 32
+
+// room is how many more opcodes the payload can hold from here on, plus
+// one: every raw container takes an opcode of at least one byte, so a
+// chunk of room values never exceeds what the payload can make.
+func (u *unpickler) room() int { return len(u.data) - u.pos + 1 }
+
+// take returns a zero T cut from p's chunk. A new chunk is twice as long
+// as the last, from 2 up to chunkLen values, so that a small payload
+// allocates little more than it uses, and never more than limit, the
+// most values the payload can still make (u.room() for raw containers).
+func take[T any](p *pool[T], limit int) *T {
+	if len(p.free) == 0 {
+		p.next = min(max(2*p.next, 2), chunkLen)
+		p.free = make([]T, max(min(p.next, limit), 1))
+	}
+	v := &p.free[0]
+	p.free = p.free[1:]
+	return v
+}
+
+// anySlice returns an empty slice with room for n values, cut from a
+// chunk when n is small. Its capacity is exactly n, so that appending to
+// it never writes into the chunk.
+func (u *unpickler) anySlice(n int) []any {
+	if n > chunkLen/2 {
+		return make([]any, 0, n)
+	}
+	if len(u.anys) < n {
+		u.anys = make([]any, min(2*chunkLen, max(n, u.room())))
+	}
+	s := u.anys[:0:n]
+	u.anys = u.anys[n:]
+	return s
+}
+
+// itemSlice is anySlice for dict items.
+func (u *unpickler) itemSlice(n int) []Item {
+	if n > chunkLen {
+		return make([]Item, 0, n)
+	}
+	if len(u.items) < n {
+		u.items = make([]Item, min(chunkLen, max(n, u.room())))
+	}
+	s := u.items[:0:n]
+	u.items = u.items[n:]
+	return s
 }
 
 func (u *unpickler) errf(f string, a ...any) error {
@@ -161,7 +229,7 @@ func (u *unpickler) popMark() ([]any, error) {
 	}
 	m := u.marks[len(u.marks)-1]
 	u.marks = u.marks[:len(u.marks)-1]
-	items := append([]any(nil), u.stack[m:]...)
+	items := append(u.anySlice(len(u.stack)-m), u.stack[m:]...)
 	u.stack = u.stack[:m]
 	return items, nil
 }
@@ -403,7 +471,7 @@ func (u *unpickler) load() (any, error) {
 			if len(u.stack) < n || (len(u.marks) > 0 && len(u.stack)-n < u.marks[len(u.marks)-1]) {
 				return nil, u.errf("stack underflow")
 			}
-			t := append(Tuple{}, u.stack[len(u.stack)-n:]...)
+			t := Tuple(append(u.anySlice(n), u.stack[len(u.stack)-n:]...))
 			u.stack = u.stack[:len(u.stack)-n]
 			u.push(t)
 		case 't':
@@ -412,21 +480,23 @@ func (u *unpickler) load() (any, error) {
 				u.push(Tuple(items))
 			}
 		case ']':
-			u.push(&rawList{})
+			u.push(take(&u.lists, u.room()))
 		case 'l':
 			var items []any
 			if items, err = u.popMark(); err == nil {
-				u.push(&rawList{items: items})
+				l := take(&u.lists, u.room())
+				l.items = items
+				u.push(l)
 			}
 		case '}':
-			u.push(&rawDict{})
+			u.push(take(&u.dicts, u.room()))
 		case 'd':
 			var items []any
 			if items, err = u.popMark(); err == nil {
 				err = u.dictFrom(items)
 			}
 		case 0x8f:
-			u.push(&rawSet{})
+			u.push(take(&u.sets, u.room()))
 		case 0x91:
 			var items []any
 			if items, err = u.popMark(); err == nil {
@@ -462,6 +532,9 @@ func (u *unpickler) load() (any, error) {
 					s, ok := t.(*rawSet)
 					if !ok {
 						return nil, u.errf("ADDITEMS on a %T", t)
+					}
+					if s.items == nil {
+						s.items = u.anySlice(len(items))
 					}
 					s.items = append(s.items, items...)
 				}
@@ -645,7 +718,7 @@ func (u *unpickler) cold(op byte) (done bool, v any, err error) {
 						if !ok {
 							return fail(u.errf("NEWOBJ_EX kwargs must be a dict"))
 						}
-						u.stack[len(u.stack)-1].(*pyCall).kwargs = d
+						u.stack[len(u.stack)-1].(*pyCall).extra().kwargs = d
 					}
 				}
 			}
@@ -697,7 +770,9 @@ func (u *unpickler) global(module, name string) *pyClass {
 	if m, ok := py2Modules[module]; ok {
 		module = m
 	}
-	return &pyClass{Global{module, name}}
+	c := take(&u.classes, u.room())
+	c.g = Global{module, name}
+	return c
 }
 
 func (u *unpickler) call(callable, args any, newobj bool) error {
@@ -715,11 +790,15 @@ func (u *unpickler) call(callable, args any, newobj bool) error {
 		owner, ok1 := t[0].(*pyClass)
 		attr, ok2 := t[1].(string)
 		if ok1 && ok2 && len(owner.g.Name)+len(attr) < 256 {
-			u.push(&pyClass{Global{owner.g.Module, owner.g.Name + "." + attr}})
+			c := take(&u.classes, u.room())
+			c.g = Global{owner.g.Module, owner.g.Name + "." + attr}
+			u.push(c)
 			return nil
 		}
 	}
-	u.push(&pyCall{cls: cls.g, args: t, newobj: newobj})
+	p := take(&u.calls, u.room())
+	p.cls, p.args, p.newobj = cls.g, t, newobj
+	u.push(p)
 	return nil
 }
 
@@ -727,7 +806,8 @@ func (u *unpickler) dictFrom(items []any) error {
 	if len(items)%2 != 0 {
 		return u.errf("odd number of dict items")
 	}
-	d := &rawDict{items: make([]Item, 0, len(items)/2)}
+	d := take(&u.dicts, u.room())
+	d.items = u.itemSlice(len(items) / 2)
 	for i := 0; i < len(items); i += 2 {
 		d.items = append(d.items, Item{items[i], items[i+1]})
 	}
@@ -742,9 +822,13 @@ func (u *unpickler) appendTo(items []any) error {
 	}
 	switch x := t.(type) {
 	case *rawList:
+		if x.items == nil {
+			x.items = u.anySlice(len(items))
+		}
 		x.items = append(x.items, items...)
 	case *pyCall:
-		x.listItems = append(x.listItems, items...)
+		m := x.extra()
+		m.listItems = append(m.listItems, items...)
 	default:
 		return u.errf("APPEND to a %T", t)
 	}
@@ -760,14 +844,19 @@ func (u *unpickler) setItems(items []any) error {
 		return err
 	}
 	if d, ok := t.(*rawDict); ok {
-		d.items = slices.Grow(d.items, len(items)/2)
+		if d.items == nil {
+			d.items = u.itemSlice(len(items) / 2)
+		} else {
+			d.items = slices.Grow(d.items, len(items)/2)
+		}
 	}
 	for i := 0; i < len(items); i += 2 {
 		switch x := t.(type) {
 		case *rawDict:
 			x.items = append(x.items, Item{items[i], items[i+1]})
 		case *pyCall:
-			x.dictItems = append(x.dictItems, Item{items[i], items[i+1]})
+			m := x.extra()
+			m.dictItems = append(m.dictItems, Item{items[i], items[i+1]})
 		default:
 			return u.errf("SETITEM on a %T", t)
 		}

@@ -21,19 +21,34 @@ type pyClass struct{ g Global }
 // pyCall records a REDUCE or NEWOBJ of a pyClass and what pickle applied
 // to the instance afterwards: list items, dict items and BUILD's state.
 type pyCall struct {
-	cls       Global
-	args      []any
-	kwargs    *rawDict
-	newobj    bool
-	state     any
-	hasState  bool
-	listItems []any
-	dictItems []Item
+	cls      Global
+	args     []any
+	state    any
+	more     *pyCallMore // rare: kwargs, list or dict items
+	newobj   bool
+	hasState bool
 	// shared: a memo fetch or DUP refers to the call again (see rawList)
 	shared bool
-	// obj is the Object the call becomes when it is not shared: one
-	// allocation for both
-	obj Object
+	// done and value: a shared call of scalar arguments only (an enum
+	// member) converts once; every reference gets that value (reusable)
+	done  bool
+	value any
+}
+
+// pyCallMore is what NEWOBJ_EX, APPENDS and SETITEMS add to a call, which
+// the instances arq's records hold seldom have.
+type pyCallMore struct {
+	kwargs    *rawDict
+	listItems []any
+	dictItems []Item
+}
+
+// extra returns p.more, made on first use.
+func (p *pyCall) extra() *pyCallMore {
+	if p.more == nil {
+		p.more = &pyCallMore{}
+	}
+	return p.more
 }
 
 // Python 2 names that protocol 0-2 pickles written by Python 3 still use.
@@ -267,11 +282,63 @@ func (c *budget) conv(v any, depth int) (any, error) {
 	}
 }
 
+// scalar reports whether conv returns v as it is, a value nothing in the
+// model changes in place.
+func scalar(v any) bool {
+	switch v.(type) {
+	case nil, bool, string, float64, int64:
+		return true
+	}
+	return false
+}
+
 func (c *budget) convCall(p *pyCall, depth int) (any, error) {
-	args, err := c.convSlice(p.args, depth)
-	if err != nil {
+	simple := p.more == nil && !p.hasState
+	for _, a := range p.args {
+		simple = simple && scalar(a)
+	}
+	if simple && p.done { // another reference to a converted call: counted again, not built again
+		for range p.args {
+			if err := c.enter(depth + 1); err != nil {
+				return nil, err
+			}
+		}
+		return p.value, nil
+	}
+	var args []any
+	var err error
+	if simple { // scalars convert to themselves: no copy
+		for range p.args {
+			if err := c.enter(depth + 1); err != nil {
+				return nil, err
+			}
+		}
+		args = p.args
+	} else if args, err = c.convSlice(p.args, depth); err != nil {
 		return nil, err
 	}
+	v, err := c.convCallArgs(p, args, depth)
+	if err == nil && simple && p.shared && reusable(v) {
+		p.done, p.value = true, v
+	}
+	return v, err
+}
+
+// reusable reports whether every reference to a call may get the same
+// value: an instance made of scalars only (an enum member, as Python's
+// own members are singletons), or a value type that nothing counted
+// against the expansion limit to build. Bytes, sets and dicts are built
+// again for each reference.
+func reusable(v any) bool {
+	switch v.(type) {
+	case *Object, time.Time, NaiveDateTime, Date, TimeOfDay, time.Duration, Decimal, UUID:
+		return true
+	}
+	return false
+}
+
+func (c *budget) convCallArgs(p *pyCall, args []any, depth int) (any, error) {
+	var err error
 	var state any
 	if p.hasState {
 		if state, err = c.conv(p.state, depth+1); err != nil {
@@ -279,24 +346,26 @@ func (c *budget) convCall(p *pyCall, depth int) (any, error) {
 		}
 	}
 	var listItems []any
-	if p.listItems != nil {
-		if listItems, err = c.convSlice(p.listItems, depth); err != nil {
-			return nil, err
-		}
-	}
 	var dictItems *Dict
-	if p.dictItems != nil {
-		if dictItems, err = c.convDict(p.dictItems, depth); err != nil {
-			return nil, err
-		}
-	}
 	var kwargs *Dict
-	if p.kwargs != nil {
-		v, err := c.conv(p.kwargs, depth+1)
-		if err != nil {
-			return nil, err
+	if m := p.more; m != nil {
+		if m.listItems != nil {
+			if listItems, err = c.convSlice(m.listItems, depth); err != nil {
+				return nil, err
+			}
 		}
-		kwargs = v.(*Dict)
+		if m.dictItems != nil {
+			if dictItems, err = c.convDict(m.dictItems, depth); err != nil {
+				return nil, err
+			}
+		}
+		if m.kwargs != nil {
+			v, err := c.conv(m.kwargs, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			kwargs = v.(*Dict)
+		}
 	}
 	if p.cls == (Global{"collections", "OrderedDict"}) && len(args) == 0 && listItems == nil {
 		if dictItems == nil {
@@ -326,13 +395,10 @@ func (c *budget) convCall(p *pyCall, depth int) (any, error) {
 	if !p.newobj && isExceptionClass(p.cls) && listItems == nil && dictItems == nil {
 		return &Exception{Class: p.cls, Args: Tuple(args), State: state}, nil
 	}
-	o := Object{Class: p.cls, Args: Tuple(args), NewObj: p.newobj, Kwargs: kwargs, State: state, HasState: p.hasState,
+	o := take(&c.objects, c.lim.MaxItems)
+	*o = Object{Class: p.cls, Args: Tuple(args), NewObj: p.newobj, Kwargs: kwargs, State: state, HasState: p.hasState,
 		ListItems: listItems, DictItems: dictItems}
-	if !p.shared {
-		p.obj = o
-		return &p.obj, nil
-	}
-	return &o, nil
+	return o, nil
 }
 
 // dedupeStrings is dedupe for a few str members, without a map; ok is
