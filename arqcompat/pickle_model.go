@@ -62,7 +62,7 @@ func pickleUnmarshal(data []byte, lim Limits) (any, error) {
 	if len(data) > lim.MaxBytes {
 		return nil, overLimit("pickle", "payload of %d bytes is over the %d-byte limit", len(data), lim.MaxBytes)
 	}
-	u := &unpickler{data: data, stack: make([]any, 0, 16), marks: make([]int, 0, 8), memo: make([]any, 0, min(max(len(data)/8, 8), 4096))}
+	u := &unpickler{data: data, stack: make([]any, 0, min(max(len(data)/16, 16), 128)), marks: make([]int, 0, 8), memo: make([]any, 0, min(max(len(data)/8, 8), 4096))}
 	raw, err := u.load()
 	if err != nil {
 		return nil, err
