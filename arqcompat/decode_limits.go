@@ -86,6 +86,7 @@ type budget struct {
 	items    int
 	expanded int // bytes hashed for keys and copied, against maxExpansion
 	objects  pool[Object]
+	box      boxes
 }
 
 // expand counts n bytes that decoding hashes or copies.

@@ -77,6 +77,7 @@ type unpickler struct {
 	classes pool[pyClass]
 	anys    []any
 	items   []Item
+	box     boxes
 }
 
 // pool is a chunk of values for take, and the length of the next chunk.
@@ -426,17 +427,17 @@ func (u *unpickler) load() (any, error) {
 		case 'J':
 			var n uint64
 			if n, err = u.uint(4); err == nil {
-				u.push(int64(int32(uint32(n))))
+				u.push(u.box.int(int64(int32(uint32(n))), u.room()))
 			}
 		case 'K', 'M':
 			var n uint64
 			if n, err = u.uint(lengthWidth(op)); err == nil {
-				u.push(int64(n))
+				u.push(u.box.int(int64(n), u.room()))
 			}
 		case 'G':
 			var b []byte
 			if b, err = u.read(8); err == nil {
-				u.push(math.Float64frombits(binary.BigEndian.Uint64(b)))
+				u.push(u.box.float(math.Float64frombits(binary.BigEndian.Uint64(b)), u.room()))
 			}
 		case 'X', 0x8c, 0x8d: // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8
 			width := lengthWidth(op)
@@ -447,7 +448,7 @@ func (u *unpickler) load() (any, error) {
 					if !utf8.Valid(b) { // CPython: UnicodeDecodeError
 						return nil, u.errf("str of %d bytes is not valid UTF-8", len(b))
 					}
-					u.push(u.str(b))
+					u.push(u.box.str(u.str(b), u.room()))
 				}
 			}
 		case 'B', 'C', 0x8e, 0x96: // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
@@ -473,11 +474,11 @@ func (u *unpickler) load() (any, error) {
 			}
 			t := Tuple(append(u.anySlice(n), u.stack[len(u.stack)-n:]...))
 			u.stack = u.stack[:len(u.stack)-n]
-			u.push(t)
+			u.push(u.box.tuple(t, u.room()))
 		case 't':
 			var items []any
 			if items, err = u.popMark(); err == nil {
-				u.push(Tuple(items))
+				u.push(u.box.tuple(Tuple(items), u.room()))
 			}
 		case ']':
 			u.push(take(&u.lists, u.room()))

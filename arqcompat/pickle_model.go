@@ -230,7 +230,10 @@ func (c *budget) conv(v any, depth int) (any, error) {
 		return x, nil
 	case Tuple:
 		items, err := c.convSlice(x, depth)
-		return Tuple(items), err
+		if err != nil {
+			return nil, err
+		}
+		return c.box.tuple(Tuple(items), c.lim.MaxItems), nil
 	case *rawList:
 		if !x.shared {
 			if err := c.convInPlace(x.items, depth); err != nil {
@@ -239,7 +242,7 @@ func (c *budget) conv(v any, depth int) (any, error) {
 			if x.items == nil {
 				return []any{}, nil
 			}
-			return x.items, nil
+			return c.box.list(x.items, c.lim.MaxItems), nil
 		}
 		items, err := c.convSlice(x.items, depth)
 		if items == nil && err == nil {
@@ -264,8 +267,10 @@ func (c *budget) conv(v any, depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		conv, err = c.dedupe(conv)
-		return Set(conv), err
+		if conv, err = c.dedupe(conv); err != nil {
+			return nil, err
+		}
+		return c.box.set(Set(conv), c.lim.MaxItems), nil
 	case FrozenSet:
 		conv, err := c.convSlice(x, depth)
 		if err != nil {
