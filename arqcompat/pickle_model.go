@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -62,13 +63,51 @@ func pickleUnmarshal(data []byte, lim Limits) (any, error) {
 	if len(data) > lim.MaxBytes {
 		return nil, overLimit("pickle", "payload of %d bytes is over the %d-byte limit", len(data), lim.MaxBytes)
 	}
-	u := &unpickler{data: data, stack: make([]any, 0, min(max(len(data)/16, 16), 128)), marks: make([]int, 0, 8), memo: make([]any, 0, min(max(len(data)/8, 8), 4096))}
+	sc := scratches.Get().(*scratch)
+	u := &unpickler{data: data, stack: sc.stack, marks: sc.marks, memo: sc.memo}
+	if u.stack == nil {
+		u.stack, u.marks = make([]any, 0, min(max(len(data)/16, 16), 128)), make([]int, 0, 8)
+	}
+	if u.memo == nil {
+		u.memo = make([]any, 0, min(max(len(data)/8, 8), 4096))
+	}
 	raw, err := u.load()
+	sc.keep(u)
+	scratches.Put(sc)
 	if err != nil {
 		return nil, err
 	}
 	c := &budget{format: "pickle", lim: lim}
 	return c.conv(raw, 0)
+}
+
+// scratch is the stack, marks and memo of an unpickler, which no decoded
+// value refers to: they are reused by the next decode, emptied, instead of
+// being garbage after every job. Those that grew past scratchMax values
+// are dropped, so that one big payload does not keep its memory.
+type scratch struct {
+	stack []any
+	marks []int
+	memo  []any
+}
+
+const scratchMax = 4096
+
+// scratches is a cache of free scratch space, as fmt and encoding/json
+// keep theirs: it holds no state a caller can observe.
+var scratches = sync.Pool{New: func() any { return new(scratch) }}
+
+// keep takes u's stack, marks and memo back, emptied.
+func (s *scratch) keep(u *unpickler) {
+	*s = scratch{}
+	if cap(u.stack) <= scratchMax && cap(u.marks) <= scratchMax {
+		clear(u.stack[:cap(u.stack)])
+		s.stack, s.marks = u.stack[:0], u.marks[:0]
+	}
+	if cap(u.memo) <= scratchMax {
+		clear(u.memo[:cap(u.memo)])
+		s.memo = u.memo[:0]
+	}
 }
 
 func (c *budget) convSlice(items []any, depth int) ([]any, error) {
