@@ -2,7 +2,9 @@ package arqcompat_test
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/goarq/goarq/arqcompat"
@@ -78,6 +80,55 @@ func BenchmarkDecodeBenchOrder(b *testing.B) {
 	for b.Loop() {
 		if _, err := arqcompat.DecodeJob(ser, data); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// Decoding reuses its scratch space and boxes values in chunks: a value
+// decoded earlier stays as it was while other payloads decode after it and
+// alongside it.
+func TestDecodedValuesOutliveLaterDecodes(t *testing.T) {
+	files, _ := filepath.Glob("testdata/python/*.p4.pkl")
+	files = append(files, "testdata/python/bench_order.job.pkl")
+	var payloads [][]byte
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payloads = append(payloads, data)
+	}
+	decode := func(p []byte) (any, string) {
+		v, err := arqcompat.Unpickle(p)
+		if err != nil {
+			return err, err.Error()
+		}
+		return v, arqcompat.Repr(v) // read at once, before the next decode
+	}
+	first := make([]any, len(payloads))
+	snapshot := make([]string, len(payloads))
+	for i, p := range payloads {
+		first[i], snapshot[i] = decode(p)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				for i, p := range payloads {
+					if _, got := decode(p); got != snapshot[i] {
+						t.Errorf("%s decodes to %s, then %s", files[i], snapshot[i], got)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i, v := range first {
+		if got := arqcompat.Repr(v); got != snapshot[i] {
+			t.Errorf("%s: the value decoded first changed from %s to %s", files[i], snapshot[i], got)
 		}
 	}
 }

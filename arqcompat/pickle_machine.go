@@ -71,10 +71,10 @@ type unpickler struct {
 	// take): one allocation for many, which for a typical record is most
 	// of what decoding allocates.
 	dicts   pool[rawDict]
-	lists   pool[rawList]
-	sets    pool[rawSet]
-	calls   pool[pyCall]
-	classes pool[pyClass]
+	lists   reuse[rawList]
+	sets    reuse[rawSet]
+	calls   reuse[pyCall]
+	classes reuse[pyClass]
 	anys    []any
 	items   []Item
 	box     boxes
@@ -107,6 +107,46 @@ func take[T any](p *pool[T], limit int) *T {
 	v := &p.free[0]
 	p.free = p.free[1:]
 	return v
+}
+
+// reuse is a pool whose chunks are kept after a decode, to be handed out
+// again by the next one (see scratch): for the raw values no decoded
+// value refers to (calls, classes, lists and sets, whose items it takes).
+type reuse[T any] struct {
+	chunks [][]T
+	c, i   int // the chunk and the index in it of the next value
+}
+
+// take is the take function for a reuse.
+func (r *reuse[T]) take(limit int) *T {
+	for r.c < len(r.chunks) {
+		if ch := r.chunks[r.c]; r.i < len(ch) {
+			r.i++
+			return &ch[r.i-1]
+		}
+		r.c, r.i = r.c+1, 0
+	}
+	n := 2
+	if k := len(r.chunks); k > 0 {
+		n = min(2*len(r.chunks[k-1]), chunkLen)
+	}
+	r.chunks = append(r.chunks, make([]T, max(min(n, limit), 1)))
+	r.c, r.i = len(r.chunks)-1, 1
+	return &r.chunks[r.c][0]
+}
+
+// reset zeroes the values handed out, for the next decode. It reports
+// whether the chunks are worth keeping: at most scratchMax values.
+func (r *reuse[T]) reset() bool {
+	total := 0
+	for k, ch := range r.chunks {
+		total += len(ch)
+		if k <= r.c {
+			clear(ch)
+		}
+	}
+	r.c, r.i = 0, 0
+	return total <= scratchMax
 }
 
 // anySlice returns an empty slice with room for n values, cut from a
@@ -481,11 +521,11 @@ func (u *unpickler) load() (any, error) {
 				u.push(u.box.tuple(Tuple(items), u.room()))
 			}
 		case ']':
-			u.push(take(&u.lists, u.room()))
+			u.push(u.lists.take(u.room()))
 		case 'l':
 			var items []any
 			if items, err = u.popMark(); err == nil {
-				l := take(&u.lists, u.room())
+				l := u.lists.take(u.room())
 				l.items = items
 				u.push(l)
 			}
@@ -497,7 +537,7 @@ func (u *unpickler) load() (any, error) {
 				err = u.dictFrom(items)
 			}
 		case 0x8f:
-			u.push(take(&u.sets, u.room()))
+			u.push(u.sets.take(u.room()))
 		case 0x91:
 			var items []any
 			if items, err = u.popMark(); err == nil {
@@ -771,7 +811,7 @@ func (u *unpickler) global(module, name string) *pyClass {
 	if m, ok := py2Modules[module]; ok {
 		module = m
 	}
-	c := take(&u.classes, u.room())
+	c := u.classes.take(u.room())
 	c.g = Global{module, name}
 	return c
 }
@@ -791,13 +831,13 @@ func (u *unpickler) call(callable, args any, newobj bool) error {
 		owner, ok1 := t[0].(*pyClass)
 		attr, ok2 := t[1].(string)
 		if ok1 && ok2 && len(owner.g.Name)+len(attr) < 256 {
-			c := take(&u.classes, u.room())
+			c := u.classes.take(u.room())
 			c.g = Global{owner.g.Module, owner.g.Name + "." + attr}
 			u.push(c)
 			return nil
 		}
 	}
-	p := take(&u.calls, u.room())
+	p := u.calls.take(u.room())
 	p.cls, p.args, p.newobj = cls.g, t, newobj
 	u.push(p)
 	return nil

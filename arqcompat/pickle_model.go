@@ -64,7 +64,8 @@ func pickleUnmarshal(data []byte, lim Limits) (any, error) {
 		return nil, overLimit("pickle", "payload of %d bytes is over the %d-byte limit", len(data), lim.MaxBytes)
 	}
 	sc := scratches.Get().(*scratch)
-	u := &unpickler{data: data, stack: sc.stack, marks: sc.marks, memo: sc.memo}
+	u := &unpickler{data: data, stack: sc.stack, marks: sc.marks, memo: sc.memo,
+		calls: sc.calls, classes: sc.classes, lists: sc.lists, sets: sc.sets}
 	if u.stack == nil {
 		u.stack, u.marks = make([]any, 0, min(max(len(data)/16, 16), 128)), make([]int, 0, 8)
 	}
@@ -72,23 +73,29 @@ func pickleUnmarshal(data []byte, lim Limits) (any, error) {
 		u.memo = make([]any, 0, min(max(len(data)/8, 8), 4096))
 	}
 	raw, err := u.load()
-	sc.keep(u)
-	scratches.Put(sc)
-	if err != nil {
-		return nil, err
+	var v any
+	if err == nil {
+		c := &budget{format: "pickle", lim: lim}
+		v, err = c.conv(raw, 0)
 	}
-	c := &budget{format: "pickle", lim: lim}
-	return c.conv(raw, 0)
+	sc.keep(u) // raw is garbage now: nothing in v refers to what keep takes back
+	scratches.Put(sc)
+	return v, err
 }
 
-// scratch is the stack, marks and memo of an unpickler, which no decoded
-// value refers to: they are reused by the next decode, emptied, instead of
-// being garbage after every job. Those that grew past scratchMax values
-// are dropped, so that one big payload does not keep its memory.
+// scratch is what of an unpickler no decoded value refers to: its stack,
+// marks and memo, and the chunks of its calls, classes, lists and sets.
+// They are reused by the next decode, emptied, instead of being garbage
+// after every job. Those that grew past scratchMax values are dropped, so
+// that one big payload does not keep its memory.
 type scratch struct {
-	stack []any
-	marks []int
-	memo  []any
+	stack   []any
+	marks   []int
+	memo    []any
+	calls   reuse[pyCall]
+	classes reuse[pyClass]
+	lists   reuse[rawList]
+	sets    reuse[rawSet]
 }
 
 const scratchMax = 4096
@@ -107,6 +114,18 @@ func (s *scratch) keep(u *unpickler) {
 	if cap(u.memo) <= scratchMax {
 		clear(u.memo[:cap(u.memo)])
 		s.memo = u.memo[:0]
+	}
+	if u.calls.reset() {
+		s.calls = u.calls
+	}
+	if u.classes.reset() {
+		s.classes = u.classes
+	}
+	if u.lists.reset() {
+		s.lists = u.lists
+	}
+	if u.sets.reset() {
+		s.sets = u.sets
 	}
 }
 
