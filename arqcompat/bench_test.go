@@ -132,3 +132,19 @@ func TestDecodedValuesOutliveLaterDecodes(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecodeSmallJob is the decode of a small record
+// (serialize_job('echo', (1, 'a'), {'k': 2.5})), what a drain decodes.
+func BenchmarkDecodeSmallJob(b *testing.B) {
+	ser := arqcompat.PickleSerializer(arqcompat.Limits{})
+	data, err := os.ReadFile("testdata/python/record.job.pkl")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := arqcompat.DecodeJob(ser, data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

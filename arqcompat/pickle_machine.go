@@ -78,6 +78,8 @@ type unpickler struct {
 	anys    []any
 	items   []Item
 	box     boxes
+	// the lengths of the last chunks of anys and items
+	anysNext, itemsNext int
 }
 
 // pool is a chunk of values for take, and the length of the next chunk.
@@ -157,7 +159,8 @@ func (u *unpickler) anySlice(n int) []any {
 		return make([]any, 0, n)
 	}
 	if len(u.anys) < n {
-		u.anys = make([]any, min(2*chunkLen, max(n, u.room())))
+		u.anysNext = min(max(2*u.anysNext, 8), 2*chunkLen)
+		u.anys = make([]any, max(n, min(u.anysNext, u.room())))
 	}
 	s := u.anys[:0:n]
 	u.anys = u.anys[n:]
@@ -169,8 +172,9 @@ func (u *unpickler) itemSlice(n int) []Item {
 	if n > chunkLen {
 		return make([]Item, 0, n)
 	}
-	if len(u.items) < n {
-		u.items = make([]Item, min(chunkLen, max(n, u.room())))
+	if len(u.items) < n { // an item takes two opcodes at least
+		u.itemsNext = min(max(2*u.itemsNext, 8), chunkLen)
+		u.items = make([]Item, max(n, min(u.itemsNext, u.room()/2)))
 	}
 	s := u.items[:0:n]
 	u.items = u.items[n:]
