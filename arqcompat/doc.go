@@ -67,6 +67,7 @@
 // box.go), so that a job record costs a few dozen allocations rather than
 // hundreds: a decoded value a program keeps keeps its chunk alive, and
 // decoded values are meant to be read, not changed in place (a Tuple, like
-// Python's, never is). An enum member that a pickle refers to several
-// times decodes to one *Object, as Python's members are singletons.
+// Python's, never is). An instance of scalars only that a pickle refers to
+// several times (an enum member, which Python keeps as a singleton)
+// decodes to one *Object.
 package arqcompat
