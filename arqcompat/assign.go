@@ -138,6 +138,9 @@ func assign(rv reflect.Value, src any, depth int, lax bool) error {
 		return &AssignError{Path: path, Want: rv.Type().String(), Expected: pyTypeFor(rv.Type()), Got: pyTypeName(src), Msg: msg}
 	}
 	t := rv.Type()
+	if assignScalar(rv, t, src) {
+		return nil
+	}
 	if src != nil && reflect.TypeOf(src) == t {
 		rv.Set(reflect.ValueOf(src))
 		return nil
@@ -396,6 +399,43 @@ func assign(rv reflect.Value, src any, depth int, lax bool) error {
 		}
 	}
 	return fail("")
+}
+
+// assignScalar is assign's fast path for the values most fields hold: a
+// str, an int, a float or a bool into a Go type of that kind, which
+// assign would store the same way. It reports whether it stored src;
+// everything else (a time.Duration, an int out of range, an object) is
+// left to assign.
+func assignScalar(rv reflect.Value, t reflect.Type, src any) bool {
+	switch x := src.(type) {
+	case string:
+		if t.Kind() == reflect.String {
+			rv.SetString(x)
+			return true
+		}
+	case int64:
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			if t != typeDuration && !rv.OverflowInt(x) {
+				rv.SetInt(x)
+				return true
+			}
+		case reflect.Float32, reflect.Float64:
+			rv.SetFloat(float64(x))
+			return true
+		}
+	case float64:
+		if k := t.Kind(); k == reflect.Float32 || k == reflect.Float64 {
+			rv.SetFloat(x)
+			return true
+		}
+	case bool:
+		if t.Kind() == reflect.Bool {
+			rv.SetBool(x)
+			return true
+		}
+	}
+	return false
 }
 
 // withPath puts the place of a nested value in front of its error's path.

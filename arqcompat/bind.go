@@ -184,7 +184,8 @@ func enumValue(o *Object) (any, bool) {
 func assignStruct(rv reflect.Value, src any, depth int) (bool, error) {
 	const path = ""
 	t := rv.Type()
-	fields := structFields(t)
+	info := infoOf(t)
+	fields := info.fields
 	var named *Dict
 	var positional []any
 	isObject := false
@@ -200,14 +201,13 @@ func assignStruct(rv reflect.Value, src any, depth int) (bool, error) {
 		// fields set, the others being Python's defaults; an instance holds
 		// them all
 		isObject = !isValidatorCall(x.Class.Name)
-		if i := infoOf(t).fieldsSet; i >= 0 {
+		if i := info.fieldsSet; i >= 0 {
 			if set, ok := fieldsSetOf(x); ok {
 				rv.Field(i).Set(reflect.ValueOf(set))
 			}
 		}
 	case []any, Tuple: // a NamedTuple as JSON and msgpack carry it
-		cls, ok := mappedClass(t)
-		if !ok || cls.Kind != NamedTuple {
+		if !info.mapped || info.cls.Kind != NamedTuple {
 			return false, nil
 		}
 		positional, _ = sequence(src)
@@ -226,8 +226,9 @@ func assignStruct(rv reflect.Value, src any, depth int) (bool, error) {
 		}
 		return true, nil
 	}
+	at := 0
 	for _, f := range fields {
-		v, present := named.getStr(f.name)
+		v, i, present := named.getStrNear(f.name, at)
 		if !present {
 			if isObject && !f.omitEmpty {
 				return true, &AssignError{Path: path, Want: t.String(), Expected: pyTypeFor(t), Got: pyTypeName(src),
@@ -235,6 +236,7 @@ func assignStruct(rv reflect.Value, src any, depth int) (bool, error) {
 			}
 			continue
 		}
+		at = i + 1
 		if err := assign(rv.Field(f.index), v, depth+1, true); err != nil {
 			return true, withPath(err, f.place)
 		}

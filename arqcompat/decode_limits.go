@@ -85,6 +85,8 @@ type budget struct {
 	lim      Limits
 	items    int
 	expanded int // bytes hashed for keys and copied, against maxExpansion
+	objects  pool[Object]
+	box      boxes
 }
 
 // expand counts n bytes that decoding hashes or copies.

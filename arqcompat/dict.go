@@ -147,6 +147,34 @@ func (d *Dict) getStr(key string) (any, bool) {
 	return d.Get(key)
 }
 
+// getStrNear is getStr that looks at items[i] first, and also returns
+// where key is: binding a struct asks for its fields in its own order,
+// which is usually the dict's (a model's __dict__), so that the next
+// field is most often right after the last one found.
+func (d *Dict) getStrNear(key string, i int) (any, int, bool) {
+	if d == nil {
+		return nil, 0, false
+	}
+	if i >= 0 && i < len(d.items) {
+		if k, ok := d.items[i].Key.(string); ok && k == key { // keys are distinct: this is the one
+			return d.items[i].Value, i, true
+		}
+	}
+	if d.index != nil {
+		j, ok := d.index[key]
+		if !ok {
+			return nil, 0, false
+		}
+		return d.items[j].Value, j, true
+	}
+	for j, it := range d.items {
+		if k, ok := it.Key.(string); ok && k == key {
+			return it.Value, j, true
+		}
+	}
+	return nil, 0, false
+}
+
 // Get returns the value for key.
 func (d *Dict) Get(key any) (any, bool) {
 	if d == nil || len(d.items) == 0 {

@@ -62,4 +62,12 @@
 //
 // JSON and msgpack carry only the types json.dumps and msgpack.packb carry:
 // a tuple arrives as a list, and a value they refuse is an *EncodeError.
+//
+// The pickle decoder allocates its values in chunks of up to 32 (see
+// box.go), so that a job record costs a few dozen allocations rather than
+// hundreds: a decoded value a program keeps keeps its chunk alive, and
+// decoded values are meant to be read, not changed in place (a Tuple, like
+// Python's, never is). An instance of scalars only that a pickle refers to
+// several times (an enum member, which Python keeps as a singleton)
+// decodes to one *Object.
 package arqcompat

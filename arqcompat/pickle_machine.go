@@ -66,6 +66,119 @@ type unpickler struct {
 	marks []int
 	memo  []any
 	memoM map[uint64]any // sparse indexes, rare
+
+	// Chunks the raw containers and their items are cut from (see
+	// take): one allocation for many, which for a typical record is most
+	// of what decoding allocates.
+	dicts   pool[rawDict]
+	lists   reuse[rawList]
+	sets    reuse[rawSet]
+	calls   reuse[pyCall]
+	classes reuse[pyClass]
+	anys    []any
+	items   []Item
+	box     boxes
+	// the lengths of the last chunks of anys and items
+	anysNext, itemsNext int
+}
+
+// pool is a chunk of values for take, and the length of the next chunk.
+type pool[T any] struct {
+	free []T
+	next int
+}
+
+// chunkLen is the most values a chunk holds: few enough that a value a
+// handler keeps alive keeps little else alive with it.
+const chunkLen = 32
+
+// room is how many more opcodes the payload can hold from here on, plus
+// one: every raw container takes an opcode of at least one byte, so a
+// chunk of room values never exceeds what the payload can make.
+func (u *unpickler) room() int { return len(u.data) - u.pos + 1 }
+
+// take returns a zero T cut from p's chunk. A new chunk is twice as long
+// as the last, from 2 up to chunkLen values, so that a small payload
+// allocates little more than it uses, and never more than limit, the
+// most values the payload can still make (u.room() for raw containers).
+func take[T any](p *pool[T], limit int) *T {
+	if len(p.free) == 0 {
+		p.next = min(max(2*p.next, 2), chunkLen)
+		p.free = make([]T, max(min(p.next, limit), 1))
+	}
+	v := &p.free[0]
+	p.free = p.free[1:]
+	return v
+}
+
+// reuse is a pool whose chunks are kept after a decode, to be handed out
+// again by the next one (see scratch): for the raw values no decoded
+// value refers to (calls, classes, lists and sets, whose items it takes).
+type reuse[T any] struct {
+	chunks [][]T
+	c, i   int // the chunk and the index in it of the next value
+}
+
+// take is the take function for a reuse.
+func (r *reuse[T]) take(limit int) *T {
+	for r.c < len(r.chunks) {
+		if ch := r.chunks[r.c]; r.i < len(ch) {
+			r.i++
+			return &ch[r.i-1]
+		}
+		r.c, r.i = r.c+1, 0
+	}
+	n := 2
+	if k := len(r.chunks); k > 0 {
+		n = min(2*len(r.chunks[k-1]), chunkLen)
+	}
+	r.chunks = append(r.chunks, make([]T, max(min(n, limit), 1)))
+	r.c, r.i = len(r.chunks)-1, 1
+	return &r.chunks[r.c][0]
+}
+
+// reset zeroes the values handed out, for the next decode. It reports
+// whether the chunks are worth keeping: at most scratchMax values.
+func (r *reuse[T]) reset() bool {
+	total := 0
+	for k, ch := range r.chunks {
+		total += len(ch)
+		if k <= r.c {
+			clear(ch)
+		}
+	}
+	r.c, r.i = 0, 0
+	return total <= scratchMax
+}
+
+// anySlice returns an empty slice with room for n values, cut from a
+// chunk when n is small. Its capacity is exactly n, so that appending to
+// it never writes into the chunk.
+func (u *unpickler) anySlice(n int) []any {
+	if n > chunkLen/2 {
+		return make([]any, 0, n)
+	}
+	if len(u.anys) < n {
+		u.anysNext = min(max(2*u.anysNext, 8), 2*chunkLen)
+		u.anys = make([]any, max(n, min(u.anysNext, u.room())))
+	}
+	s := u.anys[:0:n]
+	u.anys = u.anys[n:]
+	return s
+}
+
+// itemSlice is anySlice for dict items.
+func (u *unpickler) itemSlice(n int) []Item {
+	if n > chunkLen {
+		return make([]Item, 0, n)
+	}
+	if len(u.items) < n { // an item takes two opcodes at least
+		u.itemsNext = min(max(2*u.itemsNext, 8), chunkLen)
+		u.items = make([]Item, max(n, min(u.itemsNext, u.room()/2)))
+	}
+	s := u.items[:0:n]
+	u.items = u.items[n:]
+	return s
 }
 
 func (u *unpickler) errf(f string, a ...any) error {
@@ -161,7 +274,7 @@ func (u *unpickler) popMark() ([]any, error) {
 	}
 	m := u.marks[len(u.marks)-1]
 	u.marks = u.marks[:len(u.marks)-1]
-	items := append([]any(nil), u.stack[m:]...)
+	items := append(u.anySlice(len(u.stack)-m), u.stack[m:]...)
 	u.stack = u.stack[:m]
 	return items, nil
 }
@@ -358,17 +471,17 @@ func (u *unpickler) load() (any, error) {
 		case 'J':
 			var n uint64
 			if n, err = u.uint(4); err == nil {
-				u.push(int64(int32(uint32(n))))
+				u.push(u.box.int(int64(int32(uint32(n))), u.room()))
 			}
 		case 'K', 'M':
 			var n uint64
 			if n, err = u.uint(lengthWidth(op)); err == nil {
-				u.push(int64(n))
+				u.push(u.box.int(int64(n), u.room()))
 			}
 		case 'G':
 			var b []byte
 			if b, err = u.read(8); err == nil {
-				u.push(math.Float64frombits(binary.BigEndian.Uint64(b)))
+				u.push(u.box.float(math.Float64frombits(binary.BigEndian.Uint64(b)), u.room()))
 			}
 		case 'X', 0x8c, 0x8d: // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8
 			width := lengthWidth(op)
@@ -379,7 +492,7 @@ func (u *unpickler) load() (any, error) {
 					if !utf8.Valid(b) { // CPython: UnicodeDecodeError
 						return nil, u.errf("str of %d bytes is not valid UTF-8", len(b))
 					}
-					u.push(u.str(b))
+					u.push(u.box.str(u.str(b), u.room()))
 				}
 			}
 		case 'B', 'C', 0x8e, 0x96: // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
@@ -403,30 +516,32 @@ func (u *unpickler) load() (any, error) {
 			if len(u.stack) < n || (len(u.marks) > 0 && len(u.stack)-n < u.marks[len(u.marks)-1]) {
 				return nil, u.errf("stack underflow")
 			}
-			t := append(Tuple{}, u.stack[len(u.stack)-n:]...)
+			t := Tuple(append(u.anySlice(n), u.stack[len(u.stack)-n:]...))
 			u.stack = u.stack[:len(u.stack)-n]
-			u.push(t)
+			u.push(u.box.tuple(t, u.room()))
 		case 't':
 			var items []any
 			if items, err = u.popMark(); err == nil {
-				u.push(Tuple(items))
+				u.push(u.box.tuple(Tuple(items), u.room()))
 			}
 		case ']':
-			u.push(&rawList{})
+			u.push(u.lists.take(u.room()))
 		case 'l':
 			var items []any
 			if items, err = u.popMark(); err == nil {
-				u.push(&rawList{items: items})
+				l := u.lists.take(u.room())
+				l.items = items
+				u.push(l)
 			}
 		case '}':
-			u.push(&rawDict{})
+			u.push(take(&u.dicts, u.room()))
 		case 'd':
 			var items []any
 			if items, err = u.popMark(); err == nil {
 				err = u.dictFrom(items)
 			}
 		case 0x8f:
-			u.push(&rawSet{})
+			u.push(u.sets.take(u.room()))
 		case 0x91:
 			var items []any
 			if items, err = u.popMark(); err == nil {
@@ -462,6 +577,9 @@ func (u *unpickler) load() (any, error) {
 					s, ok := t.(*rawSet)
 					if !ok {
 						return nil, u.errf("ADDITEMS on a %T", t)
+					}
+					if s.items == nil {
+						s.items = u.anySlice(len(items))
 					}
 					s.items = append(s.items, items...)
 				}
@@ -645,7 +763,7 @@ func (u *unpickler) cold(op byte) (done bool, v any, err error) {
 						if !ok {
 							return fail(u.errf("NEWOBJ_EX kwargs must be a dict"))
 						}
-						u.stack[len(u.stack)-1].(*pyCall).kwargs = d
+						u.stack[len(u.stack)-1].(*pyCall).extra().kwargs = d
 					}
 				}
 			}
@@ -697,7 +815,9 @@ func (u *unpickler) global(module, name string) *pyClass {
 	if m, ok := py2Modules[module]; ok {
 		module = m
 	}
-	return &pyClass{Global{module, name}}
+	c := u.classes.take(u.room())
+	c.g = Global{module, name}
+	return c
 }
 
 func (u *unpickler) call(callable, args any, newobj bool) error {
@@ -715,11 +835,15 @@ func (u *unpickler) call(callable, args any, newobj bool) error {
 		owner, ok1 := t[0].(*pyClass)
 		attr, ok2 := t[1].(string)
 		if ok1 && ok2 && len(owner.g.Name)+len(attr) < 256 {
-			u.push(&pyClass{Global{owner.g.Module, owner.g.Name + "." + attr}})
+			c := u.classes.take(u.room())
+			c.g = Global{owner.g.Module, owner.g.Name + "." + attr}
+			u.push(c)
 			return nil
 		}
 	}
-	u.push(&pyCall{cls: cls.g, args: t, newobj: newobj})
+	p := u.calls.take(u.room())
+	p.cls, p.args, p.newobj = cls.g, t, newobj
+	u.push(p)
 	return nil
 }
 
@@ -727,7 +851,8 @@ func (u *unpickler) dictFrom(items []any) error {
 	if len(items)%2 != 0 {
 		return u.errf("odd number of dict items")
 	}
-	d := &rawDict{items: make([]Item, 0, len(items)/2)}
+	d := take(&u.dicts, u.room())
+	d.items = u.itemSlice(len(items) / 2)
 	for i := 0; i < len(items); i += 2 {
 		d.items = append(d.items, Item{items[i], items[i+1]})
 	}
@@ -742,9 +867,13 @@ func (u *unpickler) appendTo(items []any) error {
 	}
 	switch x := t.(type) {
 	case *rawList:
+		if x.items == nil {
+			x.items = u.anySlice(len(items))
+		}
 		x.items = append(x.items, items...)
 	case *pyCall:
-		x.listItems = append(x.listItems, items...)
+		m := x.extra()
+		m.listItems = append(m.listItems, items...)
 	default:
 		return u.errf("APPEND to a %T", t)
 	}
@@ -760,14 +889,19 @@ func (u *unpickler) setItems(items []any) error {
 		return err
 	}
 	if d, ok := t.(*rawDict); ok {
-		d.items = slices.Grow(d.items, len(items)/2)
+		if d.items == nil {
+			d.items = u.itemSlice(len(items) / 2)
+		} else {
+			d.items = slices.Grow(d.items, len(items)/2)
+		}
 	}
 	for i := 0; i < len(items); i += 2 {
 		switch x := t.(type) {
 		case *rawDict:
 			x.items = append(x.items, Item{items[i], items[i+1]})
 		case *pyCall:
-			x.dictItems = append(x.dictItems, Item{items[i], items[i+1]})
+			m := x.extra()
+			m.dictItems = append(m.dictItems, Item{items[i], items[i+1]})
 		default:
 			return u.errf("SETITEM on a %T", t)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -21,19 +22,34 @@ type pyClass struct{ g Global }
 // pyCall records a REDUCE or NEWOBJ of a pyClass and what pickle applied
 // to the instance afterwards: list items, dict items and BUILD's state.
 type pyCall struct {
-	cls       Global
-	args      []any
-	kwargs    *rawDict
-	newobj    bool
-	state     any
-	hasState  bool
-	listItems []any
-	dictItems []Item
+	cls      Global
+	args     []any
+	state    any
+	more     *pyCallMore // rare: kwargs, list or dict items
+	newobj   bool
+	hasState bool
 	// shared: a memo fetch or DUP refers to the call again (see rawList)
 	shared bool
-	// obj is the Object the call becomes when it is not shared: one
-	// allocation for both
-	obj Object
+	// done and value: a shared call of scalar arguments only (an enum
+	// member) converts once; every reference gets that value (reusable)
+	done  bool
+	value any
+}
+
+// pyCallMore is what NEWOBJ_EX, APPENDS and SETITEMS add to a call, which
+// the instances arq's records hold seldom have.
+type pyCallMore struct {
+	kwargs    *rawDict
+	listItems []any
+	dictItems []Item
+}
+
+// extra returns p.more, made on first use.
+func (p *pyCall) extra() *pyCallMore {
+	if p.more == nil {
+		p.more = &pyCallMore{}
+	}
+	return p.more
 }
 
 // Python 2 names that protocol 0-2 pickles written by Python 3 still use.
@@ -47,13 +63,70 @@ func pickleUnmarshal(data []byte, lim Limits) (any, error) {
 	if len(data) > lim.MaxBytes {
 		return nil, overLimit("pickle", "payload of %d bytes is over the %d-byte limit", len(data), lim.MaxBytes)
 	}
-	u := &unpickler{data: data, stack: make([]any, 0, 16), marks: make([]int, 0, 8), memo: make([]any, 0, min(max(len(data)/8, 8), 4096))}
-	raw, err := u.load()
-	if err != nil {
-		return nil, err
+	sc := scratches.Get().(*scratch)
+	u := &unpickler{data: data, stack: sc.stack, marks: sc.marks, memo: sc.memo,
+		calls: sc.calls, classes: sc.classes, lists: sc.lists, sets: sc.sets}
+	if u.stack == nil {
+		u.stack, u.marks = make([]any, 0, min(max(len(data)/16, 16), 128)), make([]int, 0, 8)
 	}
-	c := &budget{format: "pickle", lim: lim}
-	return c.conv(raw, 0)
+	if u.memo == nil {
+		u.memo = make([]any, 0, min(max(len(data)/8, 8), 4096))
+	}
+	raw, err := u.load()
+	var v any
+	if err == nil {
+		c := &budget{format: "pickle", lim: lim}
+		v, err = c.conv(raw, 0)
+	}
+	sc.keep(u) // raw is garbage now: nothing in v refers to what keep takes back
+	scratches.Put(sc)
+	return v, err
+}
+
+// scratch is what of an unpickler no decoded value refers to: its stack,
+// marks and memo, and the chunks of its calls, classes, lists and sets.
+// They are reused by the next decode, emptied, instead of being garbage
+// after every job. Those that grew past scratchMax values are dropped, so
+// that one big payload does not keep its memory.
+type scratch struct {
+	stack   []any
+	marks   []int
+	memo    []any
+	calls   reuse[pyCall]
+	classes reuse[pyClass]
+	lists   reuse[rawList]
+	sets    reuse[rawSet]
+}
+
+const scratchMax = 4096
+
+// scratches is a cache of free scratch space, as fmt and encoding/json
+// keep theirs: it holds no state a caller can observe.
+var scratches = sync.Pool{New: func() any { return new(scratch) }}
+
+// keep takes u's stack, marks and memo back, emptied.
+func (s *scratch) keep(u *unpickler) {
+	*s = scratch{}
+	if cap(u.stack) <= scratchMax && cap(u.marks) <= scratchMax {
+		clear(u.stack[:cap(u.stack)])
+		s.stack, s.marks = u.stack[:0], u.marks[:0]
+	}
+	if cap(u.memo) <= scratchMax {
+		clear(u.memo[:cap(u.memo)])
+		s.memo = u.memo[:0]
+	}
+	if u.calls.reset() {
+		s.calls = u.calls
+	}
+	if u.classes.reset() {
+		s.classes = u.classes
+	}
+	if u.lists.reset() {
+		s.lists = u.lists
+	}
+	if u.sets.reset() {
+		s.sets = u.sets
+	}
 }
 
 func (c *budget) convSlice(items []any, depth int) ([]any, error) {
@@ -215,7 +288,10 @@ func (c *budget) conv(v any, depth int) (any, error) {
 		return x, nil
 	case Tuple:
 		items, err := c.convSlice(x, depth)
-		return Tuple(items), err
+		if err != nil {
+			return nil, err
+		}
+		return c.box.tuple(Tuple(items), c.lim.MaxItems), nil
 	case *rawList:
 		if !x.shared {
 			if err := c.convInPlace(x.items, depth); err != nil {
@@ -224,7 +300,7 @@ func (c *budget) conv(v any, depth int) (any, error) {
 			if x.items == nil {
 				return []any{}, nil
 			}
-			return x.items, nil
+			return c.box.list(x.items, c.lim.MaxItems), nil
 		}
 		items, err := c.convSlice(x.items, depth)
 		if items == nil && err == nil {
@@ -249,8 +325,10 @@ func (c *budget) conv(v any, depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		conv, err = c.dedupe(conv)
-		return Set(conv), err
+		if conv, err = c.dedupe(conv); err != nil {
+			return nil, err
+		}
+		return c.box.set(Set(conv), c.lim.MaxItems), nil
 	case FrozenSet:
 		conv, err := c.convSlice(x, depth)
 		if err != nil {
@@ -267,11 +345,63 @@ func (c *budget) conv(v any, depth int) (any, error) {
 	}
 }
 
+// scalar reports whether conv returns v as it is, a value nothing in the
+// model changes in place.
+func scalar(v any) bool {
+	switch v.(type) {
+	case nil, bool, string, float64, int64:
+		return true
+	}
+	return false
+}
+
 func (c *budget) convCall(p *pyCall, depth int) (any, error) {
-	args, err := c.convSlice(p.args, depth)
-	if err != nil {
+	simple := p.more == nil && !p.hasState
+	for _, a := range p.args {
+		simple = simple && scalar(a)
+	}
+	if simple && p.done { // another reference to a converted call: counted again, not built again
+		for range p.args {
+			if err := c.enter(depth + 1); err != nil {
+				return nil, err
+			}
+		}
+		return p.value, nil
+	}
+	var args []any
+	var err error
+	if simple { // scalars convert to themselves: no copy
+		for range p.args {
+			if err := c.enter(depth + 1); err != nil {
+				return nil, err
+			}
+		}
+		args = p.args
+	} else if args, err = c.convSlice(p.args, depth); err != nil {
 		return nil, err
 	}
+	v, err := c.convCallArgs(p, args, depth)
+	if err == nil && simple && p.shared && reusable(v) {
+		p.done, p.value = true, v
+	}
+	return v, err
+}
+
+// reusable reports whether every reference to a call may get the same
+// value: an instance made of scalars only (an enum member, as Python's
+// own members are singletons), or a value type that nothing counted
+// against the expansion limit to build. Bytes, sets and dicts are built
+// again for each reference.
+func reusable(v any) bool {
+	switch v.(type) {
+	case *Object, time.Time, NaiveDateTime, Date, TimeOfDay, time.Duration, Decimal, UUID:
+		return true
+	}
+	return false
+}
+
+func (c *budget) convCallArgs(p *pyCall, args []any, depth int) (any, error) {
+	var err error
 	var state any
 	if p.hasState {
 		if state, err = c.conv(p.state, depth+1); err != nil {
@@ -279,24 +409,26 @@ func (c *budget) convCall(p *pyCall, depth int) (any, error) {
 		}
 	}
 	var listItems []any
-	if p.listItems != nil {
-		if listItems, err = c.convSlice(p.listItems, depth); err != nil {
-			return nil, err
-		}
-	}
 	var dictItems *Dict
-	if p.dictItems != nil {
-		if dictItems, err = c.convDict(p.dictItems, depth); err != nil {
-			return nil, err
-		}
-	}
 	var kwargs *Dict
-	if p.kwargs != nil {
-		v, err := c.conv(p.kwargs, depth+1)
-		if err != nil {
-			return nil, err
+	if m := p.more; m != nil {
+		if m.listItems != nil {
+			if listItems, err = c.convSlice(m.listItems, depth); err != nil {
+				return nil, err
+			}
 		}
-		kwargs = v.(*Dict)
+		if m.dictItems != nil {
+			if dictItems, err = c.convDict(m.dictItems, depth); err != nil {
+				return nil, err
+			}
+		}
+		if m.kwargs != nil {
+			v, err := c.conv(m.kwargs, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			kwargs = v.(*Dict)
+		}
 	}
 	if p.cls == (Global{"collections", "OrderedDict"}) && len(args) == 0 && listItems == nil {
 		if dictItems == nil {
@@ -326,13 +458,10 @@ func (c *budget) convCall(p *pyCall, depth int) (any, error) {
 	if !p.newobj && isExceptionClass(p.cls) && listItems == nil && dictItems == nil {
 		return &Exception{Class: p.cls, Args: Tuple(args), State: state}, nil
 	}
-	o := Object{Class: p.cls, Args: Tuple(args), NewObj: p.newobj, Kwargs: kwargs, State: state, HasState: p.hasState,
+	o := take(&c.objects, c.lim.MaxItems)
+	*o = Object{Class: p.cls, Args: Tuple(args), NewObj: p.newobj, Kwargs: kwargs, State: state, HasState: p.hasState,
 		ListItems: listItems, DictItems: dictItems}
-	if !p.shared {
-		p.obj = o
-		return &p.obj, nil
-	}
-	return &o, nil
+	return o, nil
 }
 
 // dedupeStrings is dedupe for a few str members, without a map; ok is

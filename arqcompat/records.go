@@ -110,7 +110,7 @@ func recordErr(f string, a ...any) error {
 }
 
 func field(d *Dict, name string) (any, error) {
-	v, ok := d.Get(name)
+	v, ok := d.getStr(name)
 	if !ok {
 		return nil, recordErr("no %q field", name)
 	}

@@ -6,7 +6,7 @@
   as CPython's pickle (protocols 1-5), json.dumps and msgpack.packb write it;
   the Go tests decode each and compare with internal/samples.
 - arqcompat/testdata/python/record.*: arq's own serialize_job and
-  serialize_result output.
+  serialize_result output; bench_order.job.pkl, the values bench's record.
 - arqcompat/testdata/hostile/*.pkl: pickles that name os.system and other
   globals; decoding must stay inert.
 - arqcompat/testdata/fuzz/Fuzz*/: seed corpora for the Go fuzz targets.
@@ -60,6 +60,10 @@ res = serialize_result("echo", (1,), {}, 2, 1700000000123, False, ValueError("bo
                        "ref", "arq:queue", "jid")
 (py / "record.result.pkl").write_bytes(res)
 fuzz_seed("FuzzDecodeJob", "result", res)
+from interop.appmodels import bench_order  # noqa: E402
+
+# the values row of scripts/bench.sh (scripts/bench/values.py) and arqcompat's BenchmarkDecodeBindBenchOrder
+(py / "bench_order.job.pkl").write_bytes(serialize_job("process_order", (bench_order(),), {}, None, 1_700_000_000_000))
 jres = serialize_result("echo", (1,), {}, 1, 1, True, [1, 2], 2, 3, "ref", "q", "jid", serializer=lambda d: json.dumps(d).encode())
 (py / "record.result.json").write_bytes(jres)
 
