@@ -84,7 +84,7 @@ func BenchmarkDecodeBenchOrder(b *testing.B) {
 	}
 }
 
-// Decoding reuses its scratch space and boxes values in chunks: a value
+// Decoding reuses its scratch space and cuts containers from chunks: a value
 // decoded earlier stays as it was while other payloads decode after it and
 // alongside it.
 func TestDecodedValuesOutliveLaterDecodes(t *testing.T) {

@@ -86,7 +86,6 @@ type budget struct {
 	items    int
 	expanded int // bytes hashed for keys and copied, against maxExpansion
 	objects  pool[Object]
-	box      boxes
 }
 
 // expand counts n bytes that decoding hashes or copies.

@@ -63,9 +63,9 @@
 // JSON and msgpack carry only the types json.dumps and msgpack.packb carry:
 // a tuple arrives as a list, and a value they refuse is an *EncodeError.
 //
-// The pickle decoder allocates its values in chunks of up to 32 (see
-// box.go), so that a job record costs a few dozen allocations rather than
-// hundreds: a decoded value a program keeps keeps its chunk alive, and
+// The pickle decoder allocates its containers (dicts, lists, sets, calls,
+// classes, small item slices) in chunks of up to 32, so that a job record
+// costs far fewer allocations: a decoded value a program keeps keeps its chunk alive, and
 // decoded values are meant to be read, not changed in place (a Tuple, like
 // Python's, never is). An instance of scalars only that a pickle refers to
 // several times (an enum member, which Python keeps as a singleton)

@@ -77,7 +77,6 @@ type unpickler struct {
 	classes reuse[pyClass]
 	anys    []any
 	items   []Item
-	box     boxes
 	// the lengths of the last chunks of anys and items
 	anysNext, itemsNext int
 }
@@ -471,17 +470,17 @@ func (u *unpickler) load() (any, error) {
 		case 'J':
 			var n uint64
 			if n, err = u.uint(4); err == nil {
-				u.push(u.box.int(int64(int32(uint32(n))), u.room()))
+				u.push(int64(int32(uint32(n))))
 			}
 		case 'K', 'M':
 			var n uint64
 			if n, err = u.uint(lengthWidth(op)); err == nil {
-				u.push(u.box.int(int64(n), u.room()))
+				u.push(int64(n))
 			}
 		case 'G':
 			var b []byte
 			if b, err = u.read(8); err == nil {
-				u.push(u.box.float(math.Float64frombits(binary.BigEndian.Uint64(b)), u.room()))
+				u.push(math.Float64frombits(binary.BigEndian.Uint64(b)))
 			}
 		case 'X', 0x8c, 0x8d: // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8
 			width := lengthWidth(op)
@@ -492,7 +491,7 @@ func (u *unpickler) load() (any, error) {
 					if !utf8.Valid(b) { // CPython: UnicodeDecodeError
 						return nil, u.errf("str of %d bytes is not valid UTF-8", len(b))
 					}
-					u.push(u.box.str(u.str(b), u.room()))
+					u.push(u.str(b))
 				}
 			}
 		case 'B', 'C', 0x8e, 0x96: // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
@@ -518,11 +517,11 @@ func (u *unpickler) load() (any, error) {
 			}
 			t := Tuple(append(u.anySlice(n), u.stack[len(u.stack)-n:]...))
 			u.stack = u.stack[:len(u.stack)-n]
-			u.push(u.box.tuple(t, u.room()))
+			u.push(t)
 		case 't':
 			var items []any
 			if items, err = u.popMark(); err == nil {
-				u.push(u.box.tuple(Tuple(items), u.room()))
+				u.push(Tuple(items))
 			}
 		case ']':
 			u.push(u.lists.take(u.room()))

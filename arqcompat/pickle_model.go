@@ -288,10 +288,7 @@ func (c *budget) conv(v any, depth int) (any, error) {
 		return x, nil
 	case Tuple:
 		items, err := c.convSlice(x, depth)
-		if err != nil {
-			return nil, err
-		}
-		return c.box.tuple(Tuple(items), c.lim.MaxItems), nil
+		return Tuple(items), err
 	case *rawList:
 		if !x.shared {
 			if err := c.convInPlace(x.items, depth); err != nil {
@@ -300,7 +297,7 @@ func (c *budget) conv(v any, depth int) (any, error) {
 			if x.items == nil {
 				return []any{}, nil
 			}
-			return c.box.list(x.items, c.lim.MaxItems), nil
+			return x.items, nil
 		}
 		items, err := c.convSlice(x.items, depth)
 		if items == nil && err == nil {
@@ -325,10 +322,8 @@ func (c *budget) conv(v any, depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if conv, err = c.dedupe(conv); err != nil {
-			return nil, err
-		}
-		return c.box.set(Set(conv), c.lim.MaxItems), nil
+		conv, err = c.dedupe(conv)
+		return Set(conv), err
 	case FrozenSet:
 		conv, err := c.convSlice(x, depth)
 		if err != nil {
