@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"strconv"
@@ -57,8 +59,21 @@ func redactDSN(dsn string) string {
 	return dsn
 }
 
-func withHistory(c *cli.Context, fn func(s history.Store) error) error {
-	s, err := openHistory(c.Context, historyDSN(c))
+// withHistory opens the store and runs fn. Only a command that writes
+// into the store (the recorder, retry's sync of kept results) creates a
+// SQLite store: one that only reads it (history, retry --no-sync) refuses
+// a file that is not there, rather than reading a new, empty store and
+// reporting nothing.
+func withHistory(c *cli.Context, create bool, fn func(s history.Store) error) error {
+	dsn := historyDSN(c)
+	if !create && !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return fail(exitUsage, "no history store at %s: goarq recorder --history %s creates it; name an existing store with --history or $%s",
+				path, path, historyEnv)
+		}
+	}
+	s, err := openHistory(c.Context, dsn)
 	if err != nil {
 		return fail(exitUsage, "--history: %v", err)
 	}
@@ -125,7 +140,7 @@ func historyCommand() *cli.Command {
 					return fail(exitUsage, "--before: want the FINISH_MS:ID cursor a page printed, got %q", b)
 				}
 			}
-			return withHistory(c, func(s history.Store) error {
+			return withHistory(c, false, func(s history.Store) error {
 				p, err := s.Query(c.Context, f)
 				if err != nil {
 					return fail(exitNegative, "%v", err)

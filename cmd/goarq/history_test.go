@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -71,5 +74,19 @@ func TestHistoryCommand(t *testing.T) {
 		if code, _, errs := goarqRun(bad...); code != exitUsage || errs == "" {
 			t.Errorf("%v: exit %d, stderr %q; want a usage error", bad, code, errs)
 		}
+	}
+}
+
+// A command that only reads history refuses a SQLite store that is not
+// there, and creates nothing: a mistyped path or a missing $GOARQ_HISTORY
+// is not an empty history.
+func TestHistoryRefusesAMissingStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nothere.db")
+	code, out, errs := goarqRun("history", "--history", path)
+	if code != exitUsage || !strings.Contains(errs, "no history store at "+path) {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the command created %s (%v)", path, err)
 	}
 }

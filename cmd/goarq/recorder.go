@@ -63,7 +63,7 @@ func recorderCommand() *cli.Command {
 			}
 			return withClient(c, func(cl *client.Client) error {
 				o.Serializer = cl.Serializer()
-				return withHistory(c, func(s history.Store) error {
+				return withHistory(c, true, func(s history.Store) error {
 					rec := history.NewRecorder(cl, s, o)
 					fmt.Fprintf(c.App.Writer, "goarq recorder: recording results into %s\n", redactDSN(historyDSN(c)))
 					if err := rec.Run(c.Context); err != nil {

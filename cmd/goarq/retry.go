@@ -35,7 +35,9 @@ func retryCommand() *cli.Command {
 				return fail(exitUsage, "--limit: must be positive")
 			}
 			return withClient(c, func(cl *client.Client) error {
-				return withHistory(c, func(s history.Store) error {
+				// without --no-sync it copies the kept results into the store
+				// first, so it may start one: retry works from kept results alone
+				return withHistory(c, !c.Bool("no-sync"), func(s history.Store) error {
 					if !c.Bool("no-sync") {
 						rec := history.NewRecorder(cl, s, history.RecorderOptions{Serializer: cl.Serializer(), Logger: quietLogger()})
 						if err := rec.Sync(c.Context); err != nil {
