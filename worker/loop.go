@@ -83,7 +83,9 @@ func (w *Worker) loop(ctx context.Context) error {
 				}
 			case <-push:
 				woke = true
-				w.herdWait()
+				if !w.claim.selfWake.Swap(false) {
+					w.herdWait()
+				}
 			case <-wake:
 				// jobs that finish together release their slots microseconds
 				// apart (their outcomes share one write): let them land, so

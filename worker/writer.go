@@ -220,6 +220,9 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 		err := rep.Err
 		if err == nil {
 			lapsed = w.lapsed(batch, rep.Skipped, tries)
+			if readyAgain(finishes, rep.Skipped) {
+				w.wakeSelf()
+			}
 		}
 		if err == nil || !arqredis.Transient(err) {
 			return writeResult{err: err, tries: tries}, jobs, lapsed
@@ -281,4 +284,25 @@ func minTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// readyAgain reports whether a batch that was written left a job ready to
+// run at once: a retry with no delay (Retry(0), a job that cancelled
+// itself, one cancelled by a shutdown), whose finish deletes the
+// in-progress key and, as arq's finish_job, leaves the queue key alone
+// (no ZINCRBY without an increment). Redis then sends no push to any
+// worker (see wakeSelf). A finish skipped because the job's key holds
+// another claim does not count: that claim runs it. One skipped because
+// the key is gone does: an earlier attempt whose reply was lost applied
+// it, or the key expired, and either way the job is ready.
+func readyAgain(batch []arqredis.Finish, skipped []arqredis.Skipped) bool {
+	for i, f := range batch {
+		if f.Failed || f.Done || f.IncrScore != 0 || f.KeepInProgress > 0 {
+			continue
+		}
+		if !slices.ContainsFunc(skipped, func(s arqredis.Skipped) bool { return s.Index == i && s.Taken }) {
+			return true
+		}
+	}
+	return false
 }
