@@ -42,11 +42,12 @@ func (w *Worker) startPush(ctx context.Context) func() {
 }
 
 // wakeSelf wakes the poll loop as a push would, for a job this worker's
-// finish left ready at once (see readyAgain): nothing else would, since
-// that finish wrote nothing to the queue key. The worker that ran the job
-// is the one to run it again: the job's slot is free once its finish is
-// written, so other idle workers need not learn of it, and the loop skips
-// the herd delay. Without push wake-ups the worker polls every PollDelay,
+// finish left ready at once (see readyAgain), once the job has released
+// its slot: nothing else would, since that finish wrote nothing to the
+// queue key. The worker that ran the job is the one to run it again: the
+// job's slot is free, so other idle workers need not learn of it, and the
+// loop skips the herd delay. (A stopping worker claims nothing: other
+// idle workers find such a job at their safety poll, PollDelay.) Without push wake-ups the worker polls every PollDelay,
 // as arq's does, and finds it there.
 //
 // A Python arq worker's retry with no delay writes nothing to the queue key
