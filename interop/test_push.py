@@ -186,3 +186,29 @@ async def test_idle_go_workers_share_a_queue_without_a_claim_each():
             w.kill()
         admin.close()
         srv.stop()
+
+
+async def test_go_worker_runs_a_job_retried_with_no_delay_at_once():
+    """A job that retries with no delay (arq's Retry(defer=0)) runs again at
+    once on an idle Go worker whose poll delay is an hour. The finish writes
+    nothing to the queue key then (arq's finish_job sends no ZINCRBY without
+    an increment), so no push comes: the worker that wrote the retry wakes
+    itself. Its first run lasts 0.2 s, so the worker is idle (its claim
+    left nothing) when the retry is written."""
+    srv = RedisServer()
+    w = GoWorker("--poll-delay", HOUR, redis_url=srv.url, poll_delay=None)
+    try:
+        await started(w, "Starting worker")
+        pool = await create_pool(RedisSettings.from_dsn(srv.url))
+        job = await pool.enqueue_job("tracked", "r0", 0, 0.2, _job_id="retry-0")
+        assert await job.result(timeout=10, poll_delay=0.05) == 2
+        info = await job.result_info()
+        ended = int(redis.Redis.from_url(srv.url).get("r0:end:retry-0"))
+        gap = info.start_time.timestamp() * 1000 - ended
+        await pool.aclose()
+        print(f"\nretry with no delay → next run, Go worker at a 1 h poll delay: {gap:.0f} ms")
+        assert gap <= 1000, gap
+        assert "retrying job in 0.00s" in w.output
+    finally:
+        w.kill()
+        srv.stop()

@@ -27,8 +27,12 @@ type claimer struct {
 	// allowPick is arq's allow_pick_jobs: off while waiting for running
 	// jobs to complete before a shutdown
 	allowPick atomic.Bool
-	// pushed receives when the queue key was written (push wake-up)
+	// pushed receives when the queue key was written (push wake-up), or
+	// when this worker's own finish left a job ready (wakeSelf)
 	pushed chan struct{}
+	// selfWake: the last signal on pushed came from wakeSelf, so the
+	// loop reacts without the herd delay
+	selfWake atomic.Bool
 	// nextDue is the ms timestamp of the next deferred job; 0: none known
 	nextDue atomic.Int64
 	// herdDelay (ns) delays the reaction to push wake-ups; see herdOutcome

@@ -396,9 +396,12 @@ func (r *runningJob) conclude(result any, herr, cause error) *conclusion {
 // the hooks and the observer are called from functions of their own.
 func (r *runningJob) finish(c *conclusion, stop bool) {
 	r.jobEnd()
-	r.w.write(c.ctx, r.expires, c.f, "outcome")
+	again := r.w.write(c.ctx, r.expires, c.f, "outcome")
 	r.afterJobEnd(c)
 	r.w.release(r.id)
+	if again {
+		r.w.wakeSelf()
+	}
 	if stop {
 		r.stop()
 	}

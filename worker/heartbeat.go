@@ -26,8 +26,8 @@ const (
 type heartbeat struct {
 	id       string
 	started  time.Time
-	last     time.Time // the last write; only the poll loop touches it
-	lastPoll atomic.Int64
+	last     time.Time    // the last write; only the poll loop touches it
+	lastPoll atomic.Int64 // Unix ns, as precise as started: a poll in the millisecond of the start is not before it
 }
 
 // ID is the worker's id in its heartbeat record; it is set when Run starts.
@@ -76,7 +76,7 @@ func (w *Worker) info(now time.Time) client.WorkerInfo {
 	return client.WorkerInfo{ID: w.beat.id, Host: host, PID: os.Getpid(), Version: goarqVersion(), Queue: w.s.QueueName,
 		Functions: names, MaxConcurrency: limits, OnlyOwnFunctions: w.s.OnlyOwnFunctions, MaxJobs: w.s.MaxJobs,
 		Running: st.Ongoing, Complete: st.Complete, Failed: st.Failed, Retried: st.Retried,
-		Started: w.beat.started, LastPoll: time.UnixMilli(w.beat.lastPoll.Load()), Updated: now}
+		Started: w.beat.started, LastPoll: time.Unix(0, w.beat.lastPoll.Load()), Updated: now}
 }
 
 // writeHeartbeat refreshes the heartbeat record when it is due.

@@ -83,7 +83,9 @@ func (w *Worker) loop(ctx context.Context) error {
 				}
 			case <-push:
 				woke = true
-				w.herdWait()
+				if !w.claim.selfWake.Swap(false) {
+					w.herdWait()
+				}
 			case <-wake:
 				// jobs that finish together release their slots microseconds
 				// apart (their outcomes share one write): let them land, so
@@ -204,7 +206,7 @@ func (w *Worker) pollIteration(ctx context.Context, woke bool) (found bool, size
 	if w.own != nil && w.s.Burst {
 		size = w.ownPending()
 	}
-	w.beat.lastPoll.Store(time.Now().UnixMilli())
+	w.beat.lastPoll.Store(time.Now().UnixNano())
 	if w.s.AllowAbortJobs {
 		if err := w.cancelAbortedJobs(ctx); err != nil {
 			return found, size, err

@@ -229,3 +229,74 @@ func testHerd(t *testing.T, hold int) {
 		}
 	}
 }
+
+// A job that retries with no delay is ready again at once, and the worker
+// that ran it starts it again at once. arq's finish writes nothing to the
+// queue key for it (no ZINCRBY without an increment), so Redis sends no
+// push: the worker must count its own retry as a wake-up. With a poll
+// delay of an hour, a second run within the test's time can only come
+// from that.
+func TestIdleWorkerRunsAJobRetriedWithNoDelayAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		maxJobs int
+		only    bool // targeted claims (OnlyOwnFunctions)
+	}{
+		{"one slot", 1, false},
+		{"free slots", 10, false},
+		{"targeted claims", 10, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			rdb := srv.Client(t, nil)
+			c := client.New(rdb, client.Options{})
+			started := make(chan time.Time, 10)
+			w, err := worker.New(worker.Settings{RedisClient: rdb, PollDelay: time.Hour, Logger: testutil.QuietLogger(),
+				MaxJobs: tc.maxJobs, OnlyOwnFunctions: tc.only,
+				Functions: []worker.Function{worker.Func("again", func(ctx context.Context) (string, error) {
+					started <- time.Now()
+					if j, _ := worker.JobFromContext(ctx); j.Try == 1 {
+						// the claim's poll ends with the health check: once
+						// it is written, nothing but a wake-up makes the
+						// worker look at the queue again
+						for rdb.Exists(ctx, arqcompat.HealthCheckKey(arqcompat.DefaultQueueName)).Val() == 0 {
+							time.Sleep(time.Millisecond)
+						}
+						return "", worker.Retry(0)
+					}
+					return "done", nil
+				})}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// enqueued before the worker starts: its first claim takes the
+			// job and leaves nothing (a claim below its maximum), so no
+			// claim rides on the finish and no push is pending
+			j, err := c.Enqueue(context.Background(), "again")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- w.Run(ctx) }()
+			t.Cleanup(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Error(err)
+				}
+			})
+			first := awaitStart(t, started)
+			select {
+			case second := <-started:
+				t.Logf("retry→second run %s", second.Sub(first))
+			case <-time.After(5 * time.Second):
+				t.Fatal("the job retried with no delay did not run again within 5 s (poll delay 1 h): nothing woke the worker")
+			}
+			rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer rcancel()
+			if v, err := j.Result(rctx, client.ResultOptions{PollDelay: 10 * time.Millisecond}); err != nil || v != "done" {
+				t.Fatalf("result %v, %v; want done", v, err)
+			}
+		})
+	}
+}

@@ -41,6 +41,30 @@ func (w *Worker) startPush(ctx context.Context) func() {
 	return func() { _ = watcher.Close() }
 }
 
+// wakeSelf wakes the poll loop as a push would, for a job this worker's
+// finish left ready at once (see readyAgain), once the job has released
+// its slot: nothing else would, since that finish wrote nothing to the
+// queue key. The worker that ran the job is the one to run it again: the
+// job's slot is free, so other idle workers need not learn of it, and the
+// loop skips the herd delay. (A stopping worker claims nothing: other
+// idle workers find such a job at their safety poll, PollDelay.) Without push wake-ups the worker polls every PollDelay,
+// as arq's does, and finds it there.
+//
+// A Python arq worker's retry with no delay writes nothing to the queue key
+// either: an idle goarq worker learns of that job at its safety poll
+// (PollDelay), and the arq worker runs it at its own next poll, as arq
+// does without goarq.
+func (w *Worker) wakeSelf() {
+	if w.s.NoPushWakeup {
+		return
+	}
+	w.claim.selfWake.Store(true)
+	select {
+	case w.claim.pushed <- struct{}{}:
+	default:
+	}
+}
+
 // idleWait is how long an idle worker may sleep: until the safety poll at
 // PollDelay after before, or until the next deferred job is due, whichever
 // comes first (due reports the latter). A push wake-up ends it earlier.

@@ -66,7 +66,10 @@ type Settings struct {
 	KeepResultForever bool
 	// PollDelay defaults to 0.5 s; Zero polls again at once, as arq's
 	// poll_delay=0. With push wake-ups (the default) it is only the safety
-	// poll of an idle worker: jobs start when enqueued.
+	// poll of an idle worker: jobs start when enqueued. It still bounds how
+	// long an idle worker takes to find a job that became ready without a
+	// write to the queue key: one another worker retried with no delay or
+	// cancelled at its shutdown, or whose in-progress key expired.
 	PollDelay time.Duration
 	// NoPushWakeup makes the worker poll every PollDelay, as arq does.
 	// By default an idle worker sleeps until Redis reports a write to the

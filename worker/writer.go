@@ -27,11 +27,16 @@ type writeReq struct {
 // writeResult is how a finish transaction went: err is nil when it is in
 // Redis, tries counts the attempts it took, and lapsed reports that the
 // job's claim was gone at the first attempt (its in-progress key expired
-// or was taken over), so nothing was written.
+// or was taken over), so nothing was written. again reports that the job
+// is ready to run again at once (see readyAgain).
 type writeResult struct {
 	err    error
 	tries  int
 	lapsed bool
+	again  bool
+	// skipped are the batch's finishes that did not apply (flush's
+	// result for the whole batch)
+	skipped []arqredis.Skipped
 }
 
 // maxWriteBatch bounds how many jobs' finish transactions share one
@@ -52,13 +57,17 @@ const (
 // attempt (what names the write in that line). Jobs finishing at the same
 // time share one MULTI/EXEC round trip: the writes of each job stay atomic
 // (the batch is one transaction), and no job's slot is released before its
-// outcome is in Redis or given up.
-func (w *Worker) write(ctx context.Context, expires time.Time, f arqredis.Finish, what string) {
+// outcome is in Redis or given up. It reports that the write left the job
+// ready to run again at once, which no push announces: the caller wakes
+// the worker once it has released the job's slot (see wakeSelf).
+func (w *Worker) write(ctx context.Context, expires time.Time, f arqredis.Finish, what string) (again bool) {
 	req := writeReq{finish: f, expires: expires, done: make(chan writeResult, 1)}
 	w.writer.reqs <- req
-	if res := <-req.done; res.err != nil || res.tries > 1 || res.lapsed {
+	res := <-req.done
+	if res.err != nil || res.tries > 1 || res.lapsed {
 		w.logWrite(ctx, f.JobID, what, res)
 	}
+	return res.again
 }
 
 // logWrite reports a write that failed or needed retries. It is apart
@@ -135,6 +144,7 @@ func (w *Worker) flusher(ctx context.Context) {
 		for i, r := range batch {
 			rr := res
 			rr.lapsed = slices.Contains(lapsed, i)
+			rr.again = res.err == nil && readyAgain(r.finish, i, res.skipped)
 			r.done <- rr
 		}
 		if len(jobs) > 0 {
@@ -222,7 +232,7 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 			lapsed = w.lapsed(batch, rep.Skipped, tries)
 		}
 		if err == nil || !arqredis.Transient(err) {
-			return writeResult{err: err, tries: tries}, jobs, lapsed
+			return writeResult{err: err, tries: tries, skipped: rep.Skipped}, jobs, lapsed
 		}
 		if w.isStopped() {
 			if stoppedAt.IsZero() {
@@ -281,4 +291,20 @@ func minTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// readyAgain reports whether a finish that was written, the batch's i-th,
+// left its job ready to run at once: a retry with no delay (Retry(0), a
+// job that cancelled itself, one cancelled by a shutdown), whose finish
+// deletes the in-progress key and, as arq's finish_job, leaves the queue
+// key alone (no ZINCRBY without an increment), so Redis sends no push to
+// any worker (see wakeSelf). A finish skipped because the job's key holds
+// another claim does not count: that claim runs it. One skipped because
+// the key is gone does: an earlier attempt whose reply was lost applied
+// it, or the key expired, and either way the job is ready.
+func readyAgain(f arqredis.Finish, i int, skipped []arqredis.Skipped) bool {
+	if f.Failed || f.Done || f.IncrScore != 0 || f.KeepInProgress > 0 {
+		return false
+	}
+	return !slices.ContainsFunc(skipped, func(s arqredis.Skipped) bool { return s.Index == i && s.Taken })
 }
