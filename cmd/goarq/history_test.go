@@ -15,6 +15,7 @@ import (
 
 	"github.com/goarq/goarq/history"
 	"github.com/goarq/goarq/history/sqlite"
+	"github.com/goarq/goarq/internal/redistest"
 )
 
 func goarqRun(args ...string) (code int, stdout, stderr string) {
@@ -88,5 +89,20 @@ func TestHistoryRefusesAMissingStore(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the command created %s (%v)", path, err)
+	}
+}
+
+// A command refused by the Redis user's ACL says so and names the two
+// commands that tell what the user needs.
+func TestACLRefusalSaysWhatToRun(t *testing.T) {
+	srv := redistest.Start(t)
+	admin := srv.Client(t, nil)
+	if err := admin.Do(context.Background(), "ACL", "SETUSER", "narrow", "on", ">pw", "+@all", "-scan", "~*").Err(); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := goarqRun("--redis", "redis://narrow:pw@"+srv.Addr+"/0", "stats")
+	if code != exitRedis || !strings.Contains(errs, "NOPERM") || !strings.Contains(errs, "goarq acl --role") ||
+		!strings.Contains(errs, "goarq doctor --acl-user") || strings.Contains(errs, "pw@") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
 }

@@ -199,6 +199,12 @@ func redisError(rs client.RedisSettings, err error) error {
 		}
 		return fail(exitRedis, "cannot connect to Redis at %s: %s", ce.Addr, msg)
 	}
+	if strings.Contains(err.Error(), "NOPERM ") { // a Redis ACL refusal, wrapped or not
+		return fail(exitRedis, "redis at %s: %v\n"+
+			"this Redis user's ACL does not allow that command: `goarq doctor --acl-user USER --role ROLE` lists what a role lacks, "+
+			"and `goarq acl --role ROLE` prints the rule it needs (stats, jobs, results and workers read as the dashboard-read-only role)",
+			rs.Addr(), err)
+	}
 	return fail(exitRedis, "redis at %s: %v", rs.Addr(), err)
 }
 
