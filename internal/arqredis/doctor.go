@@ -108,19 +108,19 @@ type JobKeyIDs struct {
 // resultLimit result ids.
 func (r *RDB) ScanJobKeys(ctx context.Context, resultLimit int) (JobKeyIDs, error) {
 	var ids JobKeyIDs
-	iter := r.c.Scan(ctx, 0, "arq:[ir]*", censusScanCount).Iterator()
-	for iter.Next(ctx) {
-		k := iter.Val()
-		switch {
-		case strings.HasPrefix(k, arqcompat.InProgressKeyPrefix):
-			ids.InProgress = append(ids.InProgress, k[len(arqcompat.InProgressKeyPrefix):])
-		case strings.HasPrefix(k, arqcompat.RetryKeyPrefix):
-			ids.Retry = append(ids.Retry, k[len(arqcompat.RetryKeyPrefix):])
-		case strings.HasPrefix(k, arqcompat.ResultKeyPrefix) && len(ids.Results) < resultLimit:
-			ids.Results = append(ids.Results, k[len(arqcompat.ResultKeyPrefix):])
+	err := r.scanJobKeys(ctx, func(prefix, id string) {
+		switch prefix {
+		case arqcompat.InProgressKeyPrefix:
+			ids.InProgress = append(ids.InProgress, id)
+		case arqcompat.RetryKeyPrefix:
+			ids.Retry = append(ids.Retry, id)
+		case arqcompat.ResultKeyPrefix:
+			if len(ids.Results) < resultLimit {
+				ids.Results = append(ids.Results, id)
+			}
 		}
-	}
-	return ids, iter.Err()
+	})
+	return ids, err
 }
 
 // InProgressState is what doctor reads about one in-progress key.

@@ -34,23 +34,38 @@ type Census struct {
 // the server and a transfer of the matching key names.
 func (r *RDB) KeyCensus(ctx context.Context, maxResults int) (Census, error) {
 	var c Census
+	err := r.scanJobKeys(ctx, func(prefix, id string) {
+		switch prefix {
+		case arqcompat.ResultKeyPrefix:
+			if maxResults > 0 && len(c.ResultIDs) >= maxResults {
+				c.ResultsLeftOut++
+				return
+			}
+			c.ResultIDs = append(c.ResultIDs, id)
+		case arqcompat.InProgressKeyPrefix:
+			c.InProgressIDs = append(c.InProgressIDs, id)
+		case arqcompat.RetryKeyPrefix:
+			c.Retries++
+		}
+	})
+	return c, err
+}
+
+// scanJobKeys is the one walk of the keyspace behind KeyCensus and
+// ScanJobKeys: SCAN MATCH arq:[ir]*, calling visit with the prefix
+// (result, in-progress or retry) and the job id of each key it finds.
+func (r *RDB) scanJobKeys(ctx context.Context, visit func(prefix, id string)) error {
 	iter := r.c.Scan(ctx, 0, "arq:[ir]*", censusScanCount).Iterator()
 	for iter.Next(ctx) {
 		k := iter.Val()
-		switch {
-		case strings.HasPrefix(k, arqcompat.ResultKeyPrefix):
-			if maxResults > 0 && len(c.ResultIDs) >= maxResults {
-				c.ResultsLeftOut++
-				continue
+		for _, prefix := range [...]string{arqcompat.ResultKeyPrefix, arqcompat.InProgressKeyPrefix, arqcompat.RetryKeyPrefix} {
+			if strings.HasPrefix(k, prefix) {
+				visit(prefix, k[len(prefix):])
+				break
 			}
-			c.ResultIDs = append(c.ResultIDs, k[len(arqcompat.ResultKeyPrefix):])
-		case strings.HasPrefix(k, arqcompat.InProgressKeyPrefix):
-			c.InProgressIDs = append(c.InProgressIDs, k[len(arqcompat.InProgressKeyPrefix):])
-		case strings.HasPrefix(k, arqcompat.RetryKeyPrefix):
-			c.Retries++
 		}
 	}
-	return c, iter.Err()
+	return iter.Err()
 }
 
 // QueueHead is a queue's counts and its first entries by score.
