@@ -202,17 +202,27 @@ func (h *Handler) checkCSRF(r *http.Request) error {
 	return nil
 }
 
+// mayAct is every action's gate: it refuses (and answers 403) on a
+// read-only dashboard or a POST without a valid CSRF token, and bounds the
+// form's size.
+func (h *Handler) mayAct(w http.ResponseWriter, r *http.Request) bool {
+	if h.o.ReadOnly {
+		h.fail(w, r, http.StatusForbidden, "the dashboard is read-only")
+		return false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := h.checkCSRF(r); err != nil {
+		h.fail(w, r, http.StatusForbidden, "refused: "+err.Error())
+		return false
+	}
+	return true
+}
+
 // action wraps a POST handler: read-only and CSRF checks, then a redirect
 // (303) to the page the handler names.
 func (h *Handler) action(fn func(r *http.Request, id string) (string, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if h.o.ReadOnly {
-			h.fail(w, r, http.StatusForbidden, "the dashboard is read-only")
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-		if err := h.checkCSRF(r); err != nil {
-			h.fail(w, r, http.StatusForbidden, "refused: "+err.Error())
+		if !h.mayAct(w, r) {
 			return
 		}
 		to, err := fn(r, r.PathValue("id"))

@@ -293,13 +293,7 @@ type retryData struct {
 // be enqueued (a confirmation page); with it, it enqueues up to the count
 // the confirmation showed.
 func (h *Handler) historyRetry(w http.ResponseWriter, r *http.Request) {
-	if h.o.ReadOnly {
-		h.fail(w, r, http.StatusForbidden, "the dashboard is read-only")
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := h.checkCSRF(r); err != nil {
-		h.fail(w, r, http.StatusForbidden, "refused: "+err.Error())
+	if !h.mayAct(w, r) {
 		return
 	}
 	q, f, err := h.historyFilter(r)
