@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -220,36 +221,10 @@ next:
 }
 
 // convSmallDict is convDict for a small dict of str keys, without an
-// index; ok is false when a key is not a str.
+// index; ok is false when a key is not a str. The raw dict may be referred
+// to again, so it converts a copy of its items.
 func (c *budget) convSmallDict(items []Item, depth int) (*Dict, bool, error) {
-	for _, kv := range items {
-		if _, ok := kv.Key.(string); !ok {
-			return nil, false, nil
-		}
-	}
-	d := &Dict{items: make([]Item, 0, len(items))}
-next:
-	for _, kv := range items {
-		k := kv.Key.(string)
-		if err := c.enter(depth + 1); err != nil {
-			return nil, true, err
-		}
-		if err := c.expand(len(k)); err != nil {
-			return nil, true, err
-		}
-		v, err := c.conv(kv.Value, depth+1)
-		if err != nil {
-			return nil, true, err
-		}
-		for i := range d.items {
-			if d.items[i].Key.(string) == k {
-				d.items[i].Value = v // a repeated key: the last value wins, in the first place
-				continue next
-			}
-		}
-		d.items = append(d.items, Item{kv.Key, v})
-	}
-	return d, true, nil
+	return c.convSmallDictInPlace(slices.Clone(items), depth, new(Dict))
 }
 
 func (c *budget) dedupe(items []any) ([]any, error) {
