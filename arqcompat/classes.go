@@ -152,7 +152,7 @@ func infoOf(t reflect.Type) *typeInfo {
 			if skip {
 				continue
 			}
-			ti.fields = append(ti.fields, structFieldInfo{name: name, index: i, omitEmpty: hasOmitEmpty(f), place: "[" + pyQuote(name) + "]"})
+			ti.fields = append(ti.fields, structFieldInfo{name: name, index: i, omitEmpty: OmitEmpty(f), place: "[" + pyQuote(name) + "]"})
 		}
 	}
 	v, _ := typeInfos.LoadOrStore(t, ti)
@@ -257,7 +257,11 @@ func normalizeMapped(rv reflect.Value, cls Class, plain bool, depth int) (any, e
 	return nil, fmt.Errorf("%s.PythonClass() has no valid Kind (%s)", rv.Type(), cls.Kind)
 }
 
-func hasOmitEmpty(f reflect.StructField) bool {
+// OmitEmpty reports whether a struct field's `arq` (else `json`) tag says
+// omitempty or omitzero: a mapped class's encoders leave such a field out
+// when it is zero (so Python applies its default), an object may lack it
+// when it binds, and a contract marks it optional.
+func OmitEmpty(f reflect.StructField) bool {
 	for _, tag := range []string{"arq", "json"} {
 		if t, ok := f.Tag.Lookup(tag); ok {
 			_, opts, _ := strings.Cut(t, ",")

@@ -281,7 +281,7 @@ func (d *describer) mappedType(t reflect.Type) *contract.Type {
 				continue
 			}
 			f := contract.Field{Name: name, Type: d.typeOf(t.Field(i).Type)}
-			if omitEmpty(t.Field(i)) {
+			if arqcompat.OmitEmpty(t.Field(i)) {
 				f.HasDefault = true // left out when zero: Python's default applies
 			}
 			m.Fields = append(m.Fields, f)
@@ -300,23 +300,6 @@ func baseType(t reflect.Type) reflect.Type {
 		return reflect.TypeOf("")
 	}
 	return t
-}
-
-// omitEmpty reports whether a field's `arq` (else `json`) tag says
-// omitempty or omitzero.
-func omitEmpty(f reflect.StructField) bool {
-	for _, key := range []string{"arq", "json"} {
-		if tag, ok := f.Tag.Lookup(key); ok {
-			_, opts, _ := strings.Cut(tag, ",")
-			for _, o := range strings.Split(opts, ",") {
-				if o == "omitempty" || o == "omitzero" {
-					return true
-				}
-			}
-			return false
-		}
-	}
-	return false
 }
 
 // jsonDefault is a default (a value of arqcompat's model) as the contract
