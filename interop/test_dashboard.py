@@ -187,9 +187,13 @@ async def test_metrics_of_python_and_go_runs(arq_redis):
         assert sample(s, "arq_worker_job_duration_seconds_count", queue=q, function="add") == 3
         assert sample(s, "arq_worker_job_wait_seconds_count", queue=q, function="add") == 3
         assert sample(s, "arq_worker_jobs_running", queue=q) == 0
-        # the Go worker's health line, read by the exporter
+        # the Go worker's health line, read by the exporter: the line is
+        # rewritten every 50 ms, so one written between the jobs' ends can
+        # show the adds done and not yet both failures; wait for a line that
+        # counts all five
         e = await wait_for(lambda: (x := scrape(exporter.base + "/metrics")) and
-                           sample(x, "arq_health_jobs", queue=q, kind="complete") == 3 and x, timeout=10)
+                           sample(x, "arq_health_jobs", queue=q, kind="complete") == 3 and
+                           sample(x, "arq_health_jobs", queue=q, kind="failed") == 2 and x, timeout=10)
         assert sample(e, "arq_health_jobs", queue=q, kind="failed") == 2
         assert 0 <= sample(e, "arq_health_age_seconds", queue=q) < 5
         w.signal()
