@@ -53,9 +53,9 @@ type RecorderStats struct {
 
 // Recorder copies every result a worker writes into a Store. Capture:
 // client tracking on arq:result: tells it which ids were written (one MGET
-// per batch of up to 1,000 reads them); a SCAN pass at start, on every
-// tracking re-arm and every ScanInterval finds what tracking could not
-// report. A recorder that was down for less than keep_result finds the
+// per 1,000 of them reads them, up to 5,000 per store transaction); a
+// SCAN pass at start, on every tracking re-arm and every ScanInterval
+// finds what tracking could not report. A recorder that was down for less than keep_result finds the
 // results written meanwhile on its first SCAN. Each result is stored once,
 // keyed by job id and start time.
 type Recorder struct {
@@ -78,6 +78,11 @@ type Recorder struct {
 }
 
 const recentGen = 50_000
+
+// storeBatch is the most results one store transaction adds: SQLite's
+// cost per record falls with the batch (fewer commits, each rewriting
+// the indexes' hot pages once), up to a few thousand.
+const storeBatch = 5000
 
 // NewRecorder makes a Recorder reading the Redis of c into store.
 func NewRecorder(c *client.Client, store Store, o RecorderOptions) *Recorder {
@@ -189,7 +194,7 @@ func (r *Recorder) gather(ctx context.Context) {
 	r.mu.Lock()
 	n := len(r.pending)
 	r.mu.Unlock()
-	if n >= 1000 {
+	if n >= storeBatch {
 		return
 	}
 	t := time.NewTimer(r.o.BatchWait)
@@ -238,7 +243,7 @@ func (r *Recorder) drain(ctx context.Context) error {
 		for id := range r.pending {
 			ids = append(ids, id)
 			delete(r.pending, id)
-			if len(ids) == 1000 {
+			if len(ids) == storeBatch {
 				break
 			}
 		}

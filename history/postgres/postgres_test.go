@@ -9,6 +9,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/goarq/goarq/history"
+	"github.com/goarq/goarq/history/internal/sqlstore"
 	"github.com/goarq/goarq/history/internal/storetest"
 	"github.com/goarq/goarq/history/postgres"
 )
@@ -34,6 +35,28 @@ func TestStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// TestMigratesAnOlderSchema: see storetest.Migration.
+func TestMigratesAnOlderSchema(t *testing.T) {
+	dsn := os.Getenv("GOARQ_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("GOARQ_TEST_POSTGRES not set (scripts/test.sh starts a PostgreSQL server and sets it)")
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
+		t.Fatal(err)
+	}
+	storetest.Migration(t, db, sqlstore.Postgres, func(t *testing.T) history.Store {
+		s, err := postgres.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return s
 	})
 }

@@ -2,11 +2,13 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"testing"
 
 	"github.com/goarq/goarq/history"
+	"github.com/goarq/goarq/history/internal/sqlstore"
 	"github.com/goarq/goarq/history/internal/storetest"
 	"github.com/goarq/goarq/history/sqlite"
 )
@@ -44,7 +46,7 @@ func TestReopenKeepsRecordsAndSchema(t *testing.T) {
 }
 
 // BenchmarkAdd is the store's part of the recorder's ingest: batches of
-// 500 records.
+// 5,000 records, as the recorder writes them at a high rate.
 func BenchmarkAdd(b *testing.B) {
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "h.db"))
@@ -52,7 +54,7 @@ func BenchmarkAdd(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	batch := make([]history.Record, 500)
+	batch := make([]history.Record, 5000)
 	b.ResetTimer()
 	for i := 0; i < b.N; i += len(batch) {
 		for j := range batch {
@@ -65,4 +67,20 @@ func BenchmarkAdd(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestMigratesAnOlderSchema: see storetest.Migration.
+func TestMigratesAnOlderSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.Migration(t, db, sqlstore.SQLite, func(t *testing.T) history.Store {
+		s, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
 }

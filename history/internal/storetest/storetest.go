@@ -4,12 +4,16 @@ package storetest
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/goarq/goarq/history"
+	"github.com/goarq/goarq/history/internal/sqlstore"
 )
 
 // T0 is the base time of the records Run adds.
@@ -24,6 +28,13 @@ func rec(i int, fn string, ok bool, exc string, at time.Time, runMS int64) histo
 		r.ExcClass, r.ExcMessage, r.Result = exc, "bad", exc+"('bad')"
 	}
 	return r
+}
+
+// textIndexer is a store whose text index is filled off the insert path
+// (SQLite); Run checks searches both before and after it catches up.
+type textIndexer interface {
+	IndexText(ctx context.Context, limit int) (int64, error)
+	TextIndexLag(ctx context.Context) (int64, error)
 }
 
 // Run checks open(t), a fresh empty store, against the Store contract.
@@ -113,6 +124,112 @@ func Run(t *testing.T, open func(t *testing.T) history.Store) {
 			t.Fatalf("pages = %v", seen)
 		}
 	})
+	t.Run("TextIsASubstringOfTheArgs", func(t *testing.T) {
+		s := open(t)
+		args := []string{
+			"1, 'user_4242@example.com'",
+			"2, 'user_42420@example.com'",
+			"3, 'xuser_4242@example.org'",
+			"4, 'User_4242@Example.com'",
+			"5, 'café crème', n=3",
+			`6, 'say "hi"', pct='50%_off'`,
+			"7, 'a-b c'",
+		}
+		var recs []history.Record
+		for i, a := range args {
+			r := rec(i, "f", true, "", T0.Add(time.Duration(i)*time.Minute), 1)
+			r.Args = a
+			recs = append(recs, r)
+		}
+		if _, err := s.Add(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		cases := []struct {
+			text string
+			want []int // record numbers, newest first
+		}{
+			{"'user_4242@", []int{1}},       // whole words
+			{"user_4242@", []int{3, 1}},     // the start of a word too
+			{"ser_4242", []int{4, 3, 2, 1}}, // inside words, and a prefix
+			{"_4242@e", []int{3, 1}},        // a word's start at the end
+			{"User_4242", []int{4}},         // case sensitive
+			{"example.com", []int{2, 1}},    // ASCII separators
+			{"é cr", []int{5}},              // non-ASCII letters
+			{"café", []int{5}},              //
+			{`"hi"`, []int{6}},              // a quote
+			{"50%_", []int{6}},              // LIKE's wildcards are plain text
+			{"%", []int{6}},                 //
+			{"_off'", []int{6}},             //
+			{"a-b c", []int{7}},             //
+			{"-b", []int{7}},                //
+			{"b c'", []int{7}},              //
+			{"4242@example.com'", []int{1}}, //
+			{"nobody", nil},
+			{"'user_4243@", nil},
+		}
+		check := func(when string) {
+			t.Helper()
+			for _, c := range cases {
+				p, err := s.Query(ctx, history.Filter{Text: c.text})
+				if err != nil {
+					t.Fatalf("%s: Query(Text %q): %v", when, c.text, err)
+				}
+				var got []int
+				for _, r := range p.Records {
+					var n int
+					fmt.Sscanf(r.Args, "%d", &n)
+					got = append(got, n)
+				}
+				if fmt.Sprint(got) != fmt.Sprint(c.want) {
+					t.Errorf("%s: Query(Text %q) = %v; want %v", when, c.text, got, c.want)
+				}
+			}
+		}
+		check("just added")
+		if ix, ok := s.(textIndexer); ok {
+			// the same once the text index has taken the rows in, and
+			// with rows both in and not yet in it
+			if _, err := ix.IndexText(ctx, 3); err != nil {
+				t.Fatal(err)
+			}
+			check("partly indexed")
+			for {
+				n, err := ix.IndexText(ctx, 1000)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n == 0 {
+					break
+				}
+			}
+			if lag, err := ix.TextIndexLag(ctx); err != nil || lag != 0 {
+				t.Fatalf("TextIndexLag = %d, %v after indexing", lag, err)
+			}
+			check("indexed")
+			// the newest row pruned: SQLite hands its id out again, and
+			// the new row it then names is still found
+			old := rec(10, "f", true, "", T0.Add(-10*24*time.Hour), 1)
+			old.Args = "9, 'user_4242@example.com'"
+			if _, err := s.Add(ctx, []history.Record{old}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ix.IndexText(ctx, 1000); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := s.Prune(ctx, history.Retention{MaxAge: 24 * time.Hour}, T0); err != nil || n != 1 {
+				t.Fatalf("Prune = %d, %v", n, err)
+			}
+			r := rec(20, "f", true, "", T0.Add(time.Hour), 1)
+			r.Args = "8, 'user_4242@example.com'"
+			if _, err := s.Add(ctx, []history.Record{r}); err != nil {
+				t.Fatal(err)
+			}
+			p, err := s.Query(ctx, history.Filter{Text: "'user_4242@"})
+			if err != nil || len(p.Records) != 2 || p.Records[0].JobID != "job020" || p.Records[1].JobID != "job000" {
+				t.Fatalf("after a prune and an Add: %+v, %v", p.Records, err)
+			}
+		}
+	})
 	t.Run("DailyCountsAndRunQuantiles", func(t *testing.T) {
 		s := open(t)
 		var recs []history.Record
@@ -200,4 +317,75 @@ func Run(t *testing.T, open func(t *testing.T) history.Store) {
 			t.Fatalf("Get of a missing record = %v", err)
 		}
 	})
+}
+
+// Migration checks that a store opened on db, a history written by schema
+// version 1 (before the failures' partial indexes and the text index),
+// keeps its records and finds them with every filter. db is empty; it is
+// closed before open is called.
+func Migration(t *testing.T, db *sql.DB, d sqlstore.Dialect, open func(t *testing.T) history.Store) {
+	ctx := context.Background()
+	if err := sqlstore.MigrateTo(ctx, db, d, 1); err != nil {
+		t.Fatal(err)
+	}
+	insert := `INSERT INTO records (job_id, start_ms, queue, function, try, enqueue_ms, finish_ms, success, args, args_json, result,
+			exc_class, exc_message, raw, serializer, undecodable, source, recorded_ms) VALUES (?, 1, 'arq:queue', 'f', 1, 0, ?, ?, ?, '{}', '', ?, '', NULL, 'pickle', '', 'redis', 0)`
+	if d.Numbered {
+		for n := 1; strings.Contains(insert, "?"); n++ {
+			insert = strings.Replace(insert, "?", "$"+strconv.Itoa(n), 1)
+		}
+	}
+	for i, a := range []string{"1, 'user_4242@example.com'", "2, 'user_7@example.com'"} {
+		if _, err := db.Exec(insert, fmt.Sprintf("job%d", i), 1000+i, i, a, map[int]string{0: "ValueError"}[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s := open(t)
+	defer s.Close()
+	no := false
+	for _, c := range []struct {
+		f    history.Filter
+		want string
+	}{
+		{history.Filter{}, "[job1 job0]"},
+		{history.Filter{Success: &no}, "[job0]"},
+		{history.Filter{ExcClass: "ValueError"}, "[job0]"},
+		{history.Filter{Text: "'user_4242@"}, "[job0]"},
+		{history.Filter{Text: "user_7@"}, "[job1]"},
+	} {
+		p, err := s.Query(ctx, c.f)
+		var got []string
+		for _, r := range p.Records {
+			got = append(got, r.JobID)
+		}
+		if err != nil || fmt.Sprint(got) != c.want {
+			t.Errorf("Query(%+v) = %v, %v; want %s", c.f, got, err, c.want)
+		}
+	}
+	// the indexer takes the old rows in once records are added
+	if _, err := s.Add(ctx, []history.Record{{JobID: "new", StartMS: 5, FinishMS: 6, Function: "f", Args: "3, 'user_4242@example.com'"}}); err != nil {
+		t.Fatal(err)
+	}
+	ix, ok := s.(textIndexer)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if !ok {
+			break
+		}
+		lag, err := ix.TextIndexLag(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lag == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the text index still lags %d rows", lag)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p, err := s.Query(ctx, history.Filter{Text: "'user_4242@"})
+	if err != nil || len(p.Records) != 2 {
+		t.Fatalf("after indexing: %+v, %v", p.Records, err)
+	}
 }
