@@ -32,6 +32,17 @@ type RecorderOptions struct {
 	// MaxPending bounds the ids waiting to be read (default 100,000); past
 	// it, they are dropped and the next SCAN finds them.
 	MaxPending int
+	// MaxRate, when set, paces the recorder: it stores at most this many
+	// results per second while it is less than MaxLag behind (the oldest
+	// result of a batch finished less than MaxLag ago), and at full speed
+	// past that. A recorder sharing its machine with workers then leaves
+	// them the CPU during a burst, and catches up when the burst ends or
+	// it falls MaxLag behind; the results wait in Redis meanwhile, so
+	// MaxLag must stay well under the fleet's keep_result (arq's default
+	// is one hour). Zero: no pacing.
+	MaxRate float64
+	// MaxLag defaults to 1 minute.
+	MaxLag time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Now defaults to time.Now.
@@ -47,6 +58,8 @@ type RecorderStats struct {
 	// tracking connection's pushes cost none.
 	Commands int64
 	Scans    int64
+	// Paced is how long MaxRate held the recorder back.
+	Paced time.Duration
 	// Tracking reports whether client tracking is armed now.
 	Tracking bool
 }
@@ -73,8 +86,8 @@ type Recorder struct {
 	// backstop SCAN does not read them again.
 	recent, older map[string]int64
 
-	recorded, dups, cmds, scans atomic.Int64
-	watcher                     atomic.Pointer[arqredis.Watcher]
+	recorded, dups, cmds, scans, paced atomic.Int64
+	watcher                            atomic.Pointer[arqredis.Watcher]
 }
 
 const recentGen = 50_000
@@ -101,6 +114,9 @@ func NewRecorder(c *client.Client, store Store, o RecorderOptions) *Recorder {
 	if o.MaxPending <= 0 {
 		o.MaxPending = 100_000
 	}
+	if o.MaxLag <= 0 {
+		o.MaxLag = time.Minute
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -115,7 +131,7 @@ func NewRecorder(c *client.Client, store Store, o RecorderOptions) *Recorder {
 func (r *Recorder) Stats() RecorderStats {
 	w := r.watcher.Load()
 	return RecorderStats{Recorded: r.recorded.Load(), Duplicates: r.dups.Load(), Commands: r.cmds.Load(),
-		Scans: r.scans.Load(), Tracking: w != nil && w.Armed()}
+		Scans: r.scans.Load(), Paced: time.Duration(r.paced.Load()), Tracking: w != nil && w.Armed()}
 }
 
 func (r *Recorder) onIDs(ids []string) {
@@ -318,16 +334,40 @@ func (r *Recorder) read(ctx context.Context, ids []string, skipRecent bool) erro
 	if len(out) == 0 {
 		return nil
 	}
+	t0 := time.Now()
 	n, err := r.store.Add(ctx, out)
 	if err != nil {
 		return storeError{err}
 	}
 	r.recorded.Add(int64(n))
 	r.dups.Add(int64(len(out) - n))
+	oldest := out[0].FinishMS
 	for _, rec := range out {
 		r.remember(rec.JobID, rec.StartMS)
+		oldest = min(oldest, rec.FinishMS)
 	}
+	r.pace(ctx, t0, len(out), now.Sub(time.UnixMilli(oldest)))
 	return nil
+}
+
+// pace waits after a batch of n results, stored from t0 on, so that the
+// recorder stores at most MaxRate results per second, unless it is
+// MaxLag behind already.
+func (r *Recorder) pace(ctx context.Context, t0 time.Time, n int, lag time.Duration) {
+	if r.o.MaxRate <= 0 || lag >= r.o.MaxLag {
+		return
+	}
+	wait := time.Duration(float64(n)/r.o.MaxRate*float64(time.Second)) - time.Since(t0)
+	if wait <= 0 {
+		return
+	}
+	r.paced.Add(int64(wait))
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 func (r *Recorder) isRecent(id string) bool {

@@ -164,3 +164,44 @@ func BenchmarkRecorder(b *testing.B) {
 	cancel()
 	<-done
 }
+
+// MaxRate paces the recorder while it keeps up (results finished less
+// than MaxLag ago), and not once it is MaxLag behind; nothing is lost
+// either way.
+func TestRecorderPacesOnlyWhileItKeepsUp(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := redistest.Start(t)
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	now := time.Now().UnixMilli()
+	for i := range 300 { // a backlog two minutes old: read at full speed
+		writeResult(t, ctx, srv, fmt.Sprintf("old%d", i), "f", true, nil, now-120_000+int64(i))
+	}
+	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), store,
+		history.RecorderOptions{ScanInterval: time.Hour, MaxRate: 100, MaxLag: time.Minute})
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	waitCount(t, store, 300)
+	if p := rec.Stats().Paced; p != 0 {
+		t.Fatalf("paced %s over a backlog older than MaxLag", p)
+	}
+	for i := range 50 { // fresh results: at most 100 a second
+		writeResult(t, ctx, srv, fmt.Sprintf("new%d", i), "f", true, nil, time.Now().UnixMilli())
+	}
+	waitCount(t, store, 350)
+	deadline := time.Now().Add(10 * time.Second)
+	for rec.Stats().Paced < 300*time.Millisecond { // 50 at 100/s: 0.5 s less the time storing them took
+		if time.Now().After(deadline) {
+			t.Fatalf("paced %s for 50 fresh results at 100/s", rec.Stats().Paced)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

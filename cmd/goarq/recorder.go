@@ -18,17 +18,28 @@ import (
 // unless $GOMEMLIMIT sets one (SQLite's page cache, 16 MiB, is outside it).
 const recorderMemLimit = 40 << 20
 
+// defaultMaxRate paces goarq recorder: a burst's results wait in Redis
+// while the recorder stores 12,000 a second, leaving the rest of the CPU
+// to workers on the same machine (README "History", "Scale").
+const defaultMaxRate = 12_000
+
 func recorderFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "history-retention", Usage: "delete records finished longer ago than this (30d, 12h; default: keep)"},
 		&cli.Int64Flag{Name: "history-max-rows", Usage: "keep at most this many records, the newest (default: no bound)"},
 		&cli.DurationFlag{Name: "scan-interval", Value: time.Minute, Usage: "how often the SCAN backstop walks the kept results"},
+		&cli.Float64Flag{Name: "max-rate", Value: defaultMaxRate, Usage: "store at most this many results per second while less than --max-lag behind, " +
+			"so that workers on the same machine keep the CPU during a burst (the results wait in Redis); 0: no pacing"},
+		&cli.DurationFlag{Name: "max-lag", Value: time.Minute, Usage: "past this lag the recorder stores at full speed; keep it well under keep_result"},
 	}
 }
 
 func recorderOptions(c *cli.Context, log *slog.Logger) (history.RecorderOptions, error) {
 	o := history.RecorderOptions{Serializer: nil, ScanInterval: c.Duration("scan-interval"), Logger: log,
-		Retention: history.Retention{MaxRows: c.Int64("history-max-rows")}}
+		Retention: history.Retention{MaxRows: c.Int64("history-max-rows")}, MaxRate: c.Float64("max-rate"), MaxLag: c.Duration("max-lag")}
+	if o.MaxRate < 0 || o.MaxLag < 0 {
+		return o, fail(exitUsage, "--max-rate and --max-lag must not be negative")
+	}
 	if v := c.String("history-retention"); v != "" {
 		d, err := history.ParseDuration(v)
 		if err != nil {

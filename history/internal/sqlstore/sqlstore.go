@@ -693,14 +693,15 @@ func (s *Store) Query(ctx context.Context, f history.Filter) (history.Page, erro
 }
 
 // ftsMaxCandidates bounds the rows a text search reads through the text
-// index (candidates and the tail not indexed yet); past it the search
-// walks the records newest first instead, which finds a page quickly when
-// the text's words are common.
-const ftsMaxCandidates = 20_000
+// index; past it the search walks the records newest first instead, which
+// finds a page quickly when the text's words are common. Either way it
+// reads the rows not indexed yet (at most indexMaxTail while records
+// keep coming, none once they pause).
+const ftsMaxCandidates = 5_000
 
 // ftsQuery is the FTS5 query that narrows a search for text, and whether
-// to use it: text has a word the index can use, and the candidates (its
-// matches and the tail not indexed yet) are at most ftsMaxCandidates.
+// to use it: text has a word the index can use, and the index matches at
+// most ftsMaxCandidates rows.
 //
 // The query is a phrase that every string containing text matches, so
 // that the search still means "args contains text" (exact and case
@@ -725,8 +726,8 @@ func (s *Store) ftsQuery(ctx context.Context, text string) (string, bool) {
 		q += " *"
 	}
 	var n int64
-	err := s.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM (SELECT rowid FROM records_fts WHERE records_fts MATCH ? LIMIT ?))
-		+ (SELECT COALESCE(MAX(id), 0) FROM records) - (SELECT indexed_to FROM text_index_state)`, q, ftsMaxCandidates+1).Scan(&n)
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT rowid FROM records_fts WHERE records_fts MATCH ? LIMIT ?)`,
+		q, ftsMaxCandidates+1).Scan(&n)
 	if err != nil || n > ftsMaxCandidates {
 		return "", false // searched by walking the records
 	}
