@@ -32,21 +32,37 @@ func fill(rec *Record, r arqcompat.ResultRecord) {
 	rec.Queue, rec.Function, rec.Try = r.Queue, r.Function, int(r.JobTry)
 	rec.EnqueueMS, rec.StartMS, rec.FinishMS, rec.Success = r.EnqueueTimeMS, r.StartMS, r.FinishMS, r.Success
 	rec.Args = arqcompat.ReprArgs(r.Args, r.Kwargs)
-	kw := any(map[string]any{})
+	kw := any(emptyObject{})
 	if r.Kwargs != nil {
 		kw = view.JSON(r.Kwargs)
 	}
-	if b, err := json.Marshal(map[string]any{"args": view.JSON(arqcompat.Tuple(r.Args)), "kwargs": kw}); err == nil {
+	// a struct, not a map: the same JSON ("args" then "kwargs"), without
+	// sorting a map's keys
+	if b, err := json.Marshal(argsJSON{Args: view.JSON(arqcompat.Tuple(r.Args)), Kwargs: kw}); err == nil {
 		rec.ArgsJSON = string(b)
 	}
 	rec.Result = arqcompat.Repr(r.Result)
 	if !r.Success {
-		if e, ok := r.Result.(*arqcompat.Exception); ok {
+		e, ok := r.Result.(*arqcompat.Exception)
+		if o, isObj := r.Result.(*arqcompat.Object); isObj && !o.NewObj {
+			// an exception of the application's own class: the decoder
+			// does not know it is one, but a failure's result is
+			// the exception raised
+			e, ok = &arqcompat.Exception{Class: o.Class, Args: o.Args}, true
+		}
+		if ok {
 			rec.ExcClass = ExceptionClass(e)
 			rec.ExcMessage = e.Message()
 		}
 	}
 }
+
+type argsJSON struct {
+	Args   any `json:"args"`
+	Kwargs any `json:"kwargs"`
+}
+
+type emptyObject struct{}
 
 // ExceptionClass is "ValueError" for a builtin exception, "module.Name"
 // otherwise.

@@ -20,7 +20,10 @@ import (
 // migrates it to the current schema.
 func Open(ctx context.Context, path string) (history.Store, error) {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(ON)", "cache_size(-16384)", "temp_store(MEMORY)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(ON)", "cache_size(-16384)", "temp_store(MEMORY)",
+		// a checkpoint every 40 MB of WAL at most; the text indexer runs one
+		// whenever the inserts pause (sqlstore.Dialect.Checkpoint)
+		"wal_autocheckpoint(10000)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate") // a writer takes the lock up front: no busy upgrade

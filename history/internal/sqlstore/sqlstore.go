@@ -44,6 +44,11 @@ type Dialect struct {
 	// path by the store's indexer (see indexLoop); else the database
 	// keeps its index itself and Filter.Text is args LIKE '%text%'.
 	AsyncText bool
+	// Checkpoint, when set, is run by the text indexer once it has caught
+	// up: SQLite's WAL is then copied into the database file in a pause
+	// of the inserts rather than during a burst (the SQLite store sets a
+	// large wal_autocheckpoint, which still bounds the WAL).
+	Checkpoint string
 	// InsertOrIgnore writes INSERT OR IGNORE instead of ON CONFLICT DO
 	// NOTHING: SQLite then needs no statement journal for a multi-row
 	// INSERT (no constraint can abort it half-way).
@@ -53,6 +58,7 @@ type Dialect struct {
 // SQLite and Postgres are the two dialects.
 var (
 	SQLite = Dialect{Name: "sqlite", PK: "INTEGER PRIMARY KEY", Blob: "BLOB", Substr: "instr", InsertOrIgnore: true, AsyncText: true,
+		Checkpoint: `PRAGMA wal_checkpoint(PASSIVE)`,
 		// an FTS5 index of the words of the arguments (unicode61: far
 		// cheaper than a trigram index), which narrows a text search to
 		// candidates that the exact substring check then confirms
@@ -498,9 +504,15 @@ func (s *Store) indexLoop(ctx context.Context) {
 				}
 			}
 			n, err := s.IndexText(ctx, indexBatch)
-			if err != nil || n == 0 {
-				// an error is tried again on the next Add's kick (Add
-				// itself does not depend on the index)
+			if err != nil {
+				// tried again on the next Add's kick (Add itself does
+				// not depend on the index)
+				break
+			}
+			if n == 0 {
+				if s.d.Checkpoint != "" {
+					_, _ = s.db.ExecContext(ctx, s.d.Checkpoint) // else the next autocheckpoint does it
+				}
 				break
 			}
 		}
