@@ -313,6 +313,7 @@ func (r *Recorder) read(ctx context.Context, ids []string, skipRecent bool) erro
 			return nil
 		}
 	}
+	t0 := time.Now()
 	recs, err := r.rdb.Results(ctx, ids)
 	r.cmds.Add(int64((len(ids) + 999) / 1000))
 	if err != nil {
@@ -334,7 +335,6 @@ func (r *Recorder) read(ctx context.Context, ids []string, skipRecent bool) erro
 	if len(out) == 0 {
 		return nil
 	}
-	t0 := time.Now()
 	n, err := r.store.Add(ctx, out)
 	if err != nil {
 		return storeError{err}
@@ -350,7 +350,7 @@ func (r *Recorder) read(ctx context.Context, ids []string, skipRecent bool) erro
 	return nil
 }
 
-// pace waits after a batch of n results, stored from t0 on, so that the
+// pace waits after a batch of n results, read from t0 on, so that the
 // recorder stores at most MaxRate results per second, unless it is
 // MaxLag behind already.
 func (r *Recorder) pace(ctx context.Context, t0 time.Time, n int, lag time.Duration) {

@@ -49,6 +49,10 @@ type Dialect struct {
 	// of the inserts rather than during a burst (the SQLite store sets a
 	// large wal_autocheckpoint, which still bounds the WAL).
 	Checkpoint string
+	// RowidAppend: a new row's id is above every id in the table while
+	// the write transaction lasts (SQLite's rowid under its write lock),
+	// so Add tells the new rows by their count, not by RETURNING.
+	RowidAppend bool
 	// InsertOrIgnore writes INSERT OR IGNORE instead of ON CONFLICT DO
 	// NOTHING: SQLite then needs no statement journal for a multi-row
 	// INSERT (no constraint can abort it half-way).
@@ -57,7 +61,7 @@ type Dialect struct {
 
 // SQLite and Postgres are the two dialects.
 var (
-	SQLite = Dialect{Name: "sqlite", PK: "INTEGER PRIMARY KEY", Blob: "BLOB", Substr: "instr", InsertOrIgnore: true, AsyncText: true,
+	SQLite = Dialect{Name: "sqlite", PK: "INTEGER PRIMARY KEY", Blob: "BLOB", Substr: "instr", InsertOrIgnore: true, RowidAppend: true, AsyncText: true,
 		Checkpoint: `PRAGMA wal_checkpoint(PASSIVE)`,
 		// an FTS5 index of the words of the arguments (unicode61: far
 		// cheaper than a trigram index), which narrows a text search to
@@ -318,14 +322,28 @@ func (s *Store) Add(ctx context.Context, recs []history.Record) (int, error) {
 		n, failed int64
 		hist      map[int]int64
 	}
-	type recKey struct {
-		job   string
-		start int64
-	}
 	days := map[dayKey]*dayAcc{}
 	added := 0
-	// multi-row INSERTs (insertChunks); RETURNING names the rows
-	// that were new (a conflict on job id and start time skips a row)
+	count := func(r *history.Record) {
+		added++
+		dk := dayKey{r.FinishMS / dayMS * dayMS, r.Function}
+		a := days[dk]
+		if a == nil {
+			a = &dayAcc{hist: map[int]int64{}}
+			days[dk] = a
+		}
+		a.n++
+		if !r.Success {
+			a.failed++
+		}
+		if r.Undecodable == "" {
+			a.hist[bucket(r.FinishMS-r.StartMS)]++
+		}
+	}
+	// multi-row INSERTs (insertChunks); a conflict on job id and start
+	// time skips a row. The rows that were new are told by RETURNING, or
+	// (RowidAppend) by the rows' count, and read back only when some
+	// were skipped.
 	byKey := make(map[recKey]int, len(recs))
 	uniq := make([]int, 0, len(recs))
 	for i, r := range recs {
@@ -352,12 +370,15 @@ func (s *Store) Add(ctx context.Context, recs []history.Record) (int, error) {
 			return 0, fmt.Errorf("history: add: %w", err)
 		}
 	}
+	// the new rows' ids are above the largest before (SQLite: the write
+	// lock is held; PostgreSQL: the identity only grows)
 	var maxID int64
-	if retries {
+	if retries || s.d.RowidAppend {
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM records`).Scan(&maxID); err != nil {
 			return 0, fmt.Errorf("history: add: %w", err)
 		}
 	}
+	var inserted int64
 	args := make([]any, 0, insertChunks[0]*18)
 	for start := 0; start < len(uniq); {
 		size := insertChunks[len(insertChunks)-1]
@@ -380,36 +401,39 @@ func (s *Store) Add(ctx context.Context, recs []history.Record) (int, error) {
 			args = append(args, r.JobID, r.StartMS, r.Queue, r.Function, r.Try, r.EnqueueMS, r.FinishMS, b2i(r.Success),
 				r.Args, r.ArgsJSON, r.Result, r.ExcClass, r.ExcMessage, r.Raw, r.Serializer, r.Undecodable, r.Source, r.RecordedMS)
 		}
-		rows, err := st.QueryContext(ctx, args...)
-		if err != nil {
-			return 0, fmt.Errorf("history: add: %w", err)
-		}
-		for rows.Next() {
-			var k recKey
-			if err := rows.Scan(&k.job, &k.start); err != nil {
-				rows.Close()
+		if s.d.RowidAppend {
+			res, err := st.ExecContext(ctx, args...)
+			st.Close()
+			if err != nil {
 				return 0, fmt.Errorf("history: add: %w", err)
 			}
-			r := &recs[byKey[k]]
-			added++
-			dk := dayKey{r.FinishMS / dayMS * dayMS, r.Function}
-			a := days[dk]
-			if a == nil {
-				a = &dayAcc{hist: map[int]int64{}}
-				days[dk] = a
+			n, err := res.RowsAffected()
+			if err != nil {
+				return 0, fmt.Errorf("history: add: %w", err)
 			}
-			a.n++
-			if !r.Success {
-				a.failed++
-			}
-			if r.Undecodable == "" {
-				a.hist[bucket(r.FinishMS-r.StartMS)]++
-			}
+			inserted += n
+			continue
 		}
-		rows.Close()
+		if err := scanKeys(ctx, st, args, func(k recKey) { count(&recs[byKey[k]]) }); err != nil {
+			return 0, err
+		}
 		st.Close()
-		if err := rows.Err(); err != nil {
-			return 0, fmt.Errorf("history: add: %w", err)
+	}
+	if s.d.RowidAppend {
+		if inserted == int64(len(uniq)) {
+			for _, i := range uniq {
+				count(&recs[i])
+			}
+		} else if inserted > 0 {
+			st, err := tx.PrepareContext(ctx, `SELECT job_id, start_ms FROM records WHERE id > ?`)
+			if err != nil {
+				return 0, fmt.Errorf("history: add: %w", err)
+			}
+			err = scanKeys(ctx, st, []any{maxID}, func(k recKey) { count(&recs[byKey[k]]) })
+			st.Close()
+			if err != nil {
+				return 0, err
+			}
 		}
 	}
 	if retries && added > 0 {
@@ -571,6 +595,33 @@ func (s *Store) IndexText(ctx context.Context, limit int) (int64, error) {
 	return max(n, 1), nil
 }
 
+// recKey is a record's identity: job id and start time.
+type recKey struct {
+	job   string
+	start int64
+}
+
+// scanKeys runs st, which names rows by job id and start time, and calls
+// fn with each.
+func scanKeys(ctx context.Context, st *sql.Stmt, args []any, fn func(recKey)) error {
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return fmt.Errorf("history: add: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k recKey
+		if err := rows.Scan(&k.job, &k.start); err != nil {
+			return fmt.Errorf("history: add: %w", err)
+		}
+		fn(k)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("history: add: %w", err)
+	}
+	return nil
+}
+
 // insertChunks are the sizes of the multi-row INSERTs, largest first: a
 // batch is written 100 rows at a time, its remainder 10 and then 1 at a
 // time, so that three prepared statements serve every batch size.
@@ -594,7 +645,9 @@ func (s *Store) insertSQL(n int) string {
 	if !s.d.InsertOrIgnore {
 		b.WriteString(` ON CONFLICT (job_id, start_ms) DO NOTHING`)
 	}
-	b.WriteString(` RETURNING job_id, start_ms`)
+	if !s.d.RowidAppend {
+		b.WriteString(` RETURNING job_id, start_ms`)
+	}
 	return b.String()
 }
 

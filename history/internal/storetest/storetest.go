@@ -56,7 +56,14 @@ func Run(t *testing.T, open func(t *testing.T) history.Store) {
 		if n, err = s.Add(ctx, []history.Record{r2}); err != nil || n != 1 {
 			t.Fatalf("Add of the same id with a later start = %d, %v; want 1", n, err)
 		}
-		p, err := s.Query(ctx, history.Filter{})
+		r3 := rec(3, "f", true, "", T0.Add(2*time.Second), 10)
+		if n, err = s.Add(ctx, []history.Record{r, r3}); err != nil || n != 1 { // one stored already, one new
+			t.Fatalf("Add of a stored and a new record = %d, %v; want 1", n, err)
+		}
+		if days, err := s.Daily(ctx, T0.Add(-time.Hour)); err != nil || len(days) != 1 || days[0].Count != 3 {
+			t.Fatalf("Daily = %+v, %v; want one day of 3 records", days, err)
+		}
+		p, err := s.Query(ctx, history.Filter{Until: T0.Add(2 * time.Second)})
 		if err != nil || len(p.Records) != 2 {
 			t.Fatalf("Query = %+v, %v", p, err)
 		}
