@@ -42,6 +42,7 @@ func main() {
 	rounds := flag.Int("rounds", 2, "drains with and without the recorder, alternating")
 	rows := flag.Int("rows", 1_000_000, "history rows for the query benchmark (0: skip)")
 	reps := flag.Int("reps", 40, "runs of each query")
+	recArgs := flag.String("recorder-args", "", "more flags for goarq recorder (e.g. \"--max-rate 0\")")
 	demo := flag.String("demo", "", "only fill a SQLite history at this path with -rows rows (the README's screenshot) and exit")
 	flag.Parse()
 	ctx := context.Background()
@@ -61,7 +62,7 @@ func main() {
 	defer os.RemoveAll(dir)
 	out := map[string]any{}
 	if *jobs > 0 {
-		out["ingest"] = ingest(ctx, *redisURL, *goarqBin, dir, *jobs, *rounds)
+		out["ingest"] = ingest(ctx, *redisURL, *goarqBin, dir, *jobs, *rounds, strings.Fields(*recArgs))
 	}
 	if *rows > 0 {
 		out["queries"] = queries(ctx, filepath.Join(dir, "big.db"), *rows, *reps)
@@ -135,7 +136,7 @@ func redisCPU(ctx context.Context, rdb *redis.Client) float64 {
 	return total
 }
 
-func ingest(ctx context.Context, redisURL, goarqBin, dir string, n, rounds int) map[string]any {
+func ingest(ctx context.Context, redisURL, goarqBin, dir string, n, rounds int, recArgs []string) map[string]any {
 	opt, err := redis.ParseURL(redisURL)
 	if err != nil {
 		log.Fatal(err)
@@ -159,7 +160,7 @@ func ingest(ctx context.Context, redisURL, goarqBin, dir string, n, rounds int) 
 		rdb.FlushAll(ctx)
 		db := filepath.Join(dir, fmt.Sprintf("ingest%d.db", r))
 		var stdout bytes.Buffer
-		cmd := exec.Command(goarqBin, "--redis", redisURL, "recorder", "--history", db, "--scan-interval", "1h")
+		cmd := exec.Command(goarqBin, append([]string{"--redis", redisURL, "recorder", "--history", db, "--scan-interval", "1h"}, recArgs...)...)
 		cmd.Stdout, cmd.Stderr = &stdout, os.Stderr
 		if err := cmd.Start(); err != nil {
 			log.Fatal(err)
@@ -216,7 +217,7 @@ func ingest(ctx context.Context, redisURL, goarqBin, dir string, n, rounds int) 
 		return s / float64(max(len(v), 1))
 	}
 	return map[string]any{
-		"jobs": n, "rounds": rounds,
+		"jobs": n, "rounds": rounds, "recorder_args": recArgs,
 		"drain_jobs_per_s_without_recorder": plain, "drain_jobs_per_s_with_recorder": withRec,
 		"drain_ratio_with_over_without": mean(withRec) / mean(plain),
 		"ingest_results_per_s":          ingestRates,
