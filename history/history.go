@@ -71,12 +71,15 @@ type Filter struct {
 	Queue    string
 	// Success: nil for both, else only successes (true) or failures.
 	Success *bool
-	// ExcClass matches the exception class exactly ("ValueError").
+	// ExcClass matches the exception class exactly ("ValueError"); only
+	// failures have one.
 	ExcClass string
 	// Since and Until bound the finish time (Since inclusive, Until exclusive).
 	Since, Until time.Time
 	JobID        string
-	// Text is searched for in the arguments' repr.
+	// Text selects records whose arguments' repr (Args) contains it,
+	// exactly and case included. The stores index it (SQLite: an FTS5
+	// word index narrows the candidates; PostgreSQL: pg_trgm).
 	Text string
 	// Limit caps the page (default 50, at most 1000).
 	Limit int

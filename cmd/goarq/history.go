@@ -88,7 +88,7 @@ func filterFlags() []cli.Flag {
 		&cli.StringFlag{Name: "since", Usage: "finished at or after: a duration back (2h, 7d) or a time (RFC 3339)"},
 		&cli.StringFlag{Name: "until", Usage: "finished before: a duration back or a time"},
 		&cli.StringFlag{Name: "job-id", Usage: "only this job id"},
-		&cli.StringFlag{Name: "text", Usage: "only calls whose arguments' repr contains this text"},
+		&cli.StringFlag{Name: "text", Usage: "only calls whose arguments, as Python prints them, contain this text (exactly, case included)"},
 	}
 }
 

@@ -700,22 +700,6 @@ func (s *Store) Query(ctx context.Context, f history.Filter) (history.Page, erro
 	if f.JobID != "" {
 		add("job_id = ?", f.JobID)
 	}
-	from, fromArgs := "records", []any(nil)
-	if f.Text != "" {
-		if s.d.AsyncText {
-			if fts, ok := s.ftsQuery(ctx, f.Text); ok {
-				// the candidates: the index's matches and the rows it
-				// has not taken in yet
-				from = `(SELECT rowid AS rid FROM records_fts WHERE records_fts MATCH ?
-					UNION ALL SELECT id FROM records WHERE id > (SELECT indexed_to FROM text_index_state)) AS c
-					CROSS JOIN records ON records.id = c.rid`
-				fromArgs = append(fromArgs, fts)
-			}
-			add(s.d.Substr+"(args, ?) > 0", f.Text)
-		} else {
-			add(`args LIKE ?`, "%"+likeEscaper.Replace(f.Text)+"%")
-		}
-	}
 	if f.NotRetried {
 		add("retried_as = ''")
 	}
@@ -727,34 +711,71 @@ func (s *Store) Query(ctx context.Context, f history.Filter) (history.Page, erro
 		limit = 50
 	}
 	limit = min(limit, MaxLimit)
-	args = append(fromArgs, args...) // the FROM's parameters come first
-	query := `SELECT ` + selectCols + ` FROM ` + from
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
+	switch {
+	case f.Text == "":
+		p, _, err := s.page(ctx, "records", where, args, limit)
+		return p, err
+	case !s.d.AsyncText:
+		p, _, err := s.page(ctx, "records", append(where, `args LIKE ?`), append(args, "%"+likeEscaper.Replace(f.Text)+"%"), limit)
+		return p, err
 	}
-	query += " ORDER BY finish_ms DESC, id DESC LIMIT " + strconv.Itoa(limit+1)
+	// SQLite: first the newest textProbe records the other filters
+	// select; a common text fills the page from them
+	text := s.d.Substr + "(args, ?) > 0"
+	probe := `(SELECT ` + selectCols + ` FROM records` + whereClause(where) + ` ORDER BY finish_ms DESC, id DESC LIMIT ` + strconv.Itoa(textProbe) + `)`
+	if p, full, err := s.page(ctx, probe, []string{text}, append(slices.Clip(args), f.Text), limit); err != nil || full {
+		return p, err
+	}
+	// then the candidates of the text index (the index's matches and
+	// the rows it has not taken in yet), or a walk of all the records
+	from, fromArgs := "records", []any(nil)
+	if fts, ok := s.ftsQuery(ctx, f.Text); ok {
+		from = `(SELECT rowid AS rid FROM records_fts WHERE records_fts MATCH ?
+			UNION ALL SELECT id FROM records WHERE id > (SELECT indexed_to FROM text_index_state)) AS c
+			CROSS JOIN records ON records.id = c.rid`
+		fromArgs = append(fromArgs, fts)
+	}
+	p, _, err := s.page(ctx, from, append(where, text), append(append(fromArgs, args...), f.Text), limit)
+	return p, err
+}
+
+// textProbe is how many of the newest records a text search reads before
+// it turns to the text index.
+const textProbe = 2000
+
+func whereClause(where []string) string {
+	if len(where) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(where, " AND ")
+}
+
+// page reads up to limit records from from, newest first; full reports
+// that there were more.
+func (s *Store) page(ctx context.Context, from string, where []string, args []any, limit int) (p history.Page, full bool, err error) {
+	query := `SELECT ` + selectCols + ` FROM ` + from + whereClause(where) + " ORDER BY finish_ms DESC, id DESC LIMIT " + strconv.Itoa(limit+1)
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
-		return history.Page{}, fmt.Errorf("history: query: %w", err)
+		return history.Page{}, false, fmt.Errorf("history: query: %w", err)
 	}
 	defer rows.Close()
-	var p history.Page
 	for rows.Next() {
 		r, err := scanRecord(rows)
 		if err != nil {
-			return history.Page{}, fmt.Errorf("history: query: %w", err)
+			return history.Page{}, false, fmt.Errorf("history: query: %w", err)
 		}
 		p.Records = append(p.Records, r)
 	}
 	if err := rows.Err(); err != nil {
-		return history.Page{}, fmt.Errorf("history: query: %w", err)
+		return history.Page{}, false, fmt.Errorf("history: query: %w", err)
 	}
 	if len(p.Records) > limit {
 		p.Records = p.Records[:limit]
 		last := p.Records[limit-1]
 		p.Next = history.Cursor{FinishMS: last.FinishMS, ID: last.ID}
+		return p, true, nil
 	}
-	return p, nil
+	return p, false, nil
 }
 
 // ftsMaxCandidates bounds the rows a text search reads through the text

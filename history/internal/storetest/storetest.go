@@ -193,6 +193,26 @@ func Run(t *testing.T, open func(t *testing.T) history.Store) {
 			}
 		}
 		check("just added")
+		// a page at a time: the first is full from the newest records,
+		// the second ends the listing
+		var got []string
+		f := history.Filter{Text: "ser_4242", Limit: 3}
+		for range 3 {
+			p, err := s.Query(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range p.Records {
+				got = append(got, r.JobID)
+			}
+			if p.Next.IsZero() {
+				break
+			}
+			f.Before = p.Next
+		}
+		if fmt.Sprint(got) != "[job003 job002 job001 job000]" {
+			t.Errorf("pages of Text %q = %v", f.Text, got)
+		}
 		if ix, ok := s.(textIndexer); ok {
 			// the same once the text index has taken the rows in, and
 			// with rows both in and not yet in it
