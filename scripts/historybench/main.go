@@ -326,6 +326,8 @@ func queries(ctx context.Context, path string, n, reps int) map[string]any {
 		{"text, rare, last 2 days", history.Filter{Text: "'user_4242@", Since: now.Add(-48 * time.Hour)}},
 		{"page 2 (cursor)", history.Filter{Function: "notify", Before: page2.Next}},
 		{"text, inside a word", history.Filter{Text: "ser_4242@"}},
+		{"text, rare, no whole word (walks the records)", history.Filter{Text: "42424"}},
+		{"text, rare, no whole word, last 2 days", history.Filter{Text: "42424", Since: now.Add(-48 * time.Hour)}},
 	}
 	res := map[string]any{"rows": n, "fill_seconds": fillTook.Seconds(), "text_index_seconds": indexTook.Seconds()}
 	p95 := func(run func()) float64 {
