@@ -32,6 +32,29 @@ func ExampleNewRecorder() {
 	}
 }
 
+// A recorder on the workers' machine can pace itself: during a burst it
+// stores at most 12,000 results a second and leaves the rest of the CPU
+// to the workers; the results wait in Redis (for keep_result) and it
+// catches up after the burst, or at full speed once a minute behind.
+func ExampleRecorderOptions_pacing() {
+	ctx := context.Background()
+	cl, err := client.DialURL(ctx, "redis://localhost:6379/0", client.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cl.Close()
+	store, err := sqlite.Open(ctx, "history.db")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	rec := history.NewRecorder(cl, store, history.RecorderOptions{MaxRate: 12_000, MaxLag: time.Minute})
+	if err := rec.Run(ctx); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("held back for", rec.Stats().Paced)
+}
+
 // Query lists the recorded results newest first, a page at a time.
 func ExampleStore_query() {
 	ctx := context.Background()
