@@ -71,6 +71,8 @@ func TestHistoryCommand(t *testing.T) {
 		{"history", "--history", path, "--failed", "--succeeded"},
 		{"retry", "--history", path},
 		{"recorder", "--history", path, "--history-retention", "-3d"},
+		{"recorder", "--history", path, "--max-rate", "-1"},
+		{"recorder", "--history", path, "--max-lag", "-1m"},
 	} {
 		if code, _, errs := goarqRun(bad...); code != exitUsage || errs == "" {
 			t.Errorf("%v: exit %d, stderr %q; want a usage error", bad, code, errs)
