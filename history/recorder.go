@@ -391,6 +391,13 @@ func (r *Recorder) remember(id string, start int64) {
 }
 
 func (r *Recorder) prune(ctx context.Context) {
+	// a store that indexes text off the insert path (SQLite) says when
+	// its indexer fails; the recorder, which has a logger, reports it
+	if ix, ok := r.store.(interface{ TextIndexErr() error }); ok {
+		if err := ix.TextIndexErr(); err != nil {
+			r.log.WarnContext(ctx, "history: the text index is not being updated (text searches read the rows it lacks directly, more slowly)", "error", err)
+		}
+	}
 	if r.o.Retention == (Retention{}) {
 		return
 	}

@@ -2,8 +2,12 @@ package history_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -199,6 +203,60 @@ func TestRecorderPacesOnlyWhileItKeepsUp(t *testing.T) {
 			t.Fatalf("paced %s for 50 fresh results at 100/s", rec.Stats().Paced)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// brokenIndex is a store whose text indexer fails.
+type brokenIndex struct{ history.Store }
+
+func (brokenIndex) TextIndexErr() error { return errors.New("disk I/O error") }
+
+// syncBuffer is a log destination that the test reads while the recorder
+// writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// The recorder logs a store's failing text indexer (the store has no
+// logger of its own).
+func TestRecorderReportsATextIndexFailure(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := redistest.Start(t)
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var logs syncBuffer
+	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), brokenIndex{store},
+		history.RecorderOptions{PruneInterval: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "the text index is not being updated"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning logged: %s", logs.String())
+		}
+	}
+	if !strings.Contains(logs.String(), "disk I/O error") {
+		t.Errorf("the warning does not say why: %s", logs.String())
 	}
 	cancel()
 	if err := <-done; err != nil {

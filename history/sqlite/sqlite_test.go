@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/goarq/goarq/history"
 	"github.com/goarq/goarq/history/internal/sqlstore"
@@ -83,4 +84,30 @@ func TestMigratesAnOlderSchema(t *testing.T) {
 		}
 		return s
 	})
+}
+
+// A failing text indexer is told by TextIndexErr, and searches stay right
+// meanwhile (they read the rows the index lacks).
+func TestTextIndexFailureIsReported(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.(interface{ DB() *sql.DB }).DB().Exec(`DROP TABLE records_fts`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Add(ctx, []history.Record{{JobID: "a", StartMS: 1, FinishMS: 2, Function: "f", Args: "1, 'user_4242@example.com'"}}); err != nil {
+		t.Fatalf("Add with a broken text index: %v", err)
+	}
+	ix := s.(interface{ TextIndexErr() error })
+	for deadline := time.Now().Add(10 * time.Second); ix.TextIndexErr() == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("TextIndexErr is still nil")
+		}
+	}
+	if p, err := s.Query(ctx, history.Filter{Text: "'user_4242@"}); err != nil || len(p.Records) != 1 {
+		t.Fatalf("search with a broken text index = %+v, %v", p.Records, err)
+	}
 }

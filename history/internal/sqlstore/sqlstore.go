@@ -169,6 +169,7 @@ type Store struct {
 	idxStop   context.CancelFunc
 	idxDone   chan struct{}
 	lastAddNS atomic.Int64
+	idxErr    atomic.Pointer[error] // the indexer's last failure; nil after a success
 }
 
 // Open migrates db to the current schema and returns the store; closing
@@ -530,9 +531,13 @@ func (s *Store) indexLoop(ctx context.Context) {
 			n, err := s.IndexText(ctx, indexBatch)
 			if err != nil {
 				// tried again on the next Add's kick (Add itself does
-				// not depend on the index)
+				// not depend on the index); TextIndexErr tells it
+				if ctx.Err() == nil {
+					s.idxErr.Store(&err)
+				}
 				break
 			}
+			s.idxErr.Store(nil)
 			if n == 0 {
 				if s.d.Checkpoint != "" {
 					_, _ = s.db.ExecContext(ctx, s.d.Checkpoint) // else the next autocheckpoint does it
@@ -541,6 +546,16 @@ func (s *Store) indexLoop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// TextIndexErr is the text indexer's last failure, nil when its last
+// batch succeeded. Searches stay right meanwhile: they read the rows not
+// indexed yet directly, which costs more as they pile up.
+func (s *Store) TextIndexErr() error {
+	if p := s.idxErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // TextIndexLag is how many rows the text index has not taken in yet (0
