@@ -399,7 +399,7 @@ func (s *Store) Add(ctx context.Context, recs []history.Record) (int, error) {
 		args = args[:0]
 		for _, i := range chunk {
 			r := &recs[i]
-			args = append(args, r.JobID, r.StartMS, r.Queue, r.Function, r.Try, r.EnqueueMS, r.FinishMS, b2i(r.Success),
+			args = append(args, r.JobID, r.StartMS, r.Queue, r.Function, int64(r.Try), r.EnqueueMS, r.FinishMS, int64(b2i(r.Success)),
 				r.Args, r.ArgsJSON, r.Result, r.ExcClass, r.ExcMessage, r.Raw, r.Serializer, r.Undecodable, r.Source, r.RecordedMS)
 		}
 		if s.d.RowidAppend {
