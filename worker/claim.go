@@ -22,8 +22,6 @@ type claimer struct {
 	// lastFound: the last claim found jobs and may have left more, so the
 	// idle peek is skipped
 	lastFound atomic.Bool
-	// started counts the jobs claimed, for max_burst_jobs
-	started atomic.Int64
 	// allowPick is arq's allow_pick_jobs: off while waiting for running
 	// jobs to complete before a shutdown
 	allowPick atomic.Bool
@@ -40,16 +38,6 @@ type claimer struct {
 	// busySeen are the ready jobs in progress that the last idle peek or
 	// claim saw (herdSaw); guarded by mu
 	busySeen []string
-
-	// Under Worker.mu, with Worker.claimed: reserved counts the slots
-	// set aside for claims in flight; handed counts, per job id, the
-	// claimed jobs whose slots a claim riding on their own finish
-	// transaction took over (they are about to release them), and
-	// nHanded their sum. The slots a new claim may take are
-	// MaxJobs - claimed - reserved + nHanded (freeSlots).
-	reserved int
-	handed   map[string]int
-	nHanded  int
 
 	// held are the jobs the claims left alone as being aborted (scored 1,
 	// not yet in arq:abort), with when they were first seen, and heldNext
@@ -135,112 +123,38 @@ func (w *Worker) heldRecheck() time.Time {
 	return t
 }
 
-// freeSlots counts the slots a claim may take now.
-func (w *Worker) freeSlots() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.freeLocked()
-}
-
-func (w *Worker) freeLocked() int {
-	return w.s.MaxJobs - w.claimed - w.claim.reserved + w.claim.nHanded
-}
-
 // reserve sets aside the slots of a claim of at most maxClaimBatch jobs
-// and returns how many: the free slots, plus those of finishing, the jobs
-// whose finish transaction the claim rides on (their outcome is written
-// before the claim runs, and they release their slots once it has been
-// answered); none while picking is paused or the worker stops, and no
-// more than max_burst_jobs allows. Claims in flight together so never take
-// more jobs than max_jobs (or max_burst_jobs) allows. The claim's reply
-// goes to admit; finishing jobs whose slots it did not need release them
-// as usual.
-func (w *Worker) reserve(finishing []writeReq) int {
+// (slots.reserve); none while picking is paused or the worker stops.
+// finishing are the ids of the jobs whose finish transaction the claim
+// rides on. The claim's reply goes to admit; finishing jobs whose slots
+// it did not need release them as usual.
+func (w *Worker) reserve(finishing []string) int {
 	if !w.claim.allowPick.Load() || w.isStopped() {
 		return 0
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n := min(w.freeLocked()+len(finishing), maxClaimBatch)
-	if w.s.Burst && w.s.MaxBurstJobs > 0 {
-		n = min(n, w.s.MaxBurstJobs-w.jobsStarted()-w.claim.reserved)
-	}
-	if n <= 0 {
-		return 0
-	}
-	w.claim.reserved += n
-	for _, r := range finishing[:min(n, len(finishing))] {
-		if w.claim.handed == nil {
-			w.claim.handed = map[string]int{}
-		}
-		w.claim.handed[r.finish.JobID]++
-		w.claim.nHanded++
-	}
-	return n
+	return w.slots.reserve(maxClaimBatch, finishing)
 }
 
-// admit counts in the jobs a claim of reserved slots took: as started
-// (max_burst_jobs), as holding a slot (Stats().Ongoing) and in the wait
-// group Run waits on. more is the claim's report that ready jobs may
-// remain. finishing are the jobs given to the claim's reserve.
-func (w *Worker) admit(reserved int, finishing []writeReq, jobs []arqredis.Claimed, more bool) {
+// admit counts in the jobs a claim of reserved slots took (slots.settle).
+// more is the claim's report that ready jobs may remain. finishing are the
+// ids given to the claim's reserve.
+func (w *Worker) admit(reserved int, finishing []string, jobs []arqredis.Claimed, more bool) {
 	w.settle(reserved, finishing, jobs)
 	w.claim.lastFound.Store(len(jobs) > 0 && more)
 }
 
-// settle ends the reservation of a claim that took jobs: they count in,
-// and those of finishing whose slots the claim did not need get them back,
-// to release as usual. It runs before the finishing jobs learn that their
-// outcome is written, so before they release their slots.
-func (w *Worker) settle(reserved int, finishing []writeReq, jobs []arqredis.Claimed) {
-	n := len(jobs)
-	w.mu.Lock()
-	w.claim.reserved -= reserved
-	w.claim.started.Add(int64(n))
-	w.claimed += n
-	for _, c := range jobs {
-		w.mine[c.ID]++
+// settle ends the reservation of a claim (slots.settle).
+func (w *Worker) settle(reserved int, finishing []string, jobs []arqredis.Claimed) {
+	ids := make([]string, len(jobs))
+	for i, c := range jobs {
+		ids[i] = c.ID
 	}
-	// the claim's jobs take the free slots it reserved first, then the
-	// finishing jobs' slots
-	handed := min(reserved, len(finishing))
-	for _, r := range finishing[max(0, n-(reserved-handed)):handed] {
-		w.unhandLocked(r.finish.JobID)
-	}
-	w.mu.Unlock()
-	w.wg.Add(n)
-	if n < reserved {
-		w.slotFreed()
-	}
-}
-
-// slotFreed wakes the poll loop waiting for a slot to claim.
-func (w *Worker) slotFreed() {
-	select {
-	case w.freed <- struct{}{}:
-	default:
-	}
+	w.slots.settle(reserved, finishing, ids)
 }
 
 // unreserve gives back the slots reserved for a claim that claimed
 // nothing and had no finishing jobs.
-func (w *Worker) unreserve(reserved int) { w.settle(reserved, nil, nil) }
-
-// unhandLocked gives a job back its own slot, to release as usual.
-// It reports whether the job's slot had been handed over.
-func (w *Worker) unhandLocked(id string) bool {
-	c := w.claim.handed[id]
-	if c == 0 {
-		return false
-	}
-	if c == 1 {
-		delete(w.claim.handed, id)
-	} else {
-		w.claim.handed[id] = c - 1
-	}
-	w.claim.nHanded--
-	return true
-}
+func (w *Worker) unreserve(reserved int) { w.slots.settle(reserved, nil, nil) }
 
 // launch takes a slot for each admitted job and starts it. Each job is
 // decoded on a short-lived goroutine: jobs decode in parallel, the claimer
@@ -249,7 +163,7 @@ func (w *Worker) unhandLocked(id string) bool {
 // grown stacks.
 func (w *Worker) launch(ctx context.Context, jobs []arqredis.Claimed) {
 	for range jobs {
-		w.slots <- struct{}{} // blocks only while a finishing job has yet to release its slot
+		w.slots.acquire() // blocks only while a finishing job has yet to release its slot
 	}
 	for _, c := range jobs {
 		go w.decodeAndStart(context.WithoutCancel(ctx), c)

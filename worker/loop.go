@@ -12,11 +12,6 @@ import (
 	"time"
 )
 
-// jobsStarted counts the jobs this worker claimed. arq sums complete,
-// failed, retried and running tasks, which counts a job twice while it
-// finishes; a counter taken at the claim is exact.
-func (w *Worker) jobsStarted() int { return int(w.claim.started.Load()) }
-
 // loop is arq's main: poll, then in burst mode stop once nothing is left.
 // Unlike arq it polls again at once while the last poll found jobs, so a
 // full queue drains at the speed of Redis rather than queue_read_limit
@@ -30,8 +25,8 @@ func (w *Worker) loop(ctx context.Context) error {
 		found, size, err := w.pollIteration(ctx, woke)
 		woke = false
 		if err == nil && w.s.Burst {
-			if w.s.MaxBurstJobs > 0 && w.jobsStarted() >= w.s.MaxBurstJobs {
-				w.wg.Wait()
+			if w.s.MaxBurstJobs > 0 && w.slots.jobsStarted() >= w.s.MaxBurstJobs {
+				w.slots.wait()
 				return nil
 			}
 			// every slot busy (found without a claim's size): their jobs
@@ -41,7 +36,7 @@ func (w *Worker) loop(ctx context.Context) error {
 				size, err = w.store.QueueSize(ctx, w.s.QueueName)
 			}
 			if err == nil && size == 0 {
-				w.wg.Wait()
+				w.slots.wait()
 				return nil
 			}
 		}
@@ -59,10 +54,10 @@ func (w *Worker) loop(ctx context.Context) error {
 				w.redisError(ctx, slog.LevelError, fmt.Sprintf("redis error while polling, retrying in %s: %v", backoff, err), err)
 			}
 			wait = backoff
-		case found && w.freeSlots() == 0:
+		case found && w.slots.free() == 0:
 			// every slot busy: poll again as soon as one frees up, or after
 			// PollDelay for aborts, health check and cron
-			backoff, wake, wait = 0, w.freed, max(wait, time.Millisecond)
+			backoff, wake, wait = 0, w.slots.freedC(), max(wait, time.Millisecond)
 		case found:
 			backoff = 0
 			continue // more jobs may be ready
@@ -90,7 +85,7 @@ func (w *Worker) loop(ctx context.Context) error {
 				// jobs that finish together release their slots microseconds
 				// apart (their outcomes share one write): let them land, so
 				// one claim round trip starts several jobs instead of one
-				if w.freeSlots() < max(2, w.s.MaxJobs/2) {
+				if w.slots.free() < max(2, w.s.MaxJobs/2) {
 					time.Sleep(claimGather)
 				}
 			case <-w.stopped:
@@ -111,25 +106,12 @@ const maxClaimBatch = 100
 // were busy, for more slots to free before claiming.
 const claimGather = 250 * time.Microsecond
 
-// release frees a job's slot; called exactly once per claimed job. A
-// slot handed over to the claim that rode on the job's finish transaction
-// is taken already: the poll loop has nothing to claim for it.
+// release frees a job's slot; called exactly once per claimed job.
 func (w *Worker) release(id string) {
 	if w.own != nil {
 		w.ownReleased(id)
 	}
-	w.mu.Lock()
-	w.claimed--
-	if w.mine[id]--; w.mine[id] <= 0 {
-		delete(w.mine, id)
-	}
-	handed := w.unhandLocked(id)
-	w.mu.Unlock()
-	<-w.slots
-	if !handed {
-		w.slotFreed()
-	}
-	w.wg.Done()
+	w.slots.release(id)
 }
 
 // pollIteration claims ready jobs up to the free slots and starts them,
@@ -142,7 +124,7 @@ func (w *Worker) pollIteration(ctx context.Context, woke bool) (found bool, size
 	size = -1
 	w.claim.mu.Lock()
 	limit := w.reserve(nil)
-	if w.claim.allowPick.Load() && limit <= 0 && w.freeSlots() <= 0 {
+	if w.claim.allowPick.Load() && limit <= 0 && w.slots.free() <= 0 {
 		found = true
 	}
 	if limit > 0 && w.own != nil {

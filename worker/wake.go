@@ -176,14 +176,12 @@ func (w *Worker) herdOutcome(won bool) {
 // that found nothing saw. The caller holds claim.mu.
 func (w *Worker) herdSaw(busy []string) {
 	beaten := false
-	w.mu.Lock()
 	for _, id := range busy {
-		if _, mine := w.mine[id]; !mine && !slices.Contains(w.claim.busySeen, id) {
+		if !w.slots.holds(id) && !slices.Contains(w.claim.busySeen, id) {
 			beaten = true
 			break
 		}
 	}
-	w.mu.Unlock()
 	w.claim.busySeen = append(w.claim.busySeen[:0], busy...)
 	if beaten {
 		w.herdOutcome(false)

@@ -11,7 +11,8 @@ import (
 // already (a Python worker's long job) and an empty queue leave the delay
 // alone; a win halves it.
 func TestHerdDelayFollowsWhoTakesTheJobs(t *testing.T) {
-	w := &Worker{mine: map[string]int{"own": 1}}
+	w := &Worker{slots: newSlots(1, 0)}
+	w.slots.settle(w.slots.reserve(1, nil), nil, []string{"own"}) // the worker holds job "own"
 	delay := func() time.Duration { return time.Duration(w.claim.herdDelay.Load()) }
 
 	w.herdSaw(nil)

@@ -153,14 +153,9 @@ type Worker struct {
 	store     *arqredis.RDB
 	ownsRedis bool
 
-	// slots and the jobs that hold them
-	slots   chan struct{} // max_jobs
-	freed   chan struct{} // a slot became free to claim
-	wg      sync.WaitGroup
+	slots   *slots
 	mu      sync.Mutex
 	running map[string]*runningJob // handlers in flight, for abort and shutdown
-	claimed int                    // jobs claimed and not yet finished (arq's tasks)
-	mine    map[string]int         // their ids (a count, in case one is claimed again)
 	counts  struct{ complete, failed, retried atomic.Int64 }
 
 	claim  claimer
@@ -218,9 +213,13 @@ func New(s Settings) (*Worker, error) {
 	if s.Logger == nil {
 		s.Logger = slog.New(NewArqLogHandler(os.Stderr, slog.LevelInfo))
 	}
+	burstMax := 0
+	if s.Burst && s.MaxBurstJobs > 0 {
+		burstMax = s.MaxBurstJobs
+	}
 	w := &Worker{s: s, funcs: map[string]*Function{}, log: s.Logger, keepResult: keep,
-		slots: make(chan struct{}, s.MaxJobs), running: map[string]*runningJob{}, mine: map[string]int{}, stopped: make(chan struct{}),
-		freed: make(chan struct{}, 1), claim: claimer{pushed: make(chan struct{}, 1)}, writer: writer{reqs: make(chan writeReq), done: make(chan struct{})}}
+		slots: newSlots(s.MaxJobs, burstMax), running: map[string]*runningJob{}, stopped: make(chan struct{}),
+		claim: claimer{pushed: make(chan struct{}, 1)}, writer: writer{reqs: make(chan writeReq), done: make(chan struct{})}}
 	for i := range s.Functions {
 		f := s.Functions[i]
 		if f.err != nil {
@@ -265,9 +264,7 @@ func New(s Settings) (*Worker, error) {
 
 // Stats returns the job counters.
 func (w *Worker) Stats() Stats {
-	w.mu.Lock()
-	ongoing := w.claimed
-	w.mu.Unlock()
+	ongoing := w.slots.holding()
 	return Stats{Complete: int(w.counts.complete.Load()), Failed: int(w.counts.failed.Load()), Retried: int(w.counts.retried.Load()), Ongoing: ongoing}
 }
 
@@ -353,7 +350,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	err := w.loop(ctx)
 	stopPush()
 	w.stop("") // burst end or loop error: no more polling
-	w.wg.Wait()
+	w.slots.wait()
 	close(w.writer.reqs)
 	<-w.writer.done
 	// shutdown work must run even when ctx is cancelled

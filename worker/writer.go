@@ -174,8 +174,10 @@ func (w *Worker) flusher(ctx context.Context) {
 func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, jobs []arqredis.Claimed, lapsed []int) {
 	limit := batch[0].expires
 	finishes := make([]arqredis.Finish, len(batch))
+	ids := make([]string, len(batch))
 	for i, r := range batch {
 		finishes[i] = r.finish
+		ids[i] = r.finish.JobID
 		if r.expires.Before(limit) {
 			limit = r.expires
 		}
@@ -189,16 +191,16 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 	switch {
 	case !w.claim.lastFound.Load():
 	case w.own == nil:
-		if reserved = w.reserve(batch); reserved > 0 {
+		if reserved = w.reserve(ids); reserved > 0 {
 			a := w.claimArgs(reserved, false)
 			claim = &a
 		}
 	case w.claim.mu.TryLock(): // targeted claims go one at a time
-		if reserved = w.reserve(batch); reserved > 0 {
+		if reserved = w.reserve(ids); reserved > 0 {
 			if a, ok := w.ownFlushClaim(reserved, finishes); ok {
 				own = &a
 			} else {
-				w.settle(reserved, batch, nil)
+				w.settle(reserved, ids, nil)
 				reserved = 0
 			}
 		}
@@ -221,7 +223,7 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 			}
 		}
 		if claim != nil || own != nil {
-			jobs = w.piggybackClaimed(ctx, rep, reserved, batch)
+			jobs = w.piggybackClaimed(ctx, rep, reserved, ids)
 			if own != nil {
 				w.claim.mu.Unlock()
 			}
@@ -256,15 +258,15 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 // finish transaction, with the slots reserved for it. A claim that failed
 // claimed nothing, except when its reply was lost, and then its jobs run
 // again once their in-progress keys expire, as after any lost claim reply.
-func (w *Worker) piggybackClaimed(ctx context.Context, rep arqredis.FinishReply, reserved int, batch []writeReq) []arqredis.Claimed {
+func (w *Worker) piggybackClaimed(ctx context.Context, rep arqredis.FinishReply, reserved int, finishing []string) []arqredis.Claimed {
 	if err := rep.ClaimErr; err != nil && !arqredis.Transient(err) {
 		w.log.ErrorContext(ctx, fmt.Sprintf("claiming jobs with a finish write failed: %v", err), "error", err)
 	}
 	if len(rep.Claimed) == 0 {
-		w.settle(reserved, batch, nil)
+		w.settle(reserved, finishing, nil)
 		return nil
 	}
-	w.admit(reserved, batch, rep.Claimed, rep.More || w.own != nil)
+	w.admit(reserved, finishing, rep.Claimed, rep.More || w.own != nil)
 	return rep.Claimed
 }
 
