@@ -79,7 +79,7 @@ func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqco
 			if setTry {
 				w.setRetry(ctx, id, jobTry)
 			}
-			w.write(ctx, c.Expires, arqredis.Finish{JobID: id, Queue: w.s.QueueName, Token: c.Token, Failed: true, Result: data,
+			w.writer.write(ctx, c.Expires, arqredis.Finish{JobID: id, Queue: w.s.QueueName, Token: c.Token, Failed: true, Result: data,
 				Keep: w.keepResult, KeepForever: w.s.KeepResultForever}, "failure")
 			w.release(id)
 		}()
@@ -396,7 +396,7 @@ func (r *runningJob) conclude(result any, herr, cause error) *conclusion {
 // the hooks and the observer are called from functions of their own.
 func (r *runningJob) finish(c *conclusion, stop bool) {
 	r.jobEnd()
-	again := r.w.write(c.ctx, r.expires, c.f, "outcome")
+	again := r.w.writer.write(c.ctx, r.expires, c.f, "outcome")
 	r.afterJobEnd(c)
 	r.w.release(r.id)
 	if again {

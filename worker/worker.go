@@ -159,7 +159,7 @@ type Worker struct {
 	counts  struct{ complete, failed, retried atomic.Int64 }
 
 	claim  claimer
-	writer writer
+	writer *writer
 	health struct {
 		last    time.Time
 		lastLog string
@@ -219,7 +219,7 @@ func New(s Settings) (*Worker, error) {
 	}
 	w := &Worker{s: s, funcs: map[string]*Function{}, log: s.Logger, keepResult: keep,
 		slots: newSlots(s.MaxJobs, burstMax), running: map[string]*runningJob{}, stopped: make(chan struct{}),
-		claim: claimer{pushed: make(chan struct{}, 1)}, writer: writer{reqs: make(chan writeReq), done: make(chan struct{})}}
+		claim: claimer{pushed: make(chan struct{}, 1)}}
 	for i := range s.Functions {
 		f := s.Functions[i]
 		if f.err != nil {
@@ -257,6 +257,7 @@ func New(s Settings) (*Worker, error) {
 		maxTimeout = max(maxTimeout, t)
 	}
 	w.inProgressTimeout = maxTimeout + 10*time.Second
+	w.writer = newWriter(w)
 	w.own = newOwner(s.OnlyOwnFunctions, w.funcs)
 	w.claim.allowPick.Store(true)
 	return w, nil
@@ -345,14 +346,13 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}()
 
-	go w.runWriter(context.WithoutCancel(ctx))
+	w.writer.start(context.WithoutCancel(ctx))
 	stopPush := w.startPush(ctx)
 	err := w.loop(ctx)
 	stopPush()
 	w.stop("") // burst end or loop error: no more polling
 	w.slots.wait()
-	close(w.writer.reqs)
-	<-w.writer.done
+	w.writer.stop()
 	// shutdown work must run even when ctx is cancelled
 	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

@@ -1,3 +1,10 @@
+// Part: the finish writer. It owns the queue of finish transactions
+// waiting to be written (reqs) and the goroutines that write them in
+// batches, each batch one MULTI/EXEC that may end with a claim for the
+// slots the batch frees (the claim's slots come from slots, its arguments
+// from the claimer, its jobs go to the executor). start starts the
+// flushers; stop, called once every job has released its slot, ends them.
+
 package worker
 
 import (
@@ -11,10 +18,15 @@ import (
 	"github.com/goarq/goarq/internal/arqredis"
 )
 
-// writer is the state of the goroutines that write finish transactions.
+// writer is the finish writer (see the file's comment).
 type writer struct {
+	w    *Worker       // settings, store and the other parts
 	reqs chan writeReq // finish transactions waiting to be written
 	done chan struct{} // closed when the writer goroutines end
+}
+
+func newWriter(w *Worker) *writer {
+	return &writer{w: w, reqs: make(chan writeReq), done: make(chan struct{})}
 }
 
 // writeReq is one job's finish transaction, waiting to be written.
@@ -60,12 +72,12 @@ const (
 // outcome is in Redis or given up. It reports that the write left the job
 // ready to run again at once, which no push announces: the caller wakes
 // the worker once it has released the job's slot (see wakeSelf).
-func (w *Worker) write(ctx context.Context, expires time.Time, f arqredis.Finish, what string) (again bool) {
+func (wr *writer) write(ctx context.Context, expires time.Time, f arqredis.Finish, what string) (again bool) {
 	req := writeReq{finish: f, expires: expires, done: make(chan writeResult, 1)}
-	w.writer.reqs <- req
+	wr.reqs <- req
 	res := <-req.done
 	if res.err != nil || res.tries > 1 || res.lapsed {
-		w.logWrite(ctx, f.JobID, what, res)
+		wr.logWrite(ctx, f.JobID, what, res)
 	}
 	return res.again
 }
@@ -75,7 +87,8 @@ func (w *Worker) write(ctx context.Context, expires time.Time, f arqredis.Finish
 // together each wait in write, and their stacks would otherwise grow.
 //
 //go:noinline
-func (w *Worker) logWrite(ctx context.Context, id, what string, res writeResult) {
+func (wr *writer) logWrite(ctx context.Context, id, what string, res writeResult) {
+	w := wr.w
 	if res.lapsed {
 		w.log.WarnContext(ctx, fmt.Sprintf("job %s: the %s was not recorded: the job's in-progress key expired or another worker claimed it again, so the job runs again",
 			id, what), "job_id", id)
@@ -90,20 +103,28 @@ func (w *Worker) logWrite(ctx context.Context, id, what string, res writeResult)
 		"job_id", id, "tries", res.tries)
 }
 
-// runWriter runs the goroutines that flush finish transactions (see
-// flushers), and ends when writer.reqs is closed, after every job has
-// released its slot.
-func (w *Worker) runWriter(ctx context.Context) {
-	defer close(w.writer.done)
+// start starts the goroutines that flush finish transactions (see
+// flushers); they run until stop.
+func (wr *writer) start(ctx context.Context) {
 	var wg sync.WaitGroup
-	for range w.flushers() {
+	for range wr.flushers() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.flusher(ctx)
+			wr.flusher(ctx)
 		}()
 	}
-	wg.Wait()
+	go func() {
+		wg.Wait()
+		close(wr.done)
+	}()
+}
+
+// stop ends the flushers once they have written what is queued. It is
+// called after every job has released its slot: no job writes after it.
+func (wr *writer) stop() {
+	close(wr.reqs)
+	<-wr.done
 }
 
 // flushers is how many finish transactions may be in flight at once. With
@@ -113,8 +134,8 @@ func (w *Worker) runWriter(ctx context.Context) {
 // worker runs the other. With many slots one batch keeps Redis busy, and
 // every extra claim would read past all the jobs in progress at the head
 // of the queue again (one EXISTS each): one flusher.
-func (w *Worker) flushers() int {
-	if w.s.MaxJobs <= maxJobsForTwoFlushers {
+func (wr *writer) flushers() int {
+	if wr.w.s.MaxJobs <= maxJobsForTwoFlushers {
 		return 2
 	}
 	return 1
@@ -123,15 +144,15 @@ func (w *Worker) flushers() int {
 const maxJobsForTwoFlushers = 32
 
 // flusher takes the finish transactions waiting, up to maxWriteBatch, and
-// writes them in one MULTI/EXEC, until writer.reqs is closed.
-func (w *Worker) flusher(ctx context.Context) {
+// writes them in one MULTI/EXEC, until stop.
+func (wr *writer) flusher(ctx context.Context) {
 	batch := make([]writeReq, 0, maxWriteBatch)
-	for req := range w.writer.reqs {
+	for req := range wr.reqs {
 		batch = append(batch[:0], req)
 	more:
 		for len(batch) < maxWriteBatch {
 			select {
-			case r, ok := <-w.writer.reqs:
+			case r, ok := <-wr.reqs:
 				if !ok {
 					break more
 				}
@@ -140,7 +161,7 @@ func (w *Worker) flusher(ctx context.Context) {
 				break more
 			}
 		}
-		res, jobs, lapsed := w.flush(ctx, batch)
+		res, jobs, lapsed := wr.flush(ctx, batch)
 		for i, r := range batch {
 			rr := res
 			rr.lapsed = slices.Contains(lapsed, i)
@@ -150,7 +171,7 @@ func (w *Worker) flusher(ctx context.Context) {
 		if len(jobs) > 0 {
 			// they take the slots the batch's jobs release once past
 			// after_job_end; the writer goes on meanwhile
-			go w.launch(ctx, jobs)
+			go wr.w.launch(ctx, jobs)
 		}
 	}
 }
@@ -170,8 +191,9 @@ func (w *Worker) flusher(ctx context.Context) {
 // lost applied once and is a no-op when repeated (by flush, or by go-redis
 // itself on a new connection): a job the repeat skips was finished by that
 // attempt. lapsed are the indexes of the jobs whose claim was gone (see
-// Worker.lapsed): nothing was written for them.
-func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, jobs []arqredis.Claimed, lapsed []int) {
+// lapsedOf): nothing was written for them.
+func (wr *writer) flush(ctx context.Context, batch []writeReq) (res writeResult, jobs []arqredis.Claimed, lapsed []int) {
+	w := wr.w
 	limit := batch[0].expires
 	finishes := make([]arqredis.Finish, len(batch))
 	ids := make([]string, len(batch))
@@ -223,7 +245,7 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 			}
 		}
 		if claim != nil || own != nil {
-			jobs = w.piggybackClaimed(ctx, rep, reserved, ids)
+			jobs = wr.piggybackClaimed(ctx, rep, reserved, ids)
 			if own != nil {
 				w.claim.mu.Unlock()
 			}
@@ -231,7 +253,7 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 		}
 		err := rep.Err
 		if err == nil {
-			lapsed = w.lapsed(batch, rep.Skipped, tries)
+			lapsed = lapsedOf(batch, rep.Skipped, tries)
 		}
 		if err == nil || !arqredis.Transient(err) {
 			return writeResult{err: err, tries: tries, skipped: rep.Skipped}, jobs, lapsed
@@ -258,7 +280,8 @@ func (w *Worker) flush(ctx context.Context, batch []writeReq) (res writeResult, 
 // finish transaction, with the slots reserved for it. A claim that failed
 // claimed nothing, except when its reply was lost, and then its jobs run
 // again once their in-progress keys expire, as after any lost claim reply.
-func (w *Worker) piggybackClaimed(ctx context.Context, rep arqredis.FinishReply, reserved int, finishing []string) []arqredis.Claimed {
+func (wr *writer) piggybackClaimed(ctx context.Context, rep arqredis.FinishReply, reserved int, finishing []string) []arqredis.Claimed {
+	w := wr.w
 	if err := rep.ClaimErr; err != nil && !arqredis.Transient(err) {
 		w.log.ErrorContext(ctx, fmt.Sprintf("claiming jobs with a finish write failed: %v", err), "error", err)
 	}
@@ -270,14 +293,14 @@ func (w *Worker) piggybackClaimed(ctx context.Context, rep arqredis.FinishReply,
 	return rep.Claimed
 }
 
-// lapsed are the jobs of a batch whose finish most likely did not apply
+// lapsedOf are the jobs of a batch whose finish most likely did not apply
 // because their claim was gone rather than because an earlier attempt
 // (whose reply was lost) applied it: the write came after the in-progress
 // key's TTL, or the key holds another claim and flush made no earlier
 // attempt. It only decides a log line: either way nothing more is to be
 // written. (go-redis repeats a command on a new connection by itself, so
 // "no earlier attempt" is a guess.)
-func (w *Worker) lapsed(batch []writeReq, skipped []arqredis.Skipped, tries int) []int {
+func lapsedOf(batch []writeReq, skipped []arqredis.Skipped, tries int) []int {
 	var out []int
 	now := time.Now()
 	for _, s := range skipped {
