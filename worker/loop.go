@@ -188,11 +188,5 @@ func (w *Worker) pollIteration(ctx context.Context, woke bool) (found bool, size
 	if w.own != nil && w.s.Burst {
 		size = w.ownPending()
 	}
-	w.beat.lastPoll.Store(time.Now().UnixNano())
-	if w.s.AllowAbortJobs {
-		if err := w.cancelAbortedJobs(ctx); err != nil {
-			return found, size, err
-		}
-	}
-	return found, size, w.heartBeat(ctx)
+	return found, size, w.maint.tick(ctx)
 }

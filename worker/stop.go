@@ -86,6 +86,22 @@ func (w *Worker) handleSignal(sig string) {
 	}()
 }
 
+// abortRunning cancels the running jobs of ids as aborted and returns the
+// ids it found running.
+func (w *Worker) abortRunning(ids []string) []string {
+	var aborted []string
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, id := range ids {
+		if r, ok := w.running[id]; ok {
+			r.aborting.Store(true)
+			r.cancel(errAborted)
+			aborted = append(aborted, id)
+		}
+	}
+	return aborted
+}
+
 func (w *Worker) cancelRunning(cause error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

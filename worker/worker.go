@@ -160,13 +160,8 @@ type Worker struct {
 
 	claim  claimer
 	writer *writer
-	health struct {
-		last    time.Time
-		lastLog string
-	}
-	cron []*cronState
-	own  *owner // targeted claiming (OnlyOwnFunctions, MaxConcurrency); nil: arq's claim
-	beat heartbeat
+	maint  *maintenance
+	own    *owner // targeted claiming (OnlyOwnFunctions, MaxConcurrency); nil: arq's claim
 
 	stopOnce sync.Once
 	stopped  chan struct{}
@@ -243,7 +238,6 @@ func New(s Settings) (*Worker, error) {
 			return nil, fmt.Errorf("worker: cron job %q has the name of a registered function", f.Name)
 		}
 		w.funcs[f.Name] = f
-		w.cron = append(w.cron, &cronState{job: cj})
 	}
 	if len(w.funcs) == 0 {
 		return nil, errors.New("worker: at least one function or cron job must be registered")
@@ -258,6 +252,7 @@ func New(s Settings) (*Worker, error) {
 	}
 	w.inProgressTimeout = maxTimeout + 10*time.Second
 	w.writer = newWriter(w)
+	w.maint = newMaintenance(w, s.CronJobs)
 	w.own = newOwner(s.OnlyOwnFunctions, w.funcs)
 	w.claim.allowPick.Store(true)
 	return w, nil
@@ -267,6 +262,19 @@ func New(s Settings) (*Worker, error) {
 func (w *Worker) Stats() Stats {
 	ongoing := w.slots.holding()
 	return Stats{Complete: int(w.counts.complete.Load()), Failed: int(w.counts.failed.Load()), Retried: int(w.counts.retried.Load()), Ongoing: ongoing}
+}
+
+func (w *Worker) logRedisInfo(ctx context.Context) {
+	version, mem, clients, keys := w.store.ServerInfo(ctx)
+	w.log.InfoContext(ctx, fmt.Sprintf("redis_version=%s mem_usage=%s clients_connected=%s db_keys=%s", version, mem, clients, keys))
+}
+
+// redisError logs a Redis error the worker recovers from by itself.
+func (w *Worker) redisError(ctx context.Context, level slog.Level, msg string, err error, attrs ...any) {
+	w.log.Log(ctx, level, msg, append([]any{"error", err}, attrs...)...)
+	if o := w.s.Observer; o != nil {
+		o.RedisError(ctx, w.s.QueueName, err)
+	}
 }
 
 func (w *Worker) names() string {
@@ -309,7 +317,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.store.LoadScripts(ctx); err != nil {
 		w.log.WarnContext(ctx, fmt.Sprintf("loading the scripts failed, they load on first use: %v", err), "error", err)
 	}
-	w.beat.id, w.beat.started = newWorkerID(), time.Now()
+	w.maint.start()
 	defer func() {
 		if w.ownsRedis {
 			_ = w.rdb.Close()
@@ -356,12 +364,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	// shutdown work must run even when ctx is cancelled
 	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if derr := w.store.DeleteHealth(closeCtx, w.s.HealthCheckKey); derr != nil {
-		w.log.WarnContext(closeCtx, "deleting the health check key failed", "error", derr)
-	}
-	if derr := w.store.DeleteWorker(closeCtx, w.workerKey()); derr != nil {
-		w.log.WarnContext(closeCtx, "deleting the worker record failed", "error", derr)
-	}
+	w.maint.stop(closeCtx)
 	if w.s.OnShutdown != nil {
 		if herr := w.s.OnShutdown(closeCtx); herr != nil {
 			err = errors.Join(err, fmt.Errorf("on_shutdown: %w", herr))
