@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"context"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -155,17 +154,3 @@ func (w *Worker) settle(reserved int, finishing []string, jobs []arqredis.Claime
 // unreserve gives back the slots reserved for a claim that claimed
 // nothing and had no finishing jobs.
 func (w *Worker) unreserve(reserved int) { w.slots.settle(reserved, nil, nil) }
-
-// launch takes a slot for each admitted job and starts it. Each job is
-// decoded on a short-lived goroutine: jobs decode in parallel, the claimer
-// goes back to its work, and the decoding stack is freed before the
-// handler's goroutine starts, so 1,000 waiting jobs do not hold 1,000
-// grown stacks.
-func (w *Worker) launch(ctx context.Context, jobs []arqredis.Claimed) {
-	for range jobs {
-		w.slots.acquire() // blocks only while a finishing job has yet to release its slot
-	}
-	for _, c := range jobs {
-		go w.decodeAndStart(context.WithoutCancel(ctx), c)
-	}
-}

@@ -1,3 +1,17 @@
+// Part: the executor. It runs claimed jobs: decode, the on_job_start hook,
+// the handler, the outcome (conclude), the finish handed to the finish
+// writer, then the on_job_end and after_job_end hooks and the release of
+// the job's slot. It owns the running jobs (for aborts and shutdown) and
+// the counters of complete, failed and retried jobs. It has nothing to
+// start: it runs while jobs hold slots; Run stops it by waiting for every
+// slot to be released (slots.wait), after the claimer stopped.
+//
+// A job uses three short or small goroutines, so that 1,000 jobs waiting
+// in their handlers hold 1,000 stacks of 2 KB (see launch, handle, end and
+// finish): one decodes and begins the job and ends; the job's own runs the
+// handler and concludes, and ends; a last one waits for the finish write
+// on a small stack.
+
 package worker
 
 import (
@@ -7,6 +21,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -43,17 +58,82 @@ func argsString(args []any, kwargs *arqcompat.Dict) string {
 
 func secs(ms int64) float64 { return float64(ms) / 1000 }
 
+// executor is the worker's executor part (see the file's comment).
+type executor struct {
+	w       *Worker // settings, store and the other parts
+	mu      sync.Mutex
+	running map[string]*runningJob // handlers in flight, for abort and shutdown
+	counts  struct{ complete, failed, retried atomic.Int64 }
+}
+
+func newExecutor(w *Worker) *executor {
+	return &executor{w: w, running: map[string]*runningJob{}}
+}
+
+// launch takes a handler token for each admitted job and starts it. Each
+// job is decoded on a short-lived goroutine: jobs decode in parallel, the
+// caller (the claimer, the finish writer) goes back to its work, and the
+// decoding stack is freed before the handler's goroutine starts, so 1,000
+// waiting jobs do not hold 1,000 grown stacks.
+func (x *executor) launch(ctx context.Context, jobs []arqredis.Claimed) {
+	for range jobs {
+		x.w.slots.acquire() // blocks only while a finishing job has yet to release its slot
+	}
+	for _, c := range jobs {
+		go x.decodeAndStart(context.WithoutCancel(ctx), c)
+	}
+}
+
+// release frees a job's slot; called exactly once per claimed job.
+func (x *executor) release(id string) {
+	if x.w.own != nil {
+		x.w.own.released(id)
+	}
+	x.w.slots.release(id)
+}
+
+// abort cancels the running jobs of ids as aborted and returns the ids it
+// found running.
+func (x *executor) abort(ids []string) []string {
+	var aborted []string
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, id := range ids {
+		if r, ok := x.running[id]; ok {
+			r.aborting.Store(true)
+			r.cancel(errAborted)
+			aborted = append(aborted, id)
+		}
+	}
+	return aborted
+}
+
+// cancelAll cancels every running job with cause.
+func (x *executor) cancelAll(cause error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, r := range x.running {
+		r.cancel(cause)
+	}
+}
+
+// stats are the counters, with ongoing the jobs holding a slot.
+func (x *executor) stats(ongoing int) Stats {
+	return Stats{Complete: int(x.counts.complete.Load()), Failed: int(x.counts.failed.Load()), Retried: int(x.counts.retried.Load()), Ongoing: ongoing}
+}
+
 // decodeAndStart decodes a claimed job, then starts it. The decoding runs
 // first, in this small frame, and startJob's large frame comes after it
 // returns, so the two never stack up: a fresh goroutine's first stack
 // holds either, and does not have to grow (and be copied) for every job.
-func (w *Worker) decodeAndStart(ctx context.Context, c arqredis.Claimed) {
+func (x *executor) decodeAndStart(ctx context.Context, c arqredis.Claimed) {
+	w := x.w
 	var rec arqcompat.JobRecord
 	var err error
 	if c.Job != nil {
 		rec, err = arqcompat.DecodeJob(w.s.Serializer, c.Job)
 	}
-	w.startJob(ctx, c, rec, err)
+	x.startJob(ctx, c, rec, err)
 }
 
 // startJob is arq's run_job after the claim script's start step, up to the
@@ -62,26 +142,27 @@ func (w *Worker) decodeAndStart(ctx context.Context, c arqredis.Claimed) {
 // (hooks, contexts, the start log line); the handler runs on the job's own
 // fresh goroutine (see handle), and the job's slot is released exactly
 // once, after its outcome is written.
-func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqcompat.JobRecord, err error) {
+func (x *executor) startJob(ctx context.Context, c arqredis.Claimed, decoded arqcompat.JobRecord, err error) {
+	w := x.w
 	id, jobTry := c.ID, c.Try
 	startMS := nowMS()
 	rec := arqcompat.JobRecord{Function: "<unknown>", Kwargs: &arqcompat.Dict{}}
 	// failBeforeRun is arq's finish_failed_job path, for a job whose
 	// function never runs.
 	failBeforeRun := func(exc *arqcompat.Exception, ref string, setTry bool, out Outcome) {
-		w.counts.failed.Add(1)
+		x.counts.failed.Add(1)
 		if o := w.s.Observer; o != nil {
 			o.JobEnded(ctx, &JobEvent{Queue: w.s.QueueName, Function: rec.Function, JobID: id, Try: jobTry,
 				Scheduled: time.UnixMilli(c.Score), Outcome: out, Err: exc})
 		}
-		data := w.encodeResult(ctx, ref, w.resultRecord(rec, id, jobTry, false, exc, startMS))
+		data := x.encodeResult(ctx, ref, x.resultRecord(rec, id, jobTry, false, exc, startMS))
 		go func() {
 			if setTry {
-				w.setRetry(ctx, id, jobTry)
+				x.setRetry(ctx, id, jobTry)
 			}
 			w.writer.write(ctx, c.Expires, arqredis.Finish{JobID: id, Queue: w.s.QueueName, Token: c.Token, Failed: true, Result: data,
 				Keep: w.keepResult, KeepForever: w.s.KeepResultForever}, "failure")
-			w.release(id)
+			x.release(id)
 		}()
 	}
 	if c.Job == nil {
@@ -123,10 +204,10 @@ func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqco
 	timeout := orZero(fn.Timeout, w.s.JobTimeout)
 	job := &Job{ID: id, Try: jobTry, EnqueueTime: rec.EnqueueTime(), Score: c.Score, Function: rec.Function,
 		Args: rec.Args, Kwargs: rec.Kwargs, Queue: w.s.QueueName}
-	r := &runningJob{w: w, id: id, token: c.Token, score: c.Score, try: jobTry, rec: rec, fn: fn, job: job,
+	r := &runningJob{w: w, x: x, id: id, token: c.Token, score: c.Score, try: jobTry, rec: rec, fn: fn, job: job,
 		jctx: context.WithValue(ctx, jobKey{}, job), expires: c.Expires}
 	if setTry {
-		w.setRetry(ctx, id, jobTry)
+		x.setRetry(ctx, id, jobTry)
 	}
 	if tctx := r.begin(timeout); tctx != nil {
 		go r.handle(tctx)
@@ -144,15 +225,16 @@ func jobRef(id, function string, cron bool) string {
 
 // resultRecord is the result arq's serialize_result is given for a job
 // that finishes now.
-func (w *Worker) resultRecord(rec arqcompat.JobRecord, id string, try int, success bool, value any, startMS int64) arqcompat.ResultRecord {
+func (x *executor) resultRecord(rec arqcompat.JobRecord, id string, try int, success bool, value any, startMS int64) arqcompat.ResultRecord {
 	r := arqcompat.ResultRecord{JobRecord: rec, Success: success, Result: value, StartMS: startMS, FinishMS: nowMS(),
-		Queue: w.s.QueueName, JobID: id}
+		Queue: x.w.s.QueueName, JobID: id}
 	r.JobTry = int64(try)
 	return r
 }
 
 // setRetry raises the retry counter to an enqueuer's _job_try, as arq does.
-func (w *Worker) setRetry(ctx context.Context, id string, try int) {
+func (x *executor) setRetry(ctx context.Context, id string, try int) {
+	w := x.w
 	if err := w.store.SetRetry(ctx, id, try); err != nil {
 		w.redisError(ctx, slog.LevelError, "setting the retry counter failed", err, "job_id", id)
 	}
@@ -177,10 +259,11 @@ func (r *runningJob) logStart(ctx context.Context) {
 // runningJob is one job whose handler runs. Its outcome is decided once:
 // by the handler's return, or, when the handler ignores a cancelled
 // context, by the grace timer after a short grace period; the later of the
-// two is dropped. While it runs it is in Worker.running, where aborts and
+// two is dropped. While it runs it is in executor.running, where aborts and
 // shutdowns find it.
 type runningJob struct {
 	w           *Worker
+	x           *executor
 	id          string
 	token       string // the claim's, in the in-progress key (arqredis.Claimed.Token)
 	score       int64
@@ -257,9 +340,9 @@ func (r *runningJob) begin(timeout time.Duration) context.Context {
 		// an Observer's context that can end: its end ends the handler's
 		r.stopParent = context.AfterFunc(r.jctx, r.startGrace)
 	}
-	w.mu.Lock()
-	w.running[r.id] = r
-	w.mu.Unlock()
+	r.x.mu.Lock()
+	r.x.running[r.id] = r
+	r.x.mu.Unlock()
 	if w.isStopped() {
 		// a shutdown that came while the job was being started: stop is
 		// called before cancelRunning's sweep (and, with JobCompletionWait,
@@ -366,9 +449,9 @@ type conclusion struct {
 func (r *runningJob) conclude(result any, herr, cause error) *conclusion {
 	w, fn := r.w, r.fn
 	ctx := context.WithoutCancel(r.jctx)
-	w.mu.Lock()
-	delete(w.running, r.id)
-	w.mu.Unlock()
+	r.x.mu.Lock()
+	delete(r.x.running, r.id)
+	r.x.mu.Unlock()
 	c := &conclusion{ctx: ctx, finishedMS: nowMS(), err: cause}
 	if herr != nil {
 		c.err = herr
@@ -382,9 +465,9 @@ func (r *runningJob) conclude(result any, herr, cause error) *conclusion {
 		c.f.KeepInProgress = arqredis.KeepCronjobProgressMS * time.Millisecond
 	}
 	if c.o.hasResult && (keepForever || keep > 0) {
-		rr := w.resultRecord(r.rec, r.id, r.try, c.o.success, c.o.value, r.startMS)
+		rr := r.x.resultRecord(r.rec, r.id, r.try, c.o.success, c.o.value, r.startMS)
 		rr.FinishMS = c.finishedMS
-		c.f.Result = w.encodeResult(ctx, r.ref(), rr)
+		c.f.Result = r.x.encodeResult(ctx, r.ref(), rr)
 	}
 	return c
 }
@@ -398,7 +481,7 @@ func (r *runningJob) finish(c *conclusion, stop bool) {
 	r.jobEnd()
 	again := r.w.writer.write(c.ctx, r.expires, c.f, "outcome")
 	r.afterJobEnd(c)
-	r.w.release(r.id)
+	r.x.release(r.id)
 	if again {
 		r.w.wakeSelf()
 	}
@@ -460,7 +543,7 @@ func (r *runningJob) classify(ctx context.Context, result any, herr, cause error
 			}
 			w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ← %s ● %s", took, ref, shown), "job_id", id, "function", fnName, "duration", took)
 		}
-		w.counts.complete.Add(1)
+		r.x.counts.complete.Add(1)
 		o.kind = OutcomeComplete
 	case cause == nil && !w.s.NoRetryJobs && errors.As(herr, &retry):
 		deferMS := arqcompat.DurationMS(retry.Defer)
@@ -468,22 +551,22 @@ func (r *runningJob) classify(ctx context.Context, result any, herr, cause error
 		if deferMS != 0 {
 			o.incrScore = deferMS + (nowMS() - r.score)
 		}
-		w.counts.retried.Add(1)
+		r.x.counts.retried.Add(1)
 		o.kind = OutcomeRetried
 	case cause == nil && !w.s.NoRetryJobs && cancelledByJob(herr):
 		// the job itself raised CancelledError (or arq's RetryJob): arq
 		// runs it again, until max_tries
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ↻ %s cancelled, will be run again", took, ref), "job_id", id, "function", fnName)
-		w.counts.retried.Add(1)
+		r.x.counts.retried.Add(1)
 		o.kind = OutcomeRetried
 	case errors.Is(cause, errAborted):
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ⊘ %s aborted", took, ref), "job_id", id, "function", fnName)
 		o.value, o.finish, o.hasResult = excCancelled(), true, true
-		w.counts.failed.Add(1)
+		r.x.counts.failed.Add(1)
 		o.kind = OutcomeAborted
 	case errors.Is(cause, errShutdown) && !w.s.NoRetryJobs:
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ↻ %s cancelled, will be run again", took, ref), "job_id", id, "function", fnName)
-		w.counts.retried.Add(1)
+		r.x.counts.retried.Add(1)
 		o.kind = OutcomeCancelled
 	default:
 		var exc *arqcompat.Exception
@@ -506,7 +589,7 @@ func (r *runningJob) classify(ctx context.Context, result any, herr, cause error
 		}
 		w.log.ErrorContext(ctx, fmt.Sprintf("%6.2fs ! %s failed, %s: %s", took, ref, exc.Class.Name, exc.Message()), attrs...)
 		o.value, o.finish, o.hasResult = exc, true, true
-		w.counts.failed.Add(1)
+		r.x.counts.failed.Add(1)
 	}
 	return o
 }
@@ -521,10 +604,10 @@ func toModel(v any) any {
 
 // encodeResult is serialize_result with its fallback and its logging; ref
 // names the job in the log.
-func (w *Worker) encodeResult(ctx context.Context, ref string, r arqcompat.ResultRecord) []byte {
-	data, cause := arqcompat.EncodeResultFallback(w.s.Serializer, r)
+func (x *executor) encodeResult(ctx context.Context, ref string, r arqcompat.ResultRecord) []byte {
+	data, cause := arqcompat.EncodeResultFallback(x.w.s.Serializer, r)
 	if cause != nil {
-		w.logEncodeFailure(ctx, data != nil, cause, ref, r.JobID)
+		x.logEncodeFailure(ctx, data != nil, cause, ref, r.JobID)
 	}
 	return data
 }
@@ -533,7 +616,8 @@ func (w *Worker) encodeResult(ctx context.Context, ref string, r arqcompat.Resul
 // be serialized (replaced reports that the fallback was stored instead).
 //
 //go:noinline
-func (w *Worker) logEncodeFailure(ctx context.Context, replaced bool, cause error, ref, id string) {
+func (x *executor) logEncodeFailure(ctx context.Context, replaced bool, cause error, ref, id string) {
+	w := x.w
 	if replaced {
 		w.log.WarnContext(ctx, fmt.Sprintf("error serializing result of %s: %v", ref, cause), "job_id", id, "error", cause)
 	} else {

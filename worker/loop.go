@@ -106,14 +106,6 @@ const maxClaimBatch = 100
 // were busy, for more slots to free before claiming.
 const claimGather = 250 * time.Microsecond
 
-// release frees a job's slot; called exactly once per claimed job.
-func (w *Worker) release(id string) {
-	if w.own != nil {
-		w.ownReleased(id)
-	}
-	w.slots.release(id)
-}
-
 // pollIteration claims ready jobs up to the free slots and starts them,
 // then handles aborts, the health check and cron. found reports that the
 // claim left ready jobs, or that none could be claimed because every slot
@@ -135,7 +127,7 @@ func (w *Worker) pollIteration(ctx context.Context, woke bool) (found bool, size
 			return false, size, err
 		}
 		w.admit(limit, nil, jobs, true)
-		w.launch(ctx, jobs)
+		w.exec.launch(ctx, jobs)
 		found = len(jobs) > 0
 	} else if limit > 0 {
 		// after a claim that left jobs, or a wake-up when this worker is
@@ -180,7 +172,7 @@ func (w *Worker) pollIteration(ctx context.Context, woke bool) (found bool, size
 			}
 			size = rep.Size
 			w.admit(limit, nil, rep.Jobs, rep.More)
-			w.launch(ctx, rep.Jobs) // blocks at most until handed slots are released
+			w.exec.launch(ctx, rep.Jobs) // blocks at most until handed slots are released
 			found = len(rep.Jobs) > 0 && rep.More
 		}
 	}

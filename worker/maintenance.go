@@ -89,7 +89,7 @@ func (m *maintenance) cancelAbortedJobs(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return w.store.ForgetAborts(ctx, w.abortRunning(ids))
+	return w.store.ForgetAborts(ctx, w.exec.abort(ids))
 }
 
 // recordHealth writes arq's health-check line every HealthCheckInterval.

@@ -424,10 +424,8 @@ func (w *Worker) ownFinishing(batch []arqredis.Finish) {
 	}
 }
 
-// ownReleased is release's part: the job no longer counts against its
-// function's limit.
-func (w *Worker) ownReleased(id string) {
-	o := w.own
+// released: the job no longer counts against its function's limit.
+func (o *owner) released(id string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if ae := o.active[id]; ae != nil {

@@ -56,7 +56,7 @@ func (w *Worker) handleSignal(sig string) {
 		// stopped first: a job registering after cancelRunning's sweep
 		// sees it and cancels itself (begin)
 		w.stop(sig)
-		w.cancelRunning(errShutdown)
+		w.exec.cancelAll(errShutdown)
 		return
 	}
 	w.claim.allowPick.Store(false)
@@ -82,30 +82,6 @@ func (w *Worker) handleSignal(sig string) {
 		w.log.Info(fmt.Sprintf("shutdown on %s, wait complete ◆ %d jobs complete ◆ %d failed ◆ %d retries ◆ %d ongoing to cancel",
 			sig, st.Complete, st.Failed, st.Retried, st.Ongoing), "signal", sig)
 		w.stop(sig)
-		w.cancelRunning(errShutdown)
+		w.exec.cancelAll(errShutdown)
 	}()
-}
-
-// abortRunning cancels the running jobs of ids as aborted and returns the
-// ids it found running.
-func (w *Worker) abortRunning(ids []string) []string {
-	var aborted []string
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, id := range ids {
-		if r, ok := w.running[id]; ok {
-			r.aborting.Store(true)
-			r.cancel(errAborted)
-			aborted = append(aborted, id)
-		}
-	}
-	return aborted
-}
-
-func (w *Worker) cancelRunning(cause error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, r := range w.running {
-		r.cancel(cause)
-	}
 }

@@ -153,10 +153,8 @@ type Worker struct {
 	store     *arqredis.RDB
 	ownsRedis bool
 
-	slots   *slots
-	mu      sync.Mutex
-	running map[string]*runningJob // handlers in flight, for abort and shutdown
-	counts  struct{ complete, failed, retried atomic.Int64 }
+	slots *slots
+	exec  *executor
 
 	claim  claimer
 	writer *writer
@@ -213,7 +211,7 @@ func New(s Settings) (*Worker, error) {
 		burstMax = s.MaxBurstJobs
 	}
 	w := &Worker{s: s, funcs: map[string]*Function{}, log: s.Logger, keepResult: keep,
-		slots: newSlots(s.MaxJobs, burstMax), running: map[string]*runningJob{}, stopped: make(chan struct{}),
+		slots: newSlots(s.MaxJobs, burstMax), stopped: make(chan struct{}),
 		claim: claimer{pushed: make(chan struct{}, 1)}}
 	for i := range s.Functions {
 		f := s.Functions[i]
@@ -252,6 +250,7 @@ func New(s Settings) (*Worker, error) {
 	}
 	w.inProgressTimeout = maxTimeout + 10*time.Second
 	w.writer = newWriter(w)
+	w.exec = newExecutor(w)
 	w.maint = newMaintenance(w, s.CronJobs)
 	w.own = newOwner(s.OnlyOwnFunctions, w.funcs)
 	w.claim.allowPick.Store(true)
@@ -260,8 +259,7 @@ func New(s Settings) (*Worker, error) {
 
 // Stats returns the job counters.
 func (w *Worker) Stats() Stats {
-	ongoing := w.slots.holding()
-	return Stats{Complete: int(w.counts.complete.Load()), Failed: int(w.counts.failed.Load()), Retried: int(w.counts.retried.Load()), Ongoing: ongoing}
+	return w.exec.stats(w.slots.holding())
 }
 
 func (w *Worker) logRedisInfo(ctx context.Context) {

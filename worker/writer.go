@@ -171,7 +171,7 @@ func (wr *writer) flusher(ctx context.Context) {
 		if len(jobs) > 0 {
 			// they take the slots the batch's jobs release once past
 			// after_job_end; the writer goes on meanwhile
-			go wr.w.launch(ctx, jobs)
+			go wr.w.exec.launch(ctx, jobs)
 		}
 	}
 }
