@@ -86,9 +86,7 @@ func (x *executor) launch(ctx context.Context, jobs []arqredis.Claimed) {
 
 // release frees a job's slot; called exactly once per claimed job.
 func (x *executor) release(id string) {
-	if x.w.own != nil {
-		x.w.own.released(id)
-	}
+	x.w.claim.released(id)
 	x.w.slots.release(id)
 }
 
@@ -483,7 +481,7 @@ func (r *runningJob) finish(c *conclusion, stop bool) {
 	r.afterJobEnd(c)
 	r.x.release(r.id)
 	if again {
-		r.w.wakeSelf()
+		r.w.claim.wakeSelf()
 	}
 	if stop {
 		r.stop()

@@ -59,7 +59,7 @@ func (w *Worker) handleSignal(sig string) {
 		w.exec.cancelAll(errShutdown)
 		return
 	}
-	w.claim.allowPick.Store(false)
+	w.claim.pause()
 	w.log.Info("Setting allow_pick_jobs to `False`")
 	w.log.Info(fmt.Sprintf("shutdown on %s ◆ %d jobs complete ◆ %d failed ◆ %d retries ◆ %d to be completed",
 		sig, st.Complete, st.Failed, st.Retried, st.Ongoing), "signal", sig)

@@ -156,10 +156,9 @@ type Worker struct {
 	slots *slots
 	exec  *executor
 
-	claim  claimer
+	claim  *claimer
 	writer *writer
 	maint  *maintenance
-	own    *owner // targeted claiming (OnlyOwnFunctions, MaxConcurrency); nil: arq's claim
 
 	stopOnce sync.Once
 	stopped  chan struct{}
@@ -212,7 +211,7 @@ func New(s Settings) (*Worker, error) {
 	}
 	w := &Worker{s: s, funcs: map[string]*Function{}, log: s.Logger, keepResult: keep,
 		slots: newSlots(s.MaxJobs, burstMax), stopped: make(chan struct{}),
-		claim: claimer{pushed: make(chan struct{}, 1)}}
+	}
 	for i := range s.Functions {
 		f := s.Functions[i]
 		if f.err != nil {
@@ -252,8 +251,7 @@ func New(s Settings) (*Worker, error) {
 	w.writer = newWriter(w)
 	w.exec = newExecutor(w)
 	w.maint = newMaintenance(w, s.CronJobs)
-	w.own = newOwner(s.OnlyOwnFunctions, w.funcs)
-	w.claim.allowPick.Store(true)
+	w.claim = newClaimer(w)
 	return w, nil
 }
 
@@ -353,9 +351,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	}()
 
 	w.writer.start(context.WithoutCancel(ctx))
-	stopPush := w.startPush(ctx)
-	err := w.loop(ctx)
-	stopPush()
+	w.claim.start(ctx)
+	err := w.claim.run(ctx)
+	w.claim.stop()
 	w.stop("") // burst end or loop error: no more polling
 	w.slots.wait()
 	w.writer.stop()

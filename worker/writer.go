@@ -204,52 +204,19 @@ func (wr *writer) flush(ctx context.Context, batch []writeReq) (res writeResult,
 			limit = r.expires
 		}
 	}
-	var claim *arqredis.ClaimArgs
-	var own *arqredis.OwnClaimArgs // a targeted claim instead (see own.go)
-	var reserved int
-	if w.own != nil {
-		w.ownFinishing(finishes)
-	}
-	switch {
-	case !w.claim.lastFound.Load():
-	case w.own == nil:
-		if reserved = w.reserve(ids); reserved > 0 {
-			a := w.claimArgs(reserved, false)
-			claim = &a
-		}
-	case w.claim.mu.TryLock(): // targeted claims go one at a time
-		if reserved = w.reserve(ids); reserved > 0 {
-			if a, ok := w.ownFlushClaim(reserved, finishes); ok {
-				own = &a
-			} else {
-				w.settle(reserved, ids, nil)
-				reserved = 0
-			}
-		}
-		if own == nil {
-			w.claim.mu.Unlock()
-		}
-	}
+	rd := w.claim.rider(finishes, ids)
 	backoff := writeBackoffMin
 	var stoppedAt time.Time
 	for tries := 1; ; tries++ {
 		var rep arqredis.FinishReply
-		if own != nil {
-			var skipped []arqredis.Skip
-			rep, skipped = w.store.WriteFinishesOwn(ctx, finishes, *own)
-			w.ownClaimed(rep.Claimed, skipped, own.Now)
+		var skipped []arqredis.Skip
+		if rd.own != nil {
+			rep, skipped = w.store.WriteFinishesOwn(ctx, finishes, *rd.own)
 		} else {
-			rep = w.store.WriteFinishes(ctx, finishes, claim)
-			if claim != nil {
-				w.noteHeld(rep.Held, claim.Now)
-			}
+			rep = w.store.WriteFinishes(ctx, finishes, rd.claim)
 		}
-		if claim != nil || own != nil {
-			jobs = wr.piggybackClaimed(ctx, rep, reserved, ids)
-			if own != nil {
-				w.claim.mu.Unlock()
-			}
-			claim, own = nil, nil // one claim attempt per batch
+		if rd.active() {
+			jobs = w.claim.rode(ctx, &rd, rep, skipped) // one claim attempt per batch
 		}
 		err := rep.Err
 		if err == nil {
@@ -274,23 +241,6 @@ func (wr *writer) flush(ctx context.Context, batch []writeReq) (res writeResult,
 		time.Sleep(backoff)
 		backoff = min(2*backoff, writeBackoffMax)
 	}
-}
-
-// piggybackClaimed admits the jobs claimed by the claim that rode on a
-// finish transaction, with the slots reserved for it. A claim that failed
-// claimed nothing, except when its reply was lost, and then its jobs run
-// again once their in-progress keys expire, as after any lost claim reply.
-func (wr *writer) piggybackClaimed(ctx context.Context, rep arqredis.FinishReply, reserved int, finishing []string) []arqredis.Claimed {
-	w := wr.w
-	if err := rep.ClaimErr; err != nil && !arqredis.Transient(err) {
-		w.log.ErrorContext(ctx, fmt.Sprintf("claiming jobs with a finish write failed: %v", err), "error", err)
-	}
-	if len(rep.Claimed) == 0 {
-		w.settle(reserved, finishing, nil)
-		return nil
-	}
-	w.admit(reserved, finishing, rep.Claimed, rep.More || w.own != nil)
-	return rep.Claimed
 }
 
 // lapsedOf are the jobs of a batch whose finish most likely did not apply
