@@ -338,7 +338,7 @@ func (c *claimer) run(ctx context.Context) error {
 				if w.slots.free() < max(2, w.s.MaxJobs/2) {
 					time.Sleep(claimGather)
 				}
-			case <-w.stopped:
+			case <-w.shut.C():
 			}
 			t.Stop()
 		}

@@ -205,7 +205,7 @@ func (c *claimer) herdWait() {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
-		case <-w.stopped:
+		case <-w.shut.C():
 		}
 		t.Stop()
 		select {

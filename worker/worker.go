@@ -10,12 +10,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -141,29 +138,34 @@ type Stats struct {
 }
 
 // Worker runs jobs. Create it with New; Run it once.
+//
+// A Worker holds its settings and its parts, each in its own file and
+// owning its own state: the slots (slots.go), the claimer (claimer.go,
+// own.go, wake.go), the executor (execute.go), the finish writer
+// (writer.go), maintenance (maintenance.go, heartbeat.go, cron.go) and the
+// shutdown (stop.go). Run starts them in order and stops them in reverse.
 type Worker struct {
+	// the settings, as New filled them
 	s                 Settings
 	funcs             map[string]*Function
 	log               *slog.Logger
 	keepResult        time.Duration // 0: none
 	inProgressTimeout time.Duration
 
-	// the connection
+	// the connection the parts share, set by Run
 	rdb       redis.UniversalClient
 	store     *arqredis.RDB
 	ownsRedis bool
 
-	slots *slots
-	exec  *executor
-
+	// the parts
+	slots  *slots
 	claim  *claimer
+	exec   *executor
 	writer *writer
 	maint  *maintenance
+	shut   *shutdown
 
-	stopOnce sync.Once
-	stopped  chan struct{}
-	stopSig  string
-	ran      atomic.Bool // Run was called
+	ran atomic.Bool // Run was called
 }
 
 // ErrRunTwice is Run's error on a Worker that has run already: a Worker
@@ -210,7 +212,7 @@ func New(s Settings) (*Worker, error) {
 		burstMax = s.MaxBurstJobs
 	}
 	w := &Worker{s: s, funcs: map[string]*Function{}, log: s.Logger, keepResult: keep,
-		slots: newSlots(s.MaxJobs, burstMax), stopped: make(chan struct{}),
+		slots: newSlots(s.MaxJobs, burstMax), shut: newShutdown(),
 	}
 	for i := range s.Functions {
 		f := s.Functions[i]
@@ -330,31 +332,19 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}
 
-	if w.s.HandleSignals {
-		sigs := make(chan os.Signal, 2)
-		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-		defer signal.Stop(sigs)
-		go func() {
-			select {
-			case sig := <-sigs:
-				w.handleSignal(sigName(sig))
-			case <-w.stopped:
-			}
-		}()
-	}
-	go func() {
-		select {
-		case <-ctx.Done():
-			w.handleSignal("context cancellation")
-		case <-w.stopped:
-		}
-	}()
+	stopSignals := w.shut.start(ctx, w.s.HandleSignals, w.handleSignal)
+	defer stopSignals()
 
+	// the parts start in order: maintenance (above), the finish writer,
+	// the claimer, whose run polls until the worker stops; the executor
+	// runs the jobs the claims hand it while they hold slots. They stop in
+	// reverse: the claimer, then the executor's jobs (every slot
+	// released), the writer, maintenance
 	w.writer.start(context.WithoutCancel(ctx))
 	w.claim.start(ctx)
 	err := w.claim.run(ctx)
 	w.claim.stop()
-	w.stop("") // burst end or loop error: no more polling
+	w.shut.stop() // burst end or loop error: no more polling
 	w.slots.wait()
 	w.writer.stop()
 	// shutdown work must run even when ctx is cancelled
