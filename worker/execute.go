@@ -310,8 +310,6 @@ func (r *runningJob) handle(tctx context.Context) {
 // is set to the timeout plus the grace, and cancel resets it to the grace.
 // So nothing is registered on the context to watch it end (that took an
 // afterFuncCtx, a children map and a channel for every job).
-//
-//go:noinline
 func (r *runningJob) begin(timeout time.Duration) context.Context {
 	w := r.w
 	if w.s.OnJobStart != nil {
@@ -385,8 +383,6 @@ func (r *runningJob) graceOver() {
 }
 
 // callHandler calls the handler, turning a panic into a *panicError.
-//
-//go:noinline
 func (r *runningJob) callHandler(ctx context.Context) (v any, herr error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -396,7 +392,6 @@ func (r *runningJob) callHandler(ctx context.Context) (v any, herr error) {
 	return r.fn.handler(ctx, r.job)
 }
 
-//go:noinline
 func newPanicError(p any) error { return &panicError{value: p, stack: debug.Stack()} }
 
 // end decides the job from its handler's return, unless the watcher did.
@@ -404,8 +399,6 @@ func newPanicError(p any) error { return &panicError{value: p, stack: debug.Stac
 // goroutine, which then ends; the part that waits for Redis (finish) runs
 // on a fresh one. So the stack a job's goroutine grows to while it
 // concludes is freed at once instead of being held while the write waits.
-//
-//go:noinline
 func (r *runningJob) end(tctx context.Context, v any, herr error) {
 	r.grace.Stop()
 	if !r.decided.CompareAndSwap(false, true) {
@@ -442,8 +435,6 @@ type conclusion struct {
 // encodes the result the function's keep settings ask for. It is the deep
 // part of finishing a job (logging, pickling), kept apart from finish,
 // which waits.
-//
-//go:noinline
 func (r *runningJob) conclude(result any, herr, cause error) *conclusion {
 	w, fn := r.w, r.fn
 	ctx := context.WithoutCancel(r.jctx)
@@ -474,7 +465,8 @@ func (r *runningJob) conclude(result any, herr, cause error) *conclusion {
 // and after_job_end hooks, reports it to the observer and releases the
 // job's slot; then, when stop is set, it stops the job's contexts. It
 // waits for the write on a small stack, so it keeps its own frame small:
-// the hooks and the observer are called from functions of their own.
+// the observer is called from afterJobEnd, which is too large to be
+// inlined (jobEnd is inlined, and leaves finish's frame as it was).
 func (r *runningJob) finish(c *conclusion, stop bool) {
 	r.jobEnd()
 	again := r.w.writer.write(c.ctx, r.expires, c.f, "outcome")
@@ -489,8 +481,6 @@ func (r *runningJob) finish(c *conclusion, stop bool) {
 }
 
 // jobEnd calls the on_job_end hook.
-//
-//go:noinline
 func (r *runningJob) jobEnd() {
 	if h := r.w.s.OnJobEnd; h != nil {
 		h(r.jctx, r.job)
@@ -499,8 +489,6 @@ func (r *runningJob) jobEnd() {
 
 // afterJobEnd calls the after_job_end hook, then reports the job to the
 // observer.
-//
-//go:noinline
 func (r *runningJob) afterJobEnd(c *conclusion) {
 	w := r.w
 	if w.s.AfterJobEnd != nil {
@@ -523,8 +511,6 @@ type outcome struct {
 
 // classify decides a job's outcome from its handler's return, logs it and
 // counts it, as arq's run_job does.
-//
-//go:noinline
 func (r *runningJob) classify(ctx context.Context, result any, herr, cause error, finishedMS int64) outcome {
 	w := r.w
 	id, ref, fnName := r.id, r.ref(), r.rec.Function
@@ -612,8 +598,6 @@ func (x *executor) encodeResult(ctx context.Context, ref string, r arqcompat.Res
 
 // logEncodeFailure logs as serialize_result does when a result could not
 // be serialized (replaced reports that the fallback was stored instead).
-//
-//go:noinline
 func (x *executor) logEncodeFailure(ctx context.Context, replaced bool, cause error, ref, id string) {
 	w := x.w
 	if replaced {

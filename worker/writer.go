@@ -85,8 +85,6 @@ func (wr *writer) write(ctx context.Context, expires time.Time, f arqredis.Finis
 // logWrite reports a write that failed or needed retries. It is apart
 // from write so that write's frame stays small: a thousand jobs finishing
 // together each wait in write, and their stacks would otherwise grow.
-//
-//go:noinline
 func (wr *writer) logWrite(ctx context.Context, id, what string, res writeResult) {
 	w := wr.w
 	if res.lapsed {
