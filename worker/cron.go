@@ -1,3 +1,7 @@
+// Cron: the CronJob type and its schedule (arq's cron), and maintenance's
+// cron step (runCron), whose state, each cron job's next run (cronState),
+// is maintenance's.
+
 package worker
 
 import (

@@ -34,7 +34,10 @@ type heartbeat struct {
 }
 
 // ID is the worker's id in its heartbeat record; it is set when Run starts.
-func (w *Worker) ID() string { return w.maint.beat.id }
+func (w *Worker) ID() string { return w.maint.id() }
+
+// id is the worker's id in its heartbeat record, set by start.
+func (m *maintenance) id() string { return m.beat.id }
 
 func newWorkerID() string {
 	var b [6]byte

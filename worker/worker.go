@@ -1,3 +1,7 @@
+// The worker: Settings, New, Run composing the parts (each in its own
+// file, owning its state; see Worker) and Stats. It owns the settings and
+// the connection the parts share.
+
 // Package worker runs Go functions for jobs in arq queues, with arq 0.28's
 // protocol: the same keys, transactions, results, retries, aborts, health
 // check and cron, so that Python's Job API cannot tell a Go worker from a
