@@ -272,7 +272,10 @@ func (c *claimer) run(ctx context.Context) error {
 	woke := false // a push wake-up or a due time ended the last wait
 	for !w.isStopped() {
 		before := time.Now()
-		found, size, err := c.pollIteration(ctx, woke)
+		found, size, err := c.poll(ctx, woke)
+		if err == nil {
+			err = w.maint.tick(ctx) // after each poll, as arq's heart_beat
+		}
 		woke = false
 		if err == nil && w.s.Burst {
 			if w.s.MaxBurstJobs > 0 && w.slots.jobsStarted() >= w.s.MaxBurstJobs {
@@ -356,13 +359,13 @@ const maxClaimBatch = 100
 // were busy, for more slots to free before claiming.
 const claimGather = 250 * time.Microsecond
 
-// pollIteration claims ready jobs up to the free slots and starts them,
-// then handles aborts, the health check and cron. found reports that the
+// poll claims ready jobs up to the free slots and starts them. found
+// reports that the
 // claim left ready jobs, or that none could be claimed because every slot
 // was busy: either way more may be ready. woke says a push wake-up or a
 // deferred job's due time ended the wait before it. size is the queue's
 // ZCARD when it was read (burst mode), else -1.
-func (c *claimer) pollIteration(ctx context.Context, woke bool) (found bool, size int64, err error) {
+func (c *claimer) poll(ctx context.Context, woke bool) (found bool, size int64, err error) {
 	w := c.w
 	size = -1
 	c.mu.Lock()
@@ -431,5 +434,5 @@ func (c *claimer) pollIteration(ctx context.Context, woke bool) (found bool, siz
 	if c.own != nil && w.s.Burst {
 		size = c.ownPending()
 	}
-	return found, size, w.maint.tick(ctx)
+	return found, size, nil
 }

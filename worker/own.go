@@ -467,7 +467,7 @@ func (c *claimer) ownPending() int64 {
 	return n
 }
 
-// claimOwn is pollIteration's claim in targeted mode: refresh, pick, claim.
+// claimOwn is poll's claim in targeted mode: refresh, pick, claim.
 // The caller holds c.mu.
 func (c *claimer) claimOwn(ctx context.Context, limit int) ([]arqredis.Claimed, error) {
 	w := c.w
