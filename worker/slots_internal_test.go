@@ -20,7 +20,7 @@ func TestSlotsInvariantsUnderConcurrentClaims(t *testing.T) {
 	check := func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if s.freeLocked() < 0 {
+		if s.held+s.reserved-s.nHanded > max {
 			t.Errorf("over-reserved: held %d reserved %d handed %d", s.held, s.reserved, s.nHanded)
 		}
 		if s.tokens > max {
@@ -145,9 +145,9 @@ func TestSlotsHandOver(t *testing.T) {
 }
 
 // A claim that does not need a finishing job's slot gives it back: the
-// finishing job's release then frees a slot as usual. And max_burst_jobs
-// bounds what claims in flight reserve together.
-func TestSlotsUnneededHandOverAndBurstLimit(t *testing.T) {
+// finishing job's release then frees a slot as usual. Claims in flight
+// together reserve no more than MaxJobs, nor than max_burst_jobs.
+func TestSlotsUnneededHandOverAndLimits(t *testing.T) {
 	s := newSlots(2, 0)
 	s.settle(s.reserve(1, nil), nil, []string{"a"})
 	s.acquire()
@@ -167,6 +167,11 @@ func TestSlotsUnneededHandOverAndBurstLimit(t *testing.T) {
 		t.Fatal("a's slot, not needed by the claim, was not signalled free")
 	}
 	s.release("b")
+
+	two := newSlots(4, 0)
+	if a, b := two.reserve(3, nil), two.reserve(3, nil); a != 3 || b != 1 {
+		t.Fatalf("two claims in flight reserved %d and %d of 4 slots, want 3 and 1", a, b)
+	}
 
 	b := newSlots(10, 3)
 	if n := b.reserve(10, nil); n != 3 {
