@@ -11,11 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/internal/arqredis"
 )
 
-// The worker's heartbeat record (client.WorkerInfo): refreshed every
+// The worker's heartbeat record (arqcompat.WorkerInfo): refreshed every
 // heartbeatEvery while the worker polls, expiring heartbeatTTL after the
 // last refresh, deleted on a clean stop.
 const (
@@ -58,7 +58,7 @@ func goarqVersion() string {
 func (w *Worker) workerKey() string { return arqredis.WorkerKey(w.s.QueueName, w.beat.id) }
 
 // info is the worker's heartbeat record now.
-func (w *Worker) info(now time.Time) client.WorkerInfo {
+func (w *Worker) info(now time.Time) arqcompat.WorkerInfo {
 	host, _ := os.Hostname()
 	st := w.Stats()
 	names := make([]string, 0, len(w.funcs))
@@ -73,7 +73,7 @@ func (w *Worker) info(now time.Time) client.WorkerInfo {
 		}
 	}
 	sort.Strings(names)
-	return client.WorkerInfo{ID: w.beat.id, Host: host, PID: os.Getpid(), Version: goarqVersion(), Queue: w.s.QueueName,
+	return arqcompat.WorkerInfo{ID: w.beat.id, Host: host, PID: os.Getpid(), Version: goarqVersion(), Queue: w.s.QueueName,
 		Functions: names, MaxConcurrency: limits, OnlyOwnFunctions: w.s.OnlyOwnFunctions, MaxJobs: w.s.MaxJobs,
 		Running: st.Ongoing, Complete: st.Complete, Failed: st.Failed, Retried: st.Retried,
 		Started: w.beat.started, LastPoll: time.Unix(0, w.beat.lastPoll.Load()), Updated: now}
