@@ -21,8 +21,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/goarq/goarq/arqcompat"
-	"github.com/goarq/goarq/redisconn"
 	"github.com/goarq/goarq/internal/arqredis"
+	"github.com/goarq/goarq/redisconn"
 )
 
 // Settings are arq's WorkerSettings. Zero values mean arq's defaults, noted
