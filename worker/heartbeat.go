@@ -13,11 +13,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/internal/arqredis"
 )
 
-// The worker's heartbeat record (client.WorkerInfo): refreshed every
+// The worker's heartbeat record (arqcompat.WorkerInfo): refreshed every
 // heartbeatEvery while the worker polls, expiring heartbeatTTL after the
 // last refresh, deleted on a clean stop.
 const (
@@ -64,7 +64,7 @@ func goarqVersion() string {
 func (m *maintenance) workerKey() string { return arqredis.WorkerKey(m.w.s.QueueName, m.beat.id) }
 
 // info is the worker's heartbeat record now.
-func (m *maintenance) info(now time.Time) client.WorkerInfo {
+func (m *maintenance) info(now time.Time) arqcompat.WorkerInfo {
 	w := m.w
 	host, _ := os.Hostname()
 	st := w.Stats()
@@ -80,7 +80,7 @@ func (m *maintenance) info(now time.Time) client.WorkerInfo {
 		}
 	}
 	sort.Strings(names)
-	return client.WorkerInfo{ID: m.beat.id, Host: host, PID: os.Getpid(), Version: goarqVersion(), Queue: w.s.QueueName,
+	return arqcompat.WorkerInfo{ID: m.beat.id, Host: host, PID: os.Getpid(), Version: goarqVersion(), Queue: w.s.QueueName,
 		Functions: names, MaxConcurrency: limits, OnlyOwnFunctions: w.s.OnlyOwnFunctions, MaxJobs: w.s.MaxJobs,
 		Running: st.Ongoing, Complete: st.Complete, Failed: st.Failed, Retried: st.Retried,
 		Started: m.beat.started, LastPoll: time.Unix(0, m.beat.lastPoll.Load()), Updated: now}

@@ -22,8 +22,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/goarq/goarq/arqcompat"
-	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/internal/arqredis"
+	"github.com/goarq/goarq/redisconn"
 )
 
 // Settings are arq's WorkerSettings. Zero values mean arq's defaults, noted
@@ -34,7 +34,7 @@ type Settings struct {
 	QueueName string
 	CronJobs  []CronJob
 	// Redis is used when RedisClient is nil (default: localhost:6379/0).
-	Redis       *client.RedisSettings
+	Redis       *redisconn.Settings
 	RedisClient redis.UniversalClient
 	// Burst stops the worker once the queue is empty.
 	Burst bool
@@ -303,11 +303,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.s.RedisClient != nil {
 		w.rdb = w.s.RedisClient
 	} else {
-		rs := client.DefaultRedisSettings()
+		rs := redisconn.DefaultSettings()
 		if w.s.Redis != nil {
 			rs = *w.s.Redis
 		}
-		rdb, err := client.Connect(ctx, rs, w.log)
+		rdb, err := redisconn.Connect(ctx, rs, w.log)
 		if err != nil {
 			return err
 		}
