@@ -1,16 +1,19 @@
 // Part: the executor. It runs claimed jobs: decode, the on_job_start hook,
-// the handler, the outcome (conclude), the finish handed to the finish
-// writer, then the on_job_end and after_job_end hooks and the release of
-// the job's slot. It owns the running jobs (for aborts and shutdown) and
+// the handler, the outcome (conclude), the on_job_end hook, the finish
+// handed to the finish writer, then, once it is written, the
+// after_job_end hook and the release of the job's slot. It owns the running jobs (for aborts and shutdown) and
 // the counters of complete, failed and retried jobs. It has nothing to
 // start: it runs while jobs hold slots; Run stops it by waiting for every
 // slot to be released (slots.wait), after the claimer stopped.
 //
-// A job uses three short or small goroutines, so that 1,000 jobs waiting
-// in their handlers hold 1,000 stacks of 2 KB (see launch, handle, end and
-// finish): one decodes and begins the job and ends; the job's own runs the
-// handler and concludes, and ends; a last one waits for the finish write
-// on a small stack.
+// A job uses two goroutines, so that 1,000 jobs waiting in their handlers
+// hold 1,000 stacks of 2 KB (see launch, handle and end): a short-lived one
+// decodes and begins the job (the deep work before the handler); the
+// job's own runs the handler, concludes, hands the finish to the writer
+// and ends. No goroutine waits for the write: the writer tells the job
+// once it is done (written), and the job's end runs on the writer's
+// goroutine, or, with an after_job_end hook or an Observer (which may
+// block), on a third goroutine.
 
 package worker
 
@@ -154,14 +157,12 @@ func (x *executor) startJob(ctx context.Context, c arqredis.Claimed, decoded arq
 				Scheduled: time.UnixMilli(c.Score), Outcome: out, Err: exc})
 		}
 		data := x.encodeResult(ctx, ref, x.resultRecord(rec, id, jobTry, false, exc, startMS))
-		go func() {
-			if setTry {
-				x.setRetry(ctx, id, jobTry)
-			}
-			w.writer.write(ctx, c.Expires, arqredis.Finish{JobID: id, Queue: w.s.QueueName, Token: c.Token, Failed: true, Result: data,
-				Keep: w.keepResult, KeepForever: w.s.KeepResultForever}, "failure")
-			x.release(id)
-		}()
+		f := arqredis.Finish{JobID: id, Queue: w.s.QueueName, Token: c.Token, Failed: true, Result: data,
+			Keep: w.keepResult, KeepForever: w.s.KeepResultForever}
+		if setTry {
+			x.setRetry(ctx, id, jobTry) // before the finish, as arq
+		}
+		w.writer.submit(ctx, c.Expires, f, "failure", releaser{x, id})
 	}
 	if c.Job == nil {
 		w.log.WarnContext(ctx, fmt.Sprintf("job %s expired", id), "job_id", id)
@@ -281,6 +282,8 @@ type runningJob struct {
 	cancelled   atomic.Bool // cancel was called
 	decided     atomic.Bool // the handler's return or graceOver decided the outcome
 	ev          *JobEvent   // for Settings.Observer; nil without one
+	concl       *conclusion // the outcome, while its finish is written
+	stopAfter   bool        // stop the contexts once it is written
 }
 
 // ref names the job in log lines (jobRef). It is built when a line needs
@@ -394,11 +397,11 @@ func (r *runningJob) callHandler(ctx context.Context) (v any, herr error) {
 
 func newPanicError(p any) error { return &panicError{value: p, stack: debug.Stack()} }
 
-// end decides the job from its handler's return, unless the watcher did.
-// The deep part, classifying and encoding (conclude), runs on the job's
-// goroutine, which then ends; the part that waits for Redis (finish) runs
-// on a fresh one. So the stack a job's goroutine grows to while it
-// concludes is freed at once instead of being held while the write waits.
+// end decides the job from its handler's return, unless the watcher did:
+// it concludes (classifying, logging, encoding: the deep part) and hands
+// the finish to the writer on the job's goroutine, which then ends, so
+// the stack it grew to is freed at once rather than held while the write
+// waits.
 func (r *runningJob) end(tctx context.Context, v any, herr error) {
 	r.grace.Stop()
 	if !r.decided.CompareAndSwap(false, true) {
@@ -409,7 +412,7 @@ func (r *runningJob) end(tctx context.Context, v any, herr error) {
 	if tctx.Err() != nil && (herr != nil || r.aborting.Load()) {
 		cause = context.Cause(tctx) // the handler returned because its context ended
 	}
-	go r.finish(r.conclude(v, herr, cause), true)
+	r.finish(r.conclude(v, herr, cause), true)
 }
 
 // stop stops the job's contexts.
@@ -462,23 +465,51 @@ func (r *runningJob) conclude(result any, herr, cause error) *conclusion {
 }
 
 // finish records a concluded job (arq's finish_job) between the on_job_end
-// and after_job_end hooks, reports it to the observer and releases the
-// job's slot; then, when stop is set, it stops the job's contexts. It
-// waits for the write on a small stack, so it keeps its own frame small:
-// the observer is called from afterJobEnd, which is too large to be
-// inlined (jobEnd is inlined, and leaves finish's frame as it was).
+// and after_job_end hooks: it calls on_job_end and hands the finish to the
+// writer, and the caller's goroutine goes on (and ends). Once the finish
+// is written, written reports the job to the observer, calls
+// after_job_end and releases the job's slot; then, when stop is set, it
+// stops the job's contexts.
 func (r *runningJob) finish(c *conclusion, stop bool) {
 	r.jobEnd()
-	again := r.w.writer.write(c.ctx, r.expires, c.f, "outcome")
-	r.afterJobEnd(c)
+	r.concl, r.stopAfter = c, stop
+	r.w.writer.submit(c.ctx, r.expires, c.f, "outcome", r)
+}
+
+// written is told by the finish writer that the job's finish is written
+// (or given up). The after_job_end hook and the observer, which may block,
+// run on a goroutine of their own; without them the job ends on the
+// writer's goroutine.
+func (r *runningJob) written(again bool) {
+	if r.w.s.AfterJobEnd != nil || r.w.s.Observer != nil {
+		go r.ended(again)
+		return
+	}
+	r.ended(again)
+}
+
+// ended is the end of a job whose finish is written: after_job_end, the
+// observer, the release of its slot.
+func (r *runningJob) ended(again bool) {
+	r.afterJobEnd(r.concl)
+	r.concl = nil
 	r.x.release(r.id)
 	if again {
 		r.w.claim.wakeSelf()
 	}
-	if stop {
+	if r.stopAfter {
 		r.stop()
 	}
 }
+
+// releaser releases the slot of a job that failed before it ran, once its
+// finish is written.
+type releaser struct {
+	x  *executor
+	id string
+}
+
+func (rl releaser) written(bool) { rl.x.release(rl.id) }
 
 // jobEnd calls the on_job_end hook.
 func (r *runningJob) jobEnd() {

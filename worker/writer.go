@@ -1,9 +1,12 @@
 // Part: the finish writer. It owns the queue of finish transactions
-// waiting to be written (reqs) and the goroutines that write them in
-// batches, each batch one MULTI/EXEC that may end with a claim for the
+// waiting to be written and the goroutines that write them in batches
+// (flushers), each batch one MULTI/EXEC that may end with a claim for the
 // slots the batch frees (the claim's slots come from slots, its arguments
-// from the claimer, its jobs go to the executor). start starts the
-// flushers; stop, called once every job has released its slot, ends them.
+// from the claimer, its jobs go to the executor). A job's finish is
+// submitted and the job's goroutine ends: no goroutine waits for the write.
+// Once it is written (or given up) the flusher tells the job (written),
+// which releases its slot. start starts the flushers; stop, called once
+// every job has released its slot, ends them.
 
 package worker
 
@@ -20,20 +23,32 @@ import (
 
 // writer is the finish writer (see the file's comment).
 type writer struct {
-	w    *Worker       // settings, store and the other parts
-	reqs chan writeReq // finish transactions waiting to be written
-	done chan struct{} // closed when the writer goroutines end
+	w      *Worker // settings, store and the other parts
+	mu     sync.Mutex
+	queue  []writeReq    // finish transactions waiting to be written; under mu
+	closed bool          // stop was called; under mu
+	ready  chan struct{} // receives when the queue has requests or stop was called
+	done   chan struct{} // closed when the flushers end
 }
 
 func newWriter(w *Worker) *writer {
-	return &writer{w: w, reqs: make(chan writeReq), done: make(chan struct{})}
+	return &writer{w: w, ready: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 // writeReq is one job's finish transaction, waiting to be written.
 type writeReq struct {
+	ctx     context.Context // the job's, for the log line
 	finish  arqredis.Finish
 	expires time.Time // when the job's in-progress key expires
-	done    chan writeResult
+	what    string    // names the write in the log line
+	then    written   // is told once the write is done or given up
+}
+
+// written is told that a job's finish was written or given up, on the
+// flusher's goroutine: it must not block. again reports that the write
+// left the job ready to run again at once (see readyAgain).
+type written interface {
+	written(again bool)
 }
 
 // writeResult is how a finish transaction went: err is nil when it is in
@@ -64,27 +79,53 @@ const (
 	writeStopGrace  = 5 * time.Second
 )
 
-// write queues a finish transaction, waits until it is written or given
-// up, and logs what became of it when it did not go through at the first
-// attempt (what names the write in that line). Jobs finishing at the same
+// submit queues a finish transaction and returns at once; then is told
+// once it is written or given up, after what became of it was logged when
+// it did not go through at the first attempt. Jobs finishing at the same
 // time share one MULTI/EXEC round trip: the writes of each job stay atomic
 // (the batch is one transaction), and no job's slot is released before its
-// outcome is in Redis or given up. It reports that the write left the job
-// ready to run again at once, which no push announces: the caller wakes
-// the worker once it has released the job's slot (see wakeSelf).
-func (wr *writer) write(ctx context.Context, expires time.Time, f arqredis.Finish, what string) (again bool) {
-	req := writeReq{finish: f, expires: expires, done: make(chan writeResult, 1)}
-	wr.reqs <- req
-	res := <-req.done
-	if res.err != nil || res.tries > 1 || res.lapsed {
-		wr.logWrite(ctx, f.JobID, what, res)
-	}
-	return res.again
+// outcome is in Redis or given up.
+func (wr *writer) submit(ctx context.Context, expires time.Time, f arqredis.Finish, what string, then written) {
+	wr.mu.Lock()
+	wr.queue = append(wr.queue, writeReq{ctx: ctx, finish: f, expires: expires, what: what, then: then})
+	wr.mu.Unlock()
+	wr.signal()
 }
 
-// logWrite reports a write that failed or needed retries. It is apart
-// from write so that write's frame stays small: a thousand jobs finishing
-// together each wait in write, and their stacks would otherwise grow.
+func (wr *writer) signal() {
+	select {
+	case wr.ready <- struct{}{}:
+	default:
+	}
+}
+
+// take waits for finish transactions and appends up to maxWriteBatch of
+// them to batch; ok is false once the writer stops with none left.
+func (wr *writer) take(batch []writeReq) (_ []writeReq, ok bool) {
+	for {
+		wr.mu.Lock()
+		if n := min(len(wr.queue), maxWriteBatch); n > 0 {
+			batch = append(batch, wr.queue[:n]...)
+			rest := copy(wr.queue, wr.queue[n:])
+			clear(wr.queue[rest:])
+			wr.queue = wr.queue[:rest]
+			wr.mu.Unlock()
+			if rest > 0 {
+				wr.signal() // for the other flusher
+			}
+			return batch, true
+		}
+		closed := wr.closed
+		wr.mu.Unlock()
+		if closed {
+			wr.signal() // the other flusher stops too
+			return batch, false
+		}
+		<-wr.ready
+	}
+}
+
+// logWrite reports a write that failed or needed retries.
 func (wr *writer) logWrite(ctx context.Context, id, what string, res writeResult) {
 	w := wr.w
 	if res.lapsed {
@@ -121,7 +162,10 @@ func (wr *writer) start(ctx context.Context) {
 // stop ends the flushers once they have written what is queued. It is
 // called after every job has released its slot: no job writes after it.
 func (wr *writer) stop() {
-	close(wr.reqs)
+	wr.mu.Lock()
+	wr.closed = true
+	wr.mu.Unlock()
+	wr.signal()
 	<-wr.done
 }
 
@@ -145,27 +189,22 @@ const maxJobsForTwoFlushers = 32
 // writes them in one MULTI/EXEC, until stop.
 func (wr *writer) flusher(ctx context.Context) {
 	batch := make([]writeReq, 0, maxWriteBatch)
-	for req := range wr.reqs {
-		batch = append(batch[:0], req)
-	more:
-		for len(batch) < maxWriteBatch {
-			select {
-			case r, ok := <-wr.reqs:
-				if !ok {
-					break more
-				}
-				batch = append(batch, r)
-			default:
-				break more
-			}
+	for {
+		var ok bool
+		if batch, ok = wr.take(batch[:0]); !ok {
+			return
 		}
 		res, jobs, lapsed := wr.flush(ctx, batch)
 		for i, r := range batch {
 			rr := res
 			rr.lapsed = slices.Contains(lapsed, i)
 			rr.again = res.err == nil && readyAgain(r.finish, i, res.skipped)
-			r.done <- rr
+			if rr.err != nil || rr.tries > 1 || rr.lapsed {
+				wr.logWrite(r.ctx, r.finish.JobID, r.what, rr)
+			}
+			r.then.written(rr.again)
 		}
+		clear(batch) // hold no job once it is told
 		if len(jobs) > 0 {
 			// they take the slots the batch's jobs release once past
 			// after_job_end; the writer goes on meanwhile
