@@ -160,7 +160,7 @@ func (x *executor) startJob(ctx context.Context, c arqredis.Claimed, decoded arq
 		f := arqredis.Finish{JobID: id, Queue: w.s.QueueName, Token: c.Token, Failed: true, Result: data,
 			Keep: w.keepResult, KeepForever: w.s.KeepResultForever}
 		if setTry {
-			x.setRetry(ctx, id, jobTry) // before the finish, as arq
+			x.setRetry(ctx, id, jobTry) // before the finish
 		}
 		w.writer.submit(ctx, c.Expires, f, "failure", releaser{x, id})
 	}
