@@ -261,29 +261,29 @@ func (r *runningJob) logStart(ctx context.Context) {
 // two is dropped. While it runs it is in executor.running, where aborts and
 // shutdowns find it.
 type runningJob struct {
-	w           *Worker
-	x           *executor
-	id          string
-	token       string // the claim's, in the in-progress key (arqredis.Claimed.Token)
-	score       int64
-	try         int
-	rec         arqcompat.JobRecord
-	fn          *Function
-	job         *Job
-	jctx        context.Context
-	startMS     int64
-	expires     time.Time               // when the in-progress key expires
-	hctx        context.Context         // the handler's: jctx with the job's cancellation and timeout
-	cancelCause context.CancelCauseFunc // cancels hctx (abort, shutdown)
-	tcancel     context.CancelFunc      // the timeout's
-	grace       *time.Timer             // decides for a handler that ignores hctx's end (graceOver)
-	stopParent  func() bool             // stops watching jctx, when it can end (see begin)
-	aborting    atomic.Bool
-	cancelled   atomic.Bool // cancel was called
-	decided     atomic.Bool // the handler's return or graceOver decided the outcome
-	ev          *JobEvent   // for Settings.Observer; nil without one
-	concl       *conclusion // the outcome, while its finish is written
-	stopAfter   bool        // stop the contexts once it is written
+	w          *Worker
+	x          *executor
+	id         string
+	token      string // the claim's, in the in-progress key (arqredis.Claimed.Token)
+	score      int64
+	try        int
+	rec        arqcompat.JobRecord
+	fn         *Function
+	job        *Job
+	jctx       context.Context
+	startMS    int64
+	expires    time.Time             // when the in-progress key expires
+	hctx       context.Context       // the handler's: jctx with the job's cancellation and timeout
+	tcancel    context.CancelFunc    // ends hctx (abort, shutdown, the job's end)
+	stopCause  atomic.Pointer[error] // why cancel ended hctx (errAborted, errShutdown)
+	grace      *time.Timer           // decides for a handler that ignores hctx's end (graceOver)
+	stopParent func() bool           // stops watching jctx, when it can end (see begin)
+	aborting   atomic.Bool
+	cancelled  atomic.Bool // cancel was called
+	decided    atomic.Bool // the handler's return or graceOver decided the outcome
+	ev         *JobEvent   // for Settings.Observer; nil without one
+	concl      *conclusion // the outcome, while its finish is written
+	stopAfter  bool        // stop the contexts once it is written
 }
 
 // ref names the job in log lines (jobRef). It is built when a line needs
@@ -331,9 +331,10 @@ func (r *runningJob) begin(timeout time.Duration) context.Context {
 		r.finish(r.conclude(nil, errTimeout, errTimeout), false)
 		return nil
 	}
-	cctx, cancel := context.WithCancelCause(r.jctx)
-	r.hctx, r.tcancel = context.WithTimeoutCause(cctx, timeout, errTimeout)
-	r.cancelCause = cancel
+	// one context: its timeout's cause is errTimeout, and cancel keeps its
+	// own cause (stopCause), which saves a second context and the map of
+	// children it would keep, on every waiting job
+	r.hctx, r.tcancel = context.WithTimeoutCause(r.jctx, timeout, errTimeout)
 	r.grace = time.AfterFunc(max(timeout, timeout+handlerGrace), r.graceOver) // max: a timeout near forever
 	if r.jctx.Done() != nil {
 		// an Observer's context that can end: its end ends the handler's
@@ -354,8 +355,20 @@ func (r *runningJob) begin(timeout time.Duration) context.Context {
 // cancel ends the handler's context with cause (errAborted, errShutdown)
 // and gives the handler handlerGrace to return.
 func (r *runningJob) cancel(cause error) {
-	r.cancelCause(cause)
+	if r.hctx.Err() == nil {
+		r.stopCause.CompareAndSwap(nil, &cause)
+	}
+	r.tcancel()
 	r.startGrace()
+}
+
+// cause is why the handler's context ended: cancel's cause, else its
+// own (errTimeout, or its parent's).
+func (r *runningJob) cause() error {
+	if c := r.stopCause.Load(); c != nil {
+		return *c
+	}
+	return context.Cause(r.hctx)
 }
 
 // startGrace gives a handler whose context ended handlerGrace to return,
@@ -380,7 +393,7 @@ func (r *runningJob) graceOver() {
 	if !r.decided.CompareAndSwap(false, true) {
 		return
 	}
-	cause := context.Cause(r.hctx)
+	cause := r.cause()
 	r.w.log.Warn(fmt.Sprintf("job %s: handler did not return after cancellation (%v); its result will be ignored", r.id, cause), "job_id", r.id)
 	r.finish(r.conclude(nil, cause, cause), false)
 }
@@ -410,7 +423,7 @@ func (r *runningJob) end(tctx context.Context, v any, herr error) {
 	}
 	var cause error
 	if tctx.Err() != nil && (herr != nil || r.aborting.Load()) {
-		cause = context.Cause(tctx) // the handler returned because its context ended
+		cause = r.cause() // the handler returned because its context ended
 	}
 	r.finish(r.conclude(v, herr, cause), true)
 }
@@ -421,7 +434,6 @@ func (r *runningJob) stop() {
 		r.stopParent()
 	}
 	r.tcancel()
-	r.cancelCause(nil)
 }
 
 // conclusion is what concluding a job decided: the outcome and the finish
@@ -473,6 +485,7 @@ func (r *runningJob) conclude(result any, herr, cause error) *conclusion {
 func (r *runningJob) finish(c *conclusion, stop bool) {
 	r.jobEnd()
 	r.concl, r.stopAfter = c, stop
+	r.w.writer.noteRunTime(c.finishedMS - r.startMS)
 	r.w.writer.submit(c.ctx, r.expires, c.f, "outcome", r)
 }
 

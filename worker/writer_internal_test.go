@@ -38,10 +38,13 @@ func (t toldJob) written(bool) {
 // Finishes submitted from many goroutines at once, more than one batch's
 // worth, are all written, each job is told exactly once, and stop returns
 // only once every queued finish has been written and told: with one
-// flusher and with two (MaxJobs up to maxJobsForTwoFlushers).
+// flusher and with two (MaxJobs up to maxJobsForTwoFlushers, or jobs that
+// run long, in batches of slowWriteBatch).
 func TestWriterWritesEveryFinishAndTellsEachJobOnce(t *testing.T) {
-	for _, maxJobs := range []int{maxJobsForTwoFlushers, maxJobsForTwoFlushers + 1} {
-		t.Run(fmt.Sprintf("max_jobs %d", maxJobs), func(t *testing.T) {
+	cases := []struct{ maxJobs, runMS int }{{maxJobsForTwoFlushers, 0}, {maxJobsForTwoFlushers + 1, 0}, {maxJobsForTwoFlushers + 1, 10}}
+	for _, tc := range cases {
+		maxJobs := tc.maxJobs
+		t.Run(fmt.Sprintf("max_jobs %d, jobs of %d ms", maxJobs, tc.runMS), func(t *testing.T) {
 			mr, rdb := testutil.Redis(t)
 			w, err := New(Settings{Functions: []Function{Func("f", func(context.Context) {})}, MaxJobs: maxJobs,
 				RedisClient: rdb, Logger: testutil.QuietLogger()})
@@ -56,6 +59,15 @@ func TestWriterWritesEveryFinishAndTellsEachJobOnce(t *testing.T) {
 				if err := mr.Set(arqcompat.InProgressKey(id), "token-"+id); err != nil {
 					t.Fatal(err)
 				}
+			}
+			for range 50 {
+				w.writer.noteRunTime(int64(tc.runMS))
+			}
+			if slow := tc.runMS*1000 >= slowJobMinUS; w.writer.slowJobs() != slow {
+				t.Fatalf("slowJobs %v after jobs of %d ms", !slow, tc.runMS)
+			}
+			if one := maxJobs > maxJobsForTwoFlushers && tc.runMS == 0; w.writer.oneFlusher() != one {
+				t.Fatalf("oneFlusher %v, want %v", !one, one)
 			}
 			c := &countTold{told: map[string]int{}}
 			w.writer.start(ctx)
