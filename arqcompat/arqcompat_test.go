@@ -491,6 +491,53 @@ func TestResultRecordIsSerializeResultsDict(t *testing.T) {
 	}
 }
 
+// With pickle, EncodeResult writes the record without building its dict:
+// the bytes must be those of the dict serialize_result builds, for every
+// value of the type table as the result and as an argument, and a value
+// pickle cannot carry must be refused the same way.
+func TestEncodeResultWritesWhatTheDictEncodes(t *testing.T) {
+	s := arqcompat.PickleSerializer(arqcompat.Limits{})
+	dictOf := func(r arqcompat.ResultRecord) *arqcompat.Dict {
+		kw := r.Kwargs
+		if kw == nil {
+			kw = &arqcompat.Dict{}
+		}
+		args := arqcompat.Tuple(r.Args)
+		if args == nil {
+			args = arqcompat.Tuple{}
+		}
+		return arqcompat.NewDict("t", r.JobTry, "f", r.Function, "a", args, "k", kw, "et", r.EnqueueTimeMS,
+			"s", r.Success, "r", r.Result, "st", r.StartMS, "ft", r.FinishMS, "q", r.Queue, "id", r.JobID)
+	}
+	base := arqcompat.ResultRecord{JobRecord: arqcompat.JobRecord{Function: "f", EnqueueTimeMS: 1700000000123},
+		Success: true, StartMS: 1700000000200, FinishMS: 1700000000300, Queue: "arq:queue", JobID: "abc"}
+	recs := []arqcompat.ResultRecord{base}
+	for _, row := range samples.For("pickle") {
+		r := base
+		r.Result = row.Value
+		recs = append(recs, r)
+		r.Success, r.JobTry, r.Args, r.Kwargs = false, 3, []any{row.Value}, arqcompat.NewDict("x", row.Value)
+		recs = append(recs, r)
+	}
+	for _, r := range recs {
+		want, werr := s.Marshal(dictOf(r))
+		got, err := arqcompat.EncodeResult(s, r)
+		if werr != nil || err != nil || string(got) != string(want) {
+			t.Fatalf("%v: EncodeResult wrote\n%q, %v\nthe dict encodes as\n%q, %v", r.Result, got, err, want, werr)
+		}
+	}
+	for _, bad := range []any{"\xff", make(chan int)} {
+		r := base
+		r.Result = bad
+		_, werr := s.Marshal(dictOf(r))
+		_, err := arqcompat.EncodeResult(s, r)
+		var ee *arqcompat.EncodeError
+		if !errors.As(err, &ee) || werr == nil || err.Error() != werr.Error() {
+			t.Errorf("result %v: err %v, the dict's %v", bad, err, werr)
+		}
+	}
+}
+
 // With pickle, EncodeJob and AppendJob write the record without building
 // its dict: the bytes must be those of the dict serialize_job builds,
 // for every value of the type table as an argument and a keyword

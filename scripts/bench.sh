@@ -13,6 +13,9 @@ if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/nu
 fi
 source scripts/venv.sh
 mkdir -p bench-results
+# static builds (CGO_ENABLED=0), as goarq ships its binaries (the pip
+# wheels) and as Go services usually deploy; asynq is built the same way
+export CGO_ENABLED=0
 go build -o bench-results/goarqbench ./scripts/bench/goarqbench
 # asynq is its own module (scripts/bench/asynqbench/go.mod): goarq's go.mod
 # does not depend on it

@@ -1,3 +1,7 @@
+// Cron: the CronJob type and its schedule (arq's cron), and maintenance's
+// cron step (runCron), whose state, each cron job's next run (cronState),
+// is maintenance's.
+
 package worker
 
 import (
@@ -158,6 +162,7 @@ func (c CronJob) nextDT(t time.Time) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// cronState is maintenance's state of one cron job.
 type cronState struct {
 	job     CronJob
 	nextRun time.Time
@@ -166,9 +171,9 @@ type cronState struct {
 // runCron is arq's run_cron: enqueue each cron job whose next run falls
 // within two windows from now, with the job id '<name>:<unix ms>' so that
 // every worker on the queue enqueues a tick once.
-func (w *Worker) runCron(ctx context.Context, now time.Time, window time.Duration) error {
+func (m *maintenance) runCron(ctx context.Context, now time.Time, window time.Duration) error {
 	cutoff := now.Add(2 * window)
-	for _, cs := range w.cron {
+	for _, cs := range m.cron {
 		if cs.nextRun.IsZero() {
 			if cs.job.RunAtStartup {
 				cs.nextRun = now
@@ -184,7 +189,7 @@ func (w *Worker) runCron(ctx context.Context, now time.Time, window time.Duratio
 		if jobID == "" && !cs.job.NotUnique {
 			jobID = fmt.Sprintf("%s:%d", cs.job.Name, arqcompat.TimestampMS(cs.nextRun))
 		}
-		if err := w.enqueueCron(ctx, cs.job.Name, jobID, cs.nextRun); err != nil {
+		if err := m.enqueueCron(ctx, cs.job.Name, jobID, cs.nextRun); err != nil {
 			return fmt.Errorf("enqueueing cron job %s: %w", cs.job.Name, err)
 		}
 		cs.nextRun = cs.job.NextRun(cs.nextRun)
@@ -196,7 +201,8 @@ func (w *Worker) runCron(ctx context.Context, now time.Time, window time.Duratio
 // arguments, deferred until at when that is later than now, its key's TTL
 // the deferral plus expires_extra_ms; an id already taken (another worker
 // enqueued this tick) writes nothing. jobID "" gets a uuid4().hex.
-func (w *Worker) enqueueCron(ctx context.Context, function, jobID string, at time.Time) error {
+func (m *maintenance) enqueueCron(ctx context.Context, function, jobID string, at time.Time) error {
+	w := m.w
 	if jobID == "" {
 		var b [16]byte
 		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails

@@ -1,3 +1,20 @@
+// Part: the executor. It runs claimed jobs: decode, the on_job_start hook,
+// the handler, the outcome (conclude), the on_job_end hook, the finish
+// handed to the finish writer, then, once it is written, the
+// after_job_end hook and the release of the job's slot. It owns the running jobs (for aborts and shutdown) and
+// the counters of complete, failed and retried jobs. It has nothing to
+// start: it runs while jobs hold slots; Run stops it by waiting for every
+// slot to be released (slots.wait), after the claimer stopped.
+//
+// A job uses two goroutines, so that 1,000 jobs waiting in their handlers
+// hold 1,000 stacks of 2 KB (see launch, handle and end): a short-lived one
+// decodes and begins the job (the deep work before the handler); the
+// job's own runs the handler, concludes, hands the finish to the writer
+// and ends. No goroutine waits for the write: the writer tells the job
+// once it is done (written), and the job's end runs on the writer's
+// goroutine, or, with an after_job_end hook or an Observer (which may
+// block), on a third goroutine.
+
 package worker
 
 import (
@@ -7,6 +24,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -43,17 +61,80 @@ func argsString(args []any, kwargs *arqcompat.Dict) string {
 
 func secs(ms int64) float64 { return float64(ms) / 1000 }
 
+// executor is the worker's executor part (see the file's comment).
+type executor struct {
+	w       *Worker // settings, store and the other parts
+	mu      sync.Mutex
+	running map[string]*runningJob // handlers in flight, for abort and shutdown
+	counts  struct{ complete, failed, retried atomic.Int64 }
+}
+
+func newExecutor(w *Worker) *executor {
+	return &executor{w: w, running: map[string]*runningJob{}}
+}
+
+// launch takes a handler token for each admitted job and starts it. Each
+// job is decoded on a short-lived goroutine: jobs decode in parallel, the
+// caller (the claimer, the finish writer) goes back to its work, and the
+// decoding stack is freed before the handler's goroutine starts, so 1,000
+// waiting jobs do not hold 1,000 grown stacks.
+func (x *executor) launch(ctx context.Context, jobs []arqredis.Claimed) {
+	for range jobs {
+		x.w.slots.acquire() // blocks only while a finishing job has yet to release its slot
+	}
+	for _, c := range jobs {
+		go x.decodeAndStart(context.WithoutCancel(ctx), c)
+	}
+}
+
+// release frees a job's slot; called exactly once per claimed job.
+func (x *executor) release(id string) {
+	x.w.claim.released(id)
+	x.w.slots.release(id)
+}
+
+// abort cancels the running jobs of ids as aborted and returns the ids it
+// found running.
+func (x *executor) abort(ids []string) []string {
+	var aborted []string
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, id := range ids {
+		if r, ok := x.running[id]; ok {
+			r.aborting.Store(true)
+			r.cancel(errAborted)
+			aborted = append(aborted, id)
+		}
+	}
+	return aborted
+}
+
+// cancelAll cancels every running job with cause.
+func (x *executor) cancelAll(cause error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, r := range x.running {
+		r.cancel(cause)
+	}
+}
+
+// stats are the counters, with ongoing the jobs holding a slot.
+func (x *executor) stats(ongoing int) Stats {
+	return Stats{Complete: int(x.counts.complete.Load()), Failed: int(x.counts.failed.Load()), Retried: int(x.counts.retried.Load()), Ongoing: ongoing}
+}
+
 // decodeAndStart decodes a claimed job, then starts it. The decoding runs
 // first, in this small frame, and startJob's large frame comes after it
 // returns, so the two never stack up: a fresh goroutine's first stack
 // holds either, and does not have to grow (and be copied) for every job.
-func (w *Worker) decodeAndStart(ctx context.Context, c arqredis.Claimed) {
+func (x *executor) decodeAndStart(ctx context.Context, c arqredis.Claimed) {
+	w := x.w
 	var rec arqcompat.JobRecord
 	var err error
 	if c.Job != nil {
 		rec, err = arqcompat.DecodeJob(w.s.Serializer, c.Job)
 	}
-	w.startJob(ctx, c, rec, err)
+	x.startJob(ctx, c, rec, err)
 }
 
 // startJob is arq's run_job after the claim script's start step, up to the
@@ -62,27 +143,26 @@ func (w *Worker) decodeAndStart(ctx context.Context, c arqredis.Claimed) {
 // (hooks, contexts, the start log line); the handler runs on the job's own
 // fresh goroutine (see handle), and the job's slot is released exactly
 // once, after its outcome is written.
-func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqcompat.JobRecord, err error) {
+func (x *executor) startJob(ctx context.Context, c arqredis.Claimed, decoded arqcompat.JobRecord, err error) {
+	w := x.w
 	id, jobTry := c.ID, c.Try
 	startMS := nowMS()
 	rec := arqcompat.JobRecord{Function: "<unknown>", Kwargs: &arqcompat.Dict{}}
 	// failBeforeRun is arq's finish_failed_job path, for a job whose
 	// function never runs.
 	failBeforeRun := func(exc *arqcompat.Exception, ref string, setTry bool, out Outcome) {
-		w.counts.failed.Add(1)
+		x.counts.failed.Add(1)
 		if o := w.s.Observer; o != nil {
 			o.JobEnded(ctx, &JobEvent{Queue: w.s.QueueName, Function: rec.Function, JobID: id, Try: jobTry,
 				Scheduled: time.UnixMilli(c.Score), Outcome: out, Err: exc})
 		}
-		data := w.encodeResult(ctx, ref, w.resultRecord(rec, id, jobTry, false, exc, startMS))
-		go func() {
-			if setTry {
-				w.setRetry(ctx, id, jobTry)
-			}
-			w.write(ctx, c.Expires, arqredis.Finish{JobID: id, Queue: w.s.QueueName, Token: c.Token, Failed: true, Result: data,
-				Keep: w.keepResult, KeepForever: w.s.KeepResultForever}, "failure")
-			w.release(id)
-		}()
+		data := x.encodeResult(ctx, ref, x.resultRecord(rec, id, jobTry, false, exc, startMS))
+		f := arqredis.Finish{JobID: id, Queue: w.s.QueueName, Token: c.Token, Failed: true, Result: data,
+			Keep: w.keepResult, KeepForever: w.s.KeepResultForever}
+		if setTry {
+			x.setRetry(ctx, id, jobTry) // before the finish
+		}
+		w.writer.submit(ctx, c.Expires, f, "failure", releaser{x, id})
 	}
 	if c.Job == nil {
 		w.log.WarnContext(ctx, fmt.Sprintf("job %s expired", id), "job_id", id)
@@ -123,10 +203,10 @@ func (w *Worker) startJob(ctx context.Context, c arqredis.Claimed, decoded arqco
 	timeout := orZero(fn.Timeout, w.s.JobTimeout)
 	job := &Job{ID: id, Try: jobTry, EnqueueTime: rec.EnqueueTime(), Score: c.Score, Function: rec.Function,
 		Args: rec.Args, Kwargs: rec.Kwargs, Queue: w.s.QueueName}
-	r := &runningJob{w: w, id: id, token: c.Token, score: c.Score, try: jobTry, rec: rec, fn: fn, job: job,
+	r := &runningJob{w: w, x: x, id: id, token: c.Token, score: c.Score, try: jobTry, rec: rec, fn: fn, job: job,
 		jctx: context.WithValue(ctx, jobKey{}, job), expires: c.Expires}
 	if setTry {
-		w.setRetry(ctx, id, jobTry)
+		x.setRetry(ctx, id, jobTry)
 	}
 	if tctx := r.begin(timeout); tctx != nil {
 		go r.handle(tctx)
@@ -144,15 +224,16 @@ func jobRef(id, function string, cron bool) string {
 
 // resultRecord is the result arq's serialize_result is given for a job
 // that finishes now.
-func (w *Worker) resultRecord(rec arqcompat.JobRecord, id string, try int, success bool, value any, startMS int64) arqcompat.ResultRecord {
+func (x *executor) resultRecord(rec arqcompat.JobRecord, id string, try int, success bool, value any, startMS int64) arqcompat.ResultRecord {
 	r := arqcompat.ResultRecord{JobRecord: rec, Success: success, Result: value, StartMS: startMS, FinishMS: nowMS(),
-		Queue: w.s.QueueName, JobID: id}
+		Queue: x.w.s.QueueName, JobID: id}
 	r.JobTry = int64(try)
 	return r
 }
 
 // setRetry raises the retry counter to an enqueuer's _job_try, as arq does.
-func (w *Worker) setRetry(ctx context.Context, id string, try int) {
+func (x *executor) setRetry(ctx context.Context, id string, try int) {
+	w := x.w
 	if err := w.store.SetRetry(ctx, id, try); err != nil {
 		w.redisError(ctx, slog.LevelError, "setting the retry counter failed", err, "job_id", id)
 	}
@@ -177,29 +258,32 @@ func (r *runningJob) logStart(ctx context.Context) {
 // runningJob is one job whose handler runs. Its outcome is decided once:
 // by the handler's return, or, when the handler ignores a cancelled
 // context, by the grace timer after a short grace period; the later of the
-// two is dropped. While it runs it is in Worker.running, where aborts and
+// two is dropped. While it runs it is in executor.running, where aborts and
 // shutdowns find it.
 type runningJob struct {
-	w           *Worker
-	id          string
-	token       string // the claim's, in the in-progress key (arqredis.Claimed.Token)
-	score       int64
-	try         int
-	rec         arqcompat.JobRecord
-	fn          *Function
-	job         *Job
-	jctx        context.Context
-	startMS     int64
-	expires     time.Time               // when the in-progress key expires
-	hctx        context.Context         // the handler's: jctx with the job's cancellation and timeout
-	cancelCause context.CancelCauseFunc // cancels hctx (abort, shutdown)
-	tcancel     context.CancelFunc      // the timeout's
-	grace       *time.Timer             // decides for a handler that ignores hctx's end (graceOver)
-	stopParent  func() bool             // stops watching jctx, when it can end (see begin)
-	aborting    atomic.Bool
-	cancelled   atomic.Bool // cancel was called
-	decided     atomic.Bool // the handler's return or graceOver decided the outcome
-	ev          *JobEvent   // for Settings.Observer; nil without one
+	w          *Worker
+	x          *executor
+	id         string
+	token      string // the claim's, in the in-progress key (arqredis.Claimed.Token)
+	score      int64
+	try        int
+	rec        arqcompat.JobRecord
+	fn         *Function
+	job        *Job
+	jctx       context.Context
+	startMS    int64
+	expires    time.Time             // when the in-progress key expires
+	hctx       context.Context       // the handler's: jctx with the job's cancellation and timeout
+	tcancel    context.CancelFunc    // ends hctx (abort, shutdown, the job's end)
+	stopCause  atomic.Pointer[error] // why cancel ended hctx (errAborted, errShutdown)
+	grace      *time.Timer           // decides for a handler that ignores hctx's end (graceOver)
+	stopParent func() bool           // stops watching jctx, when it can end (see begin)
+	aborting   atomic.Bool
+	cancelled  atomic.Bool // cancel was called
+	decided    atomic.Bool // the handler's return or graceOver decided the outcome
+	ev         *JobEvent   // for Settings.Observer; nil without one
+	concl      *conclusion // the outcome, while its finish is written
+	stopAfter  bool        // stop the contexts once it is written
 }
 
 // ref names the job in log lines (jobRef). It is built when a line needs
@@ -229,8 +313,6 @@ func (r *runningJob) handle(tctx context.Context) {
 // is set to the timeout plus the grace, and cancel resets it to the grace.
 // So nothing is registered on the context to watch it end (that took an
 // afterFuncCtx, a children map and a channel for every job).
-//
-//go:noinline
 func (r *runningJob) begin(timeout time.Duration) context.Context {
 	w := r.w
 	if w.s.OnJobStart != nil {
@@ -249,17 +331,18 @@ func (r *runningJob) begin(timeout time.Duration) context.Context {
 		r.finish(r.conclude(nil, errTimeout, errTimeout), false)
 		return nil
 	}
-	cctx, cancel := context.WithCancelCause(r.jctx)
-	r.hctx, r.tcancel = context.WithTimeoutCause(cctx, timeout, errTimeout)
-	r.cancelCause = cancel
+	// one context: its timeout's cause is errTimeout, and cancel keeps its
+	// own cause (stopCause), which saves a second context and the map of
+	// children it would keep, on every waiting job
+	r.hctx, r.tcancel = context.WithTimeoutCause(r.jctx, timeout, errTimeout)
 	r.grace = time.AfterFunc(max(timeout, timeout+handlerGrace), r.graceOver) // max: a timeout near forever
 	if r.jctx.Done() != nil {
 		// an Observer's context that can end: its end ends the handler's
 		r.stopParent = context.AfterFunc(r.jctx, r.startGrace)
 	}
-	w.mu.Lock()
-	w.running[r.id] = r
-	w.mu.Unlock()
+	r.x.mu.Lock()
+	r.x.running[r.id] = r
+	r.x.mu.Unlock()
 	if w.isStopped() {
 		// a shutdown that came while the job was being started: stop is
 		// called before cancelRunning's sweep (and, with JobCompletionWait,
@@ -272,8 +355,20 @@ func (r *runningJob) begin(timeout time.Duration) context.Context {
 // cancel ends the handler's context with cause (errAborted, errShutdown)
 // and gives the handler handlerGrace to return.
 func (r *runningJob) cancel(cause error) {
-	r.cancelCause(cause)
+	if r.hctx.Err() == nil {
+		r.stopCause.CompareAndSwap(nil, &cause)
+	}
+	r.tcancel()
 	r.startGrace()
+}
+
+// cause is why the handler's context ended: cancel's cause, else its
+// own (errTimeout, or its parent's).
+func (r *runningJob) cause() error {
+	if c := r.stopCause.Load(); c != nil {
+		return *c
+	}
+	return context.Cause(r.hctx)
 }
 
 // startGrace gives a handler whose context ended handlerGrace to return,
@@ -298,14 +393,12 @@ func (r *runningJob) graceOver() {
 	if !r.decided.CompareAndSwap(false, true) {
 		return
 	}
-	cause := context.Cause(r.hctx)
+	cause := r.cause()
 	r.w.log.Warn(fmt.Sprintf("job %s: handler did not return after cancellation (%v); its result will be ignored", r.id, cause), "job_id", r.id)
 	r.finish(r.conclude(nil, cause, cause), false)
 }
 
 // callHandler calls the handler, turning a panic into a *panicError.
-//
-//go:noinline
 func (r *runningJob) callHandler(ctx context.Context) (v any, herr error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -315,16 +408,13 @@ func (r *runningJob) callHandler(ctx context.Context) (v any, herr error) {
 	return r.fn.handler(ctx, r.job)
 }
 
-//go:noinline
 func newPanicError(p any) error { return &panicError{value: p, stack: debug.Stack()} }
 
-// end decides the job from its handler's return, unless the watcher did.
-// The deep part, classifying and encoding (conclude), runs on the job's
-// goroutine, which then ends; the part that waits for Redis (finish) runs
-// on a fresh one. So the stack a job's goroutine grows to while it
-// concludes is freed at once instead of being held while the write waits.
-//
-//go:noinline
+// end decides the job from its handler's return, unless the watcher did:
+// it concludes (classifying, logging, encoding: the deep part) and hands
+// the finish to the writer on the job's goroutine, which then ends, so
+// the stack it grew to is freed at once rather than held while the write
+// waits.
 func (r *runningJob) end(tctx context.Context, v any, herr error) {
 	r.grace.Stop()
 	if !r.decided.CompareAndSwap(false, true) {
@@ -333,9 +423,9 @@ func (r *runningJob) end(tctx context.Context, v any, herr error) {
 	}
 	var cause error
 	if tctx.Err() != nil && (herr != nil || r.aborting.Load()) {
-		cause = context.Cause(tctx) // the handler returned because its context ended
+		cause = r.cause() // the handler returned because its context ended
 	}
-	go r.finish(r.conclude(v, herr, cause), true)
+	r.finish(r.conclude(v, herr, cause), true)
 }
 
 // stop stops the job's contexts.
@@ -344,7 +434,6 @@ func (r *runningJob) stop() {
 		r.stopParent()
 	}
 	r.tcancel()
-	r.cancelCause(nil)
 }
 
 // conclusion is what concluding a job decided: the outcome and the finish
@@ -361,14 +450,12 @@ type conclusion struct {
 // encodes the result the function's keep settings ask for. It is the deep
 // part of finishing a job (logging, pickling), kept apart from finish,
 // which waits.
-//
-//go:noinline
 func (r *runningJob) conclude(result any, herr, cause error) *conclusion {
 	w, fn := r.w, r.fn
 	ctx := context.WithoutCancel(r.jctx)
-	w.mu.Lock()
-	delete(w.running, r.id)
-	w.mu.Unlock()
+	r.x.mu.Lock()
+	delete(r.x.running, r.id)
+	r.x.mu.Unlock()
 	c := &conclusion{ctx: ctx, finishedMS: nowMS(), err: cause}
 	if herr != nil {
 		c.err = herr
@@ -382,34 +469,62 @@ func (r *runningJob) conclude(result any, herr, cause error) *conclusion {
 		c.f.KeepInProgress = arqredis.KeepCronjobProgressMS * time.Millisecond
 	}
 	if c.o.hasResult && (keepForever || keep > 0) {
-		rr := w.resultRecord(r.rec, r.id, r.try, c.o.success, c.o.value, r.startMS)
+		rr := r.x.resultRecord(r.rec, r.id, r.try, c.o.success, c.o.value, r.startMS)
 		rr.FinishMS = c.finishedMS
-		c.f.Result = w.encodeResult(ctx, r.ref(), rr)
+		c.f.Result = r.x.encodeResult(ctx, r.ref(), rr)
 	}
 	return c
 }
 
 // finish records a concluded job (arq's finish_job) between the on_job_end
-// and after_job_end hooks, reports it to the observer and releases the
-// job's slot; then, when stop is set, it stops the job's contexts. It
-// waits for the write on a small stack, so it keeps its own frame small:
-// the hooks and the observer are called from functions of their own.
+// and after_job_end hooks: it calls on_job_end and hands the finish to the
+// writer, and the caller's goroutine goes on (and ends). Once the finish
+// is written, written reports the job to the observer, calls
+// after_job_end and releases the job's slot; then, when stop is set, it
+// stops the job's contexts.
 func (r *runningJob) finish(c *conclusion, stop bool) {
 	r.jobEnd()
-	again := r.w.write(c.ctx, r.expires, c.f, "outcome")
-	r.afterJobEnd(c)
-	r.w.release(r.id)
-	if again {
-		r.w.wakeSelf()
+	r.concl, r.stopAfter = c, stop
+	r.w.writer.noteRunTime(c.finishedMS - r.startMS)
+	r.w.writer.submit(c.ctx, r.expires, c.f, "outcome", r)
+}
+
+// written is told by the finish writer that the job's finish is written
+// (or given up). The after_job_end hook and the observer, which may block,
+// run on a goroutine of their own; without them the job ends on the
+// writer's goroutine.
+func (r *runningJob) written(again bool) {
+	if r.w.s.AfterJobEnd != nil || r.w.s.Observer != nil {
+		go r.ended(again)
+		return
 	}
-	if stop {
+	r.ended(again)
+}
+
+// ended is the end of a job whose finish is written: after_job_end, the
+// observer, the release of its slot.
+func (r *runningJob) ended(again bool) {
+	r.afterJobEnd(r.concl)
+	r.concl = nil
+	r.x.release(r.id)
+	if again {
+		r.w.claim.wakeSelf()
+	}
+	if r.stopAfter {
 		r.stop()
 	}
 }
 
+// releaser releases the slot of a job that failed before it ran, once its
+// finish is written.
+type releaser struct {
+	x  *executor
+	id string
+}
+
+func (rl releaser) written(bool) { rl.x.release(rl.id) }
+
 // jobEnd calls the on_job_end hook.
-//
-//go:noinline
 func (r *runningJob) jobEnd() {
 	if h := r.w.s.OnJobEnd; h != nil {
 		h(r.jctx, r.job)
@@ -418,8 +533,6 @@ func (r *runningJob) jobEnd() {
 
 // afterJobEnd calls the after_job_end hook, then reports the job to the
 // observer.
-//
-//go:noinline
 func (r *runningJob) afterJobEnd(c *conclusion) {
 	w := r.w
 	if w.s.AfterJobEnd != nil {
@@ -442,8 +555,6 @@ type outcome struct {
 
 // classify decides a job's outcome from its handler's return, logs it and
 // counts it, as arq's run_job does.
-//
-//go:noinline
 func (r *runningJob) classify(ctx context.Context, result any, herr, cause error, finishedMS int64) outcome {
 	w := r.w
 	id, ref, fnName := r.id, r.ref(), r.rec.Function
@@ -460,7 +571,7 @@ func (r *runningJob) classify(ctx context.Context, result any, herr, cause error
 			}
 			w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ← %s ● %s", took, ref, shown), "job_id", id, "function", fnName, "duration", took)
 		}
-		w.counts.complete.Add(1)
+		r.x.counts.complete.Add(1)
 		o.kind = OutcomeComplete
 	case cause == nil && !w.s.NoRetryJobs && errors.As(herr, &retry):
 		deferMS := arqcompat.DurationMS(retry.Defer)
@@ -468,22 +579,22 @@ func (r *runningJob) classify(ctx context.Context, result any, herr, cause error
 		if deferMS != 0 {
 			o.incrScore = deferMS + (nowMS() - r.score)
 		}
-		w.counts.retried.Add(1)
+		r.x.counts.retried.Add(1)
 		o.kind = OutcomeRetried
 	case cause == nil && !w.s.NoRetryJobs && cancelledByJob(herr):
 		// the job itself raised CancelledError (or arq's RetryJob): arq
 		// runs it again, until max_tries
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ↻ %s cancelled, will be run again", took, ref), "job_id", id, "function", fnName)
-		w.counts.retried.Add(1)
+		r.x.counts.retried.Add(1)
 		o.kind = OutcomeRetried
 	case errors.Is(cause, errAborted):
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ⊘ %s aborted", took, ref), "job_id", id, "function", fnName)
 		o.value, o.finish, o.hasResult = excCancelled(), true, true
-		w.counts.failed.Add(1)
+		r.x.counts.failed.Add(1)
 		o.kind = OutcomeAborted
 	case errors.Is(cause, errShutdown) && !w.s.NoRetryJobs:
 		w.log.InfoContext(ctx, fmt.Sprintf("%6.2fs ↻ %s cancelled, will be run again", took, ref), "job_id", id, "function", fnName)
-		w.counts.retried.Add(1)
+		r.x.counts.retried.Add(1)
 		o.kind = OutcomeCancelled
 	default:
 		var exc *arqcompat.Exception
@@ -506,7 +617,7 @@ func (r *runningJob) classify(ctx context.Context, result any, herr, cause error
 		}
 		w.log.ErrorContext(ctx, fmt.Sprintf("%6.2fs ! %s failed, %s: %s", took, ref, exc.Class.Name, exc.Message()), attrs...)
 		o.value, o.finish, o.hasResult = exc, true, true
-		w.counts.failed.Add(1)
+		r.x.counts.failed.Add(1)
 	}
 	return o
 }
@@ -521,19 +632,18 @@ func toModel(v any) any {
 
 // encodeResult is serialize_result with its fallback and its logging; ref
 // names the job in the log.
-func (w *Worker) encodeResult(ctx context.Context, ref string, r arqcompat.ResultRecord) []byte {
-	data, cause := arqcompat.EncodeResultFallback(w.s.Serializer, r)
+func (x *executor) encodeResult(ctx context.Context, ref string, r arqcompat.ResultRecord) []byte {
+	data, cause := arqcompat.EncodeResultFallback(x.w.s.Serializer, r)
 	if cause != nil {
-		w.logEncodeFailure(ctx, data != nil, cause, ref, r.JobID)
+		x.logEncodeFailure(ctx, data != nil, cause, ref, r.JobID)
 	}
 	return data
 }
 
 // logEncodeFailure logs as serialize_result does when a result could not
 // be serialized (replaced reports that the fallback was stored instead).
-//
-//go:noinline
-func (w *Worker) logEncodeFailure(ctx context.Context, replaced bool, cause error, ref, id string) {
+func (x *executor) logEncodeFailure(ctx context.Context, replaced bool, cause error, ref, id string) {
+	w := x.w
 	if replaced {
 		w.log.WarnContext(ctx, fmt.Sprintf("error serializing result of %s: %v", ref, cause), "job_id", id, "error", cause)
 	} else {

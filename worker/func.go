@@ -409,8 +409,6 @@ func (b *binder) call(ctx context.Context, job *Job) (any, error) {
 
 // callReflect is call through reflection. It is a function of its own so
 // that call's frame, under every waiting handler, stays small.
-//
-//go:noinline
 func (b *binder) callReflect(ctx context.Context, job *Job) (any, error) {
 	args, err := b.bind(job.Args, job.Kwargs)
 	if err != nil {

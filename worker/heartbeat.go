@@ -1,3 +1,5 @@
+// Maintenance's heartbeat record (see maintenance.go).
+
 package worker
 
 import (
@@ -11,11 +13,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/goarq/goarq/client"
+	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/internal/arqredis"
 )
 
-// The worker's heartbeat record (client.WorkerInfo): refreshed every
+// The worker's heartbeat record (arqcompat.WorkerInfo): refreshed every
 // heartbeatEvery while the worker polls, expiring heartbeatTTL after the
 // last refresh, deleted on a clean stop.
 const (
@@ -23,15 +25,19 @@ const (
 	heartbeatTTL   = 60 * time.Second
 )
 
+// heartbeat is maintenance's state of the heartbeat record.
 type heartbeat struct {
 	id       string
 	started  time.Time
-	last     time.Time    // the last write; only the poll loop touches it
+	last     time.Time    // the last write; only maintenance's tick touches it
 	lastPoll atomic.Int64 // Unix ns, as precise as started: a poll in the millisecond of the start is not before it
 }
 
 // ID is the worker's id in its heartbeat record; it is set when Run starts.
-func (w *Worker) ID() string { return w.beat.id }
+func (w *Worker) ID() string { return w.maint.id() }
+
+// id is the worker's id in its heartbeat record, set by start.
+func (m *maintenance) id() string { return m.beat.id }
 
 func newWorkerID() string {
 	var b [6]byte
@@ -55,10 +61,11 @@ func goarqVersion() string {
 	return "unknown"
 }
 
-func (w *Worker) workerKey() string { return arqredis.WorkerKey(w.s.QueueName, w.beat.id) }
+func (m *maintenance) workerKey() string { return arqredis.WorkerKey(m.w.s.QueueName, m.beat.id) }
 
 // info is the worker's heartbeat record now.
-func (w *Worker) info(now time.Time) client.WorkerInfo {
+func (m *maintenance) info(now time.Time) arqcompat.WorkerInfo {
+	w := m.w
 	host, _ := os.Hostname()
 	st := w.Stats()
 	names := make([]string, 0, len(w.funcs))
@@ -73,22 +80,22 @@ func (w *Worker) info(now time.Time) client.WorkerInfo {
 		}
 	}
 	sort.Strings(names)
-	return client.WorkerInfo{ID: w.beat.id, Host: host, PID: os.Getpid(), Version: goarqVersion(), Queue: w.s.QueueName,
+	return arqcompat.WorkerInfo{ID: m.beat.id, Host: host, PID: os.Getpid(), Version: goarqVersion(), Queue: w.s.QueueName,
 		Functions: names, MaxConcurrency: limits, OnlyOwnFunctions: w.s.OnlyOwnFunctions, MaxJobs: w.s.MaxJobs,
 		Running: st.Ongoing, Complete: st.Complete, Failed: st.Failed, Retried: st.Retried,
-		Started: w.beat.started, LastPoll: time.Unix(0, w.beat.lastPoll.Load()), Updated: now}
+		Started: m.beat.started, LastPoll: time.Unix(0, m.beat.lastPoll.Load()), Updated: now}
 }
 
 // writeHeartbeat refreshes the heartbeat record when it is due.
-func (w *Worker) writeHeartbeat(ctx context.Context) error {
+func (m *maintenance) writeHeartbeat(ctx context.Context) error {
 	now := time.Now()
-	if now.Sub(w.beat.last) < heartbeatEvery {
+	if now.Sub(m.beat.last) < heartbeatEvery {
 		return nil
 	}
-	w.beat.last = now
-	data, err := json.Marshal(w.info(now))
+	m.beat.last = now
+	data, err := json.Marshal(m.info(now))
 	if err != nil {
 		return err
 	}
-	return w.store.WriteWorker(ctx, w.workerKey(), data, heartbeatTTL)
+	return m.w.store.WriteWorker(ctx, m.workerKey(), data, heartbeatTTL)
 }

@@ -1,3 +1,6 @@
+// The claimer's targeted claims: the owner is the claimer's state of
+// targeted claiming (see below), held in claimer.own.
+
 package worker
 
 import (
@@ -52,7 +55,7 @@ const (
 	groupAny     = 0
 )
 
-// owner is the state of targeted claiming.
+// owner is the claimer's state of targeted claiming, under its mu.
 type owner struct {
 	only    bool           // Settings.OnlyOwnFunctions
 	groupOf map[string]int // function name -> group, for functions with a limit
@@ -114,8 +117,9 @@ func newOwner(only bool, funcs map[string]*Function) *owner {
 
 // classify is the group of a job from its record (nil: the record is gone,
 // the job expired, which any worker may fail as arq does).
-func (w *Worker) classify(record []byte) int {
-	o := w.own
+func (c *claimer) classify(record []byte) int {
+	w := c.w
+	o := c.own
 	if record == nil {
 		return groupAny
 	}
@@ -137,8 +141,9 @@ func (w *Worker) classify(record []byte) int {
 
 // refreshOwn brings what the worker knows of the queue up to date: a full
 // scan when one is due, else the window above the highest score seen.
-func (w *Worker) refreshOwn(ctx context.Context, now time.Time) error {
-	o := w.own
+func (c *claimer) refreshOwn(ctx context.Context, now time.Time) error {
+	w := c.w
+	o := c.own
 	o.mu.Lock()
 	full := o.lastScan.IsZero() || o.forceFull
 	check := !full && now.Sub(o.lastCheck) >= ownCheckEvery
@@ -185,7 +190,7 @@ func (w *Worker) refreshOwn(ctx context.Context, now time.Time) error {
 		}
 		pages++
 		seen += len(page)
-		n, err := w.learn(ctx, page, gen, full)
+		n, err := c.learn(ctx, page, gen, full)
 		if err != nil {
 			return err
 		}
@@ -244,8 +249,9 @@ func (w *Worker) refreshOwn(ctx context.Context, now time.Time) error {
 
 // learn records the scores of a page of ids and, for ids it does not
 // know, reads and classifies their records.
-func (w *Worker) learn(ctx context.Context, page []arqredis.ScoredID, gen uint32, full bool) (learned int64, err error) {
-	o := w.own
+func (c *claimer) learn(ctx context.Context, page []arqredis.ScoredID, gen uint32, full bool) (learned int64, err error) {
+	w := c.w
+	o := c.own
 	var unknown []arqredis.ScoredID
 	o.mu.Lock()
 	for _, z := range page {
@@ -276,7 +282,7 @@ func (w *Worker) learn(ctx context.Context, page []arqredis.ScoredID, gen uint32
 	}
 	entries := make([]*ownEntry, len(unknown))
 	for i, rec := range records {
-		e := &ownEntry{group: w.classify(rec), score: unknown[i].Score, gen: gen}
+		e := &ownEntry{group: c.classify(rec), score: unknown[i].Score, gen: gen}
 		if e.group != groupForeign {
 			e.sum = arqredis.RecordSum(rec)
 		}
@@ -309,8 +315,8 @@ func (o *owner) hasForeign(h uint64) bool {
 // elsewhere and whose function is under its limit, oldest first. finishing
 // are jobs whose outcomes the same transaction writes: their slots count
 // as free. ok is false when there is nothing to claim.
-func (w *Worker) ownClaimArgs(max int, now time.Time, finishing []string) (a arqredis.OwnClaimArgs, ok bool) {
-	o := w.own
+func (c *claimer) ownClaimArgs(max int, now time.Time, finishing []string) (a arqredis.OwnClaimArgs, ok bool) {
+	o := c.own
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	caps := make([]int, len(o.limits))
@@ -356,7 +362,7 @@ func (w *Worker) ownClaimArgs(max int, now time.Time, finishing []string) (a arq
 		offered[e.group]++
 		a.Candidates = append(a.Candidates, arqredis.Candidate{ID: c.ID, Sum: e.sum, Group: e.group})
 	}
-	a.ClaimArgs = w.claimArgs(max, false)
+	a.ClaimArgs = c.claimArgs(max, false)
 	a.Now = now
 	a.Caps = caps
 	return a, true
@@ -366,10 +372,11 @@ func (w *Worker) ownClaimArgs(max int, now time.Time, finishing []string) (a arq
 // against their groups until released, and the ids it skipped are
 // forgotten (gone), kept back for a while (in progress elsewhere) or
 // rescored.
-func (w *Worker) ownClaimed(claimed []arqredis.Claimed, skipped []arqredis.Skip, now time.Time) {
+func (c *claimer) ownClaimed(claimed []arqredis.Claimed, skipped []arqredis.Skip, now time.Time) {
+	w := c.w
 	var held []string
-	defer func() { w.noteHeld(held, now) }()
-	o := w.own
+	defer func() { c.noteHeld(held, now) }()
+	o := c.own
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, c := range claimed {
@@ -411,8 +418,8 @@ func (w *Worker) ownClaimed(claimed []arqredis.Claimed, skipped []arqredis.Skip,
 // ownFinishing notes the outcomes a finish transaction writes: a job that
 // finished leaves the queue; one that runs again keeps its entry, with its
 // new score.
-func (w *Worker) ownFinishing(batch []arqredis.Finish) {
-	o := w.own
+func (c *claimer) ownFinishing(batch []arqredis.Finish) {
+	o := c.own
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, f := range batch {
@@ -424,10 +431,16 @@ func (w *Worker) ownFinishing(batch []arqredis.Finish) {
 	}
 }
 
-// ownReleased is release's part: the job no longer counts against its
-// function's limit.
-func (w *Worker) ownReleased(id string) {
-	o := w.own
+// released is the executor's release's part: the job no longer counts
+// against its function's limit (targeted claiming).
+func (c *claimer) released(id string) {
+	if c.own != nil {
+		c.own.released(id)
+	}
+}
+
+// released: the job no longer counts against its function's limit.
+func (o *owner) released(id string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if ae := o.active[id]; ae != nil {
@@ -441,8 +454,8 @@ func (w *Worker) ownReleased(id string) {
 // ownPending counts the jobs of its own the worker knows to be in the
 // queue, for burst mode (arq's burst stops on an empty queue; a worker
 // that runs only its own functions stops when none of its jobs is left).
-func (w *Worker) ownPending() int64 {
-	o := w.own
+func (c *claimer) ownPending() int64 {
+	o := c.own
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	n := int64(0)
@@ -454,21 +467,22 @@ func (w *Worker) ownPending() int64 {
 	return n
 }
 
-// claimOwn is pollIteration's claim in targeted mode: refresh, pick, claim.
-// The caller holds claim.mu.
-func (w *Worker) claimOwn(ctx context.Context, limit int) ([]arqredis.Claimed, error) {
+// claimOwn is poll's claim in targeted mode: refresh, pick, claim.
+// The caller holds c.mu.
+func (c *claimer) claimOwn(ctx context.Context, limit int) ([]arqredis.Claimed, error) {
+	w := c.w
 	// while it has candidates, the worker reads the queue at most once per
 	// poll delay: a draining worker claims without reading it each time
 	now := time.Now()
-	a, ok := w.ownClaimArgs(limit, now, nil)
-	w.own.mu.Lock()
-	fresh := now.Sub(w.own.lastScan) < w.s.PollDelay
-	w.own.mu.Unlock()
+	a, ok := c.ownClaimArgs(limit, now, nil)
+	c.own.mu.Lock()
+	fresh := now.Sub(c.own.lastScan) < w.s.PollDelay
+	c.own.mu.Unlock()
 	if !ok || !fresh {
-		if err := w.refreshOwn(ctx, now); err != nil {
+		if err := c.refreshOwn(ctx, now); err != nil {
 			return nil, fmt.Errorf("reading the queue: %w", err)
 		}
-		if a, ok = w.ownClaimArgs(limit, time.Now(), nil); !ok {
+		if a, ok = c.ownClaimArgs(limit, time.Now(), nil); !ok {
 			return nil, nil
 		}
 	}
@@ -476,19 +490,19 @@ func (w *Worker) claimOwn(ctx context.Context, limit int) ([]arqredis.Claimed, e
 	if err != nil {
 		return nil, err
 	}
-	w.ownClaimed(rep.Claimed, rep.Skipped, a.Now)
+	c.ownClaimed(rep.Claimed, rep.Skipped, a.Now)
 	return rep.Claimed, nil
 }
 
 // ownFlushClaim is the targeted claim that rides on a finish transaction
 // (see flush); ok is false when there is none to make.
-func (w *Worker) ownFlushClaim(max int, finishing []arqredis.Finish) (arqredis.OwnClaimArgs, bool) {
-	if w.own == nil || max <= 0 {
+func (c *claimer) ownFlushClaim(max int, finishing []arqredis.Finish) (arqredis.OwnClaimArgs, bool) {
+	if c.own == nil || max <= 0 {
 		return arqredis.OwnClaimArgs{}, false
 	}
 	ids := make([]string, len(finishing))
 	for i, f := range finishing {
 		ids[i] = f.JobID
 	}
-	return w.ownClaimArgs(max, time.Now(), ids)
+	return c.ownClaimArgs(max, time.Now(), ids)
 }

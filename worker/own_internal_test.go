@@ -44,12 +44,12 @@ func TestOnlyOwnFunctionsHoldsLittlePerForeignJob(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	if err := w.refreshOwn(ctx, time.Now()); err != nil {
+	if err := w.claim.refreshOwn(ctx, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	if got := w.ownPending(); got != 0 {
+	if got := w.claim.ownPending(); got != 0 {
 		t.Fatalf("%d jobs of its own pending, want 0", got)
 	}
 	perID := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n

@@ -1,11 +1,18 @@
-// The shutdown: Stop, signals and a cancelled Run context end the
-// worker the same way (handleSignal). It owns stopped, stopOnce and stopSig.
+// Part: the shutdown. Stop, signals (with HandleSignals) and a cancelled
+// Run context end the worker the same way (handleSignal): with arq's log
+// lines, pausing the claimer while running jobs may complete
+// (JobCompletionWait), then marking the worker stopped and cancelling the
+// running jobs through the executor. It owns whether the worker is
+// stopped; start watches the signals and the context until then.
 
 package worker
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -27,21 +34,59 @@ func sigName(s os.Signal) string {
 	return s.String()
 }
 
-func (w *Worker) stop(sig string) {
-	w.stopOnce.Do(func() {
-		w.stopSig = sig
-		close(w.stopped)
-	})
+// shutdown is the worker's shutdown part (see the file's comment).
+type shutdown struct {
+	once sync.Once
+	done chan struct{} // closed once the worker is stopped
 }
 
-func (w *Worker) isStopped() bool {
+func newShutdown() *shutdown { return &shutdown{done: make(chan struct{})} }
+
+// start watches ctx and, with signals, SIGINT and SIGTERM, until the
+// worker is stopped; the first to come shuts the worker down (handle).
+// The returned function stops watching the signals.
+func (sd *shutdown) start(ctx context.Context, signals bool, handle func(sig string)) (stop func()) {
+	stop = func() {}
+	if signals {
+		sigs := make(chan os.Signal, 2)
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+		stop = func() { signal.Stop(sigs) }
+		go func() {
+			select {
+			case sig := <-sigs:
+				handle(sigName(sig))
+			case <-sd.done:
+			}
+		}()
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			handle("context cancellation")
+		case <-sd.done:
+		}
+	}()
+	return stop
+}
+
+// stop marks the worker stopped: no more claims, and a job that begins
+// from now on cancels itself. It ends start's goroutines.
+func (sd *shutdown) stop() { sd.once.Do(func() { close(sd.done) }) }
+
+// stopped reports whether the worker is stopped.
+func (sd *shutdown) stopped() bool {
 	select {
-	case <-w.stopped:
+	case <-sd.done:
 		return true
 	default:
 		return false
 	}
 }
+
+// C is closed once the worker is stopped.
+func (sd *shutdown) C() <-chan struct{} { return sd.done }
+
+func (w *Worker) isStopped() bool { return w.shut.stopped() }
 
 // handleSignal is arq's handle_sig, or with JobCompletionWait its
 // handle_sig_wait_for_completion.
@@ -55,11 +100,11 @@ func (w *Worker) handleSignal(sig string) {
 			sig, st.Complete, st.Failed, st.Retried, st.Ongoing), "signal", sig)
 		// stopped first: a job registering after cancelRunning's sweep
 		// sees it and cancels itself (begin)
-		w.stop(sig)
-		w.cancelRunning(errShutdown)
+		w.shut.stop()
+		w.exec.cancelAll(errShutdown)
 		return
 	}
-	w.claim.allowPick.Store(false)
+	w.claim.pause()
 	w.log.Info("Setting allow_pick_jobs to `False`")
 	w.log.Info(fmt.Sprintf("shutdown on %s ◆ %d jobs complete ◆ %d failed ◆ %d retries ◆ %d to be completed",
 		sig, st.Complete, st.Failed, st.Retried, st.Ongoing), "signal", sig)
@@ -74,22 +119,14 @@ func (w *Worker) handleSignal(sig string) {
 			case <-deadline.C:
 				break wait
 			case <-tick.C:
-			case <-w.stopped:
+			case <-w.shut.C():
 				return
 			}
 		}
 		st := w.Stats()
 		w.log.Info(fmt.Sprintf("shutdown on %s, wait complete ◆ %d jobs complete ◆ %d failed ◆ %d retries ◆ %d ongoing to cancel",
 			sig, st.Complete, st.Failed, st.Retried, st.Ongoing), "signal", sig)
-		w.stop(sig)
-		w.cancelRunning(errShutdown)
+		w.shut.stop()
+		w.exec.cancelAll(errShutdown)
 	}()
-}
-
-func (w *Worker) cancelRunning(cause error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, r := range w.running {
-		r.cancel(cause)
-	}
 }

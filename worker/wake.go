@@ -1,3 +1,6 @@
+// The claimer's push wake-up, idle wait, idle peek and herd control; the
+// state they use is claimer's.
+
 package worker
 
 import (
@@ -12,12 +15,13 @@ import (
 )
 
 // startPush starts the push wake-up of the poll loop: a Watcher on the
-// queue key that signals w.pushed on every write to it (arq's enqueue_job
+// queue key that signals pushed on every write to it (arq's enqueue_job
 // ends with a ZADD there). Writes to other keys under the same prefix,
 // such as the worker's own health check, do not wake it. A server that
 // refuses tracking leaves the worker polling every PollDelay, with one log
 // line saying so. The returned function stops it.
-func (w *Worker) startPush(ctx context.Context) func() {
+func (c *claimer) startPush(ctx context.Context) func() {
+	w := c.w
 	if w.s.NoPushWakeup {
 		return func() {}
 	}
@@ -27,7 +31,7 @@ func (w *Worker) startPush(ctx context.Context) func() {
 		OnInvalidate: func(keys []string) {
 			if keys == nil || slices.Contains(keys, queue) {
 				select {
-				case w.claim.pushed <- struct{}{}:
+				case c.pushed <- struct{}{}:
 				default:
 				}
 			}
@@ -54,13 +58,14 @@ func (w *Worker) startPush(ctx context.Context) func() {
 // either: an idle goarq worker learns of that job at its safety poll
 // (PollDelay), and the arq worker runs it at its own next poll, as arq
 // does without goarq.
-func (w *Worker) wakeSelf() {
+func (c *claimer) wakeSelf() {
+	w := c.w
 	if w.s.NoPushWakeup {
 		return
 	}
-	w.claim.selfWake.Store(true)
+	c.selfWake.Store(true)
 	select {
-	case w.claim.pushed <- struct{}{}:
+	case c.pushed <- struct{}{}:
 	default:
 	}
 }
@@ -76,14 +81,15 @@ func (w *Worker) wakeSelf() {
 // the score itself.
 //
 // Jobs held as being aborted (see abortHold) end it at their next look.
-func (w *Worker) idleWait(before time.Time) (wait time.Duration, due bool) {
+func (c *claimer) idleWait(before time.Time) (wait time.Duration, due bool) {
+	w := c.w
 	wait = w.s.PollDelay - time.Since(before)
-	if s := w.claim.nextDue.Load(); s > 0 {
+	if s := c.nextDue.Load(); s > 0 {
 		if until := time.Until(time.UnixMilli(s).Add(-time.Millisecond / 2)); until < wait {
 			wait, due = until, true
 		}
 	}
-	if t := w.heldRecheck(); !t.IsZero() {
+	if t := c.heldRecheck(); !t.IsZero() {
 		if until := time.Until(t); until < wait {
 			wait, due = until, true
 		}
@@ -93,7 +99,8 @@ func (w *Worker) idleWait(before time.Time) (wait time.Duration, due bool) {
 
 // noteDue reads when the next deferred job is due, after a claim that
 // found nothing but could not tell (it stopped at the read limit).
-func (w *Worker) noteDue(ctx context.Context, now time.Time) error {
+func (c *claimer) noteDue(ctx context.Context, now time.Time) error {
+	w := c.w
 	s, ok, err := w.store.NextDue(ctx, w.s.QueueName, now)
 	if err != nil {
 		return err
@@ -101,38 +108,39 @@ func (w *Worker) noteDue(ctx context.Context, now time.Time) error {
 	if !ok || s <= arqcompat.TimestampMS(now) {
 		s = 0
 	}
-	w.claim.nextDue.Store(s)
+	c.nextDue.Store(s)
 	return nil
 }
 
 // peek is the idle poll: may a claim find a job no worker runs? One
 // command when the queue holds nothing ready (RDB.Head), which also tells
-// when the next deferred job is due. The caller holds claim.mu.
+// when the next deferred job is due. The caller holds c.mu.
 //
 // A worker that herd control holds back leaves a job that became ready
 // less than its herd delay ago to the worker that reacts at once, which
 // has most likely yet to claim it, and looks again when that delay has
 // passed (a claim from here would mostly find the job gone).
-func (w *Worker) peek(ctx context.Context) (bool, error) {
+func (c *claimer) peek(ctx context.Context) (bool, error) {
+	w := c.w
 	now := time.Now()
 	h, err := w.store.Head(ctx, w.s.QueueName, now, headLength)
 	if err != nil {
 		return false, err
 	}
 	if !h.Claimable {
-		w.claim.nextDue.Store(h.NextDue)
+		c.nextDue.Store(h.NextDue)
 		if !w.s.NoPushWakeup {
-			w.herdSaw(h.Busy)
+			c.herdSaw(h.Busy)
 		}
 		return false, nil
 	}
-	if d := time.Duration(w.claim.herdDelay.Load()); d > 0 && h.FreeScore > 0 && !w.s.NoPushWakeup {
+	if d := time.Duration(c.herdDelay.Load()); d > 0 && h.FreeScore > 0 && !w.s.NoPushWakeup {
 		settled := h.FreeScore + (d + time.Millisecond - 1).Milliseconds()
 		if settled > arqcompat.TimestampMS(now) {
 			if h.NextDue > 0 && h.NextDue < settled {
 				settled = h.NextDue
 			}
-			w.claim.nextDue.Store(settled)
+			c.nextDue.Store(settled)
 			return false, nil
 		}
 	}
@@ -159,8 +167,8 @@ const (
 )
 
 // herdOutcome records a job won, or a job another worker was quicker to.
-func (w *Worker) herdOutcome(won bool) {
-	d := time.Duration(w.claim.herdDelay.Load())
+func (c *claimer) herdOutcome(won bool) {
+	d := time.Duration(c.herdDelay.Load())
 	if won {
 		d /= 2
 		if d < minHerdDelay {
@@ -169,39 +177,39 @@ func (w *Worker) herdOutcome(won bool) {
 	} else {
 		d = min(max(2*d, minHerdDelay), maxHerdDelay)
 	}
-	w.claim.herdDelay.Store(int64(d))
+	c.herdDelay.Store(int64(d))
 }
 
 // herdSaw takes the ready jobs in progress that an idle peek or a claim
-// that found nothing saw. The caller holds claim.mu.
-func (w *Worker) herdSaw(busy []string) {
+// that found nothing saw. The caller holds c.mu.
+func (c *claimer) herdSaw(busy []string) {
+	w := c.w
 	beaten := false
-	w.mu.Lock()
 	for _, id := range busy {
-		if _, mine := w.mine[id]; !mine && !slices.Contains(w.claim.busySeen, id) {
+		if !w.slots.holds(id) && !slices.Contains(c.busySeen, id) {
 			beaten = true
 			break
 		}
 	}
-	w.mu.Unlock()
-	w.claim.busySeen = append(w.claim.busySeen[:0], busy...)
+	c.busySeen = append(c.busySeen[:0], busy...)
 	if beaten {
-		w.herdOutcome(false)
+		c.herdOutcome(false)
 	}
 }
 
 // herdWait is the delay before reacting to a wake-up. Wake-ups that arrive
 // meanwhile are folded into this one: the peek that follows sees them.
-func (w *Worker) herdWait() {
-	if d := time.Duration(w.claim.herdDelay.Load()); d > 0 {
+func (c *claimer) herdWait() {
+	w := c.w
+	if d := time.Duration(c.herdDelay.Load()); d > 0 {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
-		case <-w.stopped:
+		case <-w.shut.C():
 		}
 		t.Stop()
 		select {
-		case <-w.claim.pushed:
+		case <-c.pushed:
 		default:
 		}
 	}

@@ -1,3 +1,7 @@
+// The worker: Settings, New, Run composing the parts (each in its own
+// file, owning its state; see Worker) and Stats. It owns the settings and
+// the connection the parts share.
+
 // Package worker runs Go functions for jobs in arq queues, with arq 0.28's
 // protocol: the same keys, transactions, results, retries, aborts, health
 // check and cron, so that Python's Job API cannot tell a Go worker from a
@@ -10,19 +14,16 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/goarq/goarq/arqcompat"
-	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/internal/arqredis"
+	"github.com/goarq/goarq/redisconn"
 )
 
 // Settings are arq's WorkerSettings. Zero values mean arq's defaults, noted
@@ -33,7 +34,7 @@ type Settings struct {
 	QueueName string
 	CronJobs  []CronJob
 	// Redis is used when RedisClient is nil (default: localhost:6379/0).
-	Redis       *client.RedisSettings
+	Redis       *redisconn.Settings
 	RedisClient redis.UniversalClient
 	// Burst stops the worker once the queue is empty.
 	Burst bool
@@ -141,42 +142,34 @@ type Stats struct {
 }
 
 // Worker runs jobs. Create it with New; Run it once.
+//
+// A Worker holds its settings and its parts, each in its own file and
+// owning its own state: the slots (slots.go), the claimer (claimer.go,
+// own.go, wake.go), the executor (execute.go), the finish writer
+// (writer.go), maintenance (maintenance.go, heartbeat.go, cron.go) and the
+// shutdown (stop.go). Run starts them in order and stops them in reverse.
 type Worker struct {
+	// the settings, as New filled them
 	s                 Settings
 	funcs             map[string]*Function
 	log               *slog.Logger
 	keepResult        time.Duration // 0: none
 	inProgressTimeout time.Duration
 
-	// the connection
+	// the connection the parts share, set by Run
 	rdb       redis.UniversalClient
 	store     *arqredis.RDB
 	ownsRedis bool
 
-	// slots and the jobs that hold them
-	slots   chan struct{} // max_jobs
-	freed   chan struct{} // a slot became free to claim
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	running map[string]*runningJob // handlers in flight, for abort and shutdown
-	claimed int                    // jobs claimed and not yet finished (arq's tasks)
-	mine    map[string]int         // their ids (a count, in case one is claimed again)
-	counts  struct{ complete, failed, retried atomic.Int64 }
+	// the parts
+	slots  *slots
+	claim  *claimer
+	exec   *executor
+	writer *writer
+	maint  *maintenance
+	shut   *shutdown
 
-	claim  claimer
-	writer writer
-	health struct {
-		last    time.Time
-		lastLog string
-	}
-	cron []*cronState
-	own  *owner // targeted claiming (OnlyOwnFunctions, MaxConcurrency); nil: arq's claim
-	beat heartbeat
-
-	stopOnce sync.Once
-	stopped  chan struct{}
-	stopSig  string
-	ran      atomic.Bool // Run was called
+	ran atomic.Bool // Run was called
 }
 
 // ErrRunTwice is Run's error on a Worker that has run already: a Worker
@@ -218,9 +211,13 @@ func New(s Settings) (*Worker, error) {
 	if s.Logger == nil {
 		s.Logger = slog.New(NewArqLogHandler(os.Stderr, slog.LevelInfo))
 	}
+	burstMax := 0
+	if s.Burst && s.MaxBurstJobs > 0 {
+		burstMax = s.MaxBurstJobs
+	}
 	w := &Worker{s: s, funcs: map[string]*Function{}, log: s.Logger, keepResult: keep,
-		slots: make(chan struct{}, s.MaxJobs), running: map[string]*runningJob{}, mine: map[string]int{}, stopped: make(chan struct{}),
-		freed: make(chan struct{}, 1), claim: claimer{pushed: make(chan struct{}, 1)}, writer: writer{reqs: make(chan writeReq), done: make(chan struct{})}}
+		slots: newSlots(s.MaxJobs, burstMax), shut: newShutdown(),
+	}
 	for i := range s.Functions {
 		f := s.Functions[i]
 		if f.err != nil {
@@ -244,7 +241,6 @@ func New(s Settings) (*Worker, error) {
 			return nil, fmt.Errorf("worker: cron job %q has the name of a registered function", f.Name)
 		}
 		w.funcs[f.Name] = f
-		w.cron = append(w.cron, &cronState{job: cj})
 	}
 	if len(w.funcs) == 0 {
 		return nil, errors.New("worker: at least one function or cron job must be registered")
@@ -258,17 +254,29 @@ func New(s Settings) (*Worker, error) {
 		maxTimeout = max(maxTimeout, t)
 	}
 	w.inProgressTimeout = maxTimeout + 10*time.Second
-	w.own = newOwner(s.OnlyOwnFunctions, w.funcs)
-	w.claim.allowPick.Store(true)
+	w.writer = newWriter(w)
+	w.exec = newExecutor(w)
+	w.maint = newMaintenance(w, s.CronJobs)
+	w.claim = newClaimer(w)
 	return w, nil
 }
 
 // Stats returns the job counters.
 func (w *Worker) Stats() Stats {
-	w.mu.Lock()
-	ongoing := w.claimed
-	w.mu.Unlock()
-	return Stats{Complete: int(w.counts.complete.Load()), Failed: int(w.counts.failed.Load()), Retried: int(w.counts.retried.Load()), Ongoing: ongoing}
+	return w.exec.stats(w.slots.holding())
+}
+
+func (w *Worker) logRedisInfo(ctx context.Context) {
+	version, mem, clients, keys := w.store.ServerInfo(ctx)
+	w.log.InfoContext(ctx, fmt.Sprintf("redis_version=%s mem_usage=%s clients_connected=%s db_keys=%s", version, mem, clients, keys))
+}
+
+// redisError logs a Redis error the worker recovers from by itself.
+func (w *Worker) redisError(ctx context.Context, level slog.Level, msg string, err error, attrs ...any) {
+	w.log.Log(ctx, level, msg, append([]any{"error", err}, attrs...)...)
+	if o := w.s.Observer; o != nil {
+		o.RedisError(ctx, w.s.QueueName, err)
+	}
 }
 
 func (w *Worker) names() string {
@@ -295,11 +303,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.s.RedisClient != nil {
 		w.rdb = w.s.RedisClient
 	} else {
-		rs := client.DefaultRedisSettings()
+		rs := redisconn.DefaultSettings()
 		if w.s.Redis != nil {
 			rs = *w.s.Redis
 		}
-		rdb, err := client.Connect(ctx, rs, w.log)
+		rdb, err := redisconn.Connect(ctx, rs, w.log)
 		if err != nil {
 			return err
 		}
@@ -311,7 +319,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.store.LoadScripts(ctx); err != nil {
 		w.log.WarnContext(ctx, fmt.Sprintf("loading the scripts failed, they load on first use: %v", err), "error", err)
 	}
-	w.beat.id, w.beat.started = newWorkerID(), time.Now()
+	w.maint.start()
 	defer func() {
 		if w.ownsRedis {
 			_ = w.rdb.Close()
@@ -328,43 +336,25 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}
 
-	if w.s.HandleSignals {
-		sigs := make(chan os.Signal, 2)
-		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-		defer signal.Stop(sigs)
-		go func() {
-			select {
-			case sig := <-sigs:
-				w.handleSignal(sigName(sig))
-			case <-w.stopped:
-			}
-		}()
-	}
-	go func() {
-		select {
-		case <-ctx.Done():
-			w.handleSignal("context cancellation")
-		case <-w.stopped:
-		}
-	}()
+	stopSignals := w.shut.start(ctx, w.s.HandleSignals, w.handleSignal)
+	defer stopSignals()
 
-	go w.runWriter(context.WithoutCancel(ctx))
-	stopPush := w.startPush(ctx)
-	err := w.loop(ctx)
-	stopPush()
-	w.stop("") // burst end or loop error: no more polling
-	w.wg.Wait()
-	close(w.writer.reqs)
-	<-w.writer.done
+	// the parts start in order: maintenance (above), the finish writer,
+	// the claimer, whose run polls until the worker stops; the executor
+	// runs the jobs the claims hand it while they hold slots. They stop in
+	// reverse: the claimer, then the executor's jobs (every slot
+	// released), the writer, maintenance
+	w.writer.start(context.WithoutCancel(ctx))
+	w.claim.start(ctx)
+	err := w.claim.run(ctx)
+	w.claim.stop()
+	w.shut.stop() // burst end or loop error: no more polling
+	w.slots.wait()
+	w.writer.stop()
 	// shutdown work must run even when ctx is cancelled
 	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if derr := w.store.DeleteHealth(closeCtx, w.s.HealthCheckKey); derr != nil {
-		w.log.WarnContext(closeCtx, "deleting the health check key failed", "error", derr)
-	}
-	if derr := w.store.DeleteWorker(closeCtx, w.workerKey()); derr != nil {
-		w.log.WarnContext(closeCtx, "deleting the worker record failed", "error", derr)
-	}
+	w.maint.stop(closeCtx)
 	if w.s.OnShutdown != nil {
 		if herr := w.s.OnShutdown(closeCtx); herr != nil {
 			err = errors.Join(err, fmt.Errorf("on_shutdown: %w", herr))

@@ -132,13 +132,16 @@ func finishArgs(batch []Finish) []any {
 		case f.Done:
 			kind = "d"
 		}
-		ttl, result := "", ""
+		// the result goes as its bytes (go-redis writes a []byte as a
+		// bulk string), not copied into a string
+		var ttl string
+		var result any = ""
 		switch {
 		case f.Result == nil:
 		case f.KeepForever:
-			ttl, result = "0", string(f.Result)
+			ttl, result = "0", f.Result
 		case f.Keep > 0:
-			ttl, result = strconv.FormatInt(max(f.Keep.Milliseconds(), 1), 10), string(f.Result)
+			ttl, result = strconv.FormatInt(max(f.Keep.Milliseconds(), 1), 10), f.Result
 		}
 		keepIP := int64(0)
 		if !f.Failed && f.KeepInProgress > 0 {

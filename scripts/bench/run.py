@@ -46,6 +46,8 @@ class Bench:
         self.go = args.go_bin
         self.asynq = args.asynq_bin
         self.impls = ["arq", "asynq", "goarq"] if self.asynq else ["arq", "goarq"]
+        if args.impls:
+            self.impls = [i for i in self.impls if i in args.impls.split(",")]
         self.py = [sys.executable, os.path.join(HERE, "arq_bench.py")]
         self.results = {}
 
@@ -116,6 +118,8 @@ class Bench:
         go_worker = shlex.join([self.go, "worker", "--redis", self.args.redis])
         runs += [("goarq", "py-enqueue", "latency_py_enqueue")]
         for impl, poll, key in runs:
+            if impl not in self.impls:
+                continue
             reps = []
             for _ in range(self.args.reps):
                 self.r.flushdb()
@@ -255,6 +259,7 @@ def main():
     p.add_argument("--quick", action="store_true")
     p.add_argument("--reps", type=int, default=None, help="repetitions (default 3; 1 with --quick)")
     p.add_argument("--out", default="bench-results")
+    p.add_argument("--impls", default="", help="comma list of implementations to run (default: all)")
     p.add_argument("--only", default="", help="comma list: drain,enqueue,latency,herd,rss,ceiling")
     args = p.parse_args()
     q = args.quick
