@@ -52,7 +52,7 @@ func TestMigratesAnOlderSchema(t *testing.T) {
 	if _, err := db.Exec(`DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
 		t.Fatal(err)
 	}
-	storetest.Migration(t, db, sqlstore.Postgres, func(t *testing.T) history.Store {
+	storetest.Migration(t, db, sqlstore.Postgres, 1, func(t *testing.T) history.Store {
 		s, err := postgres.Open(context.Background(), dsn)
 		if err != nil {
 			t.Fatal(err)

@@ -70,20 +70,25 @@ func BenchmarkAdd(b *testing.B) {
 	}
 }
 
-// TestMigratesAnOlderSchema: see storetest.Migration.
+// TestMigratesAnOlderSchema: see storetest.Migration; from version 1
+// (before any text index) and version 3 (the word index only).
 func TestMigratesAnOlderSchema(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "h.db")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
+	for _, from := range []int{1, 3} {
+		t.Run(fmt.Sprintf("FromVersion%d", from), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "h.db")
+			db, err := sql.Open("sqlite", "file:"+path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			storetest.Migration(t, db, sqlstore.SQLite, from, func(t *testing.T) history.Store {
+				s, err := sqlite.Open(context.Background(), path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			})
+		})
 	}
-	storetest.Migration(t, db, sqlstore.SQLite, func(t *testing.T) history.Store {
-		s, err := sqlite.Open(context.Background(), path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
 }
 
 // A failing text indexer is told by TextIndexErr, and searches stay right

@@ -173,6 +173,18 @@ func Run(t *testing.T, open func(t *testing.T) history.Store) {
 			{"4242@example.com'", []int{1}}, //
 			{"nobody", nil},
 			{"'user_4243@", nil},
+			// no whole word: letters or digits only, inside tokens
+			{"4242", []int{4, 3, 2, 1}},
+			{"42420", []int{2}},
+			{"2420", []int{2}},
+			{"xampl", []int{4, 3, 2, 1}},
+			{"Exampl", []int{4}},
+			{"org", []int{3}},
+			{"afé", []int{5}},
+			{"rèm", []int{5}},
+			{"4243", nil},
+			{"ab", nil}, // shorter than a trigram
+			{"hi", []int{6}},
 		}
 		check := func(when string) {
 			t.Helper()
@@ -347,12 +359,13 @@ func Run(t *testing.T, open func(t *testing.T) history.Store) {
 }
 
 // Migration checks that a store opened on db, a history written by schema
-// version 1 (before the failures' partial indexes and the text index),
-// keeps its records and finds them with every filter. db is empty; it is
-// closed before open is called.
-func Migration(t *testing.T, db *sql.DB, d sqlstore.Dialect, open func(t *testing.T) history.Store) {
+// version from (1: before the failures' partial indexes and the text
+// index; 3: before the trigram index, with the word index filled as that
+// version's indexer left it), keeps its records and finds them with every
+// filter. db is empty; it is closed before open is called.
+func Migration(t *testing.T, db *sql.DB, d sqlstore.Dialect, from int, open func(t *testing.T) history.Store) {
 	ctx := context.Background()
-	if err := sqlstore.MigrateTo(ctx, db, d, 1); err != nil {
+	if err := sqlstore.MigrateTo(ctx, db, d, from); err != nil {
 		t.Fatal(err)
 	}
 	insert := `INSERT INTO records (job_id, start_ms, queue, function, try, enqueue_ms, finish_ms, success, args, args_json, result,
@@ -365,6 +378,15 @@ func Migration(t *testing.T, db *sql.DB, d sqlstore.Dialect, open func(t *testin
 	for i, a := range []string{"1, 'user_4242@example.com'", "2, 'user_7@example.com'"} {
 		if _, err := db.Exec(insert, fmt.Sprintf("job%d", i), 1000+i, i, a, map[int]string{0: "ValueError"}[i]); err != nil {
 			t.Fatal(err)
+		}
+	}
+	if from >= 3 && d.AsyncText {
+		// the version 3 indexer took the rows in
+		for _, q := range []string{`INSERT INTO records_fts (rowid, args) SELECT id, args FROM records`,
+			`UPDATE text_index_state SET indexed_to = (SELECT MAX(id) FROM records)`} {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	db.Close()
@@ -380,6 +402,8 @@ func Migration(t *testing.T, db *sql.DB, d sqlstore.Dialect, open func(t *testin
 		{history.Filter{ExcClass: "ValueError"}, "[job0]"},
 		{history.Filter{Text: "'user_4242@"}, "[job0]"},
 		{history.Filter{Text: "user_7@"}, "[job1]"},
+		{history.Filter{Text: "4242"}, "[job0]"},
+		{history.Filter{Text: "xampl"}, "[job1 job0]"},
 	} {
 		p, err := s.Query(ctx, c.f)
 		var got []string
@@ -411,8 +435,31 @@ func Migration(t *testing.T, db *sql.DB, d sqlstore.Dialect, open func(t *testin
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	p, err := s.Query(ctx, history.Filter{Text: "'user_4242@"})
-	if err != nil || len(p.Records) != 2 {
-		t.Fatalf("after indexing: %+v, %v", p.Records, err)
+	for _, text := range []string{"'user_4242@", "4242"} {
+		p, err := s.Query(ctx, history.Filter{Text: text})
+		if err != nil || len(p.Records) != 2 {
+			t.Fatalf("Text %q after indexing: %+v, %v", text, p.Records, err)
+		}
 	}
+	if d.AsyncText {
+		// both indexes hold each row once
+		if n := countMatches(t, s, "records_fts", `"4242"`); n != 2 {
+			t.Fatalf("the word index holds %d rows with 4242 after the migration; want 2", n)
+		}
+		if n := countMatches(t, s, "records_tri", `"424" AND "242"`); n != 2 {
+			t.Fatalf("the trigram index holds %d rows with 4242 after the migration; want 2", n)
+		}
+	}
+}
+
+// countMatches counts the rows of the FTS5 table that match q, through the
+// store's database handle.
+func countMatches(t *testing.T, s history.Store, table, q string) int {
+	t.Helper()
+	db := s.(interface{ DB() *sql.DB }).DB()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM `+table+` WHERE `+table+` MATCH ?`, q).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
