@@ -328,7 +328,7 @@ func queries(ctx context.Context, path string, n, reps int) map[string]any {
 		{"text, rare, last 2 days", history.Filter{Text: "'user_4242@", Since: now.Add(-48 * time.Hour)}},
 		{"page 2 (cursor)", history.Filter{Function: "notify", Before: page2.Next}},
 		{"text, inside a word", history.Filter{Text: "ser_4242@"}},
-		{"text, rare, no whole word (walks the records)", history.Filter{Text: "42424"}},
+		{"text, rare, no whole word (trigram index)", history.Filter{Text: "42424"}},
 		{"text, rare, no whole word, last 2 days", history.Filter{Text: "42424", Since: now.Add(-48 * time.Hour)}},
 		// the other filters select few rows, the text's words and
 		// trigrams are in every row: both indexes are tried and refused

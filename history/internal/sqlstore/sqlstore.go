@@ -854,6 +854,13 @@ func (s *Store) ftsQuery(ctx context.Context, text string) (string, bool) {
 	}
 	q := `"` + strings.ReplaceAll(rest, `"`, `""`) + `"`
 	if last := rest[len(rest)-1]; last >= utf8.RuneSelf || isASCIIAlnum(last) {
+		// a prefix query merges the rows of every word with that prefix
+		// before it counts them (33-41 ms for com* over a million rows):
+		// the phrase without the prefix matches fewer rows and is counted
+		// first, so that a common word is refused cheaply
+		if !s.fewCandidates(ctx, "records_fts", q) {
+			return "", false
+		}
 		q += " *"
 	}
 	return q, s.fewCandidates(ctx, "records_fts", q)
