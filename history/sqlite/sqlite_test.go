@@ -116,3 +116,72 @@ func TestTextIndexFailureIsReported(t *testing.T) {
 		t.Fatalf("search with a broken text index = %+v, %v", p.Records, err)
 	}
 }
+
+// A text with no whole word is narrowed by the trigram index once it has
+// taken the rows in: a search then reads only the rows the index names
+// (and those not indexed yet), not every record. The test removes one
+// row from the trigram index to see it: that row is no longer found, the
+// others are, and a text the word index narrows still finds it.
+func TestTextWithNoWholeWordUsesTheTrigramIndex(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var recs []history.Record
+	for i := range 3 {
+		recs = append(recs, history.Record{JobID: fmt.Sprintf("j%d", i), StartMS: int64(i), FinishMS: int64(i + 1), Function: "f",
+			Args: fmt.Sprintf("%d, 'user_4242%d@example.com'", i, i)})
+	}
+	if _, err := s.Add(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	ix := s.(interface {
+		IndexText(ctx context.Context, limit int) (int64, error)
+		DB() *sql.DB
+	})
+	for {
+		n, err := ix.IndexText(ctx, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	var id int64
+	if err := ix.DB().QueryRow(`SELECT id FROM records WHERE job_id = 'j1'`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ix.DB().Exec(`DELETE FROM records_tri WHERE rowid = ?`, id); err != nil {
+		t.Fatal(err)
+	}
+	jobs := func(text string) string {
+		t.Helper()
+		p, err := s.Query(ctx, history.Filter{Text: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range p.Records {
+			got = append(got, r.JobID)
+		}
+		return fmt.Sprint(got)
+	}
+	// the newest 2,000 records are read first: past them only the
+	// index's candidates are, so the probe must not reach these rows
+	filler := make([]history.Record, 2000)
+	for i := range filler {
+		filler[i] = history.Record{JobID: fmt.Sprintf("x%d", i), StartMS: int64(100 + i), FinishMS: int64(101 + i), Function: "f", Args: "0"}
+	}
+	if _, err := s.Add(ctx, filler); err != nil {
+		t.Fatal(err)
+	}
+	if got := jobs("4242"); got != "[j2 j0]" {
+		t.Errorf("Text 4242 = %s; want [j2 j0] (j1 is not in the trigram index)", got)
+	}
+	if got := jobs("_42421@"); got != "[j1]" {
+		t.Errorf("Text _42421@ = %s; want [j1] (through the word index)", got)
+	}
+}
