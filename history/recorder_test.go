@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/goarq/goarq/history"
 	"github.com/goarq/goarq/history/sqlite"
 	"github.com/goarq/goarq/internal/redistest"
+	"github.com/goarq/goarq/internal/testutil"
 )
 
 func writeResult(t *testing.T, ctx context.Context, srv *redistest.Server, id, fn string, ok bool, res any, startMS int64) {
@@ -47,18 +47,26 @@ func waitCount(t *testing.T, s history.Store, n int64) {
 	}
 }
 
+// serverAndStore starts a redis-server and opens a SQLite history in the
+// test's directory, closed when the test ends.
+func serverAndStore(ctx context.Context, t *testing.T) (*redistest.Server, history.Store) {
+	t.Helper()
+	srv := redistest.Start(t)
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return srv, store
+}
+
 // The recorder records results that were kept before it started (its
 // first SCAN), those written while it runs (tracking: its SCAN interval is
 // an hour) and undecodable ones (with the reason); each once.
 func TestRecorderCapturesByScanAndTracking(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := redistest.Start(t)
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	srv, store := serverAndStore(ctx, t)
 	now := time.Now().UnixMilli()
 	writeResult(t, ctx, srv, "before", "f", true, int64(3), now-1000)
 	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), store, history.RecorderOptions{ScanInterval: time.Hour})
@@ -109,12 +117,7 @@ func TestRecorderCapturesByScanAndTracking(t *testing.T) {
 func TestRecorderRescansAfterRedisRestart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := redistest.Start(t)
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	srv, store := serverAndStore(ctx, t)
 	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), store, history.RecorderOptions{ScanInterval: time.Hour})
 	done := make(chan error, 1)
 	go func() { done <- rec.Run(ctx) }()
@@ -175,12 +178,7 @@ func BenchmarkRecorder(b *testing.B) {
 func TestRecorderPacesOnlyWhileItKeepsUp(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := redistest.Start(t)
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	srv, store := serverAndStore(ctx, t)
 	now := time.Now().UnixMilli()
 	for i := range 300 { // a backlog two minutes old: read at full speed
 		writeResult(t, ctx, srv, fmt.Sprintf("old%d", i), "f", true, nil, now-120_000+int64(i))
@@ -215,37 +213,13 @@ type brokenIndex struct{ history.Store }
 
 func (brokenIndex) TextIndexErr() error { return errors.New("disk I/O error") }
 
-// syncBuffer is a log destination that the test reads while the recorder
-// writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // The recorder logs a store's failing text indexer (the store has no
 // logger of its own).
 func TestRecorderReportsATextIndexFailure(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := redistest.Start(t)
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	var logs syncBuffer
+	srv, store := serverAndStore(ctx, t)
+	var logs testutil.SyncBuffer
 	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), brokenIndex{store},
 		history.RecorderOptions{PruneInterval: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	done := make(chan error, 1)

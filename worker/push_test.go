@@ -1,7 +1,6 @@
 package worker_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -91,28 +90,11 @@ func TestIdleWorkerStartsADeferredJobWhenDue(t *testing.T) {
 	t.Logf("started %s after due", at.Sub(due))
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // On miniredis, which has no CLIENT TRACKING, the worker polls and says so
 // once.
 func TestWorkerFallsBackToPollingWithoutTracking(t *testing.T) {
 	c, rdb, _ := setup(t)
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	if _, err := c.Enqueue(context.Background(), "noop"); err != nil {
 		t.Fatal(err)
