@@ -1,39 +1,21 @@
 package worker_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/goarq/goarq/internal/redistest"
+	"github.com/goarq/goarq/internal/testutil"
 	"github.com/goarq/goarq/worker"
 )
-
-type evictionLogBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *evictionLogBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *evictionLogBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startLog is the log of a burst worker's run on a Redis started with args.
 func startLog(t *testing.T, args ...string) string {
 	t.Helper()
 	srv := redistest.Start(t, args...)
-	var buf evictionLogBuf
+	var buf testutil.SyncBuffer
 	w, err := worker.New(worker.Settings{RedisClient: srv.Client(t, nil), Burst: true,
 		Logger:    slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Functions: []worker.Function{worker.Func("noop", func(ctx context.Context) {})}})

@@ -111,7 +111,7 @@ func TestZeroSettingsAreArqsLiteralZero(t *testing.T) {
 // program set with redis.SetLogger, not to the worker's, and a worker
 // created after does not take it over.
 func TestGoRedisLoggerStaysTheProgramsChoice(t *testing.T) {
-	var program, workerLog logBuffer
+	var program, workerLog testutil.SyncBuffer
 	redis.SetLogger(stdLogging{log.New(&program, "", 0)})
 	defer redis.SetLogger(stdLogging{log.New(os.Stderr, "redis: ", log.LstdFlags|log.Lshortfile)}) // go-redis's default
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialerRetries: 1, MaxRetries: -1})

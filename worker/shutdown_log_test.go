@@ -61,7 +61,7 @@ func TestStopMidPollLogsNoRedisError(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		hook := &cancelMidPoll{cancel: cancel}
 		rdb.AddHook(hook)
-		logs := &logBuffer{}
+		logs := &testutil.SyncBuffer{}
 		w, err := worker.New(worker.Settings{Functions: []worker.Function{worker.Func("f", func(context.Context) error { return nil })},
 			RedisClient: rdb, PollDelay: time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 		if err != nil {

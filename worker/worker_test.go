@@ -1,7 +1,6 @@
 package worker_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -566,26 +564,8 @@ func TestMaxBurstJobs(t *testing.T) {
 	}
 }
 
-// logBuffer collects log output from the worker's goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // awaitLog waits until the log holds s.
-func awaitLog(t *testing.T, b *logBuffer, s string) {
+func awaitLog(t *testing.T, b *testutil.SyncBuffer, s string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(b.String(), s) {
@@ -599,13 +579,13 @@ func awaitLog(t *testing.T, b *logBuffer, s string) {
 // runLogged enqueues job "j" of fn and runs a worker for it in the
 // background, logging into the returned buffer; cancel stops the worker,
 // whose Run result arrives on done.
-func runLogged(t *testing.T, c *client.Client, rdb redis.UniversalClient, fn worker.Function) (*logBuffer, context.CancelFunc, chan error) {
+func runLogged(t *testing.T, c *client.Client, rdb redis.UniversalClient, fn worker.Function) (*testutil.SyncBuffer, context.CancelFunc, chan error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	if _, err := c.EnqueueRequest(ctx, client.Request{Function: fn.Name, Options: client.EnqueueOptions{JobID: "j"}}); err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &testutil.SyncBuffer{}
 	w, err := worker.New(worker.Settings{Functions: []worker.Function{fn}, RedisClient: rdb, PollDelay: 5 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
