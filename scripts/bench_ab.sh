@@ -13,7 +13,13 @@ after=${2:-}
 rounds=${3:-3}
 source scripts/venv.sh
 out=$(mktemp -d)
-trap 'git worktree remove --force "$out/src-before" >/dev/null 2>&1 || true; git worktree remove --force "$out/src-after" >/dev/null 2>&1 || true; rm -rf "$out"' EXIT
+cleanup() {
+    for w in "$out/src-before" "$out/src-after"; do
+        [ -d "$w" ] && git worktree remove --force "$w" >/dev/null 2>&1
+    done
+    rm -rf "$out"
+}
+trap cleanup EXIT
 export CGO_ENABLED=0
 build() { # build REF DEST
     if [ -z "$1" ]; then
@@ -27,6 +33,7 @@ build "$before" "$out/before"
 build "$after" "$out/after"
 source scripts/redis.sh
 start_redis
+trap 'cleanup; stop_redis' EXIT # start_redis set its own
 for i in $(seq "$rounds"); do
     for which in before after; do
         echo "round $i: $which" >&2
