@@ -151,7 +151,7 @@ func (wr *writer) logWrite(ctx context.Context, id, what string, res writeResult
 // flushers); they run until stop.
 func (wr *writer) start(ctx context.Context) {
 	var wg sync.WaitGroup
-	for range wr.flushers() {
+	for range flushers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -174,12 +174,12 @@ func (wr *writer) stop() {
 	<-wr.done
 }
 
-// flushers is how many flushers there are: two, of which oneFlusher says
+// flushers is how many flushers there are: two, of which batchMode says
 // whether both may write at once.
-func (wr *writer) flushers() int { return 2 }
+const flushers = 2
 
-// oneFlusher reports whether one finish transaction at a time is best
-// now. With few slots, the jobs of one batch finish while the previous
+// batchMode is how the next batch is written: one reports whether one
+// finish transaction at a time is best now, and limit bounds the batch. With few slots, the jobs of one batch finish while the previous
 // batch's transaction, with the claim of their successors, is in flight:
 // the second flusher writes them at once, so Redis works on one batch
 // while the worker runs the other. With many slots one batch keeps Redis
@@ -191,8 +191,11 @@ func (wr *writer) flushers() int { return 2 }
 // small round trip rather than for the whole wave's. (10 ms jobs at
 // max_jobs 100 drained about 5-10% faster so, measured side by side; the
 // extra claims cost nothing that matters while Redis idles between waves.)
-func (wr *writer) oneFlusher() bool {
-	return wr.w.s.MaxJobs > maxJobsForTwoFlushers && !wr.slowJobs()
+func (wr *writer) batchMode() (one bool, limit int) {
+	if wr.slowJobs() {
+		return false, slowWriteBatch
+	}
+	return wr.w.s.MaxJobs > maxJobsForTwoFlushers, maxWriteBatch
 }
 
 const (
@@ -217,25 +220,22 @@ func (wr *writer) slowJobs() bool { return wr.runUS.Load() >= slowJobMinUS }
 func (wr *writer) flusher(ctx context.Context) {
 	batch := make([]writeReq, 0, maxWriteBatch)
 	for {
-		one := wr.oneFlusher()
+		one, limit := wr.batchMode()
 		if one {
 			wr.one.Lock()
 		}
-		limit := maxWriteBatch
-		if wr.slowJobs() {
-			limit = slowWriteBatch
-		}
 		var ok bool
-		batch, ok = wr.take(batch[:0], limit)
-		if !ok {
-			if one {
-				wr.one.Unlock()
-			}
-			return
+		var res writeResult
+		var jobs []arqredis.Claimed
+		var lapsed []int
+		if batch, ok = wr.take(batch[:0], limit); ok {
+			res, jobs, lapsed = wr.flush(ctx, batch)
 		}
-		res, jobs, lapsed := wr.flush(ctx, batch)
 		if one {
 			wr.one.Unlock()
+		}
+		if !ok {
+			return
 		}
 		for i, r := range batch {
 			rr := res

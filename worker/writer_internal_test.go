@@ -66,8 +66,12 @@ func TestWriterWritesEveryFinishAndTellsEachJobOnce(t *testing.T) {
 			if slow := tc.runMS*1000 >= slowJobMinUS; w.writer.slowJobs() != slow {
 				t.Fatalf("slowJobs %v after jobs of %d ms", !slow, tc.runMS)
 			}
-			if one := maxJobs > maxJobsForTwoFlushers && tc.runMS == 0; w.writer.oneFlusher() != one {
-				t.Fatalf("oneFlusher %v, want %v", !one, one)
+			one, limit := w.writer.batchMode()
+			if wantOne := maxJobs > maxJobsForTwoFlushers && tc.runMS == 0; one != wantOne {
+				t.Fatalf("one flusher at a time: %v, want %v", one, wantOne)
+			}
+			if wantLimit := map[bool]int{false: maxWriteBatch, true: slowWriteBatch}[tc.runMS > 0]; limit != wantLimit {
+				t.Fatalf("batch limit %d, want %d", limit, wantLimit)
 			}
 			c := &countTold{told: map[string]int{}}
 			w.writer.start(ctx)
