@@ -30,7 +30,7 @@ type writer struct {
 	closed bool          // stop was called; under mu
 	ready  chan struct{} // receives when the queue has requests or stop was called
 	done   chan struct{} // closed when the flushers end
-	// one is held by the flusher writing while only one may (oneFlusher)
+	// one is held by the flusher writing while only one may (batchMode)
 	one sync.Mutex
 	// runUS is a moving average of the jobs' run time in µs (noteRunTime)
 	runUS atomic.Int64
