@@ -17,6 +17,21 @@ import (
 	"github.com/goarq/goarq/worker"
 )
 
+// runUntilCleanup runs w until the test ends, then stops it and checks
+// that Run returned no error.
+func runUntilCleanup(t *testing.T, w *worker.Worker) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+}
+
 // startIdle runs a worker whose poll delay is an hour: a job it starts
 // within the test's time can only have been woken by a push. started gets
 // the start time of each job of function "at".
@@ -28,15 +43,7 @@ func startIdle(t *testing.T, rdb redis.UniversalClient, log *slog.Logger) <-chan
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
+	runUntilCleanup(t, w)
 	return started
 }
 
@@ -258,15 +265,7 @@ func TestIdleWorkerRunsAJobRetriedWithNoDelayAtOnce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- w.Run(ctx) }()
-			t.Cleanup(func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Error(err)
-				}
-			})
+			runUntilCleanup(t, w)
 			first := awaitStart(t, started)
 			select {
 			case second := <-started:
