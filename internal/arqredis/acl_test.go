@@ -39,18 +39,16 @@ var doctorOnly = []string{"pttl", "time", "config|get", "acl|whoami", "acl|dryru
 
 var luaCall = regexp.MustCompile(`(?:redis\.p?call|\bcall)\('([A-Za-z]+)'`) // scripts may alias redis.call as call
 
-// sentCommands reads this package's source and returns every command it
-// sends: go-redis method calls, Do and NewCmd with a literal command name,
-// and the redis.call of its Lua scripts.
-func sentCommands(t *testing.T) map[string]string {
+// parseSources parses this package's non-test Go files.
+func parseSources(t *testing.T) (*token.FileSet, []*ast.File) {
 	t.Helper()
-	files, err := filepath.Glob("*.go")
+	names, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	fset := token.NewFileSet()
-	sent := map[string]string{}
-	for _, f := range files {
+	var files []*ast.File
+	for _, f := range names {
 		if strings.HasSuffix(f, "_test.go") {
 			continue
 		}
@@ -58,6 +56,19 @@ func sentCommands(t *testing.T) map[string]string {
 		if err != nil {
 			t.Fatal(err)
 		}
+		files = append(files, file)
+	}
+	return fset, files
+}
+
+// sentCommands reads this package's source and returns every command it
+// sends: go-redis method calls, Do and NewCmd with a literal command name,
+// and the redis.call of its Lua scripts.
+func sentCommands(t *testing.T) map[string]string {
+	t.Helper()
+	fset, files := parseSources(t)
+	sent := map[string]string{}
+	for _, file := range files {
 		ast.Inspect(file, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.BasicLit:
@@ -189,17 +200,9 @@ func TestRoleRule(t *testing.T) {
 // The table's where column names RDB methods that exist, so that a reader
 // can go from a rule's command to the code that sends it.
 func TestACLTableNamesExistingMethods(t *testing.T) {
-	files, _ := filepath.Glob("*.go")
-	fset := token.NewFileSet()
+	_, files := parseSources(t)
 	methods := map[string]bool{}
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		file, err := parser.ParseFile(fset, f, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, file := range files {
 		for _, d := range file.Decls {
 			if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv != nil {
 				methods[fn.Name.Name] = true
