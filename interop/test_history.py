@@ -136,6 +136,47 @@ async def test_results_kept_2s_stay_in_history_after_they_expire(arq_redis, stor
     assert await history(store, "--until", "1h") == []
 
 
+async def count_records(store):
+    """Every record, counted by pages of 1,000 (--before cursors)."""
+    total, cursor = 0, ""
+    while True:
+        code, out, err = await agoarq("--json", "history", "--history", store, "--limit", "1000",
+                                      *(["--before", cursor] if cursor else []))
+        assert code == 0, err
+        page = json.loads(out)
+        total += len(page["records"])
+        cursor = page["next"]
+        if not cursor:
+            return total
+
+
+async def test_text_search_finds_a_fragment_among_more_records_than_the_newest_page(arq_redis, store, recorders):
+    """Python enqueues 2,100 jobs, a Go worker runs them and the recorder
+    records them. A search for a rare text, a whole word or a fragment
+    inside a word, finds its job among the oldest records, past the newest
+    2,000 that a search reads first (so SQLite's text indexes, with the rows
+    not indexed yet, or PostgreSQL's pg_trgm answer it), and only that job."""
+    pool = arq_redis
+    rec = recorders(store)
+    n = 2100
+    jobs = [await pool.enqueue_job("echo", f"user_{i:05d}@example.com", ref=f"order-{i * 7919 % 100000:05d}")
+            for i in range(n)]
+    await go_burst("--max-jobs", "50")
+
+    async def all_recorded():
+        return await count_records(store) >= n
+    await wait_for(all_recorded, timeout=60, interval=0.5)
+    assert await count_records(store) == n, rec.output
+    i = 7  # among the oldest: outside the newest 2,000 records
+    ref = f"{i * 7919 % 100000:05d}"
+    for text in (f"user_{i:05d}@", f"ser_{i:05d}", f"{i:05d}@exa", f"order-{ref}", ref):
+        found = [r["job_id"] for r in await history(store, "--text", text)]
+        assert found == [jobs[i].job_id], (text, found)
+    # a text in every record pages newest first; one in none finds nothing
+    assert len(await history(store, "--text", "@example.com")) == 1000
+    assert await history(store, "--text", "user_99999@") == []
+
+
 async def test_recorder_killed_and_restarted_neither_loses_nor_duplicates(arq_redis, store, recorders, workers):
     pool = arq_redis
     rec = recorders(store)
