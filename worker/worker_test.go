@@ -202,6 +202,9 @@ func TestAbortBeatsAHandlerThatIgnoresItsContext(t *testing.T) {
 	if err != nil || !aborted {
 		t.Fatalf("Abort: %v, %v", aborted, err)
 	}
+	// the job's slot is released once its finish write is acknowledged,
+	// just after the result Abort reads is in Redis
+	waitFor(t, 5*time.Second, func() bool { return w.Stats().Ongoing == 0 })
 	if st := w.Stats(); st.Failed != 1 || st.Ongoing != 0 {
 		t.Errorf("stats %+v", st)
 	}
