@@ -43,6 +43,18 @@ type RecorderOptions struct {
 	MaxRate float64
 	// MaxLag defaults to 1 minute.
 	MaxLag time.Duration
+	// YieldAbove, when set, makes the recorder yield during a burst: when
+	// tracking reports results written faster than this many per second
+	// over half a second, the recorder stops tracking and reading, so
+	// that the workers keep Redis and the CPU (tracking alone costs Redis
+	// about 1.5 µs per result written). It then measures the rate every
+	// second (tracking armed for 100 ms), and when the rate has fallen
+	// under YieldAbove, or MaxLag after the yield began, it re-arms
+	// tracking and catches up at full speed with one SCAN pass, which
+	// finds every result written meanwhile. The results wait in Redis
+	// while it yields, so MaxLag must stay well under keep_result. Zero:
+	// never yield. Without client tracking there is nothing to yield.
+	YieldAbove float64
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Now defaults to time.Now.
@@ -60,6 +72,10 @@ type RecorderStats struct {
 	Scans    int64
 	// Paced is how long MaxRate held the recorder back.
 	Paced time.Duration
+	// Yields counts the bursts the recorder yielded to (YieldAbove), and
+	// Yielded is how long it stood aside in all.
+	Yields  int64
+	Yielded time.Duration
 	// Tracking reports whether client tracking is armed now.
 	Tracking bool
 }
@@ -88,7 +104,27 @@ type Recorder struct {
 
 	recorded, dups, cmds, scans, paced atomic.Int64
 	watcher                            atomic.Pointer[arqredis.Watcher]
+
+	// seen counts the ids tracking reported, for the burst rate
+	// (YieldAbove); catchUp is set from a yield's end until the SCAN pass
+	// that follows it has read everything, which pace then skips.
+	seen            atomic.Int64
+	catchUp         atomic.Bool
+	yields, yielded atomic.Int64
+	// burst is signalled by the burst detector (watchRate) when the write
+	// rate passes YieldAbove; Run then yields.
+	burst chan struct{}
 }
+
+// A burst is a write rate above YieldAbove over burstWindow, sampled every
+// burstTick; while yielding, the rate is probed every probeEvery with
+// tracking armed for probeWindow.
+const (
+	burstTick   = 100 * time.Millisecond
+	burstWindow = 500 * time.Millisecond
+	probeEvery  = time.Second
+	probeWindow = 100 * time.Millisecond
+)
 
 const recentGen = 50_000
 
@@ -124,17 +160,19 @@ func NewRecorder(c *client.Client, store Store, o RecorderOptions) *Recorder {
 		o.Now = time.Now
 	}
 	return &Recorder{rdb: arqredis.New(c.Redis(), o.Logger), store: store, o: o, log: o.Logger,
-		pending: map[string]struct{}{}, wake: make(chan struct{}, 1), recent: map[string]int64{}, older: map[string]int64{}}
+		pending: map[string]struct{}{}, wake: make(chan struct{}, 1), burst: make(chan struct{}, 1), recent: map[string]int64{}, older: map[string]int64{}}
 }
 
 // Stats reads the counters.
 func (r *Recorder) Stats() RecorderStats {
 	w := r.watcher.Load()
 	return RecorderStats{Recorded: r.recorded.Load(), Duplicates: r.dups.Load(), Commands: r.cmds.Load(),
-		Scans: r.scans.Load(), Paced: time.Duration(r.paced.Load()), Tracking: w != nil && w.Armed()}
+		Scans: r.scans.Load(), Paced: time.Duration(r.paced.Load()), Tracking: w != nil && w.Armed(),
+		Yields: r.yields.Load(), Yielded: time.Duration(r.yielded.Load())}
 }
 
 func (r *Recorder) onIDs(ids []string) {
+	r.seen.Add(int64(len(ids)))
 	r.mu.Lock()
 	if ids == nil {
 		r.fullScan = true
@@ -170,12 +208,22 @@ func (r *Recorder) Run(ctx context.Context) error {
 		// the Watcher reports nil keys once armed (and on every re-arm):
 		// the first pass then reads everything kept
 		r.watcher.Store(w)
-		defer w.Close()
+		defer func() {
+			if w := r.watcher.Swap(nil); w != nil {
+				w.Close()
+			}
+		}()
 	}
 	scanT := time.NewTicker(r.o.ScanInterval)
 	defer scanT.Stop()
 	pruneT := time.NewTicker(r.o.PruneInterval)
 	defer pruneT.Stop()
+	if r.o.YieldAbove > 0 && r.watcher.Load() != nil {
+		dctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); r.watchRate(dctx) }()
+		defer func() { stop(); <-done }()
+	}
 	r.prune(ctx)
 	backoff := time.Duration(0)
 	for {
@@ -194,6 +242,9 @@ func (r *Recorder) Run(ctx context.Context) error {
 		case <-pruneT.C:
 			r.prune(ctx)
 			continue
+		case <-r.burst:
+			r.yield(ctx)
+			continue
 		}
 		if err := r.drain(ctx); err != nil {
 			if fatal := r.failed(ctx, err, &backoff); fatal != nil {
@@ -203,6 +254,110 @@ func (r *Recorder) Run(ctx context.Context) error {
 		}
 		backoff = 0
 	}
+}
+
+// watchRate is the burst detector: it samples the ids tracking reported
+// every burstTick, and signals r.burst when they came faster than
+// YieldAbove over burstWindow while tracking is armed.
+func (r *Recorder) watchRate(ctx context.Context) {
+	t := time.NewTicker(burstTick)
+	defer t.Stop()
+	var at []time.Time
+	var seen []int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now, n := time.Now(), r.seen.Load()
+		if r.watcher.Load() == nil { // yielding (or tracking lost): start over
+			at, seen = at[:0], seen[:0]
+			continue
+		}
+		at, seen = append(at, now), append(seen, n)
+		for len(at) > 1 && now.Sub(at[1]) >= burstWindow {
+			at, seen = at[1:], seen[1:]
+		}
+		if span := now.Sub(at[0]); span >= burstWindow && float64(n-seen[0])/span.Seconds() > r.o.YieldAbove {
+			select {
+			case r.burst <- struct{}{}:
+			default:
+			}
+			at, seen = at[:0], seen[:0]
+		}
+	}
+}
+
+// bursting reports whether the burst detector has signalled, leaving the
+// signal for Run.
+func (r *Recorder) bursting() bool { return len(r.burst) > 0 }
+
+// yield stands aside during a burst (YieldAbove): it closes the tracking
+// connection, which ends the tracking and its cost to Redis, probes the
+// rate every probeEvery, and re-arms tracking once the rate has fallen
+// under YieldAbove or MaxLag has passed. The re-arm reports nil ids: the
+// SCAN pass that follows reads what was written meanwhile, unpaced.
+func (r *Recorder) yield(ctx context.Context) {
+	w := r.watcher.Swap(nil)
+	if w == nil {
+		return
+	}
+	_ = w.Close()
+	start := time.Now()
+	r.yields.Add(1)
+	r.log.InfoContext(ctx, fmt.Sprintf("history: results written faster than %.0f/s: yielding to the workers until the rate falls or %s have passed",
+		r.o.YieldAbove, r.o.MaxLag))
+	for ctx.Err() == nil && time.Since(start)+probeEvery < r.o.MaxLag {
+		t := time.NewTimer(probeEvery)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		if rate, ok := r.probe(ctx); !ok || rate <= r.o.YieldAbove {
+			break
+		}
+	}
+	r.yielded.Add(int64(time.Since(start)))
+	if ctx.Err() != nil {
+		return
+	}
+	r.catchUp.Store(true)
+	w, err := r.rdb.WatchResults(ctx, arqredis.ResultWatchOptions{OnIDs: r.onIDs, Logger: r.log})
+	if err != nil {
+		// refused now (or ctx ended): record by SCAN from here on
+		if ctx.Err() == nil {
+			r.log.WarnContext(ctx, fmt.Sprintf("history: client tracking unavailable (%v); recording by SCAN every %s", err, r.o.ScanInterval))
+		}
+		r.onIDs(nil)
+		return
+	}
+	r.watcher.Store(w)
+	r.log.InfoContext(ctx, fmt.Sprintf("history: yielded for %s; catching up", time.Since(start).Round(time.Millisecond)))
+}
+
+// probe measures the write rate with tracking armed for probeWindow; ok is
+// false when it could not (Redis unreachable), and the recorder resumes.
+func (r *Recorder) probe(ctx context.Context) (float64, bool) {
+	var n atomic.Int64
+	w, err := r.rdb.WatchResults(ctx, arqredis.ResultWatchOptions{Logger: r.log, OnIDs: func(ids []string) { n.Add(int64(len(ids))) }})
+	if err != nil {
+		return 0, false
+	}
+	defer w.Close()
+	if !w.Armed() {
+		return 0, false
+	}
+	t0 := time.Now()
+	t := time.NewTimer(probeWindow)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return 0, false
+	case <-t.C:
+	}
+	return float64(n.Load()) / time.Since(t0).Seconds(), w.Armed()
 }
 
 // gather waits BatchWait for more ids, unless a batch is already full.
@@ -252,6 +407,9 @@ func (r *Recorder) failed(ctx context.Context, err error, backoff *time.Duration
 // drain reads what tracking reported, and runs a full scan when asked.
 func (r *Recorder) drain(ctx context.Context) error {
 	for {
+		if r.bursting() {
+			return nil // Run yields; what is pending waits for the catch-up
+		}
 		r.mu.Lock()
 		full := r.fullScan
 		r.fullScan = false
@@ -271,6 +429,7 @@ func (r *Recorder) drain(ctx context.Context) error {
 				r.mu.Unlock()
 				return err
 			}
+			r.catchUp.Store(false)
 		}
 		if len(ids) == 0 {
 			if full {
@@ -354,7 +513,7 @@ func (r *Recorder) read(ctx context.Context, ids []string, skipRecent bool) erro
 // recorder stores at most MaxRate results per second, unless it is
 // MaxLag behind already.
 func (r *Recorder) pace(ctx context.Context, t0 time.Time, n int, lag time.Duration) {
-	if r.o.MaxRate <= 0 || lag >= r.o.MaxLag {
+	if r.o.MaxRate <= 0 || lag >= r.o.MaxLag || r.catchUp.Load() {
 		return
 	}
 	wait := time.Duration(float64(n)/r.o.MaxRate*float64(time.Second)) - time.Since(t0)
@@ -367,6 +526,11 @@ func (r *Recorder) pace(ctx context.Context, t0 time.Time, n int, lag time.Durat
 	select {
 	case <-ctx.Done():
 	case <-t.C:
+	case <-r.burst: // cut short, and left for Run, which yields
+		select {
+		case r.burst <- struct{}{}:
+		default:
+		}
 	}
 }
 

@@ -237,3 +237,150 @@ func TestRecorderReportsATextIndexFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// burst writes results from its own goroutine, about rate a second in
+// pipelines of 50, until stopped; stop returns how many it wrote.
+func burst(t *testing.T, ctx context.Context, srv *redistest.Server, prefix string, rate int) (stop func() int) {
+	t.Helper()
+	c := srv.Client(t, nil)
+	quit, done := make(chan struct{}), make(chan int, 1)
+	go func() {
+		n := 0
+		tick := time.NewTicker(time.Duration(float64(time.Second) * 50 / float64(rate)))
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				done <- n
+				return
+			case <-tick.C:
+			}
+			pipe := c.Pipeline()
+			for range 50 {
+				now := time.Now().UnixMilli()
+				data, err := arqcompat.EncodeResult(arqcompat.PickleSerializer(arqcompat.Limits{}), arqcompat.ResultRecord{
+					JobRecord: arqcompat.JobRecord{Function: "f", Args: []any{int64(n)}, JobTry: 1, EnqueueTimeMS: now - 5},
+					Success:   true, Result: int64(n), StartMS: now, FinishMS: now + 1, Queue: "arq:queue", JobID: fmt.Sprint(prefix, n)})
+				if err != nil {
+					panic(err)
+				}
+				pipe.Set(ctx, arqcompat.ResultKey(fmt.Sprint(prefix, n)), data, time.Hour)
+				n++
+			}
+			if _, err := pipe.Exec(ctx); err != nil && ctx.Err() == nil {
+				panic(err)
+			}
+		}
+	}()
+	return func() int { close(quit); return <-done }
+}
+
+// trackingClients counts the connections with client tracking on.
+func trackingClients(t *testing.T, ctx context.Context, srv *redistest.Server) int {
+	t.Helper()
+	list, err := srv.Client(t, nil).ClientList(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(list, "\n") {
+		for _, f := range strings.Fields(line) {
+			if flags, ok := strings.CutPrefix(f, "flags="); ok && strings.Contains(flags, "t") {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func await(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+	}
+}
+
+// With YieldAbove, a burst of results makes the recorder yield: it drops
+// its tracking (Redis then tracks nothing for it) and reads nothing, and
+// once the burst is over it re-arms and catches up, recording every
+// result once, those written while it yielded included.
+func TestRecorderYieldsToABurstAndCatchesUp(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, store := serverAndStore(ctx, t)
+	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), store,
+		history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, MaxLag: time.Minute})
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	await(t, "tracking is armed", func() bool { return rec.Stats().Tracking })
+	if n := trackingClients(t, ctx, srv); n != 1 {
+		t.Fatalf("%d tracking connections before the burst, want the recorder's 1", n)
+	}
+	stop := burst(t, ctx, srv, "b", 5000)
+	await(t, "the recorder yields", func() bool { st := rec.Stats(); return st.Yields == 1 && !st.Tracking })
+	if n := trackingClients(t, ctx, srv); n != 0 {
+		t.Errorf("%d tracking connections while the recorder yields, want 0", n)
+	}
+	yielded, err := store.Count(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the burst goes on; the recorder stays aside
+	if n, _ := store.Count(ctx); n != yielded {
+		t.Errorf("recorded %d results while yielding (%d before)", n-yielded, yielded)
+	}
+	wrote := stop()
+	waitCount(t, store, int64(wrote))
+	await(t, "tracking is re-armed", func() bool { return rec.Stats().Tracking })
+	if n, _ := store.Count(ctx); n != int64(wrote) {
+		t.Fatalf("recorded %d, wrote %d", n, wrote)
+	}
+	st := rec.Stats()
+	if st.Yields != 1 || st.Yielded <= 0 || st.Recorded != int64(wrote) {
+		t.Errorf("stats %+v after %d results in one burst", st, wrote)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A burst longer than MaxLag gets the recorder back after MaxLag: it
+// re-arms and catches up while the burst goes on, so the results wait in
+// Redis no longer than that.
+func TestRecorderYieldsNoLongerThanMaxLag(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, store := serverAndStore(ctx, t)
+	const maxLag = 2500 * time.Millisecond
+	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), store,
+		history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, MaxLag: maxLag})
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	await(t, "tracking is armed", func() bool { return rec.Stats().Tracking })
+	stop := burst(t, ctx, srv, "b", 5000)
+	await(t, "the recorder yields", func() bool { return !rec.Stats().Tracking })
+	t0 := time.Now()
+	await(t, "the recorder is back", func() bool { return rec.Stats().Tracking })
+	if back := time.Since(t0); back > maxLag {
+		t.Errorf("back after %s, over MaxLag %s", back, maxLag)
+	}
+	recorded, err := store.Count(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrote := stop()
+	if recorded == 0 || rec.Stats().Yields == 0 {
+		t.Fatalf("back from yielding, recorded %d (stats %+v)", recorded, rec.Stats())
+	}
+	waitCount(t, store, int64(wrote))
+	if n, _ := store.Count(ctx); n != int64(wrote) {
+		t.Fatalf("recorded %d, wrote %d", n, wrote)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -73,6 +73,7 @@ func TestHistoryCommand(t *testing.T) {
 		{"recorder", "--history", path, "--history-retention", "-3d"},
 		{"recorder", "--history", path, "--max-rate", "-1"},
 		{"recorder", "--history", path, "--max-lag", "-1m"},
+		{"recorder", "--history", path, "--yield-above", "-5"},
 	} {
 		if code, _, errs := goarqRun(bad...); code != exitUsage || errs == "" {
 			t.Errorf("%v: exit %d, stderr %q; want a usage error", bad, code, errs)

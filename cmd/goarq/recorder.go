@@ -23,6 +23,11 @@ const recorderMemLimit = 40 << 20
 // to workers on the same machine (README "History", "Scale").
 const defaultMaxRate = 12_000
 
+// defaultYieldAbove is the write rate (results a second) above which goarq
+// recorder yields to the workers: it stops tracking and reading until the
+// burst ends (or --max-lag passes), then catches up with one SCAN pass.
+const defaultYieldAbove = 10_000
+
 func recorderFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "history-retention", Usage: "delete records finished longer ago than this (30d, 12h; default: keep)"},
@@ -31,14 +36,17 @@ func recorderFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "max-rate", Value: defaultMaxRate, Usage: "store at most this many results per second while less than --max-lag behind, " +
 			"so that workers on the same machine keep the CPU during a burst (the results wait in Redis); 0: no pacing"},
 		&cli.DurationFlag{Name: "max-lag", Value: time.Minute, Usage: "past this lag the recorder stores at full speed; keep it well under keep_result"},
+		&cli.Float64Flag{Name: "yield-above", Value: defaultYieldAbove, Usage: "while workers write more results a second than this, stop tracking and reading " +
+			"(the results wait in Redis) and catch up with one SCAN pass when the rate falls or --max-lag passes; 0: never yield"},
 	}
 }
 
 func recorderOptions(c *cli.Context, log *slog.Logger) (history.RecorderOptions, error) {
 	o := history.RecorderOptions{Serializer: nil, ScanInterval: c.Duration("scan-interval"), Logger: log,
-		Retention: history.Retention{MaxRows: c.Int64("history-max-rows")}, MaxRate: c.Float64("max-rate"), MaxLag: c.Duration("max-lag")}
-	if o.MaxRate < 0 || o.MaxLag < 0 {
-		return o, fail(exitUsage, "--max-rate and --max-lag must not be negative")
+		Retention: history.Retention{MaxRows: c.Int64("history-max-rows")}, MaxRate: c.Float64("max-rate"), MaxLag: c.Duration("max-lag"),
+		YieldAbove: c.Float64("yield-above")}
+	if o.MaxRate < 0 || o.MaxLag < 0 || o.YieldAbove < 0 {
+		return o, fail(exitUsage, "--max-rate, --max-lag and --yield-above must not be negative")
 	}
 	if v := c.String("history-retention"); v != "" {
 		d, err := history.ParseDuration(v)
