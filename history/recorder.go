@@ -112,8 +112,12 @@ type Recorder struct {
 	catchUp         atomic.Bool
 	yields, yielded atomic.Int64
 	// burst is signalled by the burst detector (watchRate) when the write
-	// rate passes YieldAbove; Run then yields.
-	burst chan struct{}
+	// rate passes YieldAbove; Run then yields. lastIDs are the ids
+	// tracking reported last (under mu), whose keys' TTL tells whether the
+	// results outlive a yield; shortWarned: that was logged.
+	burst       chan struct{}
+	lastIDs     []string
+	shortWarned bool
 }
 
 // A burst is a write rate above YieldAbove over burstWindow, sampled every
@@ -124,6 +128,9 @@ const (
 	burstWindow = 500 * time.Millisecond
 	probeEvery  = time.Second
 	probeWindow = 100 * time.Millisecond
+	// ttlSample is how many of the last written results' keys are checked
+	// before a yield.
+	ttlSample = 32
 )
 
 const recentGen = 50_000
@@ -176,7 +183,10 @@ func (r *Recorder) onIDs(ids []string) {
 	r.mu.Lock()
 	if ids == nil {
 		r.fullScan = true
-	} else if !r.fullScan {
+	} else {
+		r.lastIDs = ids[len(ids)-min(len(ids), ttlSample):]
+	}
+	if ids != nil && !r.fullScan {
 		for _, id := range ids {
 			if len(r.pending) >= r.o.MaxPending {
 				// the SCAN that follows reads them all
@@ -299,6 +309,9 @@ func (r *Recorder) bursting() bool { return len(r.burst) > 0 }
 // under YieldAbove or MaxLag has passed. The re-arm reports nil ids: the
 // SCAN pass that follows reads what was written meanwhile, unpaced.
 func (r *Recorder) yield(ctx context.Context) {
+	if r.shortKept(ctx) {
+		return
+	}
 	w := r.watcher.Swap(nil)
 	if w == nil {
 		return
@@ -335,6 +348,33 @@ func (r *Recorder) yield(ctx context.Context) {
 	}
 	r.watcher.Store(w)
 	r.log.InfoContext(ctx, fmt.Sprintf("history: yielded for %s; catching up", time.Since(start).Round(time.Millisecond)))
+}
+
+// shortKept reports whether results written lately are kept for less than
+// twice MaxLag (or their TTL could not be read): they could expire before
+// the catch-up after a yield, so the recorder does not yield.
+func (r *Recorder) shortKept(ctx context.Context) bool {
+	r.mu.Lock()
+	ids := r.lastIDs
+	r.mu.Unlock()
+	if len(ids) == 0 {
+		return false
+	}
+	ttls, err := r.rdb.ResultTTLs(ctx, ids)
+	if err != nil {
+		return true // Redis is failing: keep reading what tracking reports
+	}
+	for _, ttl := range ttls {
+		if ttl >= 0 && ttl < 2*r.o.MaxLag {
+			if !r.shortWarned {
+				r.shortWarned = true
+				r.log.WarnContext(ctx, fmt.Sprintf("history: not yielding to a burst: results are kept for %s or less (keep_result), under twice --max-lag (%s); "+
+					"lower --max-lag to let the recorder yield", ttl.Round(time.Millisecond), r.o.MaxLag))
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // probe measures the write rate with tracking armed for probeWindow; ok is

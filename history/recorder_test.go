@@ -238,9 +238,10 @@ func TestRecorderReportsATextIndexFailure(t *testing.T) {
 	}
 }
 
-// burst writes results from its own goroutine, about rate a second in
-// pipelines of 50, until stopped; stop returns how many it wrote.
-func burst(t *testing.T, ctx context.Context, srv *redistest.Server, prefix string, rate int) (stop func() int) {
+// burst writes results kept for keep from its own goroutine, about rate
+// a second in pipelines of 50, until stopped; stop returns how many it
+// wrote.
+func burst(t *testing.T, ctx context.Context, srv *redistest.Server, prefix string, rate int, keep time.Duration) (stop func() int) {
 	t.Helper()
 	c := srv.Client(t, nil)
 	quit, done := make(chan struct{}), make(chan int, 1)
@@ -264,7 +265,7 @@ func burst(t *testing.T, ctx context.Context, srv *redistest.Server, prefix stri
 				if err != nil {
 					panic(err)
 				}
-				pipe.Set(ctx, arqcompat.ResultKey(fmt.Sprint(prefix, n)), data, time.Hour)
+				pipe.Set(ctx, arqcompat.ResultKey(fmt.Sprint(prefix, n)), data, keep)
 				n++
 			}
 			if _, err := pipe.Exec(ctx); err != nil && ctx.Err() == nil {
@@ -318,7 +319,7 @@ func TestRecorderYieldsToABurstAndCatchesUp(t *testing.T) {
 	if n := trackingClients(t, ctx, srv); n != 1 {
 		t.Fatalf("%d tracking connections before the burst, want the recorder's 1", n)
 	}
-	stop := burst(t, ctx, srv, "b", 5000)
+	stop := burst(t, ctx, srv, "b", 5000, time.Hour)
 	await(t, "the recorder yields", func() bool { st := rec.Stats(); return st.Yields == 1 && !st.Tracking })
 	if n := trackingClients(t, ctx, srv); n != 0 {
 		t.Errorf("%d tracking connections while the recorder yields, want 0", n)
@@ -360,7 +361,7 @@ func TestRecorderYieldsNoLongerThanMaxLag(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- rec.Run(ctx) }()
 	await(t, "tracking is armed", func() bool { return rec.Stats().Tracking })
-	stop := burst(t, ctx, srv, "b", 5000)
+	stop := burst(t, ctx, srv, "b", 5000, time.Hour)
 	await(t, "the recorder yields", func() bool { return !rec.Stats().Tracking })
 	t0 := time.Now()
 	await(t, "the recorder is back", func() bool { return rec.Stats().Tracking })
@@ -378,6 +379,37 @@ func TestRecorderYieldsNoLongerThanMaxLag(t *testing.T) {
 	waitCount(t, store, int64(wrote))
 	if n, _ := store.Count(ctx); n != int64(wrote) {
 		t.Fatalf("recorded %d, wrote %d", n, wrote)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The recorder does not yield when the results are kept for less than
+// twice MaxLag: they could expire before it caught up. It says so once,
+// and records every result as it is written.
+func TestRecorderDoesNotYieldWhenResultsAreKeptBriefly(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, store := serverAndStore(ctx, t)
+	var logs testutil.SyncBuffer
+	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), store,
+		history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, MaxLag: 10 * time.Second,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	await(t, "tracking is armed", func() bool { return rec.Stats().Tracking })
+	stop := burst(t, ctx, srv, "b", 5000, 15*time.Second) // under 2 × MaxLag
+	await(t, "the recorder declines to yield", func() bool { return strings.Contains(logs.String(), "not yielding to a burst") })
+	time.Sleep(time.Second) // the burst goes on
+	wrote := stop()
+	waitCount(t, store, int64(wrote))
+	if st := rec.Stats(); st.Yields != 0 || !st.Tracking {
+		t.Errorf("stats %+v: yielded with results kept 15 s and MaxLag 10 s", st)
+	}
+	if n := strings.Count(logs.String(), "not yielding to a burst"); n != 1 {
+		t.Errorf("warned %d times, want once:\n%s", n, logs.String())
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -205,6 +205,33 @@ async def test_recorder_killed_and_restarted_neither_loses_nor_duplicates(arq_re
     assert {r["result"] for r in recs} == {str(i + 1) for i in range(400)}
 
 
+async def test_recorder_yields_to_a_burst_and_records_every_result_once(arq_redis, store, recorders):
+    """With --yield-above 100, a burst of Python and then Go workers makes
+    the recorder drop its tracking and read nothing; when the burst is over
+    it re-arms and catches up by SCAN: every result is recorded, once."""
+    pool = arq_redis
+    rec = recorders(store, "--yield-above", "100")
+
+    async def armed():
+        return "recording results into" in rec.output
+    await wait_for(armed, timeout=10, interval=0.05)
+    await asyncio.sleep(0.3)  # tracking armed (its first SCAN finds nothing)
+    ids = [(await pool.enqueue_job("add", i, 1)).job_id for i in range(500)]
+    await run_burst(pool, max_jobs=50)
+    ids += [(await pool.enqueue_job("add", i, 1)).job_id for i in range(500, 1000)]
+    await go_burst("--max-jobs", "50")
+
+    async def all_recorded():
+        return await count_records(store) >= 1000
+    await wait_for(all_recorded, timeout=60, interval=0.2)
+    out = rec.output
+    assert "yielding to the workers" in out and "catching up" in out, out
+    recs = await history(store)
+    assert len(recs) == 1000 and await count_records(store) == 1000, out
+    assert sorted(r["job_id"] for r in recs) == sorted(ids)
+    assert {r["result"] for r in recs} == {str(i + 1) for i in range(1000)}
+
+
 async def test_retry_failed_is_a_dry_run_until_yes_and_links_both_ways(arq_redis, store, recorders):
     pool = arq_redis
     recorders(store)

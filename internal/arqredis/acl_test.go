@@ -33,8 +33,9 @@ var scriptMethods = map[string][]string{"Run": {"evalsha", "eval"}, "EvalSha": {
 // pipelines, transactions and connections.
 var goRedisReceivers = []string{"r.c", "c", "p", "pipe", "tx", "cn", "ps", "w.rc"}
 
-// doctorOnly are commands only `goarq doctor` sends; each is optional
-// (doctor reports what it could not read), so no role needs them.
+// doctorOnly are commands no role needs: those only `goarq doctor` sends,
+// each optional (doctor reports what it could not read), and PTTL, which
+// the history recorder (no role of its own) also sends.
 var doctorOnly = []string{"pttl", "time", "config|get", "acl|whoami", "acl|dryrun"}
 
 var luaCall = regexp.MustCompile(`(?:redis\.p?call|\bcall)\('([A-Za-z]+)'`) // scripts may alias redis.call as call

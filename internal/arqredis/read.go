@@ -171,6 +171,28 @@ func (r *RDB) Results(ctx context.Context, ids []string) ([]Record, error) {
 	return out, nil
 }
 
+// ResultTTLs reads the remaining time to live of the result keys of ids
+// (PTTL, one pipeline): what the history recorder checks before it yields
+// to a burst, so that it never leaves results in Redis for longer than
+// they are kept. A key without expiry reads -1 ms, a missing one -2 ms.
+func (r *RDB) ResultTTLs(ctx context.Context, ids []string) ([]time.Duration, error) {
+	cmds := make([]*redis.DurationCmd, len(ids))
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.PTTL(ctx, arqcompat.ResultKey(id))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]time.Duration, len(ids))
+	for i, c := range cmds {
+		out[i] = c.Val() // go-redis keeps PTTL's -1 and -2 as they are (in ns)
+	}
+	return out, nil
+}
+
 // mget reads keys with MGET, readBatch at a time; a missing key reads nil.
 func (r *RDB) mget(ctx context.Context, keys []string) ([][]byte, error) {
 	out := make([][]byte, 0, len(keys))
