@@ -254,6 +254,11 @@ func (r *Recorder) Run(ctx context.Context) error {
 			continue
 		case <-r.burst:
 			r.yield(ctx)
+			// what drain left pending when the burst cut it short
+			select {
+			case r.wake <- struct{}{}:
+			default:
+			}
 			continue
 		}
 		if err := r.drain(ctx); err != nil {
