@@ -118,6 +118,10 @@ type Recorder struct {
 	burst       chan struct{}
 	lastIDs     []string
 	shortWarned bool
+	// hot: the write rate was over YieldAbove in the last burstTick, and
+	// drain holds its reads back, unless yielding was declined (noYield:
+	// results kept briefly) or fails.
+	hot, noYield atomic.Bool
 }
 
 // A burst is a write rate above YieldAbove over burstWindow, sampled every
@@ -288,9 +292,21 @@ func (r *Recorder) watchRate(ctx context.Context) {
 		now, n := time.Now(), r.seen.Load()
 		if r.watcher.Load() == nil { // yielding (or tracking lost): start over
 			at, seen = at[:0], seen[:0]
+			r.hot.Store(false)
 			continue
 		}
 		at, seen = append(at, now), append(seen, n)
+		// a rate over YieldAbove in the last tick holds the reads back
+		// (drain) until the window tells a burst, to yield to, from a
+		// short rush, read when it is over
+		k := len(at) - 1
+		hot := k > 0 && float64(n-seen[k-1])/now.Sub(at[k-1]).Seconds() > r.o.YieldAbove
+		if r.hot.Swap(hot) && !hot {
+			select {
+			case r.wake <- struct{}{}:
+			default:
+			}
+		}
 		for len(at) > 1 && now.Sub(at[1]) >= burstWindow {
 			at, seen = at[1:], seen[1:]
 		}
@@ -314,7 +330,9 @@ func (r *Recorder) bursting() bool { return len(r.burst) > 0 }
 // under YieldAbove or MaxLag has passed. The re-arm reports nil ids: the
 // SCAN pass that follows reads what was written meanwhile, unpaced.
 func (r *Recorder) yield(ctx context.Context) {
-	if r.shortKept(ctx) {
+	short := r.shortKept(ctx)
+	r.noYield.Store(short)
+	if short {
 		return
 	}
 	w := r.watcher.Swap(nil)
@@ -322,6 +340,11 @@ func (r *Recorder) yield(ctx context.Context) {
 		return
 	}
 	_ = w.Close()
+	// the catch-up's SCAN pass reads every kept result: what is pending
+	// need not be read twice
+	r.mu.Lock()
+	clear(r.pending)
+	r.mu.Unlock()
 	start := time.Now()
 	r.yields.Add(1)
 	r.log.InfoContext(ctx, fmt.Sprintf("history: results written faster than %.0f/s: yielding to the workers until the rate falls or %s have passed",
@@ -452,8 +475,8 @@ func (r *Recorder) failed(ctx context.Context, err error, backoff *time.Duration
 // drain reads what tracking reported, and runs a full scan when asked.
 func (r *Recorder) drain(ctx context.Context) error {
 	for {
-		if r.bursting() {
-			return nil // Run yields; what is pending waits for the catch-up
+		if r.bursting() || r.hot.Load() && !r.noYield.Load() {
+			return nil // Run may yield; what is pending waits (watchRate wakes drain again)
 		}
 		r.mu.Lock()
 		full := r.fullScan
