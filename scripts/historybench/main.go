@@ -221,6 +221,8 @@ func ingest(ctx context.Context, redisURL, goarqBin, dir string, n, rounds int, 
 		"jobs": n, "rounds": rounds, "recorder_args": recArgs,
 		"drain_jobs_per_s_without_recorder": plain, "drain_jobs_per_s_with_recorder": withRec,
 		"drain_ratio_with_over_without": mean(withRec) / mean(plain),
+		"drain_ratio_per_pair":          pairRatios(withRec, plain),
+		"drain_ratio_median_of_pairs":   median(pairRatios(withRec, plain)),
 		"ingest_results_per_s":          ingestRates,
 		"redis_commands_per_result":     cmdsPer,
 		"recorder_peak_rss_mb":          float64(rss) / (1 << 20),
@@ -231,6 +233,28 @@ func ingest(ctx context.Context, redisURL, goarqBin, dir string, n, rounds int, 
 		"redis_cpu_us_per_job_with_recorder":                                 redisRec,
 		"cores":                                                              runtime.NumCPU(),
 	}
+}
+
+// pairRatios divides each run with the recorder by the run without it
+// just before (the pairs are side by side; the machine's load drifts).
+func pairRatios(with, without []float64) []float64 {
+	out := make([]float64, len(with))
+	for i := range with {
+		out[i] = with[i] / without[i]
+	}
+	return out
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // textIndexer is the SQLite store's text index (filled off the insert path).
