@@ -518,12 +518,25 @@ func (r *Recorder) drain(ctx context.Context) error {
 
 // scan walks the result keys; all reads every id, else ids recorded by
 // this process lately are skipped.
+// The pages' ids are read storeBatch at a time: a store transaction's
+// commit costs about as much for 1,000 results as for 5,000.
 func (r *Recorder) scan(ctx context.Context, all bool) error {
 	r.scans.Add(1)
-	return r.rdb.ScanResultPages(ctx, func(ids []string) error {
+	var batch []string
+	err := r.rdb.ScanResultPages(ctx, func(ids []string) error {
 		r.cmds.Add(1)
-		return r.read(ctx, ids, !all)
+		batch = append(batch, ids...)
+		if len(batch) < storeBatch {
+			return nil
+		}
+		err := r.read(ctx, batch, !all)
+		batch = batch[:0]
+		return err
 	})
+	if err != nil || len(batch) == 0 {
+		return err
+	}
+	return r.read(ctx, batch, !all)
 }
 
 // read reads the results of ids with MGET and stores the new ones.
