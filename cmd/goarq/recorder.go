@@ -130,7 +130,9 @@ func startHistory(c *cli.Context) (*dashHistory, func(), error) {
 // record starts the recorder on the dashboard's client.
 func (h *dashHistory) record(cl *client.Client) {
 	log := slog.New(slog.NewTextHandler(h.c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rec := history.NewRecorder(cl, h.store, history.RecorderOptions{Serializer: cl.Serializer(), Logger: log})
+	// goarq recorder's defaults: paced, and yielding to a burst
+	rec := history.NewRecorder(cl, h.store, history.RecorderOptions{Serializer: cl.Serializer(), Logger: log,
+		MaxRate: defaultMaxRate, MaxLag: time.Minute, YieldAbove: defaultYieldAbove})
 	ctx, cancel := context.WithCancel(h.c.Context)
 	h.cancel = cancel
 	h.done = make(chan struct{})
