@@ -4,7 +4,7 @@
 # side), the recorder's ingest rate, Redis commands per recorded result and
 # peak RSS, then every history query's p95 over 1,000,000 SQLite rows.
 # Prints JSON. Not part of the test suite.
-#   bash scripts/history_bench.sh [-jobs N] [-rounds R] [-rows N] [-reps N]
+#   bash scripts/history_bench.sh [-jobs N] [-rounds R] [-rows N] [-reps N] [-tracking-rounds R] [-recorder-args "..."]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/redis.sh

@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -32,6 +33,7 @@ import (
 	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/history"
 	"github.com/goarq/goarq/history/sqlite"
+	"github.com/goarq/goarq/internal/arqredis"
 	"github.com/goarq/goarq/internal/testutil"
 	"github.com/goarq/goarq/worker"
 )
@@ -44,6 +46,7 @@ func main() {
 	rows := flag.Int("rows", 1_000_000, "history rows for the query benchmark (0: skip)")
 	reps := flag.Int("reps", 40, "runs of each query")
 	recArgs := flag.String("recorder-args", "", "more flags for goarq recorder (e.g. \"--max-rate 0\")")
+	trackRounds := flag.Int("tracking-rounds", 0, "drains with and without client tracking alone on the result keys (what a recorder that never yields pays however little it reads)")
 	demo := flag.String("demo", "", "only fill a SQLite history at this path with -rows rows (the README's screenshot) and exit")
 	flag.Parse()
 	ctx := context.Background()
@@ -62,8 +65,11 @@ func main() {
 	}
 	defer os.RemoveAll(dir)
 	out := map[string]any{}
-	if *jobs > 0 {
+	if *jobs > 0 && *rounds > 0 {
 		out["ingest"] = ingest(ctx, *redisURL, *goarqBin, dir, *jobs, *rounds, strings.Fields(*recArgs))
+	}
+	if *jobs > 0 && *trackRounds > 0 {
+		out["tracking_alone"] = trackingCost(ctx, *redisURL, *jobs, *trackRounds)
 	}
 	if *rows > 0 {
 		out["queries"] = queries(ctx, filepath.Join(dir, "big.db"), *rows, *reps)
@@ -238,6 +244,50 @@ func ingest(ctx context.Context, redisURL, goarqBin, dir string, n, rounds int, 
 		"redis_cpu_us_per_job_without_recorder":                              redisPlain,
 		"redis_cpu_us_per_job_with_recorder":                                 redisRec,
 		"cores":                                                              runtime.NumCPU(),
+	}
+}
+
+// trackingCost drains with and without a Watcher on arq:result: (client
+// tracking, BCAST, the recorder's capture) that only counts the ids it is
+// told of, in alternating runs.
+func trackingCost(ctx context.Context, redisURL string, n, rounds int) map[string]any {
+	opt, err := redis.ParseURL(redisURL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	cl := client.New(rdb, client.Options{})
+	var plain, tracked, redisPlain, redisTracked []float64
+	for r := 0; r < rounds; r++ {
+		for _, track := range []bool{false, true} {
+			rdb.FlushAll(ctx)
+			var seen atomic.Int64
+			var w *arqredis.Watcher
+			if track {
+				w, err = arqredis.New(rdb, testutil.QuietLogger()).WatchResults(ctx, arqredis.ResultWatchOptions{
+					Logger: testutil.QuietLogger(), OnIDs: func(ids []string) { seen.Add(int64(len(ids))) }})
+				if err != nil {
+					log.Fatal(err)
+				}
+			}
+			enqueue(ctx, cl, n)
+			c0 := redisCPU(ctx, rdb)
+			d := drain(ctx, rdb)
+			cpu := (redisCPU(ctx, rdb) - c0) / float64(n) * 1e6
+			if track {
+				waitFor(func() bool { return seen.Load() >= int64(n) })
+				w.Close()
+				tracked, redisTracked = append(tracked, float64(n)/d.Seconds()), append(redisTracked, cpu)
+			} else {
+				plain, redisPlain = append(plain, float64(n)/d.Seconds()), append(redisPlain, cpu)
+			}
+		}
+	}
+	return map[string]any{
+		"drain_jobs_per_s_without_tracking": plain, "drain_jobs_per_s_with_tracking": tracked,
+		"drain_ratio_per_pair": pairRatios(tracked, plain), "drain_ratio_median_of_pairs": median(pairRatios(tracked, plain)),
+		"redis_cpu_us_per_job_without_tracking": redisPlain, "redis_cpu_us_per_job_with_tracking": redisTracked,
 	}
 }
 
