@@ -17,8 +17,16 @@ const UnreadableFunction = "<unreadable>"
 // is kept with its job id, its bytes and the reason, as Undecodable, with
 // StartMS 0 and FinishMS now: it is listed but never enqueued again.
 func FromResult(ser arqcompat.Serializer, jobID string, raw []byte, now time.Time) Record {
-	rec := Record{JobID: jobID, Raw: raw, Serializer: ser.Name(), Source: "redis", RecordedMS: now.UnixMilli()}
 	r, err := arqcompat.DecodeResult(ser, raw)
+	return fromDecoded(ser, jobID, raw, r, err, now)
+}
+
+// fromDecoded is FromResult of raw, which arqcompat.DecodeResult decoded
+// to r, err: the Recorder decodes first, to tell by the start time
+// whether the record is stored already, and builds the rest (reprs, JSON)
+// only for a record it stores.
+func fromDecoded(ser arqcompat.Serializer, jobID string, raw []byte, r arqcompat.ResultRecord, err error, now time.Time) Record {
+	rec := Record{JobID: jobID, Raw: raw, Serializer: ser.Name(), Source: "redis", RecordedMS: now.UnixMilli()}
 	if err != nil {
 		rec.Function, rec.Queue, rec.Undecodable, rec.FinishMS = UnreadableFunction, "<unknown>", err.Error(), now.UnixMilli()
 		rec.Result = "(undecodable) " + err.Error()

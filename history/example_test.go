@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
+	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/goarq/goarq/client"
@@ -124,4 +127,35 @@ func ExampleNewObserver() {
 		log.Fatal(err)
 	}
 	_ = w.Run(ctx)
+}
+
+// Recorded tells which job ids a store holds, with the start time of each
+// of their records: the recorder's SCAN backstop asks it so that results
+// recorded already are not inserted again.
+func ExampleStore_recorded() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "history")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "history.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	if _, err := store.Add(ctx, []history.Record{
+		{JobID: "a1", Function: "send_email", StartMS: 1000, FinishMS: 1200, Success: true},
+		{JobID: "a1", Function: "send_email", StartMS: 9000, FinishMS: 9100, Success: true}, // the id ran again
+	}); err != nil {
+		log.Fatal(err)
+	}
+	known, err := store.Recorded(ctx, []string{"a1", "b2"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	starts := known["a1"]
+	slices.Sort(starts)
+	fmt.Println(starts, len(known["b2"]))
+	// Output: [1000 9000] 0
 }

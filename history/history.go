@@ -132,6 +132,11 @@ type Store interface {
 	// time) is already stored is skipped. It returns how many were added.
 	// A record whose job id was linked by LinkRetry gets its OriginJobID.
 	Add(ctx context.Context, recs []Record) (added int, err error)
+	// Recorded tells which of jobIDs the store holds: the start times of
+	// each one's records (an id runs again once its result expired). The
+	// Recorder's SCAN backstop asks it before decoding a page in full, so
+	// that results recorded earlier are not inserted again.
+	Recorded(ctx context.Context, jobIDs []string) (map[string][]int64, error)
 	// Query lists records newest first.
 	Query(ctx context.Context, f Filter) (Page, error)
 	// Get reads one record by row id (ErrNotFound when absent).

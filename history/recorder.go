@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,10 +99,6 @@ type Recorder struct {
 	fullScan bool // tracking lost sight: the next scan reads every id
 	wake     chan struct{}
 
-	// recent remembers ids recorded lately (two generations), so that a
-	// backstop SCAN does not read them again.
-	recent, older map[string]int64
-
 	recorded, dups, cmds, scans, paced atomic.Int64
 	watcher                            atomic.Pointer[arqredis.Watcher]
 
@@ -137,8 +134,6 @@ const (
 	ttlSample = 32
 )
 
-const recentGen = 50_000
-
 // storeBatch is the most results one store transaction adds: SQLite's
 // cost per record falls with the batch (fewer commits, each rewriting
 // the indexes' hot pages once), up to a few thousand.
@@ -171,7 +166,7 @@ func NewRecorder(c *client.Client, store Store, o RecorderOptions) *Recorder {
 		o.Now = time.Now
 	}
 	return &Recorder{rdb: arqredis.New(c.Redis(), o.Logger), store: store, o: o, log: o.Logger,
-		pending: map[string]struct{}{}, wake: make(chan struct{}, 1), burst: make(chan struct{}, 1), recent: map[string]int64{}, older: map[string]int64{}}
+		pending: map[string]struct{}{}, wake: make(chan struct{}, 1), burst: make(chan struct{}, 1)}
 }
 
 // Stats reads the counters.
@@ -247,7 +242,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 		case <-r.wake:
 			r.gather(ctx)
 		case <-scanT.C:
-			if err := r.scan(ctx, false); err != nil {
+			if err := r.scan(ctx); err != nil {
 				if fatal := r.failed(ctx, err, &backoff); fatal != nil {
 					return fatal
 				}
@@ -491,7 +486,7 @@ func (r *Recorder) drain(ctx context.Context) error {
 		}
 		r.mu.Unlock()
 		if full {
-			if err := r.scan(ctx, true); err != nil {
+			if err := r.scan(ctx); err != nil {
 				r.mu.Lock()
 				r.fullScan = true
 				r.mu.Unlock()
@@ -516,11 +511,17 @@ func (r *Recorder) drain(ctx context.Context) error {
 	}
 }
 
-// scan walks the result keys; all reads every id, else ids recorded by
-// this process lately are skipped.
-// The pages' ids are read storeBatch at a time: a store transaction's
-// commit costs about as much for 1,000 results as for 5,000.
-func (r *Recorder) scan(ctx context.Context, all bool) error {
+// scan walks the result keys, a page (SCAN COUNT 1000) at a time. Most
+// results it finds are stored already (tracking reported them, or an
+// earlier pass found them), so it reads each page with one MGET and asks
+// the store which of the page's ids it holds (one query): a result whose
+// job id and start time are stored is decoded (for its start time) but
+// neither built into a record nor inserted. A key rewritten since with
+// another start (an id that ran again once its result expired) is
+// stored. Redis: one SCAN and one MGET per 1,000 kept results. The
+// pages' ids are read storeBatch at a time: a store transaction's commit
+// costs about as much for 1,000 results as for 5,000.
+func (r *Recorder) scan(ctx context.Context) error {
 	r.scans.Add(1)
 	var batch []string
 	err := r.rdb.ScanResultPages(ctx, func(ids []string) error {
@@ -529,48 +530,62 @@ func (r *Recorder) scan(ctx context.Context, all bool) error {
 		if len(batch) < storeBatch {
 			return nil
 		}
-		err := r.read(ctx, batch, !all)
+		err := r.read(ctx, batch, true)
 		batch = batch[:0]
 		return err
 	})
 	if err != nil || len(batch) == 0 {
 		return err
 	}
-	return r.read(ctx, batch, !all)
+	return r.read(ctx, batch, true)
 }
 
-// read reads the results of ids with MGET and stores the new ones.
-func (r *Recorder) read(ctx context.Context, ids []string, skipRecent bool) error {
-	if skipRecent {
-		kept := ids[:0:0]
-		for _, id := range ids {
-			if !r.isRecent(id) {
-				kept = append(kept, id)
-			}
-		}
-		ids = kept
-		if len(ids) == 0 {
-			return nil
-		}
-	}
+// read reads the results of ids with MGET and stores those not stored
+// yet; known (a SCAN page) asks the store first which of them it holds.
+// Ids reported by tracking are mostly new: their duplicates are left to
+// the store's INSERT OR IGNORE.
+func (r *Recorder) read(ctx context.Context, ids []string, known bool) error {
 	t0 := time.Now()
 	recs, err := r.rdb.Results(ctx, ids)
 	r.cmds.Add(int64((len(ids) + 999) / 1000))
 	if err != nil {
 		return err
 	}
-	now := r.o.Now()
-	out := make([]Record, 0, len(recs))
+	type decoded struct {
+		rr  arqredis.Record
+		res arqcompat.ResultRecord
+		err error
+	}
+	ds := make([]decoded, 0, len(recs))
 	for _, rr := range recs {
 		if rr.Data == nil { // deleted or expired
 			continue
 		}
-		rec := FromResult(r.o.Serializer, rr.JobID, rr.Data, now)
-		if st, ok := r.recentStart(rec.JobID); ok && st == rec.StartMS {
+		res, err := arqcompat.DecodeResult(r.o.Serializer, rr.Data)
+		ds = append(ds, decoded{rr, res, err})
+	}
+	var stored map[string][]int64
+	if known && len(ds) > 0 {
+		present := make([]string, len(ds))
+		for i, d := range ds {
+			present[i] = d.rr.JobID
+		}
+		if stored, err = r.store.Recorded(ctx, present); err != nil {
+			return storeError{err}
+		}
+	}
+	now := r.o.Now()
+	out := make([]Record, 0, len(ds))
+	for _, d := range ds {
+		start := d.res.StartMS
+		if d.err != nil {
+			start = 0 // as FromResult records an undecodable result
+		}
+		if slices.Contains(stored[d.rr.JobID], start) {
 			r.dups.Add(1)
 			continue
 		}
-		out = append(out, rec)
+		out = append(out, fromDecoded(r.o.Serializer, d.rr.JobID, d.rr.Data, d.res, d.err, now))
 	}
 	if len(out) == 0 {
 		return nil
@@ -583,7 +598,6 @@ func (r *Recorder) read(ctx context.Context, ids []string, skipRecent bool) erro
 	r.dups.Add(int64(len(out) - n))
 	oldest := out[0].FinishMS
 	for _, rec := range out {
-		r.remember(rec.JobID, rec.StartMS)
 		oldest = min(oldest, rec.FinishMS)
 	}
 	r.pace(ctx, t0, len(out), now.Sub(time.UnixMilli(oldest)))
@@ -615,26 +629,6 @@ func (r *Recorder) pace(ctx context.Context, t0 time.Time, n int, lag time.Durat
 	}
 }
 
-func (r *Recorder) isRecent(id string) bool {
-	_, ok := r.recentStart(id)
-	return ok
-}
-
-func (r *Recorder) recentStart(id string) (int64, bool) {
-	if st, ok := r.recent[id]; ok {
-		return st, true
-	}
-	st, ok := r.older[id]
-	return st, ok
-}
-
-func (r *Recorder) remember(id string, start int64) {
-	if len(r.recent) >= recentGen {
-		r.older, r.recent = r.recent, make(map[string]int64, recentGen)
-	}
-	r.recent[id] = start
-}
-
 func (r *Recorder) prune(ctx context.Context) {
 	// a store that indexes text off the insert path (SQLite) says when
 	// its indexer fails; the recorder, which has a logger, reports it
@@ -661,4 +655,4 @@ func (r *Recorder) prune(ctx context.Context) {
 // Sync reads every kept result once (one SCAN walk) into the store,
 // without tracking: what goarq retry runs so that kept results are
 // covered even when no recorder is running.
-func (r *Recorder) Sync(ctx context.Context) error { return r.scan(ctx, true) }
+func (r *Recorder) Sync(ctx context.Context) error { return r.scan(ctx) }

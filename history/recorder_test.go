@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -414,5 +415,102 @@ func TestRecorderDoesNotYieldWhenResultsAreKeptBriefly(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// countingStore counts the records handed to Add: the results the
+// recorder built in full and inserted.
+type countingStore struct {
+	history.Store
+	added atomic.Int64
+}
+
+func (s *countingStore) Add(ctx context.Context, recs []history.Record) (int, error) {
+	s.added.Add(int64(len(recs)))
+	return s.Store.Add(ctx, recs)
+}
+
+// writeResults writes the results of ids started at start+i, in one
+// pipeline.
+func writeResults(t *testing.T, ctx context.Context, srv *redistest.Server, ids []string, start int64) {
+	t.Helper()
+	ser := arqcompat.PickleSerializer(arqcompat.Limits{})
+	pipe := srv.Client(t, nil).Pipeline()
+	for i, id := range ids {
+		data, err := arqcompat.EncodeResult(ser, arqcompat.ResultRecord{
+			JobRecord: arqcompat.JobRecord{Function: "f", Args: []any{int64(i)}, JobTry: 1, EnqueueTimeMS: start + int64(i) - 5},
+			Success:   true, Result: int64(i), StartMS: start + int64(i), FinishMS: start + int64(i) + 7, Queue: "arq:queue", JobID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pipe.Set(ctx, arqcompat.ResultKey(id), data, time.Hour)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The SCAN backstop does not insert again what is stored: a pass over
+// results recorded earlier (by this recorder or another, whatever its
+// memory) hands the store nothing, and a later pass hands it only the new
+// results and the keys rewritten with another start time (an id that ran
+// again), which are recorded.
+func TestRecorderScanInsertsOnlyWhatIsNew(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, store := serverAndStore(ctx, t)
+	now := time.Now().UnixMilli()
+	var ids []string
+	for i := range 1500 { // more than one SCAN page and one MGET
+		ids = append(ids, fmt.Sprintf("kept%d", i))
+	}
+	writeResults(t, ctx, srv, ids, now-60_000)
+	if err := srv.Client(t, nil).Set(ctx, arqcompat.ResultKey("garbage"), "\x80\x04junk", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	counting := &countingStore{Store: store}
+	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), counting,
+		history.RecorderOptions{ScanInterval: 20 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	waitCount(t, store, 1501)
+	scans := rec.Stats().Scans
+	for deadline := time.Now().Add(10 * time.Second); rec.Stats().Scans < scans+3; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d SCAN passes in 10 s", rec.Stats().Scans-scans)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := counting.added.Load(); n != 1501 {
+		t.Fatalf("the store was handed %d records over %d SCAN passes; want the 1501 results once", n, rec.Stats().Scans)
+	}
+
+	// another recorder (an empty memory, as after a restart) over the same
+	// results, two rewritten with a new start and three new ones
+	ctx = context.Background()
+	writeResults(t, ctx, srv, []string{"kept7", "kept1400"}, now)
+	writeResults(t, ctx, srv, []string{"new0", "new1", "new2"}, now)
+	counting = &countingStore{Store: store}
+	rec = history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), counting, history.RecorderOptions{})
+	if err := rec.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := rec.Stats()
+	if n := counting.added.Load(); n != 5 || st.Recorded != 5 || st.Duplicates != 1499 {
+		t.Fatalf("handed %d records to the store, recorded %d, %d duplicates; want 5, 5 and 1499", n, st.Recorded, st.Duplicates)
+	}
+	if n, _ := store.Count(context.Background()); n != 1506 {
+		t.Fatalf("%d records, want 1506", n)
+	}
+	p, err := store.Query(context.Background(), history.Filter{JobID: "kept1400"})
+	if err != nil || len(p.Records) != 2 || p.Records[0].StartMS != now+1 || p.Records[1].StartMS != now-60_000+1400 {
+		t.Fatalf("kept1400's records = %+v, %v; want both runs", p.Records, err)
+	}
+	// 1 SCAN + 1 MGET per page of at most 1,000 keys: 2 pages or a few more
+	if c := st.Commands; c > 8 {
+		t.Errorf("%d Redis commands for one pass over 1,506 results", c)
 	}
 }

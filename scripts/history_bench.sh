@@ -4,12 +4,22 @@
 # side), the recorder's ingest rate, Redis commands per recorded result and
 # peak RSS, then every history query's p95 over 1,000,000 SQLite rows.
 # Prints JSON. Not part of the test suite.
-#   bash scripts/history_bench.sh [-jobs N] [-rounds R] [-rows N] [-reps N] [-tracking-rounds R] [-recorder-args "..."]
+# With --postgres first, the ingest part stores into a throwaway PostgreSQL
+# server (scripts/postgres.sh; pg_trgm) instead of SQLite, and also reports
+# the server's CPU per result.
+#   bash scripts/history_bench.sh [--postgres] [-jobs N] [-rounds R] [-rows N] [-reps N] [-tracking-rounds R] [-recorder-args "..."]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/redis.sh
 start_redis
+pgargs=()
+if [ "${1:-}" = "--postgres" ]; then
+    shift
+    source scripts/postgres.sh
+    start_postgres
+    pgargs=(-postgres "$GOARQ_TEST_POSTGRES")
+fi
 bin=$(mktemp -d)
 go build -o "$bin/" ./cmd/goarq ./scripts/historybench
-"$bin/historybench" -redis "$REDIS_URL" -goarq "$bin/goarq" "$@"
+"$bin/historybench" -redis "$REDIS_URL" -goarq "$bin/goarq" "${pgargs[@]}" "$@"
 rm -rf "$bin"

@@ -15,7 +15,7 @@ import (
 )
 
 // recorderMemLimit is the soft memory limit of goarq recorder's Go heap,
-// unless $GOMEMLIMIT sets one (SQLite's page cache, 16 MiB, is outside it).
+// unless $GOMEMLIMIT sets one (SQLite's page caches, 2×8 MiB, are outside it).
 const recorderMemLimit = 40 << 20
 
 // defaultMaxRate paces goarq recorder: a burst's results wait in Redis

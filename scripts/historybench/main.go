@@ -32,6 +32,7 @@ import (
 	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/history"
+	"github.com/goarq/goarq/history/postgres"
 	"github.com/goarq/goarq/history/sqlite"
 	"github.com/goarq/goarq/internal/arqredis"
 	"github.com/goarq/goarq/internal/testutil"
@@ -47,6 +48,7 @@ func main() {
 	reps := flag.Int("reps", 40, "runs of each query")
 	recArgs := flag.String("recorder-args", "", "more flags for goarq recorder (e.g. \"--max-rate 0\")")
 	trackRounds := flag.Int("tracking-rounds", 0, "drains with and without client tracking alone on the result keys (what a recorder that never yields pays however little it reads)")
+	pg := flag.String("postgres", "", "run the ingest part against this PostgreSQL (postgres://…; a throwaway database: its public schema is dropped) instead of SQLite")
 	demo := flag.String("demo", "", "only fill a SQLite history at this path with -rows rows (the README's screenshot) and exit")
 	flag.Parse()
 	ctx := context.Background()
@@ -66,7 +68,7 @@ func main() {
 	defer os.RemoveAll(dir)
 	out := map[string]any{}
 	if *jobs > 0 && *rounds > 0 {
-		out["ingest"] = ingest(ctx, *redisURL, *goarqBin, dir, *jobs, *rounds, strings.Fields(*recArgs))
+		out["ingest"] = ingest(ctx, *redisURL, *goarqBin, dir, *pg, *jobs, *rounds, strings.Fields(*recArgs))
 	}
 	if *jobs > 0 && *trackRounds > 0 {
 		out["tracking_alone"] = trackingCost(ctx, *redisURL, *jobs, *trackRounds)
@@ -143,7 +145,9 @@ func redisCPU(ctx context.Context, rdb *redis.Client) float64 {
 	return total
 }
 
-func ingest(ctx context.Context, redisURL, goarqBin, dir string, n, rounds int, recArgs []string) map[string]any {
+// ingest measures the drain with and without the recorder; pg, when set,
+// is the PostgreSQL the recorder stores into instead of a SQLite file.
+func ingest(ctx context.Context, redisURL, goarqBin, dir, pg string, n, rounds int, recArgs []string) map[string]any {
 	opt, err := redis.ParseURL(redisURL)
 	if err != nil {
 		log.Fatal(err)
@@ -155,6 +159,7 @@ func ingest(ctx context.Context, redisURL, goarqBin, dir string, n, rounds int, 
 	var storedDuring []float64
 	var ingestRates, cmdsPer, recCPU, recCPUIdx, indexWait, redisPlain, redisRec []float64
 	var rss int64
+	var pgCPU []float64
 	for r := 0; r < rounds; r++ {
 		// without the recorder
 		rdb.FlushAll(ctx)
@@ -167,13 +172,17 @@ func ingest(ctx context.Context, redisURL, goarqBin, dir string, n, rounds int, 
 		// with the recorder, a process of its own
 		rdb.FlushAll(ctx)
 		db := filepath.Join(dir, fmt.Sprintf("ingest%d.db", r))
+		if pg != "" {
+			db = pg
+			emptyPostgres(ctx, pg)
+		}
 		var stdout bytes.Buffer
 		cmd := exec.Command(goarqBin, append([]string{"--redis", redisURL, "recorder", "--history", db, "--scan-interval", "1h"}, recArgs...)...)
 		cmd.Stdout, cmd.Stderr = &stdout, os.Stderr
 		if err := cmd.Start(); err != nil {
 			log.Fatal(err)
 		}
-		store, err := sqlite.Open(ctx, db)
+		store, err := openStore(ctx, db)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -182,6 +191,10 @@ func ingest(ctx context.Context, redisURL, goarqBin, dir string, n, rounds int, 
 		enqueue(ctx, cl, n)
 		c0 = redisCPU(ctx, rdb)
 		p0 := cpuSeconds(cmd.Process.Pid)
+		var pg0 float64
+		if pg != "" {
+			pg0 = postgresCPU(ctx, pg)
+		}
 		start := time.Now()
 		d = drain(ctx, rdb)
 		withRec = append(withRec, float64(n)/d.Seconds())
@@ -191,11 +204,16 @@ func ingest(ctx context.Context, redisURL, goarqBin, dir string, n, rounds int, 
 		all := time.Since(start)
 		ingestRates = append(ingestRates, float64(n)/all.Seconds())
 		recCPU = append(recCPU, (cpuSeconds(cmd.Process.Pid)-p0)/float64(n)*1e6)
+		if pg != "" {
+			pgCPU = append(pgCPU, (postgresCPU(ctx, pg)-pg0)/float64(n)*1e6)
+		}
 		redisRec = append(redisRec, (redisCPU(ctx, rdb)-c0)/float64(n)*1e6)
 		// the text index, filled once the inserts pause
 		t0 := time.Now()
-		waitFor(func() bool { lag, err := store.(textIndexer).TextIndexLag(ctx); return err == nil && lag == 0 })
-		indexWait = append(indexWait, time.Since(t0).Seconds())
+		if ix, ok := store.(textIndexer); ok { // PostgreSQL's pg_trgm index is kept by the INSERTs
+			waitFor(func() bool { lag, err := ix.TextIndexLag(ctx); return err == nil && lag == 0 })
+			indexWait = append(indexWait, time.Since(t0).Seconds())
+		}
 		// and the deferred WAL checkpoint: until the recorder is idle
 		for c := cpuSeconds(cmd.Process.Pid); ; {
 			time.Sleep(300 * time.Millisecond)
@@ -226,7 +244,7 @@ func ingest(ctx context.Context, redisURL, goarqBin, dir string, n, rounds int, 
 		}
 		return s / float64(max(len(v), 1))
 	}
-	return map[string]any{
+	res := map[string]any{
 		"jobs": n, "rounds": rounds, "recorder_args": recArgs,
 		"drain_jobs_per_s_without_recorder": plain, "drain_jobs_per_s_with_recorder": withRec,
 		"drain_ratio_with_over_without": mean(withRec) / mean(plain),
@@ -245,6 +263,75 @@ func ingest(ctx context.Context, redisURL, goarqBin, dir string, n, rounds int, 
 		"redis_cpu_us_per_job_with_recorder":                                 redisRec,
 		"cores":                                                              runtime.NumCPU(),
 	}
+	if pg != "" {
+		res["store"] = "postgres (pg_trgm)"
+		delete(res, "text_index_caught_up_s_after_ingest")
+		delete(res, "recorder_cpu_us_per_result_with_deferred_text_index_and_checkpoint")
+		res["postgres_server_cpu_us_per_result"] = pgCPU
+	}
+	return res
+}
+
+// openStore opens the history the recorder writes: a SQLite file, or a
+// postgres:// DSN.
+func openStore(ctx context.Context, db string) (history.Store, error) {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		return postgres.Open(ctx, db)
+	}
+	return sqlite.Open(ctx, db)
+}
+
+// emptyPostgres drops everything in the public schema of dsn, so that
+// each round starts from an empty history.
+func emptyPostgres(ctx context.Context, dsn string) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// postgresCPU is the CPU time so far of the PostgreSQL server of dsn (on
+// this machine): its postmaster's living children, backends and
+// background workers. A backend that exited in between is not counted.
+func postgresCPU(ctx context.Context, dsn string) float64 {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	var self int
+	if err := db.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&self); err != nil {
+		log.Fatal(err)
+	}
+	postmaster := ppid(self)
+	total := 0.0
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err == nil && pid != self && ppid(pid) == postmaster {
+			total += cpuSeconds(pid)
+		}
+	}
+	return total
+}
+
+// ppid is the parent of pid (0 when it is gone).
+func ppid(pid int) int {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	p, _ := strconv.Atoi(f[1])
+	return p
 }
 
 // trackingCost drains with and without a Watcher on arq:result: (client

@@ -8,6 +8,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -1107,6 +1108,64 @@ func (s *Store) Prune(ctx context.Context, r history.Retention, now time.Time) (
 		}
 	}
 	return total, nil
+}
+
+// recordedChunk is the most job ids one Recorded query looks up.
+const recordedChunk = 1000
+
+// Recorded implements history.Store: one query per recordedChunk ids,
+// each id found through the UNIQUE (job_id, start_ms) index. The ids go
+// in as one parameter (a JSON array for SQLite, a text[] for PostgreSQL),
+// so one short statement serves every page size. SQLite walks the array
+// in order (CROSS JOIN) and seeks each id in the index: sorted ids seek
+// near the previous one, on pages just read (2.5 µs an id over 300,000
+// records, where IN (SELECT …) over ids in SCAN's order took 5.6-6 µs).
+func (s *Store) Recorded(ctx context.Context, jobIDs []string) (map[string][]int64, error) {
+	out := make(map[string][]int64, len(jobIDs))
+	query := `SELECT r.job_id, r.start_ms FROM json_each(?) j CROSS JOIN records r ON r.job_id = j.value`
+	if s.d.Name == "postgres" {
+		query = `SELECT job_id, start_ms FROM records WHERE job_id = ANY($1::text[])`
+	}
+	// each id once (SCAN may report a key twice), so that each start is
+	// told once
+	seen := make(map[string]struct{}, len(jobIDs))
+	ids := make([]string, 0, len(jobIDs))
+	for _, id := range jobIDs {
+		if _, dup := seen[id]; !dup {
+			seen[id] = struct{}{}
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for start := 0; start < len(ids); start += recordedChunk {
+		chunk := ids[start:min(start+recordedChunk, len(ids))]
+		var arg any = chunk
+		if s.d.Name != "postgres" {
+			b, err := json.Marshal(chunk)
+			if err != nil {
+				return nil, fmt.Errorf("history: recorded: %w", err)
+			}
+			arg = string(b)
+		}
+		rows, err := s.db.QueryContext(ctx, query, arg)
+		if err != nil {
+			return nil, fmt.Errorf("history: recorded: %w", err)
+		}
+		for rows.Next() {
+			var k recKey
+			if err := rows.Scan(&k.job, &k.start); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("history: recorded: %w", err)
+			}
+			out[k.job] = append(out[k.job], k.start)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("history: recorded: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // Count implements history.Store.

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -354,6 +355,53 @@ func Run(t *testing.T, open func(t *testing.T) history.Store) {
 		}
 		if _, err := s.Get(ctx, 999999); !errors.Is(err, history.ErrNotFound) {
 			t.Fatalf("Get of a missing record = %v", err)
+		}
+	})
+	t.Run("RecordedTellsStartTimesByJobID", func(t *testing.T) {
+		s := open(t)
+		if got, err := s.Recorded(ctx, []string{"job001"}); err != nil || len(got) != 0 {
+			t.Fatalf("Recorded on an empty store = %v, %v", got, err)
+		}
+		// 2,500 records (more than one lookup's chunk), one id run twice,
+		// and ids with quotes and non-ASCII (passed as data, not SQL)
+		var recs []history.Record
+		for i := range 2500 {
+			recs = append(recs, rec(i, "f", true, "", T0.Add(time.Duration(i)*time.Millisecond), 1))
+		}
+		again := rec(7, "f", true, "", T0.Add(time.Hour), 1)
+		odd := rec(1, "f", true, "", T0, 1)
+		odd.JobID = `it's "ünïcode", \ [1]`
+		recs = append(recs, again, odd)
+		if n, err := s.Add(ctx, recs); err != nil || n != len(recs) {
+			t.Fatalf("Add = %d, %v", n, err)
+		}
+		ask := []string{"job007", "job2499", "nope", odd.JobID, "job0"}
+		for i := range 2500 {
+			ask = append(ask, fmt.Sprintf("job%03d", i))
+		}
+		got, err := s.Recorded(ctx, ask)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2501 {
+			t.Fatalf("Recorded found %d ids, want 2501", len(got))
+		}
+		st := got["job007"]
+		slices.Sort(st)
+		if want := []int64{recs[7].StartMS, again.StartMS}; !slices.Equal(st, want) {
+			t.Fatalf("job007's starts = %v, want %v", st, want)
+		}
+		if st := got["job2499"]; len(st) != 1 || st[0] != recs[2499].StartMS {
+			t.Fatalf("job2499's starts = %v, want [%d]", st, recs[2499].StartMS)
+		}
+		if st := got[odd.JobID]; len(st) != 1 || st[0] != odd.StartMS {
+			t.Fatalf("%q's starts = %v", odd.JobID, st)
+		}
+		if _, ok := got["nope"]; ok {
+			t.Fatal("an id never stored is reported")
+		}
+		if _, ok := got["job0"]; ok {
+			t.Fatal("a prefix of a stored id is reported")
 		}
 	})
 }
