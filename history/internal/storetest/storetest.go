@@ -141,6 +141,8 @@ func Run(t *testing.T, open func(t *testing.T) history.Store) {
 			"5, 'café crème', n=3",
 			`6, 'say "hi"', pct='50%_off'`,
 			"7, 'a-b c'",
+			"8, 'Ωmega', k=q7",
+			"9, '#~', w=Ω",
 		}
 		var recs []history.Record
 		for i, a := range args {
@@ -185,6 +187,24 @@ func Run(t *testing.T, open func(t *testing.T) history.Store) {
 			{"4243", nil},
 			{"ab", nil}, // shorter than a trigram
 			{"hi", []int{6}},
+			// 1 or 2 characters, no whole word: rare, common, at the
+			// arguments' end, absent
+			{"é", []int{5}},
+			{"è", []int{5}},
+			{"é ", []int{5}},
+			{"Ω", []int{9, 8}},
+			{"#~", []int{9}},
+			{"~'", []int{9}},
+			{"q7", []int{8}},
+			{"=q", []int{8}},
+			{"7", []int{8, 7}},
+			{"3", []int{5, 3}},
+			{"a", []int{8, 7, 6, 5, 4, 3, 2, 1}},
+			{"'", []int{9, 8, 7, 6, 5, 4, 3, 2, 1}},
+			{"ré", nil},
+			{"q8", nil},
+			{"\x01", nil},
+			{"7\x01", nil},
 		}
 		check := func(when string) {
 			t.Helper()
