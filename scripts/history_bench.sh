@@ -3,13 +3,21 @@
 # drain with and without `goarq recorder` beside it (alternating, side by
 # side), the recorder's ingest rate, Redis commands per recorded result and
 # peak RSS, then every history query's p95 over 1,000,000 SQLite rows.
-# Prints JSON. Not part of the test suite.
-#   bash scripts/history_bench.sh [-jobs N] [-rounds R] [-rows N] [-reps N]
+# Prints JSON. Not part of the test suite. With --postgres (first), the
+# query benchmark also runs on a throwaway PostgreSQL server.
+#   bash scripts/history_bench.sh [--postgres] [-jobs N] [-rounds R] [-rows N] [-reps N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/redis.sh
 start_redis
+pg=()
+if [ "${1:-}" = --postgres ]; then
+    shift
+    source scripts/postgres.sh
+    start_postgres
+    pg=(-postgres "$GOARQ_TEST_POSTGRES")
+fi
 bin=$(mktemp -d)
 go build -o "$bin/" ./cmd/goarq ./scripts/historybench
-"$bin/historybench" -redis "$REDIS_URL" -goarq "$bin/goarq" "$@"
+"$bin/historybench" -redis "$REDIS_URL" -goarq "$bin/goarq" "${pg[@]}" "$@"
 rm -rf "$bin"

@@ -26,11 +26,13 @@ import (
 	"syscall"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/client"
 	"github.com/goarq/goarq/history"
+	"github.com/goarq/goarq/history/postgres"
 	"github.com/goarq/goarq/history/sqlite"
 	"github.com/goarq/goarq/internal/testutil"
 	"github.com/goarq/goarq/worker"
@@ -44,6 +46,7 @@ func main() {
 	rows := flag.Int("rows", 1_000_000, "history rows for the query benchmark (0: skip)")
 	reps := flag.Int("reps", 40, "runs of each query")
 	recArgs := flag.String("recorder-args", "", "more flags for goarq recorder (e.g. \"--max-rate 0\")")
+	pgDSN := flag.String("postgres", "", "also run the query benchmark on this PostgreSQL server (a throwaway one: its public schema is dropped)")
 	demo := flag.String("demo", "", "only fill a SQLite history at this path with -rows rows (the README's screenshot) and exit")
 	flag.Parse()
 	ctx := context.Background()
@@ -67,6 +70,9 @@ func main() {
 	}
 	if *rows > 0 {
 		out["queries"] = queries(ctx, filepath.Join(dir, "big.db"), *rows, *reps)
+		if *pgDSN != "" {
+			out["queries_postgres"] = postgresQueries(ctx, *pgDSN, *rows, *reps)
+		}
 	}
 	b, _ := json.MarshalIndent(out, "", "  ")
 	fmt.Println(string(b))
@@ -310,6 +316,45 @@ func queries(ctx context.Context, path string, n, reps int) map[string]any {
 	}
 	indexTook := time.Since(start)
 	rebuild := rebuildTextIndexes(ctx, s.(interface{ DB() *sql.DB }).DB())
+	res := map[string]any{"rows": n, "fill_seconds": fillTook.Seconds(), "text_index_seconds": indexTook.Seconds(), "text_indexes": rebuild}
+	res["p95_ms"], res["records"] = timeQueries(ctx, s, reps)
+	return res
+}
+
+// postgresQueries is the query benchmark on the PostgreSQL server of dsn
+// (a throwaway one: its public schema is dropped first).
+func postgresQueries(ctx context.Context, dsn string, n, reps int) map[string]any {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
+		log.Fatal(err)
+	}
+	s, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	start := time.Now()
+	fill(ctx, s, n)
+	fillTook := time.Since(start)
+	if _, err := db.ExecContext(ctx, `VACUUM ANALYZE records`); err != nil {
+		log.Fatal(err)
+	}
+	var indexBytes int64
+	if err := db.QueryRowContext(ctx, `SELECT pg_relation_size('records_args_trgm')`).Scan(&indexBytes); err != nil {
+		log.Fatal(err)
+	}
+	db.Close()
+	res := map[string]any{"rows": n, "fill_seconds": fillTook.Seconds(), "records_args_trgm_mb": float64(indexBytes) / (1 << 20)}
+	res["p95_ms"], res["records"] = timeQueries(ctx, s, reps)
+	return res
+}
+
+// timeQueries is the p95 of each query over reps runs, and how many
+// records each query's page holds (the same on both stores).
+func timeQueries(ctx context.Context, s history.Store, reps int) (map[string]float64, map[string]int) {
 	now := time.Now()
 	no := false
 	p, _ := s.Query(ctx, history.Filter{Limit: 1})
@@ -352,7 +397,6 @@ func queries(ctx context.Context, path string, n, reps int) map[string]any {
 		{"text, 2 characters, common (42)", history.Filter{Text: "42"}},
 		{"text, 2 characters, common, one job id", history.Filter{Text: "42", JobID: someID}},
 	}
-	res := map[string]any{"rows": n, "fill_seconds": fillTook.Seconds(), "text_index_seconds": indexTook.Seconds(), "text_indexes": rebuild}
 	p95 := func(run func()) float64 {
 		var ds []time.Duration
 		for range reps {
@@ -363,13 +407,15 @@ func queries(ctx context.Context, path string, n, reps int) map[string]any {
 		slices.Sort(ds)
 		return float64(ds[int(0.95*float64(len(ds)-1)+0.5)].Microseconds()) / 1000
 	}
-	ms := map[string]float64{}
+	ms, found := map[string]float64{}, map[string]int{}
 	for _, c := range cases {
 		c.f.Limit = 50
 		ms[c.name] = p95(func() {
-			if _, err := s.Query(ctx, c.f); err != nil {
+			p, err := s.Query(ctx, c.f)
+			if err != nil {
 				log.Fatal(err)
 			}
+			found[c.name] = len(p.Records)
 		})
 	}
 	ms["daily charts, 14 days"] = p95(func() {
@@ -382,8 +428,7 @@ func queries(ctx context.Context, path string, n, reps int) map[string]any {
 			log.Fatal(err)
 		}
 	})
-	res["p95_ms"] = ms
-	return res
+	return ms, found
 }
 
 // rebuildTextIndexes empties the SQLite store's two text indexes and fills
