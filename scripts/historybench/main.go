@@ -342,12 +342,15 @@ func postgresQueries(ctx context.Context, dsn string, n, reps int) map[string]an
 	if _, err := db.ExecContext(ctx, `VACUUM ANALYZE records`); err != nil {
 		log.Fatal(err)
 	}
-	var indexBytes int64
-	if err := db.QueryRowContext(ctx, `SELECT pg_relation_size('records_args_trgm')`).Scan(&indexBytes); err != nil {
-		log.Fatal(err)
+	res := map[string]any{"rows": n, "fill_seconds": fillTook.Seconds()}
+	for _, index := range []string{"records_args_trgm", "records_args_bytes_trgm"} {
+		var bytes int64
+		if err := db.QueryRowContext(ctx, `SELECT pg_relation_size($1::regclass)`, index).Scan(&bytes); err != nil {
+			log.Fatal(err)
+		}
+		res[index+"_mb"] = float64(bytes) / (1 << 20)
 	}
 	db.Close()
-	res := map[string]any{"rows": n, "fill_seconds": fillTook.Seconds(), "records_args_trgm_mb": float64(indexBytes) / (1 << 20)}
 	res["p95_ms"], res["records"] = timeQueries(ctx, s, reps)
 	return res
 }
