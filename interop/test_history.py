@@ -153,23 +153,25 @@ async def count_records(store):
 async def test_text_search_finds_a_fragment_among_more_records_than_the_newest_page(arq_redis, store, recorders):
     """Python enqueues 2,100 jobs, a Go worker runs them and the recorder
     records them. A search for a rare text, a whole word or a fragment
-    inside a word, finds its job among the oldest records, past the newest
-    2,000 that a search reads first (so SQLite's text indexes, with the rows
-    not indexed yet, or PostgreSQL's pg_trgm answer it), and only that job."""
+    inside a word, or 1 or 2 characters (at the arguments' end too), finds
+    its job among the oldest records, past the newest 2,000 that a search
+    reads first (so SQLite's text indexes, with the rows not indexed yet, or
+    PostgreSQL's pg_trgm answer it), and only that job."""
     pool = arq_redis
     rec = recorders(store)
     n = 2100
-    jobs = [await pool.enqueue_job("echo", f"user_{i:05d}@example.com", ref=f"order-{i * 7919 % 100000:05d}")
-            for i in range(n)]
+    i = 7  # among the oldest: outside the newest 2,000 records
+    jobs = [await pool.enqueue_job("echo", f"user_{k:05d}@example.com", ref=f"order-{k * 7919 % 100000:05d}",
+                                   **({"note": "café Ω #~"} if k == i else {}))
+            for k in range(n)]
     await go_burst("--max-jobs", "50")
 
     async def all_recorded():
         return await count_records(store) >= n
     await wait_for(all_recorded, timeout=60, interval=0.5)
     assert await count_records(store) == n, rec.output
-    i = 7  # among the oldest: outside the newest 2,000 records
     ref = f"{i * 7919 % 100000:05d}"
-    for text in (f"user_{i:05d}@", f"ser_{i:05d}", f"{i:05d}@exa", f"order-{ref}", ref):
+    for text in (f"user_{i:05d}@", f"ser_{i:05d}", f"{i:05d}@exa", f"order-{ref}", ref, "é", "Ω", "#~", "~'"):
         found = [r["job_id"] for r in await history(store, "--text", text)]
         assert found == [jobs[i].job_id], (text, found)
     # a text in every record pages newest first; one in none finds nothing

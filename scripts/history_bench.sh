@@ -4,9 +4,9 @@
 # side), the recorder's ingest rate, Redis commands per recorded result and
 # peak RSS, then every history query's p95 over 1,000,000 SQLite rows.
 # Prints JSON. Not part of the test suite.
-# With --postgres first, the ingest part stores into a throwaway PostgreSQL
-# server (scripts/postgres.sh; pg_trgm) instead of SQLite, and also reports
-# the server's CPU per result.
+# With --postgres first, a throwaway PostgreSQL server (scripts/postgres.sh;
+# pg_trgm) takes the ingest part instead of SQLite (the server's CPU per
+# result is reported too), and the query benchmark runs on it as well.
 #   bash scripts/history_bench.sh [--postgres] [-jobs N] [-rounds R] [-rows N] [-reps N] [-tracking-rounds R] [-recorder-args "..."]
 set -euo pipefail
 cd "$(dirname "$0")/.."

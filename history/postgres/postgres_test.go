@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"testing"
 
@@ -39,24 +40,30 @@ func TestStore(t *testing.T) {
 	})
 }
 
-// TestMigratesAnOlderSchema: see storetest.Migration.
+// TestMigratesAnOlderSchema: see storetest.Migration; from version 1
+// (before any text index) and version 4 (pg_trgm, before the index of the
+// arguments' bytes).
 func TestMigratesAnOlderSchema(t *testing.T) {
 	dsn := os.Getenv("GOARQ_TEST_POSTGRES")
 	if dsn == "" {
 		t.Skip("GOARQ_TEST_POSTGRES not set (scripts/test.sh starts a PostgreSQL server and sets it)")
 	}
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
+	for _, from := range []int{1, 4} {
+		t.Run(fmt.Sprintf("FromVersion%d", from), func(t *testing.T) {
+			db, err := sql.Open("pgx", dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Exec(`DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
+				t.Fatal(err)
+			}
+			storetest.Migration(t, db, sqlstore.Postgres, from, func(t *testing.T) history.Store {
+				s, err := postgres.Open(context.Background(), dsn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			})
+		})
 	}
-	if _, err := db.Exec(`DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
-		t.Fatal(err)
-	}
-	storetest.Migration(t, db, sqlstore.Postgres, 1, func(t *testing.T) history.Store {
-		s, err := postgres.Open(context.Background(), dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
 }

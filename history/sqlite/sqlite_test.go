@@ -71,9 +71,10 @@ func BenchmarkAdd(b *testing.B) {
 }
 
 // TestMigratesAnOlderSchema: see storetest.Migration; from version 1
-// (before any text index) and version 3 (the word index only).
+// (before any text index), version 3 (the word index only) and version 4
+// (the trigram index without its tail).
 func TestMigratesAnOlderSchema(t *testing.T) {
-	for _, from := range []int{1, 3} {
+	for _, from := range []int{1, 3, 4} {
 		t.Run(fmt.Sprintf("FromVersion%d", from), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "h.db")
 			db, err := sql.Open("sqlite", "file:"+path)
@@ -121,7 +122,8 @@ func TestTextIndexFailureIsReported(t *testing.T) {
 // taken the rows in: a search then reads only the rows the index names
 // (and those not indexed yet), not every record. The test removes one
 // row from the trigram index to see it: that row is no longer found, the
-// others are, and a text the word index narrows still finds it.
+// others are, and a text the word index narrows still finds it. The same
+// holds for a text of 1 or 2 characters, which the index's terms narrow.
 func TestTextWithNoWholeWordUsesTheTrigramIndex(t *testing.T) {
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"))
@@ -183,5 +185,12 @@ func TestTextWithNoWholeWordUsesTheTrigramIndex(t *testing.T) {
 	}
 	if got := jobs("_42421@"); got != "[j1]" {
 		t.Errorf("Text _42421@ = %s; want [j1] (through the word index)", got)
+	}
+	// a text of 1 or 2 characters, through the trigram index's terms
+	if got := jobs("1@"); got != "[]" {
+		t.Errorf("Text 1@ = %s; want [] (j1 is not in the trigram index)", got)
+	}
+	if got := jobs("2@"); got != "[j2]" {
+		t.Errorf("Text 2@ = %s; want [j2]", got)
 	}
 }

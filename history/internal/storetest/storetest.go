@@ -142,6 +142,8 @@ func Run(t *testing.T, open func(t *testing.T) history.Store) {
 			"5, 'café crème', n=3",
 			`6, 'say "hi"', pct='50%_off'`,
 			"7, 'a-b c'",
+			"8, 'Ωmega', k=q7",
+			"9, '#~', w=Ω",
 		}
 		var recs []history.Record
 		for i, a := range args {
@@ -186,6 +188,24 @@ func Run(t *testing.T, open func(t *testing.T) history.Store) {
 			{"4243", nil},
 			{"ab", nil}, // shorter than a trigram
 			{"hi", []int{6}},
+			// 1 or 2 characters, no whole word: rare, common, at the
+			// arguments' end, absent
+			{"é", []int{5}},
+			{"è", []int{5}},
+			{"é ", []int{5}},
+			{"Ω", []int{9, 8}},
+			{"#~", []int{9}},
+			{"~'", []int{9}},
+			{"q7", []int{8}},
+			{"=q", []int{8}},
+			{"7", []int{8, 7}},
+			{"3", []int{5, 3}},
+			{"a", []int{8, 7, 6, 5, 4, 3, 2, 1}},
+			{"'", []int{9, 8, 7, 6, 5, 4, 3, 2, 1}},
+			{"ré", nil},
+			{"q8", nil},
+			{"\x01", nil},
+			{"7\x01", nil},
 		}
 		check := func(when string) {
 			t.Helper()
@@ -409,7 +429,8 @@ func Run(t *testing.T, open func(t *testing.T) history.Store) {
 // Migration checks that a store opened on db, a history written by schema
 // version from (1: before the failures' partial indexes and the text
 // index; 3: before the trigram index, with the word index filled as that
-// version's indexer left it), keeps its records and finds them with every
+// version's indexer left it; 4: before the trigram index's tail, with both
+// indexes filled as that version's indexer left them), keeps its records and finds them with every
 // filter. db is empty; it is closed before open is called.
 func Migration(t *testing.T, db *sql.DB, d sqlstore.Dialect, from int, open func(t *testing.T) history.Store) {
 	ctx := context.Background()
@@ -437,6 +458,13 @@ func Migration(t *testing.T, db *sql.DB, d sqlstore.Dialect, from int, open func
 			}
 		}
 	}
+	if from == 4 && d.AsyncText {
+		// and the version 4 indexer into the trigram index, without
+		// the tail of version 5
+		if _, err := db.Exec(`INSERT INTO records_tri (rowid, args) SELECT id, args FROM records`); err != nil {
+			t.Fatal(err)
+		}
+	}
 	db.Close()
 	s := open(t)
 	defer s.Close()
@@ -452,6 +480,8 @@ func Migration(t *testing.T, db *sql.DB, d sqlstore.Dialect, from int, open func
 		{history.Filter{Text: "user_7@"}, "[job1]"},
 		{history.Filter{Text: "4242"}, "[job0]"},
 		{history.Filter{Text: "xampl"}, "[job1 job0]"},
+		{history.Filter{Text: "7@"}, "[job1]"},
+		{history.Filter{Text: "m'"}, "[job1 job0]"},
 	} {
 		p, err := s.Query(ctx, c.f)
 		var got []string
@@ -483,10 +513,13 @@ func Migration(t *testing.T, db *sql.DB, d sqlstore.Dialect, from int, open func
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	for _, text := range []string{"'user_4242@", "4242"} {
-		p, err := s.Query(ctx, history.Filter{Text: text})
-		if err != nil || len(p.Records) != 2 {
-			t.Fatalf("Text %q after indexing: %+v, %v", text, p.Records, err)
+	for _, c := range []struct {
+		text string
+		want int
+	}{{"'user_4242@", 2}, {"4242", 2}, {"7@", 1}, {"m'", 3}} {
+		p, err := s.Query(ctx, history.Filter{Text: c.text})
+		if err != nil || len(p.Records) != c.want {
+			t.Fatalf("Text %q after indexing: %+v, %v; want %d records", c.text, p.Records, err, c.want)
 		}
 	}
 	if d.AsyncText {
@@ -496,6 +529,11 @@ func Migration(t *testing.T, db *sql.DB, d sqlstore.Dialect, from int, open func
 		}
 		if n := countMatches(t, s, "records_tri", `"424" AND "242"`); n != 2 {
 			t.Fatalf("the trigram index holds %d rows with 4242 after the migration; want 2", n)
+		}
+		// each row with the tail that version 5 adds after its last
+		// characters
+		if n := countMatches(t, s, "records_tri", "\"m'\x01\""); n != 3 {
+			t.Fatalf("the trigram index holds %d rows ending in m' with the tail after the migration; want 3", n)
 		}
 	}
 }
