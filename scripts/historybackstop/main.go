@@ -20,7 +20,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/history/sqlite"
+	"github.com/goarq/goarq/scripts/internal/procstat"
 )
 
 func main() {
@@ -139,7 +139,7 @@ func run(ctx context.Context, rdb *redis.Client, spec, redisURL, db string, n in
 	var stdout bytes.Buffer
 	cmd := exec.Command(bin, "--redis", redisURL, "recorder", "--history", db, "--scan-interval", "1h", "--max-rate", "0")
 	cmd.Stdout, cmd.Stderr = &stdout, os.Stderr
-	r0 := redisCPU(ctx, rdb)
+	r0 := procstat.RedisCPU(ctx, rdb)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		log.Fatal(err)
@@ -152,10 +152,10 @@ func run(ctx context.Context, rdb *redis.Client, spec, redisURL, db string, n in
 	waitFor(func() bool { c, _ := store.Count(ctx); return c >= int64(n) })
 	// idle: no CPU for 3 samples of 100 ms (the pass, the text index and
 	// the checkpoint are done)
-	last, idle := cpuSeconds(cmd.Process.Pid), 0
+	last, idle := procstat.CPUSeconds(cmd.Process.Pid), 0
 	for idle < 3 {
 		time.Sleep(100 * time.Millisecond)
-		c := cpuSeconds(cmd.Process.Pid)
+		c := procstat.CPUSeconds(cmd.Process.Pid)
 		if c-last < 0.005 {
 			idle++
 		} else {
@@ -163,7 +163,7 @@ func run(ctx context.Context, rdb *redis.Client, spec, redisURL, db string, n in
 		}
 		last = c
 	}
-	p := pass{CPU: last, Wall: time.Since(start) - 300*time.Millisecond, RedisCPU: redisCPU(ctx, rdb) - r0}
+	p := pass{CPU: last, Wall: time.Since(start) - 300*time.Millisecond, RedisCPU: procstat.RedisCPU(ctx, rdb) - r0}
 	_ = cmd.Process.Signal(syscall.SIGINT)
 	_ = cmd.Wait()
 	sc := bufio.NewScanner(&stdout)
@@ -177,32 +177,6 @@ func run(ctx context.Context, rdb *redis.Client, spec, redisURL, db string, n in
 		log.Fatalf("%s: %d records, want %d", spec, c, n)
 	}
 	return p
-}
-
-// cpuSeconds is the user+system CPU time of a process so far.
-func cpuSeconds(pid int) float64 {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseFloat(f[11], 64)
-	sy, _ := strconv.ParseFloat(f[12], 64)
-	return (u + sy) / 100 // clock ticks (USER_HZ 100)
-}
-
-// redisCPU is the server's used_cpu_user + used_cpu_sys.
-func redisCPU(ctx context.Context, rdb *redis.Client) float64 {
-	info, _ := rdb.Info(ctx, "cpu").Result()
-	total := 0.0
-	for _, l := range strings.Split(info, "\r\n") {
-		k, v, _ := strings.Cut(l, ":")
-		if k == "used_cpu_user" || k == "used_cpu_sys" {
-			x, _ := strconv.ParseFloat(v, 64)
-			total += x
-		}
-	}
-	return total
 }
 
 func waitFor(cond func() bool) {

@@ -37,6 +37,7 @@ import (
 	"github.com/goarq/goarq/history/sqlite"
 	"github.com/goarq/goarq/internal/arqredis"
 	"github.com/goarq/goarq/internal/testutil"
+	"github.com/goarq/goarq/scripts/internal/procstat"
 	"github.com/goarq/goarq/worker"
 )
 
@@ -112,43 +113,6 @@ func drain(ctx context.Context, rdb *redis.Client) time.Duration {
 	return time.Since(start)
 }
 
-func peakRSS(pid int) int64 {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
-}
-
-// cpuSeconds is the user+system CPU time of a process so far.
-func cpuSeconds(pid int) float64 {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseFloat(f[11], 64)
-	sy, _ := strconv.ParseFloat(f[12], 64)
-	return (u + sy) / 100 // clock ticks (USER_HZ 100)
-}
-
-// redisCPU is the server's used_cpu_user + used_cpu_sys.
-func redisCPU(ctx context.Context, rdb *redis.Client) float64 {
-	info, _ := rdb.Info(ctx, "cpu").Result()
-	total := 0.0
-	for _, l := range strings.Split(info, "\r\n") {
-		k, v, _ := strings.Cut(l, ":")
-		if k == "used_cpu_user" || k == "used_cpu_sys" {
-			x, _ := strconv.ParseFloat(v, 64)
-			total += x
-		}
-	}
-	return total
-}
-
 // ingest measures the drain with and without the recorder; pg, when set,
 // is the PostgreSQL the recorder stores into instead of a SQLite file.
 func ingest(ctx context.Context, redisURL, goarqBin, dir, pg string, n, rounds int, recArgs []string) map[string]any {
@@ -168,10 +132,10 @@ func ingest(ctx context.Context, redisURL, goarqBin, dir, pg string, n, rounds i
 		// without the recorder
 		rdb.FlushAll(ctx)
 		enqueue(ctx, cl, n)
-		c0 := redisCPU(ctx, rdb)
+		c0 := procstat.RedisCPU(ctx, rdb)
 		d := drain(ctx, rdb)
 		plain = append(plain, float64(n)/d.Seconds())
-		redisPlain = append(redisPlain, (redisCPU(ctx, rdb)-c0)/float64(n)*1e6)
+		redisPlain = append(redisPlain, (procstat.RedisCPU(ctx, rdb)-c0)/float64(n)*1e6)
 
 		// with the recorder, a process of its own
 		rdb.FlushAll(ctx)
@@ -193,8 +157,8 @@ func ingest(ctx context.Context, redisURL, goarqBin, dir, pg string, n, rounds i
 		waitFor(func() bool { return strings.Contains(stdout.String(), "recording") })
 		time.Sleep(300 * time.Millisecond) // tracking armed (its first SCAN finds nothing)
 		enqueue(ctx, cl, n)
-		c0 = redisCPU(ctx, rdb)
-		p0 := cpuSeconds(cmd.Process.Pid)
+		c0 = procstat.RedisCPU(ctx, rdb)
+		p0 := procstat.CPUSeconds(cmd.Process.Pid)
 		var pg0 float64
 		if pg != "" {
 			pg0 = postgresCPU(ctx, pg)
@@ -207,11 +171,11 @@ func ingest(ctx context.Context, redisURL, goarqBin, dir, pg string, n, rounds i
 		waitFor(func() bool { c, _ := store.Count(ctx); return c >= int64(n) })
 		all := time.Since(start)
 		ingestRates = append(ingestRates, float64(n)/all.Seconds())
-		recCPU = append(recCPU, (cpuSeconds(cmd.Process.Pid)-p0)/float64(n)*1e6)
+		recCPU = append(recCPU, (procstat.CPUSeconds(cmd.Process.Pid)-p0)/float64(n)*1e6)
 		if pg != "" {
 			pgCPU = append(pgCPU, (postgresCPU(ctx, pg)-pg0)/float64(n)*1e6)
 		}
-		redisRec = append(redisRec, (redisCPU(ctx, rdb)-c0)/float64(n)*1e6)
+		redisRec = append(redisRec, (procstat.RedisCPU(ctx, rdb)-c0)/float64(n)*1e6)
 		// the text index, filled once the inserts pause
 		t0 := time.Now()
 		if ix, ok := store.(textIndexer); ok { // PostgreSQL's pg_trgm index is kept by the INSERTs
@@ -219,16 +183,16 @@ func ingest(ctx context.Context, redisURL, goarqBin, dir, pg string, n, rounds i
 			indexWait = append(indexWait, time.Since(t0).Seconds())
 		}
 		// and the deferred WAL checkpoint: until the recorder is idle
-		for c := cpuSeconds(cmd.Process.Pid); ; {
+		for c := procstat.CPUSeconds(cmd.Process.Pid); ; {
 			time.Sleep(300 * time.Millisecond)
-			c2 := cpuSeconds(cmd.Process.Pid)
+			c2 := procstat.CPUSeconds(cmd.Process.Pid)
 			if c2-c < 0.01 {
 				break
 			}
 			c = c2
 		}
-		recCPUIdx = append(recCPUIdx, (cpuSeconds(cmd.Process.Pid)-p0)/float64(n)*1e6)
-		rss = max(rss, peakRSS(cmd.Process.Pid))
+		recCPUIdx = append(recCPUIdx, (procstat.CPUSeconds(cmd.Process.Pid)-p0)/float64(n)*1e6)
+		rss = max(rss, procstat.PeakRSS(cmd.Process.Pid))
 		_ = cmd.Process.Signal(syscall.SIGINT)
 		_ = cmd.Wait()
 		store.Close()
@@ -317,7 +281,7 @@ func postgresCPU(ctx context.Context, dsn string) float64 {
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err == nil && pid != self && ppid(pid) == postmaster {
-			total += cpuSeconds(pid)
+			total += procstat.CPUSeconds(pid)
 		}
 	}
 	return total
@@ -363,9 +327,9 @@ func trackingCost(ctx context.Context, redisURL string, n, rounds int) map[strin
 				}
 			}
 			enqueue(ctx, cl, n)
-			c0 := redisCPU(ctx, rdb)
+			c0 := procstat.RedisCPU(ctx, rdb)
 			d := drain(ctx, rdb)
-			cpu := (redisCPU(ctx, rdb) - c0) / float64(n) * 1e6
+			cpu := (procstat.RedisCPU(ctx, rdb) - c0) / float64(n) * 1e6
 			if track {
 				waitFor(func() bool { return seen.Load() >= int64(n) })
 				w.Close()
