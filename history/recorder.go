@@ -58,6 +58,18 @@ type RecorderOptions struct {
 	// while it yields, so MaxLag must stay well under keep_result. Zero:
 	// never yield. Without client tracking there is nothing to yield.
 	YieldAbove float64
+	// NoStage makes the recorder yield during a burst even when its store
+	// is a Stager. By default, a recorder whose store is a Stager (the SQL
+	// stores) does not yield: while results are written faster than
+	// YieldAbove it keeps tracking and reading them, paced at MaxRate, and
+	// appends their raw bytes, undecoded, to the store's staging table (a
+	// few µs a result, where decoding and storing a record costs about
+	// 20); once the rate falls under YieldAbove it promotes them (decodes,
+	// adds as records, deletes the staged rows). Staged results are safe
+	// from keep_result's expiry but not visible to queries until promoted.
+	// A recorder promotes what is staged when it starts, so a recorder
+	// killed during a burst loses nothing.
+	NoStage bool
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Now defaults to time.Now.
@@ -79,6 +91,9 @@ type RecorderStats struct {
 	// Yielded is how long it stood aside in all.
 	Yields  int64
 	Yielded time.Duration
+	// Staged results were staged raw during bursts; Promoted staged
+	// results were added as records since (their duplicates included).
+	Staged, Promoted int64
 	// Tracking reports whether client tracking is armed now.
 	Tracking bool
 }
@@ -121,6 +136,16 @@ type Recorder struct {
 	// drain holds its reads back, unless yielding was declined (noYield:
 	// results kept briefly) or fails.
 	hot, noYield atomic.Bool
+
+	// stager is the store as a Stager (nil if it is not one); stage: the
+	// recorder stages during a burst (not NoStage). unpromoted: staged
+	// rows may wait in the store (set at start and by every stage);
+	// staging: the recorder stages now (for the log; Run's goroutine).
+	stager            Stager
+	stage             bool
+	unpromoted        atomic.Bool
+	staging           bool
+	staged, promotedN atomic.Int64
 }
 
 // A burst is a write rate above YieldAbove over burstWindow, sampled every
@@ -167,8 +192,13 @@ func NewRecorder(c *client.Client, store Store, o RecorderOptions) *Recorder {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Recorder{rdb: arqredis.New(c.Redis(), o.Logger), store: store, o: o, log: o.Logger,
+	r := &Recorder{rdb: arqredis.New(c.Redis(), o.Logger), store: store, o: o, log: o.Logger,
 		pending: map[string]struct{}{}, wake: make(chan struct{}, 1), burst: make(chan struct{}, 1)}
+	if st, ok := store.(Stager); ok {
+		r.stager, r.stage = st, !o.NoStage
+		r.unpromoted.Store(true) // what a previous recorder staged
+	}
+	return r
 }
 
 // Stats reads the counters.
@@ -176,7 +206,7 @@ func (r *Recorder) Stats() RecorderStats {
 	w := r.watcher.Load()
 	return RecorderStats{Recorded: r.recorded.Load(), Duplicates: r.dups.Load(), Commands: r.cmds.Load(),
 		Scans: r.scans.Load(), Paced: time.Duration(r.paced.Load()), Tracking: w != nil && w.Armed(),
-		Yields: r.yields.Load(), Yielded: time.Duration(r.yielded.Load())}
+		Yields: r.yields.Load(), Yielded: time.Duration(r.yielded.Load()), Staged: r.staged.Load(), Promoted: r.promotedN.Load()}
 }
 
 func (r *Recorder) onIDs(ids []string) {
@@ -254,6 +284,15 @@ func (r *Recorder) Run(ctx context.Context) error {
 			r.prune(ctx)
 			continue
 		case <-r.burst:
+			if r.stage {
+				// drain stages while the rate is high (hot): nothing to
+				// stand aside for
+				select {
+				case r.wake <- struct{}{}:
+				default:
+				}
+				continue
+			}
 			r.yield(ctx)
 			// what drain left pending when the burst cut it short
 			select {
@@ -472,12 +511,27 @@ func (r *Recorder) failed(ctx context.Context, err error, backoff *time.Duration
 // drain reads what tracking reported, and runs a full scan when asked.
 func (r *Recorder) drain(ctx context.Context) error {
 	for {
-		if r.bursting() || r.hot.Load() && !r.noYield.Load() {
+		hot := r.bursting() || r.hot.Load()
+		if hot && !r.stage && !r.noYield.Load() {
 			return nil // Run may yield; what is pending waits (watchRate wakes drain again)
 		}
+		stage := hot && r.stage
+		if stage != r.staging {
+			r.staging = stage
+			if stage {
+				r.log.InfoContext(ctx, fmt.Sprintf("history: results written faster than %.0f/s: staging them raw until the rate falls", r.o.YieldAbove))
+			}
+		}
+		if !hot && r.stager != nil && r.unpromoted.Load() {
+			if err := r.promote(ctx); err != nil {
+				return err
+			}
+		}
 		r.mu.Lock()
-		full := r.fullScan
-		r.fullScan = false
+		// a full scan waits for the burst's end: it would read (and
+		// stage) every kept result
+		full := r.fullScan && !stage
+		r.fullScan = r.fullScan && stage
 		var ids []string
 		for id := range r.pending {
 			ids = append(ids, id)
@@ -502,7 +556,11 @@ func (r *Recorder) drain(ctx context.Context) error {
 			}
 			return nil
 		}
-		if err := r.read(ctx, ids, false); err != nil {
+		read := r.read
+		if stage {
+			read = r.stageRead
+		}
+		if err := read(ctx, ids, false); err != nil {
 			r.mu.Lock()
 			for _, id := range ids {
 				r.pending[id] = struct{}{}
@@ -606,6 +664,77 @@ func (r *Recorder) read(ctx context.Context, ids []string, known bool) error {
 	return nil
 }
 
+// stageRead reads the results of ids with MGET and stages their raw
+// bytes, undecoded (a burst: see RecorderOptions.NoStage), paced at
+// MaxRate.
+func (r *Recorder) stageRead(ctx context.Context, ids []string, _ bool) error {
+	t0 := time.Now()
+	recs, err := r.rdb.Results(ctx, ids)
+	r.cmds.Add(int64((len(ids) + 999) / 1000))
+	if err != nil {
+		return err
+	}
+	now := r.o.Now().UnixMilli()
+	rows := make([]Staged, 0, len(recs))
+	for _, rr := range recs {
+		if rr.Data != nil { // else deleted or expired
+			rows = append(rows, Staged{JobID: rr.JobID, Data: rr.Data, StagedMS: now})
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := r.stager.Stage(ctx, rows); err != nil {
+		return storeError{err}
+	}
+	r.unpromoted.Store(true)
+	r.staged.Add(int64(len(rows)))
+	r.pace(ctx, t0, len(rows), 0)
+	return nil
+}
+
+// promote moves the staged results into records, storeBatch at a time
+// (decode, Add, Unstage: a crash between Add and Unstage only makes the
+// next promote add them again, which Add skips), until none are left or
+// a burst begins.
+func (r *Recorder) promote(ctx context.Context) error {
+	var n int
+	t0 := time.Now()
+	for !r.bursting() && !r.hot.Load() {
+		rows, err := r.stager.StagedBatch(ctx, storeBatch)
+		if err != nil {
+			return storeError{err}
+		}
+		if len(rows) == 0 {
+			r.unpromoted.Store(false)
+			if n > 0 {
+				r.log.InfoContext(ctx, fmt.Sprintf("history: promoted %d staged results in %s", n, time.Since(t0).Round(time.Millisecond)))
+			}
+			return nil
+		}
+		now := r.o.Now()
+		out := make([]Record, len(rows))
+		ids := make([]int64, len(rows))
+		for i, row := range rows {
+			res, derr := arqcompat.DecodeResult(r.o.Serializer, row.Data)
+			out[i] = fromDecoded(r.o.Serializer, row.JobID, row.Data, res, derr, now)
+			ids[i] = row.ID
+		}
+		added, err := r.store.Add(ctx, out)
+		if err != nil {
+			return storeError{err}
+		}
+		r.recorded.Add(int64(added))
+		r.dups.Add(int64(len(out) - added))
+		if err := r.stager.Unstage(ctx, ids); err != nil {
+			return storeError{err}
+		}
+		r.promotedN.Add(int64(len(rows)))
+		n += len(rows)
+	}
+	return nil
+}
+
 // pace waits after a batch of n results, read from t0 on, so that the
 // recorder stores at most MaxRate results per second, unless it is
 // MaxLag behind already.
@@ -620,10 +749,14 @@ func (r *Recorder) pace(ctx context.Context, t0 time.Time, n int, lag time.Durat
 	r.paced.Add(int64(wait))
 	t := time.NewTimer(wait)
 	defer t.Stop()
+	burst := r.burst
+	if r.stage {
+		burst = nil // a burst is staged through, not yielded to
+	}
 	select {
 	case <-ctx.Done():
 	case <-t.C:
-	case <-r.burst: // cut short, and left for Run, which yields
+	case <-burst: // cut short, and left for Run, which yields
 		select {
 		case r.burst <- struct{}{}:
 		default:

@@ -313,7 +313,7 @@ func TestRecorderYieldsToABurstAndCatchesUp(t *testing.T) {
 	defer cancel()
 	srv, store := serverAndStore(ctx, t)
 	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), store,
-		history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, MaxLag: time.Minute})
+		history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, NoStage: true, MaxLag: time.Minute})
 	done := make(chan error, 1)
 	go func() { done <- rec.Run(ctx) }()
 	await(t, "tracking is armed", func() bool { return rec.Stats().Tracking })
@@ -358,7 +358,7 @@ func TestRecorderYieldsNoLongerThanMaxLag(t *testing.T) {
 	srv, store := serverAndStore(ctx, t)
 	const maxLag = 2500 * time.Millisecond
 	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), store,
-		history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, MaxLag: maxLag})
+		history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, NoStage: true, MaxLag: maxLag})
 	done := make(chan error, 1)
 	go func() { done <- rec.Run(ctx) }()
 	await(t, "tracking is armed", func() bool { return rec.Stats().Tracking })
@@ -396,7 +396,7 @@ func TestRecorderDoesNotYieldWhenResultsAreKeptBriefly(t *testing.T) {
 	srv, store := serverAndStore(ctx, t)
 	var logs testutil.SyncBuffer
 	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), store,
-		history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, MaxLag: 10 * time.Second,
+		history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, NoStage: true, MaxLag: 10 * time.Second,
 			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	done := make(chan error, 1)
 	go func() { done <- rec.Run(ctx) }()
@@ -512,5 +512,112 @@ func TestRecorderScanInsertsOnlyWhatIsNew(t *testing.T) {
 	// 1 SCAN + 1 MGET per page of at most 1,000 keys: 2 pages or a few more
 	if c := st.Commands; c > 8 {
 		t.Errorf("%d Redis commands for one pass over 1,506 results", c)
+	}
+}
+
+// With YieldAbove and a store that stages (the default), a burst of
+// results is staged raw: the staged rows grow while the records do not,
+// tracking stays armed, and once the burst is over every staged result
+// is promoted into a record, each exactly once.
+func TestRecorderStagesABurstAndPromotesIt(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, store := serverAndStore(ctx, t)
+	stager := store.(history.Stager)
+	var logs testutil.SyncBuffer
+	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), store,
+		history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, MaxLag: time.Minute,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	await(t, "tracking is armed", func() bool { return rec.Stats().Tracking })
+	stop := burst(t, ctx, srv, "b", 5000, time.Hour)
+	await(t, "results are staged", func() bool { n, _ := stager.StagedCount(ctx); return n > 0 })
+	before, err := store.Count(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staged0, _ := stager.StagedCount(ctx)
+	await(t, "more results are staged", func() bool { n, _ := stager.StagedCount(ctx); return n >= staged0+1000 })
+	if n, _ := store.Count(ctx); n != before {
+		t.Errorf("recorded %d results while staging (%d before)", n-before, before)
+	}
+	if st := rec.Stats(); !st.Tracking || st.Yields != 0 {
+		t.Errorf("stats %+v while staging: want tracking armed, no yield", st)
+	}
+	wrote := stop()
+	waitCount(t, store, int64(wrote))
+	await(t, "the staged rows are promoted", func() bool { st := rec.Stats(); return st.Promoted == st.Staged })
+	if n, _ := stager.StagedCount(ctx); n != 0 {
+		t.Errorf("%d rows still staged", n)
+	}
+	if n, _ := store.Count(ctx); n != int64(wrote) {
+		t.Fatalf("recorded %d, wrote %d", n, wrote)
+	}
+	page, err := store.Query(ctx, history.Filter{JobID: "b7"})
+	if err != nil || len(page.Records) != 1 || page.Records[0].Args != "7" || page.Records[0].Result != "7" {
+		t.Fatalf("record of b7 = %+v, %v", page.Records, err)
+	}
+	st := rec.Stats()
+	if st.Staged == 0 || st.Promoted != st.Staged || st.Recorded != int64(wrote) {
+		t.Errorf("stats %+v after %d results", st, wrote)
+	}
+	await(t, "the promotion is logged", func() bool { return strings.Contains(logs.String(), "promoted") })
+	if !strings.Contains(logs.String(), "staging them raw") {
+		t.Errorf("log:\n%s", logs.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A recorder that ends with results staged (killed during a burst: no
+// promote) leaves them in the store, and the next recorder promotes them
+// when it starts, even once the results are gone from Redis.
+func TestRecorderPromotesWhatAnEndedRecorderStaged(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, store := serverAndStore(ctx, t)
+	stager := store.(history.Stager)
+	c := client.New(srv.Client(t, nil), client.Options{})
+	rctx, rcancel := context.WithCancel(ctx)
+	rec := history.NewRecorder(c, store, history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, MaxLag: time.Minute})
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(rctx) }()
+	await(t, "tracking is armed", func() bool { return rec.Stats().Tracking })
+	stop := burst(t, ctx, srv, "b", 5000, time.Hour)
+	await(t, "results are staged", func() bool { n, _ := stager.StagedCount(ctx); return n >= 500 })
+	rcancel() // during the burst: nothing promoted
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	staged, err := stager.StagedCount(ctx)
+	if err != nil || staged < 500 {
+		t.Fatalf("staged %d, %v", staged, err)
+	}
+	recorded, err := store.Count(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Client(t, nil).FlushAll(ctx).Err(); err != nil { // only the staged rows hold them now
+		t.Fatal(err)
+	}
+	rec2 := history.NewRecorder(c, store, history.RecorderOptions{ScanInterval: time.Hour})
+	go func() { done <- rec2.Run(ctx) }()
+	await(t, "the staged rows are promoted", func() bool { return rec2.Stats().Promoted >= staged })
+	if n, _ := stager.StagedCount(ctx); n != 0 {
+		t.Errorf("%d rows still staged", n)
+	}
+	if n, _ := store.Count(ctx); n != recorded+staged {
+		t.Errorf("recorded %d after promoting, want %d + %d staged", n, recorded, staged)
+	}
+	if st := rec2.Stats(); st.Promoted != staged || st.Duplicates != 0 {
+		t.Errorf("stats %+v, want %d promoted, no duplicate", st, staged)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
