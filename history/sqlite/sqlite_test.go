@@ -74,7 +74,7 @@ func BenchmarkAdd(b *testing.B) {
 // (before any text index), version 3 (the word index only) and version 4
 // (the trigram index without its tail).
 func TestMigratesAnOlderSchema(t *testing.T) {
-	for _, from := range []int{1, 3, 4} {
+	for _, from := range []int{1, 3, 4, 5} {
 		t.Run(fmt.Sprintf("FromVersion%d", from), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "h.db")
 			db, err := sql.Open("sqlite", "file:"+path)
