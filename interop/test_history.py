@@ -138,16 +138,21 @@ async def test_results_kept_2s_stay_in_history_after_they_expire(arq_redis, stor
 
 async def count_records(store):
     """Every record, counted by pages of 1,000 (--before cursors)."""
-    total, cursor = 0, ""
+    return len(await all_job_ids(store))
+
+
+async def all_job_ids(store):
+    """The job id of every record, by pages of 1,000 (--before cursors)."""
+    ids, cursor = [], ""
     while True:
         code, out, err = await agoarq("--json", "history", "--history", store, "--limit", "1000",
                                       *(["--before", cursor] if cursor else []))
         assert code == 0, err
         page = json.loads(out)
-        total += len(page["records"])
+        ids += [r["job_id"] for r in page["records"]]
         cursor = page["next"]
         if not cursor:
-            return total
+            return ids
 
 
 async def test_text_search_finds_a_fragment_among_more_records_than_the_newest_page(arq_redis, store, recorders):
@@ -207,12 +212,16 @@ async def test_recorder_killed_and_restarted_neither_loses_nor_duplicates(arq_re
     assert {r["result"] for r in recs} == {str(i + 1) for i in range(400)}
 
 
-async def test_recorder_yields_to_a_burst_and_records_every_result_once(arq_redis, store, recorders):
+@pytest.mark.parametrize("mode", ["stage", "yield"])
+async def test_recorder_yields_to_a_burst_and_records_every_result_once(arq_redis, store, recorders, mode):
     """With --yield-above 100, a burst of Python and then Go workers makes
-    the recorder drop its tracking and read nothing; when the burst is over
-    it re-arms and catches up by SCAN: every result is recorded, once."""
+    the recorder stage the results raw (default: it keeps tracking and
+    reading, and promotes them into records when the burst is over) or,
+    with --stage=false, drop its tracking and read nothing, and when the
+    burst is over re-arm and catch up by SCAN: every result is recorded,
+    once."""
     pool = arq_redis
-    rec = recorders(store, "--yield-above", "100")
+    rec = recorders(store, "--yield-above", "100", *(["--stage=false"] if mode == "yield" else []))
 
     async def armed():
         return "recording results into" in rec.output
@@ -227,11 +236,69 @@ async def test_recorder_yields_to_a_burst_and_records_every_result_once(arq_redi
         return await count_records(store) >= 1000
     await wait_for(all_recorded, timeout=60, interval=0.2)
     out = rec.output
-    assert "yielding to the workers" in out and "catching up" in out, out
+    if mode == "yield":
+        assert "yielding to the workers" in out and "catching up" in out, out
+    else:
+        async def logged():
+            return "promoted" in rec.output
+        await wait_for(logged, timeout=10, interval=0.05)
+        out = rec.output
+        assert "staging them raw" in out and "yielding" not in out, out
+        assert await staged(store) == set()
     recs = await history(store)
     assert len(recs) == 1000 and await count_records(store) == 1000, out
     assert sorted(r["job_id"] for r in recs) == sorted(ids)
     assert {r["result"] for r in recs} == {str(i + 1) for i in range(1000)}
+
+
+async def staged(store):
+    """The job ids of the rows staged in the store (not yet promoted)."""
+    def read():
+        if store.startswith("postgres"):
+            p = subprocess.run(["psql", store, "-qAt", "-c", "SELECT job_id FROM staged"], check=True,
+                               capture_output=True, text=True)
+            return set(p.stdout.split())
+        import sqlite3
+        db = sqlite3.connect(store, timeout=10)
+        try:
+            return {r[0] for r in db.execute("SELECT job_id FROM staged")}
+        finally:
+            db.close()
+    return await asyncio.to_thread(read)
+
+
+async def test_recorder_killed_while_results_are_staged_loses_none(arq_redis, store, recorders):
+    """A recorder killed with kill -9 while a burst's results are staged
+    leaves them in the store; the next one promotes them when it starts,
+    even once the results are gone from Redis: each is recorded once."""
+    pool = arq_redis
+    rec = recorders(store, "--yield-above", "100")
+
+    async def armed():
+        return "recording results into" in rec.output
+    await wait_for(armed, timeout=10, interval=0.05)
+    await asyncio.sleep(0.3)
+    ids = [(await pool.enqueue_job("add", i, 1)).job_id for i in range(5000)]
+    worker = asyncio.create_task(go_burst("--max-jobs", "50"))
+
+    async def some_staged():
+        return len(await staged(store)) >= 50
+    await wait_for(some_staged, timeout=30, interval=0.02)
+    rec.kill9()
+    await worker
+    held = await staged(store)
+    recorded_before = set(await all_job_ids(store))
+    assert held
+    await pool.delete(*[f"arq:result:{i}" for i in ids])  # only the store holds them now
+    rec2 = recorders(store)
+    want = held | recorded_before
+
+    async def promoted():
+        return not await staged(store) and await count_records(store) >= len(want)
+    await wait_for(promoted, timeout=60, interval=0.2)
+    got = await all_job_ids(store)
+    assert len(got) == len(want), rec2.output  # each once
+    assert set(got) == want
 
 
 async def test_retry_failed_is_a_dry_run_until_yes_and_links_both_ways(arq_redis, store, recorders):
