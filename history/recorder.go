@@ -145,6 +145,8 @@ type Recorder struct {
 	stage             bool
 	unpromoted        atomic.Bool
 	staging           bool
+	promoting         int       // promoted since the last log (Run's goroutine)
+	promoteT0         time.Time // when they began
 	staged, promotedN atomic.Int64
 }
 
@@ -698,8 +700,9 @@ func (r *Recorder) stageRead(ctx context.Context, ids []string, _ bool) error {
 // next promote add them again, which Add skips), until none are left or
 // a burst begins.
 func (r *Recorder) promote(ctx context.Context) error {
-	var n int
-	t0 := time.Now()
+	if r.promoting == 0 {
+		r.promoteT0 = time.Now()
+	}
 	for !r.bursting() && !r.hot.Load() {
 		rows, err := r.stager.StagedBatch(ctx, storeBatch)
 		if err != nil {
@@ -707,8 +710,9 @@ func (r *Recorder) promote(ctx context.Context) error {
 		}
 		if len(rows) == 0 {
 			r.unpromoted.Store(false)
-			if n > 0 {
-				r.log.InfoContext(ctx, fmt.Sprintf("history: promoted %d staged results in %s", n, time.Since(t0).Round(time.Millisecond)))
+			if r.promoting > 0 {
+				r.log.InfoContext(ctx, fmt.Sprintf("history: promoted %d staged results in %s", r.promoting, time.Since(r.promoteT0).Round(time.Millisecond)))
+				r.promoting = 0
 			}
 			return nil
 		}
@@ -730,7 +734,7 @@ func (r *Recorder) promote(ctx context.Context) error {
 			return storeError{err}
 		}
 		r.promotedN.Add(int64(len(rows)))
-		n += len(rows)
+		r.promoting += len(rows)
 	}
 	return nil
 }
