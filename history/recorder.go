@@ -691,7 +691,17 @@ func (r *Recorder) stageRead(ctx context.Context, ids []string, _ bool) error {
 	}
 	r.unpromoted.Store(true)
 	r.staged.Add(int64(len(rows)))
-	r.pace(ctx, t0, len(rows), 0)
+	// paced, unless the ids waiting to be read fill 90% of MaxPending:
+	// past MaxPending they would be dropped, to be found by a SCAN after
+	// the burst, when a briefly kept result may have expired
+	r.mu.Lock()
+	backlog := len(r.pending)
+	r.mu.Unlock()
+	lag := time.Duration(0)
+	if backlog >= r.o.MaxPending/10*9 {
+		lag = r.o.MaxLag
+	}
+	r.pace(ctx, t0, len(rows), lag)
 	return nil
 }
 
