@@ -393,8 +393,9 @@ func (r *Recorder) shortKept(ctx context.Context) bool {
 		if ttl >= 0 && ttl < 2*r.o.MaxLag {
 			if !r.shortWarned {
 				r.shortWarned = true
-				r.log.WarnContext(ctx, fmt.Sprintf("history: not yielding to a burst: results are kept for %s or less (keep_result), under twice the max lag (%s); "+
-					"lower it (goarq recorder --max-lag) to let the recorder yield", ttl.Round(time.Millisecond), r.o.MaxLag))
+				r.log.WarnContext(ctx, fmt.Sprintf("history: not yielding to a burst: a result written lately expires in %s (keep_result), "+
+					"sooner than twice the max lag (2 × %s); lower the max lag (goarq recorder --max-lag) to let the recorder yield",
+					ttl.Round(time.Millisecond), r.o.MaxLag))
 			}
 			return true
 		}
