@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,6 +93,21 @@ func TestHistoryRefusesAMissingStore(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the command created %s (%v)", path, err)
+	}
+}
+
+// A PostgreSQL store that cannot be reached is one line of error (pgx
+// writes one line per address it tried), without the password.
+func TestHistoryUnreachablePostgresIsOneLine(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now: connection refused
+	code, out, errs := goarqRun("history", "--history", "postgres://goarq:s3cret@"+addr+"/nope")
+	if code != exitUsage || !strings.Contains(errs, addr) || strings.Count(strings.TrimSpace(errs), "\n") != 0 || strings.Contains(errs, "s3cret") {
+		t.Fatalf("exit %d, want %d and one line naming %s without the password:\n%s%s", code, exitUsage, addr, out, errs)
 	}
 }
 
