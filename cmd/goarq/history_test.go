@@ -111,6 +111,20 @@ func TestHistoryUnreachablePostgresIsOneLine(t *testing.T) {
 	}
 }
 
+// goarq retry over filters that match no failure says so, and does not
+// suggest --yes (it printed "would enqueue 0 jobs again:" and "add --yes
+// to enqueue").
+func TestRetryWithNothingToRetrySaysSo(t *testing.T) {
+	srv := redistest.Start(t)
+	path := filepath.Join(t.TempDir(), "h.db")
+	for _, args := range [][]string{{}, {"--yes"}} {
+		code, out, errs := goarqRun(append([]string{"retry", "--redis", srv.String(), "--history", path, "--failed", "--function", "nosuch"}, args...)...)
+		if code != 0 || !strings.Contains(out, "no final failure matches: nothing ") || strings.Contains(out, "--yes") || strings.Contains(out, "0 jobs") {
+			t.Errorf("retry %v: exit %d\n%s%s", args, code, out, errs)
+		}
+	}
+}
+
 // A command refused by the Redis user's ACL says so and names the two
 // commands that tell what the user needs.
 func TestACLRefusalSaysWhatToRun(t *testing.T) {
