@@ -108,9 +108,14 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 	}
 	f.Limit = 50
 	if b := r.FormValue("before"); b != "" {
-		ms, id, _ := strings.Cut(b, ":")
-		f.Before.FinishMS, _ = strconv.ParseInt(ms, 10, 64)
-		f.Before.ID, _ = strconv.ParseInt(id, 10, 64)
+		ms, id, ok := strings.Cut(b, ":")
+		var e1, e2 error
+		f.Before.FinishMS, e1 = strconv.ParseInt(ms, 10, 64)
+		f.Before.ID, e2 = strconv.ParseInt(id, 10, 64)
+		if !ok || e1 != nil || e2 != nil {
+			h.fail(w, r, http.StatusBadRequest, fmt.Sprintf("before: want the FINISH_MS:ID cursor of an \"older →\" link, got %q", b))
+			return
+		}
 	}
 	ctx := r.Context()
 	p, err := h.o.History.Query(ctx, f)

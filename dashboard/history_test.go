@@ -159,6 +159,10 @@ func TestHistoryPagerAndCancelKeepTheFilters(t *testing.T) {
 		t.Fatalf("older → (%s): status %d, records %v; want f018 … f000", next[1], code, second)
 	}
 
+	if code, body, _ := e.get("/history?function=f&before=" + url.QueryEscape("x:1")); code != http.StatusBadRequest || !strings.Contains(body, "FINISH_MS:ID") {
+		t.Errorf("a malformed cursor gave status %d (want 400 naming the cursor's form)", code)
+	}
+
 	form := url.Values{"function": {"f"}, "csrf": {e.csrf("/history")}}
 	resp, err := http.PostForm(e.srv.URL+"/history/retry", form) // the confirmation page
 	if err != nil {
