@@ -67,8 +67,9 @@ type RecorderOptions struct {
 // RecorderStats count what a Recorder did.
 type RecorderStats struct {
 	// Recorded results added to the store; Duplicates read again but
-	// already stored.
-	Recorded, Duplicates int64
+	// already stored; Aged read but not recorded, as they finished before
+	// Retention.MaxAge (the prune would delete them).
+	Recorded, Duplicates, Aged int64
 	// Commands are the Redis commands sent for reads (MGET, SCAN); the
 	// tracking connection's pushes cost none.
 	Commands int64
@@ -101,8 +102,8 @@ type Recorder struct {
 	fullScan bool // tracking lost sight: the next scan reads every id
 	wake     chan struct{}
 
-	recorded, dups, cmds, scans, paced atomic.Int64
-	watcher                            atomic.Pointer[arqredis.Watcher]
+	recorded, dups, aged, cmds, scans, paced atomic.Int64
+	watcher                                  atomic.Pointer[arqredis.Watcher]
 
 	// seen counts the ids tracking reported, for the burst rate
 	// (YieldAbove); catchUp is set from a yield's end until the SCAN pass
@@ -174,7 +175,7 @@ func NewRecorder(c *client.Client, store Store, o RecorderOptions) *Recorder {
 // Stats reads the counters.
 func (r *Recorder) Stats() RecorderStats {
 	w := r.watcher.Load()
-	return RecorderStats{Recorded: r.recorded.Load(), Duplicates: r.dups.Load(), Commands: r.cmds.Load(),
+	return RecorderStats{Recorded: r.recorded.Load(), Duplicates: r.dups.Load(), Aged: r.aged.Load(), Commands: r.cmds.Load(),
 		Scans: r.scans.Load(), Paced: time.Duration(r.paced.Load()), Tracking: w != nil && w.Armed(),
 		Yields: r.yields.Load(), Yielded: time.Duration(r.yielded.Load())}
 }
@@ -393,8 +394,9 @@ func (r *Recorder) shortKept(ctx context.Context) bool {
 		if ttl >= 0 && ttl < 2*r.o.MaxLag {
 			if !r.shortWarned {
 				r.shortWarned = true
-				r.log.WarnContext(ctx, fmt.Sprintf("history: not yielding to a burst: results are kept for %s or less (keep_result), under twice the max lag (%s); "+
-					"lower it (goarq recorder --max-lag) to let the recorder yield", ttl.Round(time.Millisecond), r.o.MaxLag))
+				r.log.WarnContext(ctx, fmt.Sprintf("history: not yielding to a burst: a result written lately expires in %s (keep_result), "+
+					"sooner than twice the max lag (2 × %s); lower the max lag (goarq recorder --max-lag) to let the recorder yield",
+					ttl.Round(time.Millisecond), r.o.MaxLag))
 			}
 			return true
 		}
@@ -577,8 +579,19 @@ func (r *Recorder) read(ctx context.Context, ids []string, known bool) error {
 		}
 	}
 	now := r.o.Now()
+	// a result that finished before the retention's age bound (kept
+	// forever in Redis, say) is not recorded: the next prune would delete
+	// it and the next SCAN pass record it again, every minute
+	var tooOld int64
+	if r.o.Retention.MaxAge > 0 {
+		tooOld = now.Add(-r.o.Retention.MaxAge).UnixMilli()
+	}
 	out := make([]Record, 0, len(ds))
 	for _, d := range ds {
+		if d.err == nil && d.res.FinishMS < tooOld {
+			r.aged.Add(1)
+			continue
+		}
 		start := d.res.StartMS
 		if d.err != nil {
 			start = 0 // as FromResult records an undecodable result

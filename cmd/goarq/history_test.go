@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,6 +93,35 @@ func TestHistoryRefusesAMissingStore(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the command created %s (%v)", path, err)
+	}
+}
+
+// A PostgreSQL store that cannot be reached is one line of error (pgx
+// writes one line per address it tried), without the password.
+func TestHistoryUnreachablePostgresIsOneLine(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now: connection refused
+	code, out, errs := goarqRun("history", "--history", "postgres://goarq:s3cret@"+addr+"/nope")
+	if code != exitUsage || !strings.Contains(errs, addr) || strings.Count(strings.TrimSpace(errs), "\n") != 0 || strings.Contains(errs, "s3cret") {
+		t.Fatalf("exit %d, want %d and one line naming %s without the password:\n%s%s", code, exitUsage, addr, out, errs)
+	}
+}
+
+// goarq retry over filters that match no failure says so, and does not
+// suggest --yes (it printed "would enqueue 0 jobs again:" and "add --yes
+// to enqueue").
+func TestRetryWithNothingToRetrySaysSo(t *testing.T) {
+	srv := redistest.Start(t)
+	path := filepath.Join(t.TempDir(), "h.db")
+	for _, args := range [][]string{{}, {"--yes"}} {
+		code, out, errs := goarqRun(append([]string{"retry", "--redis", srv.String(), "--history", path, "--failed", "--function", "nosuch"}, args...)...)
+		if code != 0 || !strings.Contains(out, "no final failure matches: nothing ") || strings.Contains(out, "--yes") || strings.Contains(out, "0 jobs") {
+			t.Errorf("retry %v: exit %d\n%s%s", args, code, out, errs)
+		}
 	}
 }
 

@@ -96,6 +96,11 @@ func printPlan(c *cli.Context, plan history.RetryPlan) error {
 		return printJSON(c, out)
 	}
 	w := c.App.Writer
+	if len(plan.Enqueue) == 0 {
+		fmt.Fprintln(w, "no final failure matches: nothing to enqueue")
+		printSkipped(c, plan)
+		return nil
+	}
 	more := ""
 	if plan.More {
 		more = " (more match: raise --limit)"
@@ -144,7 +149,11 @@ func printRetried(c *cli.Context, plan history.RetryPlan, done []history.Retried
 			return err
 		}
 	} else {
-		fmt.Fprintf(c.App.Writer, "enqueued %d jobs again:\n", out.Count)
+		if len(out.Jobs) == 0 {
+			fmt.Fprintln(c.App.Writer, "no final failure matches: nothing enqueued")
+		} else {
+			fmt.Fprintf(c.App.Writer, "enqueued %d jobs again:\n", out.Count)
+		}
 		for _, j := range out.Jobs {
 			if j.Error != "" {
 				fmt.Fprintf(c.App.Writer, "  %s: FAILED: %s\n", j.JobID, j.Error)
