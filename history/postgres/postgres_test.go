@@ -167,6 +167,14 @@ func TestBytesIndexBuiltAfterOpen(t *testing.T) {
 	if lag, err := s.(indexer).TextIndexLag(ctx); err != nil || lag != 3 {
 		t.Fatalf("TextIndexLag = %d, %v before the index; want 3", lag, err)
 	}
+	// a store that waits for the other process's build still closes
+	s2, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := other.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, sqlstore.Postgres.DeferredIndex.Lock); err != nil {
 		t.Fatal(err)
 	}

@@ -853,12 +853,15 @@ func (s *Store) buildDeferred(ctx context.Context) (built bool, err error) {
 }
 
 // deferredValid reports whether the DeferredIndex is built: a valid index
-// of its name in pg_index.
+// of its name on records in pg_index (found through the table, which
+// the store names as every query does; to_regclass takes a cstring
+// before PostgreSQL 14).
 func (s *Store) deferredValid(ctx context.Context, db interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }) (bool, error) {
 	var ok bool
-	err := db.QueryRowContext(ctx, `SELECT COALESCE((SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)), false)`,
+	err := db.QueryRowContext(ctx, `SELECT COALESCE((SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+		WHERE i.indrelid = 'records'::regclass AND c.relname = $1), false)`,
 		s.d.DeferredIndex.Name).Scan(&ok)
 	if err != nil {
 		return false, fmt.Errorf("history: build %s: %w", s.d.DeferredIndex.Name, err)
