@@ -681,7 +681,8 @@ func (s *Store) TextIndexErr() error {
 }
 
 // TextIndexLag is how many rows the text index has not taken in yet (0
-// when the dialect's database keeps its index itself).
+// when the dialect's database keeps its index itself, once its
+// DeferredIndex is built; every row before).
 func (s *Store) TextIndexLag(ctx context.Context) (int64, error) {
 	if !s.d.AsyncText {
 		if s.d.DeferredIndex == nil || s.defReady.Load() {
