@@ -42,6 +42,13 @@ var historyFuncs = template.FuncMap{
 	"recTime": func(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04:05.000") },
 	"recRun":  func(r history.Record) string { return fmtDur(r.Run()) },
 	"clip":    clip,
+	// "1 failed job", "3 failed jobs"
+	"count": func(n int, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %s", n, many)
+	},
 }
 
 // historyQuery is the filter form's values, as typed.

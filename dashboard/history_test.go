@@ -182,3 +182,40 @@ func TestHistoryPagerAndCancelKeepTheFilters(t *testing.T) {
 		t.Fatalf("cancel goes to %q, want /history with function=f", cancel[1])
 	}
 }
+
+// The bulk retry's pages count in words: one failure is "1 failed job
+// matches", "Enqueue 1 job again", then "Enqueued 1 job again".
+func TestHistoryRetryOfOneFailureSaysOneJob(t *testing.T) {
+	e, s := historyEnv(t, dashboard.Options{})
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	data, err := arqcompat.EncodeResult(arqcompat.PickleSerializer(arqcompat.Limits{}), arqcompat.ResultRecord{
+		JobRecord: arqcompat.JobRecord{Function: "fail", Args: []any{"x"}, JobTry: 1, EnqueueTimeMS: now - 10},
+		Result:    arqcompat.NewException("builtins", "ValueError", "x"), StartMS: now - 5, FinishMS: now,
+		Queue: arqcompat.DefaultQueueName, JobID: "one"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Add(ctx, []history.Record{history.FromResult(arqcompat.PickleSerializer(arqcompat.Limits{}), "one", data, time.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	post := func(form url.Values) (int, string) {
+		resp, err := http.PostForm(e.srv.URL+"/history/retry", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	form := url.Values{"success": {"failed"}, "csrf": {e.csrf("/history")}}
+	code, body := post(form)
+	if code != 200 || !strings.Contains(body, "1 failed job matches") || !strings.Contains(body, "Enqueue 1 job again") {
+		t.Fatalf("confirmation page, status %d:\n%s", code, body)
+	}
+	form.Set("confirm", "yes")
+	form.Set("count", "1")
+	if code, body = post(form); code != 200 || !strings.Contains(body, "Enqueued 1 job again") {
+		t.Fatalf("confirmed retry, status %d:\n%s", code, body)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/history"
 	"github.com/goarq/goarq/history/sqlite"
 	"github.com/goarq/goarq/internal/redistest"
@@ -137,5 +138,31 @@ func TestACLRefusalSaysWhatToRun(t *testing.T) {
 	if code != exitRedis || !strings.Contains(errs, "NOPERM") || !strings.Contains(errs, "goarq acl --role") ||
 		!strings.Contains(errs, "goarq doctor --acl-user") || strings.Contains(errs, "pw@") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// goarq retry counts in words a person reads: one failure is "1 job".
+func TestRetryOfOneFailureSaysOneJob(t *testing.T) {
+	srv := redistest.Start(t)
+	path := filepath.Join(t.TempDir(), "h.db")
+	now := time.Now().UnixMilli()
+	data, err := arqcompat.EncodeResult(arqcompat.PickleSerializer(arqcompat.Limits{}), arqcompat.ResultRecord{
+		JobRecord: arqcompat.JobRecord{Function: "send_email", Args: []any{"a@example.com"}, JobTry: 1, EnqueueTimeMS: now - 10},
+		Success:   false, Result: arqcompat.NewException("builtins", "ValueError", "bad"), StartMS: now - 5, FinishMS: now,
+		Queue: "arq:queue", JobID: "j1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Client(t, nil).Set(context.Background(), arqcompat.ResultKey("j1"), data, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{{nil, "would enqueue 1 job again:"}, {[]string{"--yes"}, "enqueued 1 job again:"}} {
+		code, out, errs := goarqRun(append([]string{"retry", "--redis", srv.String(), "--history", path, "--failed"}, c.args...)...)
+		if code != 0 || !strings.Contains(out, c.want) {
+			t.Errorf("retry %v: exit %d, want %q\n%s%s", c.args, code, c.want, out, errs)
+		}
 	}
 }

@@ -105,7 +105,7 @@ func printPlan(c *cli.Context, plan history.RetryPlan) error {
 	if plan.More {
 		more = " (more match: raise --limit)"
 	}
-	fmt.Fprintf(w, "would enqueue %d jobs again%s:\n", len(plan.Enqueue), more)
+	fmt.Fprintf(w, "would enqueue %s again%s:\n", count(len(plan.Enqueue), "job", "jobs"), more)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, cand := range plan.Enqueue {
 		r := cand.Record
@@ -152,7 +152,7 @@ func printRetried(c *cli.Context, plan history.RetryPlan, done []history.Retried
 		if len(out.Jobs) == 0 {
 			fmt.Fprintln(c.App.Writer, "no final failure matches: nothing enqueued")
 		} else {
-			fmt.Fprintf(c.App.Writer, "enqueued %d jobs again:\n", out.Count)
+			fmt.Fprintf(c.App.Writer, "enqueued %s again:\n", count(out.Count, "job", "jobs"))
 		}
 		for _, j := range out.Jobs {
 			if j.Error != "" {
@@ -167,4 +167,12 @@ func printRetried(c *cli.Context, plan history.RetryPlan, done []history.Retried
 		return fail(exitRedis, "%d of %d enqueues failed", failed, len(done))
 	}
 	return nil
+}
+
+// count is "1 job" or "3 jobs".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
