@@ -1084,14 +1084,11 @@ func (s *Store) textPage(ctx context.Context, where []string, args []any, limit 
 		p, _, err := s.page(ctx, "records", where, args, limit)
 		return p, err
 	}
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.customPlanTx(ctx)
 	if err != nil {
 		return history.Page{}, fmt.Errorf("history: query: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, s.d.CustomPlan); err != nil {
-		return history.Page{}, fmt.Errorf("history: query: %w", err)
-	}
 	p, _, err := s.pageOn(ctx, tx, "records", where, args, limit)
 	if err != nil {
 		return history.Page{}, err
@@ -1100,6 +1097,20 @@ func (s *Store) textPage(ctx context.Context, where []string, args []any, limit 
 		return history.Page{}, fmt.Errorf("history: query: %w", err)
 	}
 	return p, nil
+}
+
+// customPlanTx begins a read-only transaction that plans each statement
+// for its parameters' values (Dialect.CustomPlan, which must be set).
+func (s *Store) customPlanTx(ctx context.Context) (*sql.Tx, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, s.d.CustomPlan); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
 }
 
 // page reads up to limit records from from, newest first; full reports
@@ -1486,14 +1497,11 @@ func (s *Store) Recorded(ctx context.Context, jobIDs []string) (map[string][]int
 		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 	} = s.db
 	if s.d.CustomPlan != "" {
-		tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		tx, err := s.customPlanTx(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("history: recorded: %w", err)
 		}
 		defer func() { _ = tx.Rollback() }()
-		if _, err := tx.ExecContext(ctx, s.d.CustomPlan); err != nil {
-			return nil, fmt.Errorf("history: recorded: %w", err)
-		}
 		q = tx
 	}
 	for start := 0; start < len(ids); start += recordedChunk {
