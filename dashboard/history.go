@@ -42,6 +42,13 @@ var historyFuncs = template.FuncMap{
 	"recTime": func(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04:05.000") },
 	"recRun":  func(r history.Record) string { return fmtDur(r.Run()) },
 	"clip":    clip,
+	// "1 failed job", "3 failed jobs"
+	"count": func(n int, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %s", n, many)
+	},
 }
 
 // historyQuery is the filter form's values, as typed.
@@ -92,9 +99,12 @@ func (h *Handler) historyFilter(r *http.Request) (historyQuery, history.Filter, 
 type historyData struct {
 	Q       historyQuery
 	Records []history.Record
-	Next    string
-	Charts  []template.HTML
-	Notice  string
+	// Next is the query of the next page, url.Values-encoded: a
+	// template.URL so that the template keeps its '=' and '&' (it would
+	// query-escape a string as one value).
+	Next   template.URL
+	Charts []template.HTML
+	Notice string
 }
 
 func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
@@ -105,9 +115,14 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 	}
 	f.Limit = 50
 	if b := r.FormValue("before"); b != "" {
-		ms, id, _ := strings.Cut(b, ":")
-		f.Before.FinishMS, _ = strconv.ParseInt(ms, 10, 64)
-		f.Before.ID, _ = strconv.ParseInt(id, 10, 64)
+		ms, id, ok := strings.Cut(b, ":")
+		var e1, e2 error
+		f.Before.FinishMS, e1 = strconv.ParseInt(ms, 10, 64)
+		f.Before.ID, e2 = strconv.ParseInt(id, 10, 64)
+		if !ok || e1 != nil || e2 != nil {
+			h.fail(w, r, http.StatusBadRequest, fmt.Sprintf("before: want the FINISH_MS:ID cursor of an \"older →\" link, got %q", b))
+			return
+		}
 	}
 	ctx := r.Context()
 	p, err := h.o.History.Query(ctx, f)
@@ -119,7 +134,7 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 	if !p.Next.IsZero() {
 		v := q.values()
 		v.Set("before", fmt.Sprintf("%d:%d", p.Next.FinishMS, p.Next.ID))
-		d.Next = v.Encode()
+		d.Next = template.URL(v.Encode())
 	}
 	now := time.Now().UTC()
 	since := now.Truncate(24*time.Hour).AddDate(0, 0, -(historyDays - 1))
@@ -280,8 +295,10 @@ func lineChart(label string, labels []string, peak float64, ss []namedSeries) te
 }
 
 type retryData struct {
-	Q     historyQuery
-	Query string
+	Q historyQuery
+	// Query is the filters, url.Values-encoded (a template.URL, as
+	// historyData.Next).
+	Query template.URL
 	Plan  history.RetryPlan
 	Done  []history.Retried
 	// Confirmed: the retry ran; Enqueued counts the jobs it enqueued.
@@ -319,7 +336,7 @@ func (h *Handler) historyRetry(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	d := retryData{Q: q, Query: q.Encode(), Plan: plan, Confirmed: confirmed}
+	d := retryData{Q: q, Query: template.URL(q.Encode()), Plan: plan, Confirmed: confirmed}
 	if confirmed {
 		d.Done = history.Retry(ctx, h.o.History, h.in.Client(), plan)
 		for _, x := range d.Done {

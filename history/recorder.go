@@ -79,8 +79,9 @@ type RecorderOptions struct {
 // RecorderStats count what a Recorder did.
 type RecorderStats struct {
 	// Recorded results added to the store; Duplicates read again but
-	// already stored.
-	Recorded, Duplicates int64
+	// already stored; Aged read but not recorded, as they finished before
+	// Retention.MaxAge (the prune would delete them).
+	Recorded, Duplicates, Aged int64
 	// Commands are the Redis commands sent for reads (MGET, SCAN); the
 	// tracking connection's pushes cost none.
 	Commands int64
@@ -116,8 +117,8 @@ type Recorder struct {
 	fullScan bool // tracking lost sight: the next scan reads every id
 	wake     chan struct{}
 
-	recorded, dups, cmds, scans, paced atomic.Int64
-	watcher                            atomic.Pointer[arqredis.Watcher]
+	recorded, dups, aged, cmds, scans, paced atomic.Int64
+	watcher                                  atomic.Pointer[arqredis.Watcher]
 
 	// seen counts the ids tracking reported, for the burst rate
 	// (YieldAbove); catchUp is set from a yield's end until the SCAN pass
@@ -206,7 +207,7 @@ func NewRecorder(c *client.Client, store Store, o RecorderOptions) *Recorder {
 // Stats reads the counters.
 func (r *Recorder) Stats() RecorderStats {
 	w := r.watcher.Load()
-	return RecorderStats{Recorded: r.recorded.Load(), Duplicates: r.dups.Load(), Commands: r.cmds.Load(),
+	return RecorderStats{Recorded: r.recorded.Load(), Duplicates: r.dups.Load(), Aged: r.aged.Load(), Commands: r.cmds.Load(),
 		Scans: r.scans.Load(), Paced: time.Duration(r.paced.Load()), Tracking: w != nil && w.Armed(),
 		Yields: r.yields.Load(), Yielded: time.Duration(r.yielded.Load()), Staged: r.staged.Load(), Promoted: r.promotedN.Load()}
 }
@@ -231,32 +232,20 @@ func (r *Recorder) onIDs(ids []string) {
 		}
 	}
 	r.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
+	notify(r.wake)
 }
 
 // Run records until ctx ends; it returns nil then, or the store's error.
 // Redis errors are logged and retried.
 func (r *Recorder) Run(ctx context.Context) error {
-	w, err := r.rdb.WatchResults(ctx, arqredis.ResultWatchOptions{OnIDs: r.onIDs, Logger: r.log})
-	switch {
-	case errors.Is(err, arqredis.ErrTrackingUnsupported):
-		r.log.WarnContext(ctx, fmt.Sprintf("history: client tracking unavailable (%v); recording by SCAN every %s", err, r.o.ScanInterval))
-		r.onIDs(nil) // the first pass reads everything kept
-	case err != nil:
+	if err := r.arm(ctx); err != nil {
 		return err
-	default:
-		// the Watcher reports nil keys once armed (and on every re-arm):
-		// the first pass then reads everything kept
-		r.watcher.Store(w)
-		defer func() {
-			if w := r.watcher.Swap(nil); w != nil {
-				w.Close()
-			}
-		}()
 	}
+	defer func() {
+		if w := r.watcher.Swap(nil); w != nil {
+			w.Close()
+		}
+	}()
 	scanT := time.NewTicker(r.o.ScanInterval)
 	defer scanT.Stop()
 	pruneT := time.NewTicker(r.o.PruneInterval)
@@ -289,18 +278,11 @@ func (r *Recorder) Run(ctx context.Context) error {
 			if r.stage {
 				// drain stages while the rate is high (hot): nothing to
 				// stand aside for
-				select {
-				case r.wake <- struct{}{}:
-				default:
-				}
+				notify(r.wake)
 				continue
 			}
 			r.yield(ctx)
-			// what drain left pending when the burst cut it short
-			select {
-			case r.wake <- struct{}{}:
-			default:
-			}
+			notify(r.wake) // what drain left pending when the burst cut it short
 			continue
 		}
 		if err := r.drain(ctx); err != nil {
@@ -311,6 +293,23 @@ func (r *Recorder) Run(ctx context.Context) error {
 		}
 		backoff = 0
 	}
+}
+
+// arm starts client tracking. The Watcher reports nil keys once armed (and
+// on every re-arm), so the next pass reads everything kept. A server that
+// refuses tracking leaves the recorder to SCAN every ScanInterval.
+func (r *Recorder) arm(ctx context.Context) error {
+	w, err := r.rdb.WatchResults(ctx, arqredis.ResultWatchOptions{OnIDs: r.onIDs, Logger: r.log})
+	switch {
+	case errors.Is(err, arqredis.ErrTrackingUnsupported):
+		r.log.WarnContext(ctx, fmt.Sprintf("history: client tracking unavailable (%v); recording by SCAN every %s", err, r.o.ScanInterval))
+		r.onIDs(nil) // the next pass reads everything kept
+	case err != nil:
+		return err
+	default:
+		r.watcher.Store(w)
+	}
+	return nil
 }
 
 // watchRate is the burst detector: it samples the ids tracking reported
@@ -340,19 +339,13 @@ func (r *Recorder) watchRate(ctx context.Context) {
 		k := len(at) - 1
 		hot := k > 0 && float64(n-seen[k-1])/now.Sub(at[k-1]).Seconds() > r.o.YieldAbove
 		if r.hot.Swap(hot) && !hot {
-			select {
-			case r.wake <- struct{}{}:
-			default:
-			}
+			notify(r.wake)
 		}
 		for len(at) > 1 && now.Sub(at[1]) >= burstWindow {
 			at, seen = at[1:], seen[1:]
 		}
 		if span := now.Sub(at[0]); span >= burstWindow && float64(n-seen[0])/span.Seconds() > r.o.YieldAbove {
-			select {
-			case r.burst <- struct{}{}:
-			default:
-			}
+			notify(r.burst)
 			at, seen = at[:0], seen[:0]
 		}
 	}
@@ -388,12 +381,7 @@ func (r *Recorder) yield(ctx context.Context) {
 	r.log.InfoContext(ctx, fmt.Sprintf("history: results written faster than %.0f/s: yielding to the workers until the rate falls or %s have passed",
 		r.o.YieldAbove, r.o.MaxLag))
 	for ctx.Err() == nil && time.Since(start)+probeEvery < r.o.MaxLag {
-		t := time.NewTimer(probeEvery)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
+		sleep(ctx, probeEvery)
 		if rate, ok := r.probe(ctx); !ok || rate <= r.o.YieldAbove {
 			break
 		}
@@ -403,16 +391,11 @@ func (r *Recorder) yield(ctx context.Context) {
 		return
 	}
 	r.catchUp.Store(true)
-	w, err := r.rdb.WatchResults(ctx, arqredis.ResultWatchOptions{OnIDs: r.onIDs, Logger: r.log})
-	if err != nil {
-		// refused now (or ctx ended): record by SCAN from here on
-		if ctx.Err() == nil {
-			r.log.WarnContext(ctx, fmt.Sprintf("history: client tracking unavailable (%v); recording by SCAN every %s", err, r.o.ScanInterval))
-		}
+	if err := r.arm(ctx); err != nil || r.watcher.Load() == nil {
+		// refused now (SCAN from here on), or ctx ended
 		r.onIDs(nil)
 		return
 	}
-	r.watcher.Store(w)
 	r.log.InfoContext(ctx, fmt.Sprintf("history: yielded for %s; catching up", time.Since(start).Round(time.Millisecond)))
 }
 
@@ -434,8 +417,9 @@ func (r *Recorder) shortKept(ctx context.Context) bool {
 		if ttl >= 0 && ttl < 2*r.o.MaxLag {
 			if !r.shortWarned {
 				r.shortWarned = true
-				r.log.WarnContext(ctx, fmt.Sprintf("history: not yielding to a burst: results are kept for %s or less (keep_result), under twice the max lag (%s); "+
-					"lower it (goarq recorder --max-lag) to let the recorder yield", ttl.Round(time.Millisecond), r.o.MaxLag))
+				r.log.WarnContext(ctx, fmt.Sprintf("history: not yielding to a burst: a result written lately expires in %s (keep_result), "+
+					"sooner than twice the max lag (2 × %s); lower the max lag (goarq recorder --max-lag) to let the recorder yield",
+					ttl.Round(time.Millisecond), r.o.MaxLag))
 			}
 			return true
 		}
@@ -456,12 +440,8 @@ func (r *Recorder) probe(ctx context.Context) (float64, bool) {
 		return 0, false
 	}
 	t0 := time.Now()
-	t := time.NewTimer(probeWindow)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
+	if !sleep(ctx, probeWindow) {
 		return 0, false
-	case <-t.C:
 	}
 	return float64(n.Load()) / time.Since(t0).Seconds(), w.Armed()
 }
@@ -471,14 +451,29 @@ func (r *Recorder) gather(ctx context.Context) {
 	r.mu.Lock()
 	n := len(r.pending)
 	r.mu.Unlock()
-	if n >= storeBatch {
-		return
+	if n < storeBatch {
+		sleep(ctx, r.o.BatchWait)
 	}
-	t := time.NewTimer(r.o.BatchWait)
+}
+
+// sleep waits d, or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
+		return false
 	case <-t.C:
+		return true
+	}
+}
+
+// notify signals ch (a wake-up channel of capacity 1) unless a signal is
+// already waiting there.
+func notify(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }
 
@@ -497,16 +492,8 @@ func (r *Recorder) failed(ctx context.Context, err error, backoff *time.Duration
 	}
 	r.log.WarnContext(ctx, "history: recording failed, retrying", "error", err)
 	*backoff = min(max(2**backoff, 100*time.Millisecond), 5*time.Second)
-	t := time.NewTimer(*backoff)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
+	sleep(ctx, *backoff)
+	notify(r.wake)
 	return nil
 }
 
@@ -637,8 +624,19 @@ func (r *Recorder) read(ctx context.Context, ids []string, known bool) error {
 		}
 	}
 	now := r.o.Now()
+	// a result that finished before the retention's age bound (kept
+	// forever in Redis, say) is not recorded: the next prune would delete
+	// it and the next SCAN pass record it again, every minute
+	var tooOld int64
+	if r.o.Retention.MaxAge > 0 {
+		tooOld = now.Add(-r.o.Retention.MaxAge).UnixMilli()
+	}
 	out := make([]Record, 0, len(ds))
 	for _, d := range ds {
+		if d.err == nil && d.res.FinishMS < tooOld {
+			r.aged.Add(1)
+			continue
+		}
 		start := d.res.StartMS
 		if d.err != nil {
 			start = 0 // as FromResult records an undecodable result
@@ -771,10 +769,7 @@ func (r *Recorder) pace(ctx context.Context, t0 time.Time, n int, lag time.Durat
 	case <-ctx.Done():
 	case <-t.C:
 	case <-burst: // cut short, and left for Run, which yields
-		select {
-		case r.burst <- struct{}{}:
-		default:
-		}
+		notify(r.burst)
 	}
 }
 

@@ -640,3 +640,39 @@ func TestRecorderPromotesWhatAnEndedRecorderStaged(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A kept result that finished before the retention's age bound (arq's
+// keep_result_forever, or a --history-retention under keep_result) is not
+// recorded: each SCAN pass used to record it again after each prune had
+// deleted it, every minute.
+func TestRecorderDoesNotRecordWhatRetentionDeletes(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, store := serverAndStore(ctx, t)
+	now := time.Now().UnixMilli()
+	writeResults(t, ctx, srv, []string{"old0", "old1", "old2"}, now-2*time.Hour.Milliseconds())
+	writeResults(t, ctx, srv, []string{"fresh0", "fresh1"}, now-time.Minute.Milliseconds())
+	counting := &countingStore{Store: store}
+	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), counting, history.RecorderOptions{
+		ScanInterval: 20 * time.Millisecond, PruneInterval: 20 * time.Millisecond, Retention: history.Retention{MaxAge: time.Hour}})
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	waitCount(t, store, 2)
+	for deadline := time.Now().Add(10 * time.Second); rec.Stats().Scans < 5; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d SCAN passes in 10 s", rec.Stats().Scans)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st := rec.Stats()
+	if n := counting.added.Load(); n != 2 || st.Recorded != 2 || st.Aged < 3 {
+		t.Fatalf("over %d SCAN passes the store was handed %d records (recorded %d, %d too old); want the 2 fresh ones once",
+			st.Scans, n, st.Recorded, st.Aged)
+	}
+	if n, _ := store.Count(context.Background()); n != 2 {
+		t.Fatalf("%d records, want 2", n)
+	}
+}

@@ -12,28 +12,12 @@ before=${1:?usage: bench_ab.sh BEFORE_REF [AFTER_REF] [ROUNDS]}
 after=${2:-}
 rounds=${3:-3}
 source scripts/venv.sh
-out=$(mktemp -d)
-cleanup() {
-    for w in "$out/src-before" "$out/src-after"; do
-        [ -d "$w" ] && git worktree remove --force "$w" >/dev/null 2>&1
-    done
-    rm -rf "$out"
-}
-trap cleanup EXIT
-export CGO_ENABLED=0
-build() { # build REF DEST
-    if [ -z "$1" ]; then
-        go build -o "$2" ./scripts/bench/goarqbench
-    else
-        git worktree add -q --detach "$out/src-$(basename "$2")" "$1"
-        (cd "$out/src-$(basename "$2")" && go build -o "$2" ./scripts/bench/goarqbench)
-    fi
-}
-build "$before" "$out/before"
-build "$after" "$out/after"
+source scripts/at_ref.sh
+out=$AT_REF_OUT
+at_ref_build "$before" "$out/before" ./scripts/bench/goarqbench
+at_ref_build "$after" "$out/after" ./scripts/bench/goarqbench
 source scripts/redis.sh
 start_redis
-trap 'cleanup; stop_redis' EXIT # start_redis set its own
 for i in $(seq "$rounds"); do
     for which in before after; do
         echo "round $i: $which" >&2

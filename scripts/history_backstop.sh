@@ -12,27 +12,11 @@ before=${1:?usage: history_backstop.sh BEFORE_REF [AFTER_REF] [RESULTS] [ROUNDS]
 after=${2:-}
 results=${3:-300000}
 rounds=${4:-3}
-out=$(mktemp -d)
-cleanup() {
-    for w in "$out/src-before" "$out/src-after"; do
-        [ -d "$w" ] && git worktree remove --force "$w" >/dev/null 2>&1
-    done
-    rm -rf "$out"
-}
-trap cleanup EXIT
-export CGO_ENABLED=0
-build() { # build REF DEST
-    if [ -z "$1" ]; then
-        go build -o "$2" ./cmd/goarq
-    else
-        git worktree add -q --detach "$out/src-$(basename "$2")" "$1"
-        (cd "$out/src-$(basename "$2")" && go build -o "$2" ./cmd/goarq)
-    fi
-}
-build "$before" "$out/before"
-build "$after" "$out/after"
+source scripts/at_ref.sh
+out=$AT_REF_OUT
+at_ref_build "$before" "$out/before" ./cmd/goarq
+at_ref_build "$after" "$out/after" ./cmd/goarq
 go build -o "$out/historybackstop" ./scripts/historybackstop
 source scripts/redis.sh
 start_redis
-trap 'cleanup; stop_redis' EXIT # start_redis set its own
 "$out/historybackstop" -redis "$REDIS_URL" -results "$results" -rounds "$rounds" before="$out/before" after="$out/after"

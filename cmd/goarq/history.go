@@ -48,6 +48,26 @@ func openHistory(ctx context.Context, dsn string) (history.Store, error) {
 	return sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite:"))
 }
 
+// oneLine is err's message on one line: pgx writes one line per address
+// it tried ("failed to connect to ...:\n\t127.0.0.1:5432 ...: dial error"),
+// and the CLI's errors are one line each.
+func oneLine(err error) string {
+	var b strings.Builder
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l == "" {
+			continue
+		}
+		if s := b.String(); s != "" && !strings.HasSuffix(s, ":") {
+			b.WriteString(";")
+		}
+		if b.Len() > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
 // redactDSN hides a password in a postgres:// DSN.
 func redactDSN(dsn string) string {
 	if u, err := url.Parse(dsn); err == nil && u.User != nil {
@@ -75,7 +95,7 @@ func withHistory(c *cli.Context, create bool, fn func(s history.Store) error) er
 	}
 	s, err := openHistory(c.Context, dsn)
 	if err != nil {
-		return fail(exitUsage, "--history: %v", err)
+		return fail(exitUsage, "--history: %s", oneLine(err))
 	}
 	defer s.Close()
 	return fn(s)

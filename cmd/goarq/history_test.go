@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/goarq/goarq/arqcompat"
 	"github.com/goarq/goarq/history"
 	"github.com/goarq/goarq/history/sqlite"
 	"github.com/goarq/goarq/internal/redistest"
@@ -95,6 +97,35 @@ func TestHistoryRefusesAMissingStore(t *testing.T) {
 	}
 }
 
+// A PostgreSQL store that cannot be reached is one line of error (pgx
+// writes one line per address it tried), without the password.
+func TestHistoryUnreachablePostgresIsOneLine(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now: connection refused
+	code, out, errs := goarqRun("history", "--history", "postgres://goarq:s3cret@"+addr+"/nope")
+	if code != exitUsage || !strings.Contains(errs, addr) || strings.Count(strings.TrimSpace(errs), "\n") != 0 || strings.Contains(errs, "s3cret") {
+		t.Fatalf("exit %d, want %d and one line naming %s without the password:\n%s%s", code, exitUsage, addr, out, errs)
+	}
+}
+
+// goarq retry over filters that match no failure says so, and does not
+// suggest --yes (it printed "would enqueue 0 jobs again:" and "add --yes
+// to enqueue").
+func TestRetryWithNothingToRetrySaysSo(t *testing.T) {
+	srv := redistest.Start(t)
+	path := filepath.Join(t.TempDir(), "h.db")
+	for _, args := range [][]string{{}, {"--yes"}} {
+		code, out, errs := goarqRun(append([]string{"retry", "--redis", srv.String(), "--history", path, "--failed", "--function", "nosuch"}, args...)...)
+		if code != 0 || !strings.Contains(out, "no final failure matches: nothing ") || strings.Contains(out, "--yes") || strings.Contains(out, "0 jobs") {
+			t.Errorf("retry %v: exit %d\n%s%s", args, code, out, errs)
+		}
+	}
+}
+
 // A command refused by the Redis user's ACL says so and names the two
 // commands that tell what the user needs.
 func TestACLRefusalSaysWhatToRun(t *testing.T) {
@@ -107,5 +138,31 @@ func TestACLRefusalSaysWhatToRun(t *testing.T) {
 	if code != exitRedis || !strings.Contains(errs, "NOPERM") || !strings.Contains(errs, "goarq acl --role") ||
 		!strings.Contains(errs, "goarq doctor --acl-user") || strings.Contains(errs, "pw@") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// goarq retry counts in words a person reads: one failure is "1 job".
+func TestRetryOfOneFailureSaysOneJob(t *testing.T) {
+	srv := redistest.Start(t)
+	path := filepath.Join(t.TempDir(), "h.db")
+	now := time.Now().UnixMilli()
+	data, err := arqcompat.EncodeResult(arqcompat.PickleSerializer(arqcompat.Limits{}), arqcompat.ResultRecord{
+		JobRecord: arqcompat.JobRecord{Function: "send_email", Args: []any{"a@example.com"}, JobTry: 1, EnqueueTimeMS: now - 10},
+		Success:   false, Result: arqcompat.NewException("builtins", "ValueError", "bad"), StartMS: now - 5, FinishMS: now,
+		Queue: "arq:queue", JobID: "j1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Client(t, nil).Set(context.Background(), arqcompat.ResultKey("j1"), data, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{{nil, "would enqueue 1 job again:"}, {[]string{"--yes"}, "enqueued 1 job again:"}} {
+		code, out, errs := goarqRun(append([]string{"retry", "--redis", srv.String(), "--history", path, "--failed"}, c.args...)...)
+		if code != 0 || !strings.Contains(out, c.want) {
+			t.Errorf("retry %v: exit %d, want %q\n%s%s", c.args, code, c.want, out, errs)
+		}
 	}
 }

@@ -121,7 +121,7 @@ func startHistory(c *cli.Context) (*dashHistory, func(), error) {
 	}
 	s, err := openHistory(c.Context, c.String("history"))
 	if err != nil {
-		return nil, nil, fail(exitUsage, "--history: %v", err)
+		return nil, nil, fail(exitUsage, "--history: %s", oneLine(err))
 	}
 	h := &dashHistory{c: c, store: s}
 	return h, func() {

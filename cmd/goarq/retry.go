@@ -96,11 +96,16 @@ func printPlan(c *cli.Context, plan history.RetryPlan) error {
 		return printJSON(c, out)
 	}
 	w := c.App.Writer
+	if len(plan.Enqueue) == 0 {
+		fmt.Fprintln(w, "no final failure matches: nothing to enqueue")
+		printSkipped(c, plan)
+		return nil
+	}
 	more := ""
 	if plan.More {
 		more = " (more match: raise --limit)"
 	}
-	fmt.Fprintf(w, "would enqueue %d jobs again%s:\n", len(plan.Enqueue), more)
+	fmt.Fprintf(w, "would enqueue %s again%s:\n", count(len(plan.Enqueue), "job", "jobs"), more)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, cand := range plan.Enqueue {
 		r := cand.Record
@@ -144,7 +149,11 @@ func printRetried(c *cli.Context, plan history.RetryPlan, done []history.Retried
 			return err
 		}
 	} else {
-		fmt.Fprintf(c.App.Writer, "enqueued %d jobs again:\n", out.Count)
+		if len(out.Jobs) == 0 {
+			fmt.Fprintln(c.App.Writer, "no final failure matches: nothing enqueued")
+		} else {
+			fmt.Fprintf(c.App.Writer, "enqueued %s again:\n", count(out.Count, "job", "jobs"))
+		}
 		for _, j := range out.Jobs {
 			if j.Error != "" {
 				fmt.Fprintf(c.App.Writer, "  %s: FAILED: %s\n", j.JobID, j.Error)
@@ -158,4 +167,12 @@ func printRetried(c *cli.Context, plan history.RetryPlan, done []history.Retried
 		return fail(exitRedis, "%d of %d enqueues failed", failed, len(done))
 	}
 	return nil
+}
+
+// count is "1 job" or "3 jobs".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

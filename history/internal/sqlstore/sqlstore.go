@@ -52,8 +52,12 @@ type Dialect struct {
 	ShortTextIndex []string
 	// BytesText: a Filter.Text with no trigram that pg_trgm keeps (see
 	// pgTrgmBlind) is also looked up in an index of the arguments'
-	// bytes, goarq_args_bytes (version 5).
+	// bytes, goarq_args_bytes (version 5), once DeferredIndex is built.
 	BytesText bool
+	// DeferredIndex, when set, is an index that a store builds after the
+	// migrations, outside their transaction and without blocking the
+	// inserts (see buildDeferred); until it is built, BytesText is off.
+	DeferredIndex *DeferredIndex
 	// CustomPlan, when set, is run first in the read-only transaction of
 	// the queries whose plan depends on their parameters' values: a
 	// Filter.Text query (not AsyncText), and Recorded. PostgreSQL's
@@ -83,6 +87,21 @@ type Dialect struct {
 	// NOTHING: SQLite then needs no statement journal for a multi-row
 	// INSERT (no constraint can abort it half-way).
 	InsertOrIgnore bool
+}
+
+// DeferredIndex is an index built by CREATE INDEX CONCURRENTLY once the
+// migrations are done. Building it inside the migration's transaction
+// would block every insert, and every other process opening the store,
+// for as long as the build takes (15.6 s per million rows, measured by
+// history/postgres's TestLargeStoreMigration). The index itself records
+// that the step is done: the store builds it while pg_index has no valid
+// index of that name, dropping first an invalid one that an interrupted
+// build left; Lock, a session advisory lock, lets one process build it
+// at a time.
+type DeferredIndex struct {
+	Name   string // the index
+	Create string // CREATE INDEX CONCURRENTLY Name …
+	Lock   int64  // the advisory lock's key
 }
 
 // SQLite and Postgres are the two dialects.
@@ -158,8 +177,13 @@ var (
 		ShortTextIndex: []string{
 			`CREATE FUNCTION goarq_args_bytes(t text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 				AS $$ SELECT regexp_replace(encode(convert_to(t, 'UTF8'), 'hex'), '(..)', 'x\1', 'g') $$`,
-			`CREATE INDEX records_args_bytes_trgm ON records USING gin (goarq_args_bytes(args) gin_trgm_ops)`,
-		}}
+		},
+		// the index of goarq_args_bytes(args), built after the
+		// migration of version 5 (which creates the function); a
+		// search does without it meanwhile (args LIKE alone)
+		DeferredIndex: &DeferredIndex{Name: "records_args_bytes_trgm", Lock: 7164012,
+			Create: `CREATE INDEX CONCURRENTLY records_args_bytes_trgm ON records USING gin (goarq_args_bytes(args) gin_trgm_ops)`},
+	}
 )
 
 // migrations are the schema's versions, in order; version i+1 is
@@ -260,6 +284,13 @@ type Store struct {
 	idxDone   chan struct{}
 	lastAddNS atomic.Int64
 	idxErr    atomic.Pointer[error] // the indexer's last failure; nil after a success
+
+	// the DeferredIndex: built (or found built) by the builder that
+	// Open starts, ended by Close
+	defReady atomic.Bool
+	defStop  context.CancelFunc
+	defDone  chan struct{}
+	defErr   atomic.Pointer[error] // the builder's last failure; nil after a success
 }
 
 // Open migrates db to the current schema and returns the store; closing
@@ -268,6 +299,15 @@ func Open(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
 	s := &Store{db: db, d: d, idxKick: make(chan struct{}, 1)}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
+	}
+	if s.d.DeferredIndex != nil {
+		if ok, err := s.deferredValid(ctx, s.db); err == nil && ok {
+			s.defReady.Store(true)
+		} else {
+			bctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+			s.defStop, s.defDone = stop, make(chan struct{})
+			go s.deferredLoop(bctx)
+		}
 	}
 	return s, nil
 }
@@ -340,6 +380,10 @@ func (s *Store) Close() error {
 	if s.idxStop != nil {
 		s.idxStop()
 		<-s.idxDone
+	}
+	if s.defStop != nil {
+		s.defStop()
+		<-s.defDone
 	}
 	s.insertMu.Lock()
 	for _, st := range s.inserts {
@@ -648,14 +692,26 @@ func (s *Store) TextIndexErr() error {
 	if p := s.idxErr.Load(); p != nil {
 		return *p
 	}
+	if p := s.defErr.Load(); p != nil {
+		return *p
+	}
 	return nil
 }
 
 // TextIndexLag is how many rows the text index has not taken in yet (0
-// when the dialect's database keeps its index itself).
+// when the dialect's database keeps its index itself, once its
+// DeferredIndex is built; every row before).
 func (s *Store) TextIndexLag(ctx context.Context) (int64, error) {
 	if !s.d.AsyncText {
-		return 0, nil
+		if s.d.DeferredIndex == nil || s.defReady.Load() {
+			return 0, nil
+		}
+		// the DeferredIndex is not built yet: it lacks every row
+		var n int64
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM records`).Scan(&n); err != nil {
+			return 0, fmt.Errorf("history: text index: %w", err)
+		}
+		return n, nil
 	}
 	var lag int64
 	err := s.db.QueryRowContext(ctx, `SELECT (SELECT COALESCE(MAX(id), 0) FROM records) - (SELECT indexed_to FROM text_index_state)`).Scan(&lag)
@@ -669,9 +725,24 @@ func (s *Store) TextIndexLag(ctx context.Context) (int64, error) {
 // index, in one transaction, and returns how many it added (0: caught
 // up). The store's indexer calls it; a caller that wants the index
 // complete now (a benchmark, a test) may too.
+//
+// A database that keeps its text index itself (PostgreSQL) has nothing to
+// add, but for its DeferredIndex: IndexText builds it now if it is not
+// built yet (or waits for the process that builds it), and returns how
+// many rows it took in.
 func (s *Store) IndexText(ctx context.Context, limit int) (int64, error) {
 	if !s.d.AsyncText {
-		return 0, nil
+		if s.d.DeferredIndex == nil || s.defReady.Load() {
+			return 0, nil
+		}
+		n, err := s.TextIndexLag(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if built, err := s.buildDeferred(ctx); err != nil || !built {
+			return 0, err
+		}
+		return max(n, 1), nil
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -704,6 +775,117 @@ func (s *Store) IndexText(ctx context.Context, limit int) (int64, error) {
 	}
 	n, _ := res.RowsAffected()
 	return max(n, 1), nil
+}
+
+// deferredPoll is how often a store whose DeferredIndex another process
+// is building checks whether it is done; deferredRetry is how long the
+// builder waits after a failed build before it tries again.
+const (
+	deferredPoll  = 2 * time.Second
+	deferredRetry = 30 * time.Second
+)
+
+// deferredLoop is the DeferredIndex builder's goroutine: it builds the
+// index, or waits for the process that builds it, and ends then or with
+// ctx. A failure is told by TextIndexErr and tried again.
+func (s *Store) deferredLoop(ctx context.Context) {
+	defer close(s.defDone)
+	for {
+		_, err := s.buildDeferred(ctx)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		s.defErr.Store(&err)
+		t := time.NewTimer(deferredRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// buildDeferred builds the DeferredIndex unless it is there; built
+// reports that this call built it. It returns once the index is valid
+// (built here or by another process) or ctx ends.
+//
+// The advisory lock is tried, not waited for: a session waiting in
+// pg_advisory_lock holds a snapshot, which the builder's CREATE INDEX
+// CONCURRENTLY would wait for in turn.
+func (s *Store) buildDeferred(ctx context.Context) (built bool, err error) {
+	di := s.d.DeferredIndex
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return false, fmt.Errorf("history: build %s: %w", di.Name, err)
+	}
+	defer conn.Close()
+	for {
+		ok, err := s.deferredValid(ctx, conn)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			s.defReady.Store(true)
+			s.defErr.Store(nil)
+			return false, nil
+		}
+		var locked bool
+		if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, di.Lock).Scan(&locked); err != nil {
+			return false, fmt.Errorf("history: build %s: %w", di.Name, err)
+		}
+		if locked {
+			break
+		}
+		t := time.NewTimer(deferredPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false, ctx.Err()
+		case <-t.C:
+		}
+	}
+	defer func() {
+		// a session lock: released here, or with the session when the
+		// connection breaks (a cancelled statement may break it)
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_, _ = conn.ExecContext(uctx, `SELECT pg_advisory_unlock($1)`, di.Lock)
+	}()
+	// the previous holder of the lock may have built it just now
+	if ok, err := s.deferredValid(ctx, conn); err != nil || ok {
+		if ok {
+			s.defReady.Store(true)
+			s.defErr.Store(nil)
+		}
+		return false, err
+	}
+	// an invalid index of that name is what an interrupted build left
+	for _, q := range []string{`DROP INDEX CONCURRENTLY IF EXISTS ` + di.Name, di.Create} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return false, fmt.Errorf("history: build %s: %w", di.Name, err)
+		}
+	}
+	s.defReady.Store(true)
+	s.defErr.Store(nil)
+	return true, nil
+}
+
+// deferredValid reports whether the DeferredIndex is built: a valid index
+// of its name on records in pg_index (found through the table, which
+// the store names as every query does; to_regclass takes a cstring
+// before PostgreSQL 14).
+func (s *Store) deferredValid(ctx context.Context, db interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}) (bool, error) {
+	var ok bool
+	err := db.QueryRowContext(ctx, `SELECT COALESCE((SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+		WHERE i.indrelid = 'records'::regclass AND c.relname = $1), false)`,
+		s.d.DeferredIndex.Name).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("history: build %s: %w", s.d.DeferredIndex.Name, err)
+	}
+	return ok, nil
 }
 
 // recKey is a record's identity: job id and start time.
@@ -828,7 +1010,7 @@ func (s *Store) Query(ctx context.Context, f history.Filter) (history.Page, erro
 		return p, err
 	case !s.d.AsyncText:
 		where, args = append(where, `args LIKE ?`), append(args, "%"+likeEscaper.Replace(f.Text)+"%")
-		if s.d.BytesText && pgTrgmBlind(f.Text) {
+		if s.d.BytesText && s.defReady.Load() && pgTrgmBlind(f.Text) {
 			where, args = append(where, `goarq_args_bytes(args) LIKE ?`), append(args, bytesPattern(f.Text))
 		}
 		return s.textPage(ctx, where, args, limit)
@@ -915,14 +1097,11 @@ func (s *Store) textPage(ctx context.Context, where []string, args []any, limit 
 		p, _, err := s.page(ctx, "records", where, args, limit)
 		return p, err
 	}
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.customPlanTx(ctx)
 	if err != nil {
 		return history.Page{}, fmt.Errorf("history: query: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, s.d.CustomPlan); err != nil {
-		return history.Page{}, fmt.Errorf("history: query: %w", err)
-	}
 	p, _, err := s.pageOn(ctx, tx, "records", where, args, limit)
 	if err != nil {
 		return history.Page{}, err
@@ -931,6 +1110,20 @@ func (s *Store) textPage(ctx context.Context, where []string, args []any, limit 
 		return history.Page{}, fmt.Errorf("history: query: %w", err)
 	}
 	return p, nil
+}
+
+// customPlanTx begins a read-only transaction that plans each statement
+// for its parameters' values (Dialect.CustomPlan, which must be set).
+func (s *Store) customPlanTx(ctx context.Context) (*sql.Tx, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, s.d.CustomPlan); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
 }
 
 // page reads up to limit records from from, newest first; full reports
@@ -1317,14 +1510,11 @@ func (s *Store) Recorded(ctx context.Context, jobIDs []string) (map[string][]int
 		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 	} = s.db
 	if s.d.CustomPlan != "" {
-		tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		tx, err := s.customPlanTx(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("history: recorded: %w", err)
 		}
 		defer func() { _ = tx.Rollback() }()
-		if _, err := tx.ExecContext(ctx, s.d.CustomPlan); err != nil {
-			return nil, fmt.Errorf("history: recorded: %w", err)
-		}
 		q = tx
 	}
 	for start := 0; start < len(ids); start += recordedChunk {
