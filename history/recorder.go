@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -68,7 +69,13 @@ type RecorderOptions struct {
 	// adds as records, deletes the staged rows). Staged results are safe
 	// from keep_result's expiry but not visible to queries until promoted.
 	// A recorder promotes what is staged when it starts, so a recorder
-	// killed during a burst loses nothing.
+	// killed during a burst loses nothing. When the burst outruns MaxRate,
+	// the recorder tracks only a share of the job ids, sized so that it is
+	// told of about MaxRate results a second (Redis then sends nothing for
+	// the rest, and the recorder wakes for no more than it stages); the
+	// others wait in Redis, and the SCAN pass that follows the burst reads
+	// them. As a yield, that share lasts at most MaxLag, and is not taken
+	// when results written lately expire sooner than twice MaxLag.
 	NoStage bool
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -95,6 +102,14 @@ type RecorderStats struct {
 	// Staged results were staged raw during bursts; Promoted staged
 	// results were added as records since (their duplicates included).
 	Staged, Promoted int64
+	// Narrows counts the bursts staged through a share of the job ids
+	// (see RecorderOptions.NoStage), and Narrowed is how long tracking
+	// followed a share only, in all.
+	Narrows  int64
+	Narrowed time.Duration
+	// Share is how many sixteenths of the job ids tracking follows now
+	// (by their first hex digit; 16: every result).
+	Share int
 	// Tracking reports whether client tracking is armed now.
 	Tracking bool
 }
@@ -120,7 +135,9 @@ type Recorder struct {
 	recorded, dups, aged, cmds, scans, paced atomic.Int64
 	watcher                                  atomic.Pointer[arqredis.Watcher]
 
-	// seen counts the ids tracking reported, for the burst rate
+	// seen counts the ids tracking reported, in thousandths of the
+	// results they stand for (a share of the ids stands for all), for the
+	// burst rate
 	// (YieldAbove); catchUp is set from a yield's end until the SCAN pass
 	// that follows it has read everything, which pace then skips.
 	seen            atomic.Int64
@@ -142,13 +159,27 @@ type Recorder struct {
 	// recorder stages during a burst (not NoStage). unpromoted: staged
 	// rows may wait in the store (set at start and by every stage);
 	// staging: the recorder stages now (for the log; Run's goroutine).
-	stager            Stager
-	stage             bool
-	unpromoted        atomic.Bool
-	staging           bool
-	promoting         int       // promoted since the last log (Run's goroutine)
-	promoteT0         time.Time // when they began
-	staged, promotedN atomic.Int64
+	stager               Stager
+	stage                bool
+	unpromoted           atomic.Bool
+	staging              bool
+	promoting            int       // promoted since the last log (Run's goroutine)
+	promoteT0            time.Time // when they began
+	staged, promotedN    atomic.Int64
+	narrows, narrowedFor atomic.Int64
+
+	// share is how many of the 16 first hex digits of a job id tracking
+	// follows (16: every result); below 16 while a burst is staged through
+	// a share of the ids (narrow), since narrowedAt. narrowed mirrors
+	// share < 16 for watchRate, which signals calm when the rate has
+	// stayed under YieldAbove for burstWindow; burstRate is the rate the
+	// last burst signal measured (float64 bits).
+	share      int
+	narrowedAt time.Time
+	narrowed   atomic.Bool
+	shareNow   atomic.Int32 // share, for Stats
+	calm       chan struct{}
+	burstRate  atomic.Uint64
 }
 
 // A burst is a write rate above YieldAbove over burstWindow, sampled every
@@ -159,9 +190,19 @@ const (
 	burstWindow = 500 * time.Millisecond
 	probeEvery  = time.Second
 	probeWindow = 100 * time.Millisecond
+	// trackCoalesce is how long tracking's messages gather between reads
+	// (arqredis.ResultWatchOptions.Coalesce).
+	trackCoalesce = 50 * time.Millisecond
 	// ttlSample is how many of the last written results' keys are checked
 	// before a yield.
 	ttlSample = 32
+)
+
+// idDigits are the first digits of a job id (uuid4 hex) that narrow
+// shares out.
+const (
+	idDigits  = 16
+	hexDigits = "0123456789abcdef"
 )
 
 // storeBatch is the most results one store transaction adds: SQLite's
@@ -196,7 +237,9 @@ func NewRecorder(c *client.Client, store Store, o RecorderOptions) *Recorder {
 		o.Now = time.Now
 	}
 	r := &Recorder{rdb: arqredis.New(c.Redis(), o.Logger), store: store, o: o, log: o.Logger,
-		pending: map[string]struct{}{}, wake: make(chan struct{}, 1), burst: make(chan struct{}, 1)}
+		pending: map[string]struct{}{}, wake: make(chan struct{}, 1), burst: make(chan struct{}, 1),
+		calm: make(chan struct{}, 1), share: idDigits}
+	r.shareNow.Store(idDigits)
 	if st, ok := store.(Stager); ok {
 		r.stager, r.stage = st, !o.NoStage
 		r.unpromoted.Store(true) // what a previous recorder staged
@@ -209,11 +252,22 @@ func (r *Recorder) Stats() RecorderStats {
 	w := r.watcher.Load()
 	return RecorderStats{Recorded: r.recorded.Load(), Duplicates: r.dups.Load(), Aged: r.aged.Load(), Commands: r.cmds.Load(),
 		Scans: r.scans.Load(), Paced: time.Duration(r.paced.Load()), Tracking: w != nil && w.Armed(),
-		Yields: r.yields.Load(), Yielded: time.Duration(r.yielded.Load()), Staged: r.staged.Load(), Promoted: r.promotedN.Load()}
+		Yields: r.yields.Load(), Yielded: time.Duration(r.yielded.Load()), Staged: r.staged.Load(), Promoted: r.promotedN.Load(),
+		Narrows: r.narrows.Load(), Narrowed: time.Duration(r.narrowedFor.Load()), Share: int(r.shareNow.Load())}
 }
 
-func (r *Recorder) onIDs(ids []string) {
-	r.seen.Add(int64(len(ids)))
+func (r *Recorder) onIDs(ids []string) { r.onShareIDs(ids, idDigits) }
+
+// onShareIDs takes the ids tracking reported while it followed share of
+// the 16 first digits.
+func (r *Recorder) onShareIDs(ids []string, share int) {
+	if ids == nil && share < idDigits {
+		// a share's arm (or re-arm) missed what changed meanwhile: the
+		// widen that ends the share arms a Watcher on every result, whose
+		// nil report has it all read by SCAN
+		return
+	}
+	r.seen.Add(int64(len(ids)) * 1000 * idDigits / int64(share))
 	r.mu.Lock()
 	if ids == nil {
 		r.fullScan = true
@@ -274,10 +328,15 @@ func (r *Recorder) Run(ctx context.Context) error {
 		case <-pruneT.C:
 			r.prune(ctx)
 			continue
+		case <-r.calm:
+			r.widen(ctx)
+			notify(r.wake)
+			continue
 		case <-r.burst:
 			if r.stage {
 				// drain stages while the rate is high (hot): nothing to
-				// stand aside for
+				// stand aside for, but a share of the ids may do
+				r.narrow(ctx)
 				notify(r.wake)
 				continue
 			}
@@ -299,7 +358,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 // on every re-arm), so the next pass reads everything kept. A server that
 // refuses tracking leaves the recorder to SCAN every ScanInterval.
 func (r *Recorder) arm(ctx context.Context) error {
-	w, err := r.rdb.WatchResults(ctx, arqredis.ResultWatchOptions{OnIDs: r.onIDs, Logger: r.log})
+	w, err := r.track(ctx, idDigits)
 	switch {
 	case errors.Is(err, arqredis.ErrTrackingUnsupported):
 		r.log.WarnContext(ctx, fmt.Sprintf("history: client tracking unavailable (%v); recording by SCAN every %s", err, r.o.ScanInterval))
@@ -312,6 +371,96 @@ func (r *Recorder) arm(ctx context.Context) error {
 	return nil
 }
 
+// track starts a Watcher on the results whose job id starts with one of
+// the first share of the 16 hex digits (all of them: every result). Its
+// reads are coalesced: the recorder runs beside the workers, often on
+// their machine, and waking for every message Redis sends during a burst
+// (one per pass of its event loop) cost the drain more than the reading.
+func (r *Recorder) track(ctx context.Context, share int) (*arqredis.Watcher, error) {
+	o := arqredis.ResultWatchOptions{Logger: r.log, Coalesce: trackCoalesce,
+		OnIDs: func(ids []string) { r.onShareIDs(ids, share) }}
+	if share < idDigits {
+		o.IDPrefixes = make([]string, share)
+		for i := range share {
+			o.IDPrefixes[i] = hexDigits[i : i+1]
+		}
+	}
+	return r.rdb.WatchResults(ctx, o)
+}
+
+// narrow stages a burst through a share of the job ids (uuid4 hex, as arq
+// and goarq make them, spread evenly over the 16 first digits), sized so
+// that tracking reports about MaxRate results a second: Redis then sends,
+// and the recorder reads and stages, that share only, and the rest wait in
+// Redis for the SCAN pass that follows the burst (widen). A burst measured
+// again at a rate that puts the share's off MaxRate by half re-sizes it. It tracks every result when
+// MaxRate is 0, and when results are kept too briefly to wait (shortKept);
+// and MaxLag after it narrowed, it widens, to catch up.
+func (r *Recorder) narrow(ctx context.Context) {
+	rate := math.Float64frombits(r.burstRate.Load())
+	if r.o.MaxRate <= 0 || rate <= 0 {
+		return
+	}
+	if r.share < idDigits && time.Since(r.narrowedAt) >= r.o.MaxLag {
+		r.widen(ctx)
+		return
+	}
+	if cur := rate * float64(r.share) / idDigits; r.share < idDigits && cur >= r.o.MaxRate/2 && cur <= r.o.MaxRate*3/2 {
+		return // near enough: a re-size would track some ids twice over
+	}
+	share := min(max(int(idDigits*r.o.MaxRate/rate), 1), idDigits)
+	if share == r.share || share == idDigits || r.share == idDigits && r.shortKept(ctx, "tracking every result through a burst") {
+		return
+	}
+	w, err := r.track(ctx, share)
+	if err != nil || !w.Armed() {
+		if w != nil {
+			_ = w.Close()
+		}
+		return // tracking every result still
+	}
+	if r.share == idDigits {
+		r.narrowedAt = time.Now()
+		r.narrows.Add(1)
+		r.log.InfoContext(ctx, fmt.Sprintf("history: results written at about %.0f/s: staging those of %d/16 of the job ids raw, the rest after the burst", rate, share))
+	}
+	// the new Watcher is armed before the old one goes: no gap. Its arm
+	// asked for a full scan, which waits for the burst's end.
+	if old := r.watcher.Swap(w); old != nil {
+		_ = old.Close()
+	}
+	r.share = share
+	r.shareNow.Store(int32(share))
+	r.narrowed.Store(true)
+}
+
+// widen tracks every result again once a narrowed burst is over (or MaxLag
+// after it began); the re-arm's full scan then reads the rest, unpaced.
+func (r *Recorder) widen(ctx context.Context) {
+	if r.share == idDigits {
+		return
+	}
+	w, err := r.track(ctx, idDigits)
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		// refused now: record by SCAN from here on
+		r.log.WarnContext(ctx, fmt.Sprintf("history: client tracking unavailable (%v); recording by SCAN every %s", err, r.o.ScanInterval))
+		w = nil
+	}
+	if old := r.watcher.Swap(w); old != nil {
+		_ = old.Close()
+	}
+	r.share = idDigits
+	r.shareNow.Store(idDigits)
+	r.narrowed.Store(false)
+	r.narrowedFor.Add(int64(time.Since(r.narrowedAt)))
+	r.catchUp.Store(true)
+	r.onIDs(nil)
+	r.log.InfoContext(ctx, fmt.Sprintf("history: tracking every result again after %s; catching up", time.Since(r.narrowedAt).Round(time.Millisecond)))
+}
+
 // watchRate is the burst detector: it samples the ids tracking reported
 // every burstTick, and signals r.burst when they came faster than
 // YieldAbove over burstWindow while tracking is armed.
@@ -320,6 +469,7 @@ func (r *Recorder) watchRate(ctx context.Context) {
 	defer t.Stop()
 	var at []time.Time
 	var seen []int64
+	cold := 0 // ticks in a row that were not hot
 	for {
 		select {
 		case <-ctx.Done():
@@ -330,23 +480,36 @@ func (r *Recorder) watchRate(ctx context.Context) {
 		if r.watcher.Load() == nil { // yielding (or tracking lost): start over
 			at, seen = at[:0], seen[:0]
 			r.hot.Store(false)
+			cold = 0
 			continue
 		}
 		at, seen = append(at, now), append(seen, n)
-		// a rate over YieldAbove in the last tick holds the reads back
+		// a rate over YieldAbove in the last two ticks (tracking's reads
+		// are coalesced, so one tick may see none) holds the reads back
 		// (drain) until the window tells a burst, to yield to, from a
 		// short rush, read when it is over
-		k := len(at) - 1
-		hot := k > 0 && float64(n-seen[k-1])/now.Sub(at[k-1]).Seconds() > r.o.YieldAbove
+		k := max(len(at)-3, 0)
+		hot := k < len(at)-1 && float64(n-seen[k])/1000/now.Sub(at[k]).Seconds() > r.o.YieldAbove
 		if r.hot.Swap(hot) && !hot {
 			notify(r.wake)
+		}
+		// a narrowed burst is over once no tick was hot for burstWindow
+		if cold = cold + 1; hot {
+			cold = 0
+		}
+		if r.narrowed.Load() && time.Duration(cold)*burstTick >= burstWindow {
+			notify(r.calm)
+			cold = 0
 		}
 		for len(at) > 1 && now.Sub(at[1]) >= burstWindow {
 			at, seen = at[1:], seen[1:]
 		}
-		if span := now.Sub(at[0]); span >= burstWindow && float64(n-seen[0])/span.Seconds() > r.o.YieldAbove {
-			notify(r.burst)
-			at, seen = at[:0], seen[:0]
+		if span := now.Sub(at[0]); span >= burstWindow {
+			if rate := float64(n-seen[0]) / 1000 / span.Seconds(); rate > r.o.YieldAbove {
+				r.burstRate.Store(math.Float64bits(rate))
+				notify(r.burst)
+				at, seen = at[:0], seen[:0]
+			}
 		}
 	}
 }
@@ -361,7 +524,7 @@ func (r *Recorder) bursting() bool { return len(r.burst) > 0 }
 // under YieldAbove or MaxLag has passed. The re-arm reports nil ids: the
 // SCAN pass that follows reads what was written meanwhile, unpaced.
 func (r *Recorder) yield(ctx context.Context) {
-	short := r.shortKept(ctx)
+	short := r.shortKept(ctx, "not yielding to a burst")
 	r.noYield.Store(short)
 	if short {
 		return
@@ -402,7 +565,7 @@ func (r *Recorder) yield(ctx context.Context) {
 // shortKept reports whether results written lately are kept for less than
 // twice MaxLag (or their TTL could not be read): they could expire before
 // the catch-up after a yield, so the recorder does not yield.
-func (r *Recorder) shortKept(ctx context.Context) bool {
+func (r *Recorder) shortKept(ctx context.Context, what string) bool {
 	r.mu.Lock()
 	ids := r.lastIDs
 	r.mu.Unlock()
@@ -417,9 +580,9 @@ func (r *Recorder) shortKept(ctx context.Context) bool {
 		if ttl >= 0 && ttl < 2*r.o.MaxLag {
 			if !r.shortWarned {
 				r.shortWarned = true
-				r.log.WarnContext(ctx, fmt.Sprintf("history: not yielding to a burst: a result written lately expires in %s (keep_result), "+
-					"sooner than twice the max lag (2 × %s); lower the max lag (goarq recorder --max-lag) to let the recorder yield",
-					ttl.Round(time.Millisecond), r.o.MaxLag))
+				r.log.WarnContext(ctx, fmt.Sprintf("history: %s: a result written lately expires in %s (keep_result), "+
+					"sooner than twice the max lag (2 × %s); lower the max lag (goarq recorder --max-lag) to let the recorder leave results in Redis during a burst",
+					what, ttl.Round(time.Millisecond), r.o.MaxLag))
 			}
 			return true
 		}
@@ -500,7 +663,10 @@ func (r *Recorder) failed(ctx context.Context, err error, backoff *time.Duration
 // drain reads what tracking reported, and runs a full scan when asked.
 func (r *Recorder) drain(ctx context.Context) error {
 	for {
-		hot := r.bursting() || r.hot.Load()
+		if r.stage && r.bursting() {
+			return nil // Run sizes the share of the ids to track (narrow)
+		}
+		hot := r.bursting() || r.hot.Load() || r.share < idDigits
 		if hot && !r.stage && !r.noYield.Load() {
 			return nil // Run may yield; what is pending waits (watchRate wakes drain again)
 		}
@@ -699,6 +865,9 @@ func (r *Recorder) stageRead(ctx context.Context, ids []string, _ bool) error {
 	if backlog >= r.o.MaxPending/10*9 {
 		lag = r.o.MaxLag
 	}
+	if r.share < idDigits {
+		return nil // the share tracked is sized to MaxRate already
+	}
 	r.pace(ctx, t0, len(rows), lag)
 	return nil
 }
@@ -711,7 +880,7 @@ func (r *Recorder) promote(ctx context.Context) error {
 	if r.promoting == 0 {
 		r.promoteT0 = time.Now()
 	}
-	for !r.bursting() && !r.hot.Load() {
+	for !r.bursting() && !r.hot.Load() && r.share == idDigits {
 		rows, err := r.stager.StagedBatch(ctx, storeBatch)
 		if err != nil {
 			return storeError{err}

@@ -244,6 +244,12 @@ func TestRecorderReportsATextIndexFailure(t *testing.T) {
 // wrote.
 func burst(t *testing.T, ctx context.Context, srv *redistest.Server, prefix string, rate int, keep time.Duration) (stop func() int) {
 	t.Helper()
+	return burstIDs(t, ctx, srv, func(n int) string { return fmt.Sprint(prefix, n) }, rate, keep)
+}
+
+// burstIDs is burst with the job ids id(0), id(1), ...
+func burstIDs(t *testing.T, ctx context.Context, srv *redistest.Server, id func(n int) string, rate int, keep time.Duration) (stop func() int) {
+	t.Helper()
 	c := srv.Client(t, nil)
 	quit, done := make(chan struct{}), make(chan int, 1)
 	go func() {
@@ -262,11 +268,11 @@ func burst(t *testing.T, ctx context.Context, srv *redistest.Server, prefix stri
 				now := time.Now().UnixMilli()
 				data, err := arqcompat.EncodeResult(arqcompat.PickleSerializer(arqcompat.Limits{}), arqcompat.ResultRecord{
 					JobRecord: arqcompat.JobRecord{Function: "f", Args: []any{int64(n)}, JobTry: 1, EnqueueTimeMS: now - 5},
-					Success:   true, Result: int64(n), StartMS: now, FinishMS: now + 1, Queue: "arq:queue", JobID: fmt.Sprint(prefix, n)})
+					Success:   true, Result: int64(n), StartMS: now, FinishMS: now + 1, Queue: "arq:queue", JobID: id(n)})
 				if err != nil {
 					panic(err)
 				}
-				pipe.Set(ctx, arqcompat.ResultKey(fmt.Sprint(prefix, n)), data, keep)
+				pipe.Set(ctx, arqcompat.ResultKey(id(n)), data, keep)
 				n++
 			}
 			if _, err := pipe.Exec(ctx); err != nil && ctx.Err() == nil {
@@ -674,5 +680,80 @@ func TestRecorderDoesNotRecordWhatRetentionDeletes(t *testing.T) {
 	}
 	if n, _ := store.Count(context.Background()); n != 2 {
 		t.Fatalf("%d records, want 2", n)
+	}
+}
+
+// A burst faster than MaxRate is staged through a share of the job ids
+// (by their first hex digit), sized to MaxRate: the recorder stages those
+// only, and once the burst is over it tracks every result again and reads
+// the rest by SCAN, recording every result once.
+func TestRecorderStagesAShareOfAFastBurst(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, store := serverAndStore(ctx, t)
+	stager := store.(history.Stager)
+	var logs testutil.SyncBuffer
+	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), store,
+		history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, MaxRate: 1000, MaxLag: time.Minute,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	await(t, "tracking is armed", func() bool { return rec.Stats().Tracking })
+	// ids spread over the 16 first digits, as uuid4 hex ids are
+	stop := burstIDs(t, ctx, srv, func(n int) string { return fmt.Sprintf("%x-%d", n%16, n) }, 5000, time.Hour)
+	await(t, "the recorder tracks a share of the ids", func() bool { return rec.Stats().Share < 16 })
+	share := rec.Stats().Share
+	// staged rows by whether their id is in the share
+	counts := func() (in, out int) {
+		rows, err := stager.StagedBatch(ctx, 1_000_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if strings.IndexByte("0123456789abcdef"[:share], r.JobID[0]) >= 0 {
+				in++
+			} else {
+				out++
+			}
+		}
+		return in, out
+	}
+	// what was pending when it narrowed is staged first
+	in0, _ := counts()
+	await(t, "the share is staged", func() bool { in, _ := counts(); return in >= in0+1000 })
+	in1, out1 := counts()
+	await(t, "more of the share is staged", func() bool { in, _ := counts(); return in >= in1+1000 })
+	if _, out2 := counts(); out2 != out1 {
+		t.Errorf("%d results outside the share (%d/16 of the ids) were staged while it tracked the share only", out2-out1, share)
+	}
+	if now := rec.Stats().Share; now != share {
+		t.Errorf("the share went from %d/16 to %d/16 at a steady rate", share, now)
+	}
+	wrote := stop()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("stats %+v; log:\n%s", rec.Stats(), logs.String())
+		}
+	})
+	await(t, "every result is tracked again", func() bool { return rec.Stats().Share == 16 })
+	waitCount(t, store, int64(wrote))
+	if n, _ := store.Count(ctx); n != int64(wrote) {
+		t.Fatalf("recorded %d, wrote %d", n, wrote)
+	}
+	if n, _ := stager.StagedCount(ctx); n != 0 {
+		t.Errorf("%d rows still staged", n)
+	}
+	st := rec.Stats()
+	if st.Narrows == 0 || st.Narrowed <= 0 || st.Recorded != int64(wrote) || st.Yields != 0 {
+		t.Errorf("stats %+v after %d results", st, wrote)
+	}
+	for _, line := range []string{"/16 of the job ids raw, the rest after the burst", "tracking every result again after"} {
+		if !strings.Contains(logs.String(), line) {
+			t.Errorf("no %q in the log:\n%s", line, logs.String())
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
