@@ -159,27 +159,29 @@ type Recorder struct {
 	// recorder stages during a burst (not NoStage). unpromoted: staged
 	// rows may wait in the store (set at start and by every stage);
 	// staging: the recorder stages now (for the log; Run's goroutine).
-	stager               Stager
-	stage                bool
-	unpromoted           atomic.Bool
-	staging              bool
-	promoting            int       // promoted since the last log (Run's goroutine)
-	promoteT0            time.Time // when they began
-	staged, promotedN    atomic.Int64
-	narrows, narrowedFor atomic.Int64
+	stager            Stager
+	stage             bool
+	unpromoted        atomic.Bool
+	staging           bool
+	promoteMu         sync.Mutex // promote's (Run's and Sync's)
+	promoting         int        // promoted since the last log (under promoteMu)
+	promoteT0         time.Time  // when they began
+	staged, promotedN atomic.Int64
 
 	// share is how many of the 16 first hex digits of a job id tracking
 	// follows (16: every result); below 16 while a burst is staged through
-	// a share of the ids (narrow), since narrowedAt. narrowed mirrors
-	// share < 16 for watchRate, which signals calm when the rate has
-	// stayed under YieldAbove for burstWindow; burstRate is the rate the
-	// last burst signal measured (float64 bits).
-	share      int
-	narrowedAt time.Time
-	narrowed   atomic.Bool
-	shareNow   atomic.Int32 // share, for Stats
-	calm       chan struct{}
-	burstRate  atomic.Uint64
+	// a share of the ids (narrow), since narrowedAt (both Run's
+	// goroutine's). narrowed mirrors share < 16 for watchRate, which
+	// signals calm when the rate has stayed under YieldAbove for
+	// burstWindow, and for promote; burstRate is the rate the last burst
+	// signal measured (float64 bits).
+	share                int
+	narrowedAt           time.Time
+	narrowed             atomic.Bool
+	shareNow             atomic.Int32 // share, for Stats
+	calm                 chan struct{}
+	burstRate            atomic.Uint64
+	narrows, narrowedFor atomic.Int64
 }
 
 // A burst is a write rate above YieldAbove over burstWindow, sampled every
@@ -678,7 +680,7 @@ func (r *Recorder) drain(ctx context.Context) error {
 			}
 		}
 		if !hot && r.stager != nil && r.unpromoted.Load() {
-			if err := r.promote(ctx); err != nil {
+			if err := r.promote(ctx, false); err != nil {
 				return err
 			}
 		}
@@ -766,53 +768,25 @@ func (r *Recorder) read(ctx context.Context, ids []string, known bool) error {
 	if err != nil {
 		return err
 	}
-	type decoded struct {
-		rr  arqredis.Record
-		res arqcompat.ResultRecord
-		err error
-	}
 	ds := make([]decoded, 0, len(recs))
 	for _, rr := range recs {
 		if rr.Data == nil { // deleted or expired
 			continue
 		}
-		res, err := arqcompat.DecodeResult(r.o.Serializer, rr.Data)
-		ds = append(ds, decoded{rr, res, err})
+		ds = append(ds, r.decode(rr.JobID, rr.Data))
 	}
 	var stored map[string][]int64
 	if known && len(ds) > 0 {
 		present := make([]string, len(ds))
 		for i, d := range ds {
-			present[i] = d.rr.JobID
+			present[i] = d.jobID
 		}
 		if stored, err = r.store.Recorded(ctx, present); err != nil {
 			return storeError{err}
 		}
 	}
 	now := r.o.Now()
-	// a result that finished before the retention's age bound (kept
-	// forever in Redis, say) is not recorded: the next prune would delete
-	// it and the next SCAN pass record it again, every minute
-	var tooOld int64
-	if r.o.Retention.MaxAge > 0 {
-		tooOld = now.Add(-r.o.Retention.MaxAge).UnixMilli()
-	}
-	out := make([]Record, 0, len(ds))
-	for _, d := range ds {
-		if d.err == nil && d.res.FinishMS < tooOld {
-			r.aged.Add(1)
-			continue
-		}
-		start := d.res.StartMS
-		if d.err != nil {
-			start = 0 // as FromResult records an undecodable result
-		}
-		if slices.Contains(stored[d.rr.JobID], start) {
-			r.dups.Add(1)
-			continue
-		}
-		out = append(out, fromDecoded(r.o.Serializer, d.rr.JobID, d.rr.Data, d.res, d.err, now))
-	}
+	out := r.records(ds, stored, now)
 	if len(out) == 0 {
 		return nil
 	}
@@ -828,6 +802,51 @@ func (r *Recorder) read(ctx context.Context, ids []string, known bool) error {
 	}
 	r.pace(ctx, t0, len(out), now.Sub(time.UnixMilli(oldest)))
 	return nil
+}
+
+// decoded is a result read from Redis or from the staging table, and
+// decoded.
+type decoded struct {
+	jobID string
+	data  []byte
+	res   arqcompat.ResultRecord
+	err   error
+}
+
+func (r *Recorder) decode(jobID string, data []byte) decoded {
+	res, err := arqcompat.DecodeResult(r.o.Serializer, data)
+	return decoded{jobID, data, res, err}
+}
+
+// records builds the records of ds that are to be added, by the rules
+// that read and promote share: a result that finished before the
+// retention's age bound (kept forever in Redis, say) is not recorded (the
+// next prune would delete it and the next SCAN pass record it again,
+// every minute; counted in Aged), nor one whose job id and start time
+// stored holds (counted in Duplicates; nil stored leaves duplicates to
+// the store's INSERT OR IGNORE).
+func (r *Recorder) records(ds []decoded, stored map[string][]int64, now time.Time) []Record {
+	var tooOld int64
+	if r.o.Retention.MaxAge > 0 {
+		tooOld = now.Add(-r.o.Retention.MaxAge).UnixMilli()
+	}
+	out := make([]Record, 0, len(ds))
+	for _, d := range ds {
+		if d.err == nil && d.res.FinishMS < tooOld {
+			r.aged.Add(1)
+			continue
+		}
+		start := d.res.StartMS
+		if d.err != nil {
+			start = 0 // as FromResult records an undecodable result
+		}
+		if slices.Contains(stored[d.jobID], start) {
+			r.dups.Add(1)
+			continue
+		}
+		out = append(out, fromDecoded(r.o.Serializer, d.jobID, d.data, d.res, d.err, now))
+	}
+	return out
 }
 
 // stageRead reads the results of ids with MGET and stages their raw
@@ -874,13 +893,22 @@ func (r *Recorder) stageRead(ctx context.Context, ids []string, _ bool) error {
 
 // promote moves the staged results into records, storeBatch at a time
 // (decode, Add, Unstage: a crash between Add and Unstage only makes the
-// next promote add them again, which Add skips), until none are left or
-// a burst begins.
-func (r *Recorder) promote(ctx context.Context) error {
+// next promote add them again, which Add skips), until none are left or a
+// burst begins; all promotes what is staged, burst or not. The records
+// follow read's rules (records): a result that finished before
+// Retention.MaxAge is unstaged, not recorded (counted in Aged). The store
+// is not asked first which results it holds, as it is for a SCAN page
+// (read's known): staged results were reported by tracking during a burst
+// and are mostly new, so the few recorded already (by a SCAN pass that
+// read them too) are left to Add's INSERT OR IGNORE (counted in
+// Duplicates), as tracking's reads leave theirs.
+func (r *Recorder) promote(ctx context.Context, all bool) error {
+	r.promoteMu.Lock()
+	defer r.promoteMu.Unlock()
 	if r.promoting == 0 {
 		r.promoteT0 = time.Now()
 	}
-	for !r.bursting() && !r.hot.Load() && r.share == idDigits {
+	for all || (!r.bursting() && !r.hot.Load() && !r.narrowed.Load()) {
 		rows, err := r.stager.StagedBatch(ctx, storeBatch)
 		if err != nil {
 			return storeError{err}
@@ -893,25 +921,29 @@ func (r *Recorder) promote(ctx context.Context) error {
 			}
 			return nil
 		}
-		now := r.o.Now()
-		out := make([]Record, len(rows))
+		ds := make([]decoded, len(rows))
 		ids := make([]int64, len(rows))
 		for i, row := range rows {
-			res, derr := arqcompat.DecodeResult(r.o.Serializer, row.Data)
-			out[i] = fromDecoded(r.o.Serializer, row.JobID, row.Data, res, derr, now)
+			ds[i] = r.decode(row.JobID, row.Data)
 			ids[i] = row.ID
 		}
-		added, err := r.store.Add(ctx, out)
-		if err != nil {
-			return storeError{err}
+		if out := r.records(ds, nil, r.o.Now()); len(out) > 0 {
+			added, err := r.store.Add(ctx, out)
+			if err != nil {
+				return storeError{err}
+			}
+			r.recorded.Add(int64(added))
+			r.dups.Add(int64(len(out) - added))
 		}
-		r.recorded.Add(int64(added))
-		r.dups.Add(int64(len(out) - added))
 		if err := r.stager.Unstage(ctx, ids); err != nil {
 			return storeError{err}
 		}
 		r.promotedN.Add(int64(len(rows)))
 		r.promoting += len(rows)
+		// a short batch was the end of what was staged: all is met, and
+		// what a running recorder stages meanwhile during a burst is left
+		// to it (Sync ends)
+		all = all && len(rows) == storeBatch
 	}
 	return nil
 }
@@ -965,7 +997,16 @@ func (r *Recorder) prune(ctx context.Context) {
 	}
 }
 
-// Sync reads every kept result once (one SCAN walk) into the store,
-// without tracking: what goarq retry runs so that kept results are
-// covered even when no recorder is running.
-func (r *Recorder) Sync(ctx context.Context) error { return r.scan(ctx) }
+// Sync promotes every staged result (what a recorder stopped during a
+// burst left staged), then reads every kept result once (one SCAN walk)
+// into the store, without tracking: what goarq retry runs so that kept
+// results are covered even when no recorder is running. It leaves
+// nothing staged that was staged when it began.
+func (r *Recorder) Sync(ctx context.Context) error {
+	if r.stager != nil {
+		if err := r.promote(ctx, true); err != nil {
+			return err
+		}
+	}
+	return r.scan(ctx)
+}

@@ -757,3 +757,115 @@ func TestRecorderStagesAShareOfAFastBurst(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// stageResults stages the encoded results of ids (not written to Redis),
+// started at start+i and finished 7 ms later, as a burst leaves them.
+func stageResults(t *testing.T, ctx context.Context, st history.Stager, ids []string, start int64) {
+	t.Helper()
+	ser := arqcompat.PickleSerializer(arqcompat.Limits{})
+	rows := make([]history.Staged, len(ids))
+	for i, id := range ids {
+		data, err := arqcompat.EncodeResult(ser, arqcompat.ResultRecord{
+			JobRecord: arqcompat.JobRecord{Function: "f", Args: []any{int64(i)}, JobTry: 1, EnqueueTimeMS: start + int64(i) - 5},
+			Success:   true, Result: int64(i), StartMS: start + int64(i), FinishMS: start + int64(i) + 7, Queue: "arq:queue", JobID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows[i] = history.Staged{JobID: id, Data: data, StagedMS: start}
+	}
+	if err := st.Stage(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Sync, the one-shot pass goarq retry runs, promotes what a recorder
+// stopped during a burst left staged (the results are gone from Redis),
+// as well as reading the kept results: it leaves nothing staged, and a
+// failure staged is then there for goarq retry to find.
+func TestRecorderSyncPromotesWhatIsStaged(t *testing.T) {
+	ctx := context.Background()
+	srv, store := serverAndStore(ctx, t)
+	st := store.(history.Stager)
+	now := time.Now().UnixMilli()
+	var ids []string
+	for i := range 5002 { // more than one promote batch
+		ids = append(ids, fmt.Sprint("st", i))
+	}
+	stageResults(t, ctx, st, ids, now-60_000)
+	writeResults(t, ctx, srv, []string{"kept0"}, now-30_000)
+	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), store, history.RecorderOptions{})
+	if err := rec.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.StagedCount(ctx); err != nil || n != 0 {
+		t.Fatalf("%d rows still staged after Sync (%v)", n, err)
+	}
+	if n, _ := store.Count(ctx); n != 5003 {
+		t.Fatalf("%d records after Sync, want the 5,002 staged and the one kept", n)
+	}
+	p, err := store.Query(ctx, history.Filter{JobID: "st5001"})
+	if err != nil || len(p.Records) != 1 || p.Records[0].Args != "5001" || p.Records[0].StartMS != now-60_000+5001 {
+		t.Fatalf("record of st5001 = %+v, %v", p.Records, err)
+	}
+	if s := rec.Stats(); s.Promoted != 5002 || s.Recorded != 5003 {
+		t.Fatalf("stats %+v: want 5002 promoted, 5003 recorded", s)
+	}
+}
+
+// Promotion records by the rules of reading from Redis: a staged result
+// that finished before Retention.MaxAge is not recorded (Aged; the next
+// prune would delete it), and one recorded already (a SCAN pass read it
+// before tracking reported it for staging) is not recorded twice
+// (Duplicates). Both leave the staging table.
+func TestRecorderPromotesByTheRulesOfReading(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, store := serverAndStore(ctx, t)
+	st := store.(history.Stager)
+	c := client.New(srv.Client(t, nil), client.Options{})
+	now := time.Now().UnixMilli()
+	// dup0 recorded from Redis, then gone from it
+	writeResults(t, ctx, srv, []string{"dup0"}, now-60_000)
+	if err := history.NewRecorder(c, store, history.RecorderOptions{}).Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Client(t, nil).FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	stageResults(t, ctx, st, []string{"dup0"}, now-60_000)
+	stageResults(t, ctx, st, []string{"old0", "old1"}, now-2*time.Hour.Milliseconds())
+	stageResults(t, ctx, st, []string{"new0", "new1", "new2"}, now-30_000)
+	counting := &countingStore{Store: store}
+	rec := history.NewRecorder(c, struct {
+		*countingStore
+		history.Stager
+	}{counting, st}, history.RecorderOptions{ScanInterval: time.Hour, PruneInterval: time.Hour, Retention: history.Retention{MaxAge: time.Hour}})
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	await(t, "the staged rows are promoted", func() bool { n, _ := st.StagedCount(ctx); return n == 0 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	s := rec.Stats()
+	if s.Promoted != 6 || s.Aged != 2 || s.Recorded != 3 || s.Duplicates != 1 {
+		t.Errorf("stats %+v: want 6 promoted, 2 aged, 3 recorded, 1 duplicate", s)
+	}
+	if n := counting.added.Load(); n != 4 {
+		t.Errorf("the store was handed %d records, want the 3 new and dup0 (left to INSERT OR IGNORE)", n)
+	}
+	all := []string{"dup0", "old0", "old1", "new0", "new1", "new2"}
+	got, err := store.Recorded(context.Background(), all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range all {
+		want := 1
+		if strings.HasPrefix(id, "old") {
+			want = 0
+		}
+		if len(got[id]) != want {
+			t.Errorf("%s recorded %d times, want %d", id, len(got[id]), want)
+		}
+	}
+}

@@ -429,6 +429,42 @@ func Run(t *testing.T, open func(t *testing.T) history.Store) {
 			t.Fatalf("StagedCount = %d, %v; want 150", n, err)
 		}
 	})
+	// Staged rows are not records yet: a prune by age or by row count
+	// (the recorder's, every minute, also while a burst is staged)
+	// deletes records only, and leaves every staged row to be promoted.
+	t.Run("PruneLeavesStagedRows", func(t *testing.T) {
+		s := open(t)
+		st := s.(history.Stager)
+		var recs []history.Record
+		for i := range 10 {
+			recs = append(recs, rec(i, "f", true, "", T0.Add(time.Duration(i)*time.Hour), 1))
+		}
+		if _, err := s.Add(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		// staged long before the age bound, for jobs the records hold too
+		var in []history.Staged
+		for i := range 3 {
+			in = append(in, history.Staged{JobID: fmt.Sprintf("job%03d", i), Data: []byte{byte(i)}, StagedMS: T0.Add(-time.Hour).UnixMilli()})
+		}
+		if err := st.Stage(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		now := T0.Add(100 * time.Hour)
+		n, err := s.Prune(ctx, history.Retention{MaxAge: 95 * time.Hour, MaxRows: 1}, now)
+		if err != nil || n != 9 {
+			t.Fatalf("Prune = %d, %v; want the 9 records older than the newest", n, err)
+		}
+		got, err := st.StagedBatch(ctx, 10)
+		if err != nil || len(got) != 3 {
+			t.Fatalf("after the prune: %d staged rows, %v; want all 3", len(got), err)
+		}
+		for i, r := range got {
+			if r.JobID != in[i].JobID || string(r.Data) != string(in[i].Data) {
+				t.Fatalf("staged row %d = %+v after the prune, want %+v", i, r, in[i])
+			}
+		}
+	})
 	t.Run("RecordedTellsStartTimesByJobID", func(t *testing.T) {
 		s := open(t)
 		if got, err := s.Recorded(ctx, []string{"job001"}); err != nil || len(got) != 0 {
