@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -410,7 +411,7 @@ func (r *Recorder) narrow(ctx context.Context) {
 	if cur := rate * float64(r.share) / idDigits; r.share < idDigits && cur >= r.o.MaxRate/2 && cur <= r.o.MaxRate*3/2 {
 		return // near enough: a re-size would track some ids twice over
 	}
-	share := min(max(int(idDigits*r.o.MaxRate/rate), 1), idDigits)
+	share := min(max(int(math.Round(idDigits*r.o.MaxRate/rate)), 1), idDigits)
 	if share == r.share || share == idDigits || r.share == idDigits && r.shortKept(ctx, "tracking every result through a burst") {
 		return
 	}
@@ -434,6 +435,19 @@ func (r *Recorder) narrow(ctx context.Context) {
 	r.share = share
 	r.shareNow.Store(int32(share))
 	r.narrowed.Store(true)
+	// what is pending outside the share waits for the SCAN too
+	r.mu.Lock()
+	for id := range r.pending {
+		if !inShare(id, share) {
+			delete(r.pending, id)
+		}
+	}
+	r.mu.Unlock()
+}
+
+// inShare reports whether tracking a share of the job ids follows id.
+func inShare(id string, share int) bool {
+	return id != "" && strings.IndexByte(hexDigits[:share], id[0]) >= 0
 }
 
 // widen tracks every result again once a narrowed burst is over (or MaxLag
@@ -491,7 +505,11 @@ func (r *Recorder) watchRate(ctx context.Context) {
 		// (drain) until the window tells a burst, to yield to, from a
 		// short rush, read when it is over
 		k := max(len(at)-3, 0)
-		hot := k < len(at)-1 && float64(n-seen[k])/1000/now.Sub(at[k]).Seconds() > r.o.YieldAbove
+		recent := 0.0
+		if k < len(at)-1 {
+			recent = float64(n-seen[k]) / 1000 / now.Sub(at[k]).Seconds()
+		}
+		hot := recent > r.o.YieldAbove
 		if r.hot.Swap(hot) && !hot {
 			notify(r.wake)
 		}
@@ -503,12 +521,21 @@ func (r *Recorder) watchRate(ctx context.Context) {
 			notify(r.calm)
 			cold = 0
 		}
+		// a rate twice MaxRate (and over YieldAbove) is staged through a
+		// share at once: the window would track every result for half a
+		// second more
+		if hot && r.stage && !r.narrowed.Load() && r.o.MaxRate > 0 && recent > 2*r.o.MaxRate {
+			r.burstRate.Store(math.Float64bits(recent))
+			notify(r.burst)
+		}
 		for len(at) > 1 && now.Sub(at[1]) >= burstWindow {
 			at, seen = at[1:], seen[1:]
 		}
 		if span := now.Sub(at[0]); span >= burstWindow {
 			if rate := float64(n-seen[0]) / 1000 / span.Seconds(); rate > r.o.YieldAbove {
-				r.burstRate.Store(math.Float64bits(rate))
+				// the share is sized on the last ticks' rate: the window's
+				// includes the ticks before the burst began
+				r.burstRate.Store(math.Float64bits(recent))
 				notify(r.burst)
 				at, seen = at[:0], seen[:0]
 			}
