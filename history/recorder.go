@@ -177,6 +177,7 @@ type Recorder struct {
 	// burstWindow, and for promote; burstRate is the rate the last burst
 	// signal measured (float64 bits).
 	share                int
+	noNarrow             bool // the last narrow was declined (shortKept)
 	narrowedAt           time.Time
 	narrowed             atomic.Bool
 	shareNow             atomic.Int32 // share, for Stats
@@ -412,8 +413,13 @@ func (r *Recorder) narrow(ctx context.Context) {
 		return // near enough: a re-size would track some ids twice over
 	}
 	share := min(max(int(math.Round(idDigits*r.o.MaxRate/rate)), 1), idDigits)
-	if share == r.share || share == idDigits || r.share == idDigits && r.shortKept(ctx, "tracking every result through a burst") {
+	if share == r.share || share == idDigits {
 		return
+	}
+	if r.share == idDigits {
+		if r.noNarrow = r.shortKept(ctx, "tracking every result through a burst"); r.noNarrow {
+			return
+		}
 	}
 	w, err := r.track(ctx, share)
 	if err != nil || !w.Armed() {
@@ -500,16 +506,17 @@ func (r *Recorder) watchRate(ctx context.Context) {
 			continue
 		}
 		at, seen = append(at, now), append(seen, n)
-		// a rate over YieldAbove in the last two ticks (tracking's reads
-		// are coalesced, so one tick may see none) holds the reads back
+		// a rate over YieldAbove in the last tick holds the reads back
 		// (drain) until the window tells a burst, to yield to, from a
-		// short rush, read when it is over
-		k := max(len(at)-3, 0)
+		// short rush, read when it is over; the share is sized on the last
+		// two ticks (recent): tracking's reads are coalesced, so one tick
+		// may see one read more than the next
+		last := len(at) - 1
+		hot := last > 0 && float64(n-seen[last-1])/1000/now.Sub(at[last-1]).Seconds() > r.o.YieldAbove
 		recent := 0.0
-		if k < len(at)-1 {
+		if k := max(last-2, 0); k < last {
 			recent = float64(n-seen[k]) / 1000 / now.Sub(at[k]).Seconds()
 		}
-		hot := recent > r.o.YieldAbove
 		if r.hot.Swap(hot) && !hot {
 			notify(r.wake)
 		}
@@ -524,7 +531,7 @@ func (r *Recorder) watchRate(ctx context.Context) {
 		// a rate twice MaxRate (and over YieldAbove) is staged through a
 		// share at once: the window would track every result for half a
 		// second more
-		if hot && r.stage && !r.narrowed.Load() && r.o.MaxRate > 0 && recent > 2*r.o.MaxRate {
+		if hot && r.stage && !r.narrowed.Load() && r.o.MaxRate > 0 && recent > max(2*r.o.MaxRate, r.o.YieldAbove) {
 			r.burstRate.Store(math.Float64bits(recent))
 			notify(r.burst)
 		}
@@ -990,13 +997,13 @@ func (r *Recorder) pace(ctx context.Context, t0 time.Time, n int, lag time.Durat
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	burst := r.burst
-	if r.stage {
-		burst = nil // a burst is staged through, not yielded to
+	if r.stage && (r.share < idDigits || r.noNarrow) {
+		burst = nil // staged through at MaxRate: nothing for Run to do
 	}
 	select {
 	case <-ctx.Done():
 	case <-t.C:
-	case <-burst: // cut short, and left for Run, which yields
+	case <-burst: // cut short, and left for Run, which yields or narrows
 		notify(r.burst)
 	}
 }

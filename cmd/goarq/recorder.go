@@ -18,9 +18,10 @@ import (
 // unless $GOMEMLIMIT sets one (SQLite's page caches, 2×8 MiB, are outside it).
 const recorderMemLimit = 40 << 20
 
-// defaultMaxRate paces goarq recorder: a burst's results wait in Redis
-// while the recorder stores 12,000 a second, leaving the rest of the CPU
-// to workers on the same machine (README "History", "Scale").
+// defaultMaxRate paces goarq recorder: during a burst it stages about
+// 12,000 results a second (a share of the job ids) and leaves the rest in
+// Redis until the burst ends, and the rest of the CPU and of Redis to
+// workers on the same machine (README "History", "Scale").
 const defaultMaxRate = 12_000
 
 // defaultYieldAbove is the write rate (results a second) above which goarq
@@ -37,7 +38,8 @@ func recorderFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "history-max-rows", Usage: "keep at most this many records, the newest (default: no bound)"},
 		&cli.DurationFlag{Name: "scan-interval", Value: time.Minute, Usage: "how often the SCAN backstop walks the kept results"},
 		&cli.Float64Flag{Name: "max-rate", Value: defaultMaxRate, Usage: "store at most this many results per second while less than --max-lag behind, " +
-			"so that workers on the same machine keep the CPU during a burst (the results wait in Redis); 0: no pacing"},
+			"so that workers on the same machine keep the CPU during a burst (the results wait in Redis); a burst faster than this is staged " +
+			"through a share of the job ids (their first hex digit) sized to it, the rest read after the burst; 0: no pacing"},
 		&cli.DurationFlag{Name: "max-lag", Value: time.Minute, Usage: "past this lag the recorder stores at full speed; keep it well under keep_result"},
 		&cli.Float64Flag{Name: "yield-above", Value: defaultYieldAbove, Usage: "while workers write more results a second than this (a burst), stage them raw " +
 			"and promote them into records when the rate falls (or, with --stage=false, stop tracking and reading and catch up with one SCAN pass " +
