@@ -155,3 +155,30 @@ type Store interface {
 	Count(ctx context.Context) (int64, error)
 	Close() error
 }
+
+// Staged is one result's raw bytes as read from Redis, staged undecoded
+// during a burst (see Stager).
+type Staged struct {
+	// ID is the staging row id (0 before it is staged).
+	ID       int64
+	JobID    string
+	Data     []byte
+	StagedMS int64
+}
+
+// Stager is a Store that can stage raw results: the Recorder appends the
+// results it reads during a burst to an unindexed table (no decode, one
+// append-only B-tree: a few µs a result) and promotes them into records
+// once the burst is over. Staged rows are durable but not visible to
+// Query until promoted. The SQL stores implement it.
+type Stager interface {
+	// Stage appends rows in one transaction.
+	Stage(ctx context.Context, rows []Staged) error
+	// StagedBatch reads up to limit staged rows, oldest first.
+	StagedBatch(ctx context.Context, limit int) ([]Staged, error)
+	// Unstage deletes the staged rows of ids (once they were added as
+	// records).
+	Unstage(ctx context.Context, ids []int64) error
+	// StagedCount is the number of staged rows.
+	StagedCount(ctx context.Context) (int64, error)
+}

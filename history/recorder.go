@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +60,24 @@ type RecorderOptions struct {
 	// while it yields, so MaxLag must stay well under keep_result. Zero:
 	// never yield. Without client tracking there is nothing to yield.
 	YieldAbove float64
+	// NoStage makes the recorder yield during a burst even when its store
+	// is a Stager. By default, a recorder whose store is a Stager (the SQL
+	// stores) does not yield: while results are written faster than
+	// YieldAbove it keeps tracking and reading them, paced at MaxRate, and
+	// appends their raw bytes, undecoded, to the store's staging table (a
+	// few µs a result, where decoding and storing a record costs about
+	// 20); once the rate falls under YieldAbove it promotes them (decodes,
+	// adds as records, deletes the staged rows). Staged results are safe
+	// from keep_result's expiry but not visible to queries until promoted.
+	// A recorder promotes what is staged when it starts, so a recorder
+	// killed during a burst loses nothing. When the burst outruns MaxRate,
+	// the recorder tracks only a share of the job ids, sized so that it is
+	// told of about MaxRate results a second (Redis then sends nothing for
+	// the rest, and the recorder wakes for no more than it stages); the
+	// others wait in Redis, and the SCAN pass that follows the burst reads
+	// them. As a yield, that share lasts at most MaxLag, and is not taken
+	// when results written lately expire sooner than twice MaxLag.
+	NoStage bool
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Now defaults to time.Now.
@@ -80,6 +100,17 @@ type RecorderStats struct {
 	// Yielded is how long it stood aside in all.
 	Yields  int64
 	Yielded time.Duration
+	// Staged results were staged raw during bursts; Promoted staged
+	// results were added as records since (their duplicates included).
+	Staged, Promoted int64
+	// Narrows counts the bursts staged through a share of the job ids
+	// (see RecorderOptions.NoStage), and Narrowed is how long tracking
+	// followed a share only, in all.
+	Narrows  int64
+	Narrowed time.Duration
+	// Share is how many sixteenths of the job ids tracking follows now
+	// (by their first hex digit; 16: every result).
+	Share int
 	// Tracking reports whether client tracking is armed now.
 	Tracking bool
 }
@@ -105,7 +136,9 @@ type Recorder struct {
 	recorded, dups, aged, cmds, scans, paced atomic.Int64
 	watcher                                  atomic.Pointer[arqredis.Watcher]
 
-	// seen counts the ids tracking reported, for the burst rate
+	// seen counts the ids tracking reported, in thousandths of the
+	// results they stand for (a share of the ids stands for all), for the
+	// burst rate
 	// (YieldAbove); catchUp is set from a yield's end until the SCAN pass
 	// that follows it has read everything, which pace then skips.
 	seen            atomic.Int64
@@ -122,6 +155,35 @@ type Recorder struct {
 	// drain holds its reads back, unless yielding was declined (noYield:
 	// results kept briefly) or fails.
 	hot, noYield atomic.Bool
+
+	// stager is the store as a Stager (nil if it is not one); stage: the
+	// recorder stages during a burst (not NoStage). unpromoted: staged
+	// rows may wait in the store (set at start and by every stage);
+	// staging: the recorder stages now (for the log; Run's goroutine).
+	stager            Stager
+	stage             bool
+	unpromoted        atomic.Bool
+	staging           bool
+	promoteMu         sync.Mutex // promote's (Run's and Sync's)
+	promoting         int        // promoted since the last log (under promoteMu)
+	promoteT0         time.Time  // when they began
+	staged, promotedN atomic.Int64
+
+	// share is how many of the 16 first hex digits of a job id tracking
+	// follows (16: every result); below 16 while a burst is staged through
+	// a share of the ids (narrow), since narrowedAt (both Run's
+	// goroutine's). narrowed mirrors share < 16 for watchRate, which
+	// signals calm when the rate has stayed under YieldAbove for
+	// burstWindow, and for promote; burstRate is the rate the last burst
+	// signal measured (float64 bits).
+	share                int
+	noNarrow             bool // the last narrow was declined (shortKept)
+	narrowedAt           time.Time
+	narrowed             atomic.Bool
+	shareNow             atomic.Int32 // share, for Stats
+	calm                 chan struct{}
+	burstRate            atomic.Uint64
+	narrows, narrowedFor atomic.Int64
 }
 
 // A burst is a write rate above YieldAbove over burstWindow, sampled every
@@ -132,9 +194,19 @@ const (
 	burstWindow = 500 * time.Millisecond
 	probeEvery  = time.Second
 	probeWindow = 100 * time.Millisecond
+	// trackCoalesce is how long tracking's messages gather between reads
+	// (arqredis.ResultWatchOptions.Coalesce).
+	trackCoalesce = 50 * time.Millisecond
 	// ttlSample is how many of the last written results' keys are checked
 	// before a yield.
 	ttlSample = 32
+)
+
+// idDigits are the first digits of a job id (uuid4 hex) that narrow
+// shares out.
+const (
+	idDigits  = 16
+	hexDigits = "0123456789abcdef"
 )
 
 // storeBatch is the most results one store transaction adds: SQLite's
@@ -168,8 +240,15 @@ func NewRecorder(c *client.Client, store Store, o RecorderOptions) *Recorder {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Recorder{rdb: arqredis.New(c.Redis(), o.Logger), store: store, o: o, log: o.Logger,
-		pending: map[string]struct{}{}, wake: make(chan struct{}, 1), burst: make(chan struct{}, 1)}
+	r := &Recorder{rdb: arqredis.New(c.Redis(), o.Logger), store: store, o: o, log: o.Logger,
+		pending: map[string]struct{}{}, wake: make(chan struct{}, 1), burst: make(chan struct{}, 1),
+		calm: make(chan struct{}, 1), share: idDigits}
+	r.shareNow.Store(idDigits)
+	if st, ok := store.(Stager); ok {
+		r.stager, r.stage = st, !o.NoStage
+		r.unpromoted.Store(true) // what a previous recorder staged
+	}
+	return r
 }
 
 // Stats reads the counters.
@@ -177,11 +256,22 @@ func (r *Recorder) Stats() RecorderStats {
 	w := r.watcher.Load()
 	return RecorderStats{Recorded: r.recorded.Load(), Duplicates: r.dups.Load(), Aged: r.aged.Load(), Commands: r.cmds.Load(),
 		Scans: r.scans.Load(), Paced: time.Duration(r.paced.Load()), Tracking: w != nil && w.Armed(),
-		Yields: r.yields.Load(), Yielded: time.Duration(r.yielded.Load())}
+		Yields: r.yields.Load(), Yielded: time.Duration(r.yielded.Load()), Staged: r.staged.Load(), Promoted: r.promotedN.Load(),
+		Narrows: r.narrows.Load(), Narrowed: time.Duration(r.narrowedFor.Load()), Share: int(r.shareNow.Load())}
 }
 
-func (r *Recorder) onIDs(ids []string) {
-	r.seen.Add(int64(len(ids)))
+func (r *Recorder) onIDs(ids []string) { r.onShareIDs(ids, idDigits) }
+
+// onShareIDs takes the ids tracking reported while it followed share of
+// the 16 first digits.
+func (r *Recorder) onShareIDs(ids []string, share int) {
+	if ids == nil && share < idDigits {
+		// a share's arm (or re-arm) missed what changed meanwhile: the
+		// widen that ends the share arms a Watcher on every result, whose
+		// nil report has it all read by SCAN
+		return
+	}
+	r.seen.Add(int64(len(ids)) * 1000 * idDigits / int64(share))
 	r.mu.Lock()
 	if ids == nil {
 		r.fullScan = true
@@ -242,7 +332,18 @@ func (r *Recorder) Run(ctx context.Context) error {
 		case <-pruneT.C:
 			r.prune(ctx)
 			continue
+		case <-r.calm:
+			r.widen(ctx)
+			notify(r.wake)
+			continue
 		case <-r.burst:
+			if r.stage {
+				// drain stages while the rate is high (hot): nothing to
+				// stand aside for, but a share of the ids may do
+				r.narrow(ctx)
+				notify(r.wake)
+				continue
+			}
 			r.yield(ctx)
 			notify(r.wake) // what drain left pending when the burst cut it short
 			continue
@@ -261,7 +362,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 // on every re-arm), so the next pass reads everything kept. A server that
 // refuses tracking leaves the recorder to SCAN every ScanInterval.
 func (r *Recorder) arm(ctx context.Context) error {
-	w, err := r.rdb.WatchResults(ctx, arqredis.ResultWatchOptions{OnIDs: r.onIDs, Logger: r.log})
+	w, err := r.track(ctx, idDigits)
 	switch {
 	case errors.Is(err, arqredis.ErrTrackingUnsupported):
 		r.log.WarnContext(ctx, fmt.Sprintf("history: client tracking unavailable (%v); recording by SCAN every %s", err, r.o.ScanInterval))
@@ -274,6 +375,115 @@ func (r *Recorder) arm(ctx context.Context) error {
 	return nil
 }
 
+// track starts a Watcher on the results whose job id starts with one of
+// the first share of the 16 hex digits (all of them: every result). Its
+// reads are coalesced: the recorder runs beside the workers, often on
+// their machine, and waking for every message Redis sends during a burst
+// (one per pass of its event loop) cost the drain more than the reading.
+func (r *Recorder) track(ctx context.Context, share int) (*arqredis.Watcher, error) {
+	o := arqredis.ResultWatchOptions{Logger: r.log, Coalesce: trackCoalesce,
+		OnIDs: func(ids []string) { r.onShareIDs(ids, share) }}
+	if share < idDigits {
+		o.IDPrefixes = make([]string, share)
+		for i := range share {
+			o.IDPrefixes[i] = hexDigits[i : i+1]
+		}
+	}
+	return r.rdb.WatchResults(ctx, o)
+}
+
+// narrow stages a burst through a share of the job ids (uuid4 hex, as arq
+// and goarq make them, spread evenly over the 16 first digits), sized so
+// that tracking reports about MaxRate results a second: Redis then sends,
+// and the recorder reads and stages, that share only, and the rest wait in
+// Redis for the SCAN pass that follows the burst (widen). A burst measured
+// again at a rate that puts the share's over 5/4 or under 1/2 of MaxRate
+// re-sizes it (a share sized early in a burst, as it grows, is too large). It tracks every result when
+// MaxRate is 0, and when results are kept too briefly to wait (shortKept);
+// and MaxLag after it narrowed, it widens, to catch up.
+func (r *Recorder) narrow(ctx context.Context) {
+	rate := math.Float64frombits(r.burstRate.Load())
+	if r.o.MaxRate <= 0 || rate <= 0 {
+		return
+	}
+	if r.share < idDigits && time.Since(r.narrowedAt) >= r.o.MaxLag {
+		r.widen(ctx)
+		return
+	}
+	if cur := rate * float64(r.share) / idDigits; r.share < idDigits && cur >= r.o.MaxRate/2 && cur <= r.o.MaxRate*5/4 {
+		return // near enough: a re-size would track some ids twice over
+	}
+	share := min(max(int(math.Round(idDigits*r.o.MaxRate/rate)), 1), idDigits)
+	if share == r.share || share == idDigits {
+		return
+	}
+	if r.share == idDigits {
+		if r.noNarrow = r.shortKept(ctx, "tracking every result through a burst"); r.noNarrow {
+			return
+		}
+	}
+	w, err := r.track(ctx, share)
+	if err != nil || !w.Armed() {
+		if w != nil {
+			_ = w.Close()
+		}
+		return // tracking every result still
+	}
+	if r.share == idDigits {
+		r.narrowedAt = time.Now()
+		r.narrows.Add(1)
+		r.log.InfoContext(ctx, fmt.Sprintf("history: results written at about %.0f/s: staging those of %d/16 of the job ids raw, the rest after the burst", rate, share))
+	}
+	// the new Watcher is armed before the old one goes: no gap. Its arm
+	// asked for a full scan, which waits for the burst's end.
+	if old := r.watcher.Swap(w); old != nil {
+		_ = old.Close()
+	}
+	r.share = share
+	r.shareNow.Store(int32(share))
+	r.narrowed.Store(true)
+	// what is pending outside the share waits for the SCAN too
+	r.mu.Lock()
+	for id := range r.pending {
+		if !inShare(id, share) {
+			delete(r.pending, id)
+		}
+	}
+	r.mu.Unlock()
+}
+
+// inShare reports whether tracking a share of the job ids follows id.
+func inShare(id string, share int) bool {
+	return id != "" && strings.IndexByte(hexDigits[:share], id[0]) >= 0
+}
+
+// widen tracks every result again once a narrowed burst is over (or MaxLag
+// after it began); the re-arm's full scan then reads the rest, unpaced.
+func (r *Recorder) widen(ctx context.Context) {
+	if r.share == idDigits {
+		return
+	}
+	w, err := r.track(ctx, idDigits)
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		// refused now: record by SCAN from here on
+		r.log.WarnContext(ctx, fmt.Sprintf("history: client tracking unavailable (%v); recording by SCAN every %s", err, r.o.ScanInterval))
+		w = nil
+	}
+	if old := r.watcher.Swap(w); old != nil {
+		_ = old.Close()
+	}
+	r.share = idDigits
+	r.shareNow.Store(idDigits)
+	r.narrowed.Store(false)
+	r.narrowedFor.Add(int64(time.Since(r.narrowedAt)))
+	r.catchUp.Store(true)
+	r.onIDs(nil)
+	r.log.InfoContext(ctx, fmt.Sprintf("history: tracking every result again after %s; catching up", time.Since(r.narrowedAt).Round(time.Millisecond)))
+}
+
 // watchRate is the burst detector: it samples the ids tracking reported
 // every burstTick, and signals r.burst when they came faster than
 // YieldAbove over burstWindow while tracking is armed.
@@ -282,6 +492,7 @@ func (r *Recorder) watchRate(ctx context.Context) {
 	defer t.Stop()
 	var at []time.Time
 	var seen []int64
+	cold := 0 // ticks in a row that were not hot
 	for {
 		select {
 		case <-ctx.Done():
@@ -292,23 +503,50 @@ func (r *Recorder) watchRate(ctx context.Context) {
 		if r.watcher.Load() == nil { // yielding (or tracking lost): start over
 			at, seen = at[:0], seen[:0]
 			r.hot.Store(false)
+			cold = 0
 			continue
 		}
 		at, seen = append(at, now), append(seen, n)
 		// a rate over YieldAbove in the last tick holds the reads back
 		// (drain) until the window tells a burst, to yield to, from a
-		// short rush, read when it is over
-		k := len(at) - 1
-		hot := k > 0 && float64(n-seen[k-1])/now.Sub(at[k-1]).Seconds() > r.o.YieldAbove
+		// short rush, read when it is over; the share is sized on the last
+		// two ticks (recent): tracking's reads are coalesced, so one tick
+		// may see one read more than the next
+		last := len(at) - 1
+		hot := last > 0 && float64(n-seen[last-1])/1000/now.Sub(at[last-1]).Seconds() > r.o.YieldAbove
+		recent := 0.0
+		if k := max(last-2, 0); k < last {
+			recent = float64(n-seen[k]) / 1000 / now.Sub(at[k]).Seconds()
+		}
 		if r.hot.Swap(hot) && !hot {
 			notify(r.wake)
+		}
+		// a narrowed burst is over once no tick was hot for burstWindow
+		if cold = cold + 1; hot {
+			cold = 0
+		}
+		if r.narrowed.Load() && time.Duration(cold)*burstTick >= burstWindow {
+			notify(r.calm)
+			cold = 0
+		}
+		// a rate twice MaxRate (and over YieldAbove) is staged through a
+		// share at once: the window would track every result for half a
+		// second more
+		if hot && r.stage && !r.narrowed.Load() && r.o.MaxRate > 0 && recent > max(2*r.o.MaxRate, r.o.YieldAbove) {
+			r.burstRate.Store(math.Float64bits(recent))
+			notify(r.burst)
 		}
 		for len(at) > 1 && now.Sub(at[1]) >= burstWindow {
 			at, seen = at[1:], seen[1:]
 		}
-		if span := now.Sub(at[0]); span >= burstWindow && float64(n-seen[0])/span.Seconds() > r.o.YieldAbove {
-			notify(r.burst)
-			at, seen = at[:0], seen[:0]
+		if span := now.Sub(at[0]); span >= burstWindow {
+			if rate := float64(n-seen[0]) / 1000 / span.Seconds(); rate > r.o.YieldAbove {
+				// the share is sized on the last ticks' rate: the window's
+				// includes the ticks before the burst began
+				r.burstRate.Store(math.Float64bits(recent))
+				notify(r.burst)
+				at, seen = at[:0], seen[:0]
+			}
 		}
 	}
 }
@@ -323,7 +561,7 @@ func (r *Recorder) bursting() bool { return len(r.burst) > 0 }
 // under YieldAbove or MaxLag has passed. The re-arm reports nil ids: the
 // SCAN pass that follows reads what was written meanwhile, unpaced.
 func (r *Recorder) yield(ctx context.Context) {
-	short := r.shortKept(ctx)
+	short := r.shortKept(ctx, "not yielding to a burst")
 	r.noYield.Store(short)
 	if short {
 		return
@@ -364,7 +602,7 @@ func (r *Recorder) yield(ctx context.Context) {
 // shortKept reports whether results written lately are kept for less than
 // twice MaxLag (or their TTL could not be read): they could expire before
 // the catch-up after a yield, so the recorder does not yield.
-func (r *Recorder) shortKept(ctx context.Context) bool {
+func (r *Recorder) shortKept(ctx context.Context, what string) bool {
 	r.mu.Lock()
 	ids := r.lastIDs
 	r.mu.Unlock()
@@ -379,9 +617,9 @@ func (r *Recorder) shortKept(ctx context.Context) bool {
 		if ttl >= 0 && ttl < 2*r.o.MaxLag {
 			if !r.shortWarned {
 				r.shortWarned = true
-				r.log.WarnContext(ctx, fmt.Sprintf("history: not yielding to a burst: a result written lately expires in %s (keep_result), "+
-					"sooner than twice the max lag (2 × %s); lower the max lag (goarq recorder --max-lag) to let the recorder yield",
-					ttl.Round(time.Millisecond), r.o.MaxLag))
+				r.log.WarnContext(ctx, fmt.Sprintf("history: %s: a result written lately expires in %s (keep_result), "+
+					"sooner than twice the max lag (2 × %s); lower the max lag (goarq recorder --max-lag) to let the recorder leave results in Redis during a burst",
+					what, ttl.Round(time.Millisecond), r.o.MaxLag))
 			}
 			return true
 		}
@@ -462,12 +700,30 @@ func (r *Recorder) failed(ctx context.Context, err error, backoff *time.Duration
 // drain reads what tracking reported, and runs a full scan when asked.
 func (r *Recorder) drain(ctx context.Context) error {
 	for {
-		if r.bursting() || r.hot.Load() && !r.noYield.Load() {
+		if r.stage && r.bursting() {
+			return nil // Run sizes the share of the ids to track (narrow)
+		}
+		hot := r.bursting() || r.hot.Load() || r.share < idDigits
+		if hot && !r.stage && !r.noYield.Load() {
 			return nil // Run may yield; what is pending waits (watchRate wakes drain again)
 		}
+		stage := hot && r.stage
+		if stage != r.staging {
+			r.staging = stage
+			if stage {
+				r.log.InfoContext(ctx, fmt.Sprintf("history: results written faster than %.0f/s: staging them raw until the rate falls", r.o.YieldAbove))
+			}
+		}
+		if !hot && r.stager != nil && r.unpromoted.Load() {
+			if err := r.promote(ctx, false); err != nil {
+				return err
+			}
+		}
 		r.mu.Lock()
-		full := r.fullScan
-		r.fullScan = false
+		// a full scan waits for the burst's end: it would read (and
+		// stage) every kept result
+		full := r.fullScan && !stage
+		r.fullScan = r.fullScan && stage
 		var ids []string
 		for id := range r.pending {
 			ids = append(ids, id)
@@ -492,7 +748,11 @@ func (r *Recorder) drain(ctx context.Context) error {
 			}
 			return nil
 		}
-		if err := r.read(ctx, ids, false); err != nil {
+		read := r.read
+		if stage {
+			read = r.stageRead
+		}
+		if err := read(ctx, ids, false); err != nil {
 			r.mu.Lock()
 			for _, id := range ids {
 				r.pending[id] = struct{}{}
@@ -543,53 +803,25 @@ func (r *Recorder) read(ctx context.Context, ids []string, known bool) error {
 	if err != nil {
 		return err
 	}
-	type decoded struct {
-		rr  arqredis.Record
-		res arqcompat.ResultRecord
-		err error
-	}
 	ds := make([]decoded, 0, len(recs))
 	for _, rr := range recs {
 		if rr.Data == nil { // deleted or expired
 			continue
 		}
-		res, err := arqcompat.DecodeResult(r.o.Serializer, rr.Data)
-		ds = append(ds, decoded{rr, res, err})
+		ds = append(ds, r.decode(rr.JobID, rr.Data))
 	}
 	var stored map[string][]int64
 	if known && len(ds) > 0 {
 		present := make([]string, len(ds))
 		for i, d := range ds {
-			present[i] = d.rr.JobID
+			present[i] = d.jobID
 		}
 		if stored, err = r.store.Recorded(ctx, present); err != nil {
 			return storeError{err}
 		}
 	}
 	now := r.o.Now()
-	// a result that finished before the retention's age bound (kept
-	// forever in Redis, say) is not recorded: the next prune would delete
-	// it and the next SCAN pass record it again, every minute
-	var tooOld int64
-	if r.o.Retention.MaxAge > 0 {
-		tooOld = now.Add(-r.o.Retention.MaxAge).UnixMilli()
-	}
-	out := make([]Record, 0, len(ds))
-	for _, d := range ds {
-		if d.err == nil && d.res.FinishMS < tooOld {
-			r.aged.Add(1)
-			continue
-		}
-		start := d.res.StartMS
-		if d.err != nil {
-			start = 0 // as FromResult records an undecodable result
-		}
-		if slices.Contains(stored[d.rr.JobID], start) {
-			r.dups.Add(1)
-			continue
-		}
-		out = append(out, fromDecoded(r.o.Serializer, d.rr.JobID, d.rr.Data, d.res, d.err, now))
-	}
+	out := r.records(ds, stored, now)
 	if len(out) == 0 {
 		return nil
 	}
@@ -607,6 +839,150 @@ func (r *Recorder) read(ctx context.Context, ids []string, known bool) error {
 	return nil
 }
 
+// decoded is a result read from Redis or from the staging table, and
+// decoded.
+type decoded struct {
+	jobID string
+	data  []byte
+	res   arqcompat.ResultRecord
+	err   error
+}
+
+func (r *Recorder) decode(jobID string, data []byte) decoded {
+	res, err := arqcompat.DecodeResult(r.o.Serializer, data)
+	return decoded{jobID, data, res, err}
+}
+
+// records builds the records of ds that are to be added, by the rules
+// that read and promote share: a result that finished before the
+// retention's age bound (kept forever in Redis, say) is not recorded (the
+// next prune would delete it and the next SCAN pass record it again,
+// every minute; counted in Aged), nor one whose job id and start time
+// stored holds (counted in Duplicates; nil stored leaves duplicates to
+// the store's INSERT OR IGNORE).
+func (r *Recorder) records(ds []decoded, stored map[string][]int64, now time.Time) []Record {
+	var tooOld int64
+	if r.o.Retention.MaxAge > 0 {
+		tooOld = now.Add(-r.o.Retention.MaxAge).UnixMilli()
+	}
+	out := make([]Record, 0, len(ds))
+	for _, d := range ds {
+		if d.err == nil && d.res.FinishMS < tooOld {
+			r.aged.Add(1)
+			continue
+		}
+		start := d.res.StartMS
+		if d.err != nil {
+			start = 0 // as FromResult records an undecodable result
+		}
+		if slices.Contains(stored[d.jobID], start) {
+			r.dups.Add(1)
+			continue
+		}
+		out = append(out, fromDecoded(r.o.Serializer, d.jobID, d.data, d.res, d.err, now))
+	}
+	return out
+}
+
+// stageRead reads the results of ids with MGET and stages their raw
+// bytes, undecoded (a burst: see RecorderOptions.NoStage), paced at
+// MaxRate.
+func (r *Recorder) stageRead(ctx context.Context, ids []string, _ bool) error {
+	t0 := time.Now()
+	recs, err := r.rdb.Results(ctx, ids)
+	r.cmds.Add(int64((len(ids) + 999) / 1000))
+	if err != nil {
+		return err
+	}
+	now := r.o.Now().UnixMilli()
+	rows := make([]Staged, 0, len(recs))
+	for _, rr := range recs {
+		if rr.Data != nil { // else deleted or expired
+			rows = append(rows, Staged{JobID: rr.JobID, Data: rr.Data, StagedMS: now})
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := r.stager.Stage(ctx, rows); err != nil {
+		return storeError{err}
+	}
+	r.unpromoted.Store(true)
+	r.staged.Add(int64(len(rows)))
+	// paced, unless the ids waiting to be read fill 90% of MaxPending:
+	// past MaxPending they would be dropped, to be found by a SCAN after
+	// the burst, when a briefly kept result may have expired
+	r.mu.Lock()
+	backlog := len(r.pending)
+	r.mu.Unlock()
+	lag := time.Duration(0)
+	if backlog >= r.o.MaxPending/10*9 {
+		lag = r.o.MaxLag
+	}
+	if r.share < idDigits {
+		return nil // the share tracked is sized to MaxRate already
+	}
+	r.pace(ctx, t0, len(rows), lag)
+	return nil
+}
+
+// promote moves the staged results into records, storeBatch at a time
+// (decode, Add, Unstage: a crash between Add and Unstage only makes the
+// next promote add them again, which Add skips), until none are left or a
+// burst begins; all promotes what is staged, burst or not. The records
+// follow read's rules (records): a result that finished before
+// Retention.MaxAge is unstaged, not recorded (counted in Aged). The store
+// is not asked first which results it holds, as it is for a SCAN page
+// (read's known): staged results were reported by tracking during a burst
+// and are mostly new, so the few recorded already (by a SCAN pass that
+// read them too) are left to Add's INSERT OR IGNORE (counted in
+// Duplicates), as tracking's reads leave theirs.
+func (r *Recorder) promote(ctx context.Context, all bool) error {
+	r.promoteMu.Lock()
+	defer r.promoteMu.Unlock()
+	if r.promoting == 0 {
+		r.promoteT0 = time.Now()
+	}
+	for all || (!r.bursting() && !r.hot.Load() && !r.narrowed.Load()) {
+		rows, err := r.stager.StagedBatch(ctx, storeBatch)
+		if err != nil {
+			return storeError{err}
+		}
+		if len(rows) == 0 {
+			r.unpromoted.Store(false)
+			if r.promoting > 0 {
+				r.log.InfoContext(ctx, fmt.Sprintf("history: promoted %d staged results in %s", r.promoting, time.Since(r.promoteT0).Round(time.Millisecond)))
+				r.promoting = 0
+			}
+			return nil
+		}
+		ds := make([]decoded, len(rows))
+		ids := make([]int64, len(rows))
+		for i, row := range rows {
+			ds[i] = r.decode(row.JobID, row.Data)
+			ids[i] = row.ID
+		}
+		if out := r.records(ds, nil, r.o.Now()); len(out) > 0 {
+			added, err := r.store.Add(ctx, out)
+			if err != nil {
+				return storeError{err}
+			}
+			r.recorded.Add(int64(added))
+			r.dups.Add(int64(len(out) - added))
+		}
+		if err := r.stager.Unstage(ctx, ids); err != nil {
+			return storeError{err}
+		}
+		r.promotedN.Add(int64(len(rows)))
+		r.promoting += len(rows)
+		// a short batch was the end of what was staged: all is met, and
+		// what a running recorder stages meanwhile during a burst is left
+		// to it (Sync ends)
+		all = all && len(rows) == storeBatch
+	}
+	return nil
+}
+
 // pace waits after a batch of n results, read from t0 on, so that the
 // recorder stores at most MaxRate results per second, unless it is
 // MaxLag behind already.
@@ -621,10 +997,14 @@ func (r *Recorder) pace(ctx context.Context, t0 time.Time, n int, lag time.Durat
 	r.paced.Add(int64(wait))
 	t := time.NewTimer(wait)
 	defer t.Stop()
+	burst := r.burst
+	if r.stage && (r.share < idDigits || r.noNarrow) {
+		burst = nil // staged through at MaxRate: nothing for Run to do
+	}
 	select {
 	case <-ctx.Done():
 	case <-t.C:
-	case <-r.burst: // cut short, and left for Run, which yields
+	case <-burst: // cut short, and left for Run, which yields or narrows
 		notify(r.burst)
 	}
 }
@@ -652,7 +1032,16 @@ func (r *Recorder) prune(ctx context.Context) {
 	}
 }
 
-// Sync reads every kept result once (one SCAN walk) into the store,
-// without tracking: what goarq retry runs so that kept results are
-// covered even when no recorder is running.
-func (r *Recorder) Sync(ctx context.Context) error { return r.scan(ctx) }
+// Sync promotes every staged result (what a recorder stopped during a
+// burst left staged), then reads every kept result once (one SCAN walk)
+// into the store, without tracking: what goarq retry runs so that kept
+// results are covered even when no recorder is running. It leaves
+// nothing staged that was staged when it began.
+func (r *Recorder) Sync(ctx context.Context) error {
+	if r.stager != nil {
+		if err := r.promote(ctx, true); err != nil {
+			return err
+		}
+	}
+	return r.scan(ctx)
+}

@@ -244,6 +244,12 @@ func TestRecorderReportsATextIndexFailure(t *testing.T) {
 // wrote.
 func burst(t *testing.T, ctx context.Context, srv *redistest.Server, prefix string, rate int, keep time.Duration) (stop func() int) {
 	t.Helper()
+	return burstIDs(t, ctx, srv, func(n int) string { return fmt.Sprint(prefix, n) }, rate, keep)
+}
+
+// burstIDs is burst with the job ids id(0), id(1), ...
+func burstIDs(t *testing.T, ctx context.Context, srv *redistest.Server, id func(n int) string, rate int, keep time.Duration) (stop func() int) {
+	t.Helper()
 	c := srv.Client(t, nil)
 	quit, done := make(chan struct{}), make(chan int, 1)
 	go func() {
@@ -262,11 +268,11 @@ func burst(t *testing.T, ctx context.Context, srv *redistest.Server, prefix stri
 				now := time.Now().UnixMilli()
 				data, err := arqcompat.EncodeResult(arqcompat.PickleSerializer(arqcompat.Limits{}), arqcompat.ResultRecord{
 					JobRecord: arqcompat.JobRecord{Function: "f", Args: []any{int64(n)}, JobTry: 1, EnqueueTimeMS: now - 5},
-					Success:   true, Result: int64(n), StartMS: now, FinishMS: now + 1, Queue: "arq:queue", JobID: fmt.Sprint(prefix, n)})
+					Success:   true, Result: int64(n), StartMS: now, FinishMS: now + 1, Queue: "arq:queue", JobID: id(n)})
 				if err != nil {
 					panic(err)
 				}
-				pipe.Set(ctx, arqcompat.ResultKey(fmt.Sprint(prefix, n)), data, keep)
+				pipe.Set(ctx, arqcompat.ResultKey(id(n)), data, keep)
 				n++
 			}
 			if _, err := pipe.Exec(ctx); err != nil && ctx.Err() == nil {
@@ -313,7 +319,7 @@ func TestRecorderYieldsToABurstAndCatchesUp(t *testing.T) {
 	defer cancel()
 	srv, store := serverAndStore(ctx, t)
 	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), store,
-		history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, MaxLag: time.Minute})
+		history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, NoStage: true, MaxLag: time.Minute})
 	done := make(chan error, 1)
 	go func() { done <- rec.Run(ctx) }()
 	await(t, "tracking is armed", func() bool { return rec.Stats().Tracking })
@@ -358,7 +364,7 @@ func TestRecorderYieldsNoLongerThanMaxLag(t *testing.T) {
 	srv, store := serverAndStore(ctx, t)
 	const maxLag = 2500 * time.Millisecond
 	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), store,
-		history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, MaxLag: maxLag})
+		history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, NoStage: true, MaxLag: maxLag})
 	done := make(chan error, 1)
 	go func() { done <- rec.Run(ctx) }()
 	await(t, "tracking is armed", func() bool { return rec.Stats().Tracking })
@@ -396,7 +402,7 @@ func TestRecorderDoesNotYieldWhenResultsAreKeptBriefly(t *testing.T) {
 	srv, store := serverAndStore(ctx, t)
 	var logs testutil.SyncBuffer
 	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), store,
-		history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, MaxLag: 10 * time.Second,
+		history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, NoStage: true, MaxLag: 10 * time.Second,
 			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	done := make(chan error, 1)
 	go func() { done <- rec.Run(ctx) }()
@@ -515,6 +521,132 @@ func TestRecorderScanInsertsOnlyWhatIsNew(t *testing.T) {
 	}
 }
 
+// With YieldAbove and a store that stages (the default), a burst of
+// results is staged raw: the staged rows grow while the records do not,
+// tracking stays armed, and once the burst is over every staged result
+// is promoted into a record, each exactly once.
+func TestRecorderStagesABurstAndPromotesIt(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, store := serverAndStore(ctx, t)
+	stager := store.(history.Stager)
+	var logs testutil.SyncBuffer
+	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), store,
+		history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, MaxLag: time.Minute,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	await(t, "tracking is armed", func() bool { return rec.Stats().Tracking })
+	stop := burst(t, ctx, srv, "b", 5000, time.Hour)
+	await(t, "results are staged", func() bool { n, _ := stager.StagedCount(ctx); return n > 0 })
+	before, err := store.Count(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staged0, _ := stager.StagedCount(ctx)
+	await(t, "more results are staged", func() bool { n, _ := stager.StagedCount(ctx); return n >= staged0+1000 })
+	if n, _ := store.Count(ctx); n != before {
+		t.Errorf("recorded %d results while staging (%d before)", n-before, before)
+	}
+	if st := rec.Stats(); !st.Tracking || st.Yields != 0 {
+		t.Errorf("stats %+v while staging: want tracking armed, no yield", st)
+	}
+	wrote := stop()
+	waitCount(t, store, int64(wrote))
+	await(t, "the staged rows are promoted", func() bool { st := rec.Stats(); return st.Promoted == st.Staged })
+	if n, _ := stager.StagedCount(ctx); n != 0 {
+		t.Errorf("%d rows still staged", n)
+	}
+	if n, _ := store.Count(ctx); n != int64(wrote) {
+		t.Fatalf("recorded %d, wrote %d", n, wrote)
+	}
+	page, err := store.Query(ctx, history.Filter{JobID: "b7"})
+	if err != nil || len(page.Records) != 1 || page.Records[0].Args != "7" || page.Records[0].Result != "7" {
+		t.Fatalf("record of b7 = %+v, %v", page.Records, err)
+	}
+	st := rec.Stats()
+	if st.Staged == 0 || st.Promoted != st.Staged || st.Recorded != int64(wrote) {
+		t.Errorf("stats %+v after %d results", st, wrote)
+	}
+	await(t, "the promotion is logged", func() bool { return strings.Contains(logs.String(), "promoted") })
+	if !strings.Contains(logs.String(), "staging them raw") {
+		t.Errorf("log:\n%s", logs.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A recorder that ends with results staged (killed during a burst: no
+// promote) leaves them in the store, and the next recorder promotes them
+// when it starts, even once the results are gone from Redis.
+func TestRecorderPromotesWhatAnEndedRecorderStaged(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, store := serverAndStore(ctx, t)
+	stager := store.(history.Stager)
+	c := client.New(srv.Client(t, nil), client.Options{})
+	rctx, rcancel := context.WithCancel(ctx)
+	rec := history.NewRecorder(c, store, history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, MaxLag: time.Minute})
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(rctx) }()
+	await(t, "tracking is armed", func() bool { return rec.Stats().Tracking })
+	stop := burst(t, ctx, srv, "b", 5000, time.Hour)
+	await(t, "results are staged", func() bool { n, _ := stager.StagedCount(ctx); return n >= 500 })
+	rcancel() // during the burst: nothing promoted
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	wrote := stop()
+	// what the store holds, recorded or staged: a result may be both (the
+	// first SCAN read it and tracking reported it)
+	rows, err := stager.StagedBatch(ctx, wrote+1)
+	if err != nil || len(rows) < 500 {
+		t.Fatalf("staged %d, %v", len(rows), err)
+	}
+	all := make([]string, wrote)
+	for i := range all {
+		all[i] = fmt.Sprint("b", i)
+	}
+	recorded, err := store.Recorded(ctx, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for id := range recorded {
+		want[id] = true
+	}
+	for _, row := range rows {
+		want[row.JobID] = true
+	}
+	if err := srv.Client(t, nil).FlushAll(ctx).Err(); err != nil { // only the staged rows hold them now
+		t.Fatal(err)
+	}
+	rec2 := history.NewRecorder(c, store, history.RecorderOptions{ScanInterval: time.Hour})
+	go func() { done <- rec2.Run(ctx) }()
+	await(t, "the staged rows are promoted", func() bool { return rec2.Stats().Promoted >= int64(len(rows)) })
+	if n, _ := stager.StagedCount(ctx); n != 0 {
+		t.Errorf("%d rows still staged", n)
+	}
+	if n, _ := store.Count(ctx); n != int64(len(want)) {
+		t.Errorf("recorded %d after promoting, want %d (%d recorded before, %d staged)", n, len(want), len(recorded), len(rows))
+	}
+	got, err := store.Recorded(ctx, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := range want {
+		if len(got[id]) != 1 {
+			t.Fatalf("%s recorded %d times", id, len(got[id]))
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A kept result that finished before the retention's age bound (arq's
 // keep_result_forever, or a --history-retention under keep_result) is not
 // recorded: each SCAN pass used to record it again after each prune had
@@ -548,5 +680,192 @@ func TestRecorderDoesNotRecordWhatRetentionDeletes(t *testing.T) {
 	}
 	if n, _ := store.Count(context.Background()); n != 2 {
 		t.Fatalf("%d records, want 2", n)
+	}
+}
+
+// A burst faster than MaxRate is staged through a share of the job ids
+// (by their first hex digit), sized to MaxRate: the recorder stages those
+// only, and once the burst is over it tracks every result again and reads
+// the rest by SCAN, recording every result once.
+func TestRecorderStagesAShareOfAFastBurst(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, store := serverAndStore(ctx, t)
+	stager := store.(history.Stager)
+	var logs testutil.SyncBuffer
+	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), store,
+		history.RecorderOptions{ScanInterval: time.Hour, YieldAbove: 1000, MaxRate: 1000, MaxLag: time.Minute,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	await(t, "tracking is armed", func() bool { return rec.Stats().Tracking })
+	// ids spread over the 16 first digits, as uuid4 hex ids are
+	stop := burstIDs(t, ctx, srv, func(n int) string { return fmt.Sprintf("%x-%d", n%16, n) }, 5000, time.Hour)
+	await(t, "the recorder tracks a share of the ids", func() bool { return rec.Stats().Share < 16 })
+	share := rec.Stats().Share
+	// staged rows by whether their id is in the share
+	counts := func() (in, out int) {
+		rows, err := stager.StagedBatch(ctx, 1_000_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if strings.IndexByte("0123456789abcdef"[:share], r.JobID[0]) >= 0 {
+				in++
+			} else {
+				out++
+			}
+		}
+		return in, out
+	}
+	// what was pending when it narrowed is staged first
+	in0, _ := counts()
+	await(t, "the share is staged", func() bool { in, _ := counts(); return in >= in0+1000 })
+	in1, out1 := counts()
+	await(t, "more of the share is staged", func() bool { in, _ := counts(); return in >= in1+1000 })
+	if _, out2 := counts(); out2 != out1 {
+		t.Errorf("%d results outside the share (%d/16 of the ids) were staged while it tracked the share only", out2-out1, share)
+	}
+	if now := rec.Stats().Share; now != share {
+		t.Errorf("the share went from %d/16 to %d/16 at a steady rate", share, now)
+	}
+	wrote := stop()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("stats %+v; log:\n%s", rec.Stats(), logs.String())
+		}
+	})
+	await(t, "every result is tracked again", func() bool { return rec.Stats().Share == 16 })
+	waitCount(t, store, int64(wrote))
+	if n, _ := store.Count(ctx); n != int64(wrote) {
+		t.Fatalf("recorded %d, wrote %d", n, wrote)
+	}
+	if n, _ := stager.StagedCount(ctx); n != 0 {
+		t.Errorf("%d rows still staged", n)
+	}
+	st := rec.Stats()
+	if st.Narrows == 0 || st.Narrowed <= 0 || st.Recorded != int64(wrote) || st.Yields != 0 {
+		t.Errorf("stats %+v after %d results", st, wrote)
+	}
+	for _, line := range []string{"/16 of the job ids raw, the rest after the burst", "tracking every result again after"} {
+		if !strings.Contains(logs.String(), line) {
+			t.Errorf("no %q in the log:\n%s", line, logs.String())
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stageResults stages the encoded results of ids (not written to Redis),
+// started at start+i and finished 7 ms later, as a burst leaves them.
+func stageResults(t *testing.T, ctx context.Context, st history.Stager, ids []string, start int64) {
+	t.Helper()
+	ser := arqcompat.PickleSerializer(arqcompat.Limits{})
+	rows := make([]history.Staged, len(ids))
+	for i, id := range ids {
+		data, err := arqcompat.EncodeResult(ser, arqcompat.ResultRecord{
+			JobRecord: arqcompat.JobRecord{Function: "f", Args: []any{int64(i)}, JobTry: 1, EnqueueTimeMS: start + int64(i) - 5},
+			Success:   true, Result: int64(i), StartMS: start + int64(i), FinishMS: start + int64(i) + 7, Queue: "arq:queue", JobID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows[i] = history.Staged{JobID: id, Data: data, StagedMS: start}
+	}
+	if err := st.Stage(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Sync, the one-shot pass goarq retry runs, promotes what a recorder
+// stopped during a burst left staged (the results are gone from Redis),
+// as well as reading the kept results: it leaves nothing staged, and a
+// failure staged is then there for goarq retry to find.
+func TestRecorderSyncPromotesWhatIsStaged(t *testing.T) {
+	ctx := context.Background()
+	srv, store := serverAndStore(ctx, t)
+	st := store.(history.Stager)
+	now := time.Now().UnixMilli()
+	var ids []string
+	for i := range 5002 { // more than one promote batch
+		ids = append(ids, fmt.Sprint("st", i))
+	}
+	stageResults(t, ctx, st, ids, now-60_000)
+	writeResults(t, ctx, srv, []string{"kept0"}, now-30_000)
+	rec := history.NewRecorder(client.New(srv.Client(t, nil), client.Options{}), store, history.RecorderOptions{})
+	if err := rec.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.StagedCount(ctx); err != nil || n != 0 {
+		t.Fatalf("%d rows still staged after Sync (%v)", n, err)
+	}
+	if n, _ := store.Count(ctx); n != 5003 {
+		t.Fatalf("%d records after Sync, want the 5,002 staged and the one kept", n)
+	}
+	p, err := store.Query(ctx, history.Filter{JobID: "st5001"})
+	if err != nil || len(p.Records) != 1 || p.Records[0].Args != "5001" || p.Records[0].StartMS != now-60_000+5001 {
+		t.Fatalf("record of st5001 = %+v, %v", p.Records, err)
+	}
+	if s := rec.Stats(); s.Promoted != 5002 || s.Recorded != 5003 {
+		t.Fatalf("stats %+v: want 5002 promoted, 5003 recorded", s)
+	}
+}
+
+// Promotion records by the rules of reading from Redis: a staged result
+// that finished before Retention.MaxAge is not recorded (Aged; the next
+// prune would delete it), and one recorded already (a SCAN pass read it
+// before tracking reported it for staging) is not recorded twice
+// (Duplicates). Both leave the staging table.
+func TestRecorderPromotesByTheRulesOfReading(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, store := serverAndStore(ctx, t)
+	st := store.(history.Stager)
+	c := client.New(srv.Client(t, nil), client.Options{})
+	now := time.Now().UnixMilli()
+	// dup0 recorded from Redis, then gone from it
+	writeResults(t, ctx, srv, []string{"dup0"}, now-60_000)
+	if err := history.NewRecorder(c, store, history.RecorderOptions{}).Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Client(t, nil).FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	stageResults(t, ctx, st, []string{"dup0"}, now-60_000)
+	stageResults(t, ctx, st, []string{"old0", "old1"}, now-2*time.Hour.Milliseconds())
+	stageResults(t, ctx, st, []string{"new0", "new1", "new2"}, now-30_000)
+	counting := &countingStore{Store: store}
+	rec := history.NewRecorder(c, struct {
+		*countingStore
+		history.Stager
+	}{counting, st}, history.RecorderOptions{ScanInterval: time.Hour, PruneInterval: time.Hour, Retention: history.Retention{MaxAge: time.Hour}})
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	await(t, "the staged rows are promoted", func() bool { n, _ := st.StagedCount(ctx); return n == 0 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	s := rec.Stats()
+	if s.Promoted != 6 || s.Aged != 2 || s.Recorded != 3 || s.Duplicates != 1 {
+		t.Errorf("stats %+v: want 6 promoted, 2 aged, 3 recorded, 1 duplicate", s)
+	}
+	if n := counting.added.Load(); n != 4 {
+		t.Errorf("the store was handed %d records, want the 3 new and dup0 (left to INSERT OR IGNORE)", n)
+	}
+	all := []string{"dup0", "old0", "old1", "new0", "new1", "new2"}
+	got, err := store.Recorded(context.Background(), all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range all {
+		want := 1
+		if strings.HasPrefix(id, "old") {
+			want = 0
+		}
+		if len(got[id]) != want {
+			t.Errorf("%s recorded %d times, want %d", id, len(got[id]), want)
+		}
 	}
 }

@@ -138,16 +138,26 @@ async def test_results_kept_2s_stay_in_history_after_they_expire(arq_redis, stor
 
 async def count_records(store):
     """Every record, counted by pages of 1,000 (--before cursors)."""
-    total, cursor = 0, ""
+    return len(await all_job_ids(store))
+
+
+async def all_job_ids(store):
+    """The job id of every record."""
+    return [r["job_id"] for r in await all_records(store)]
+
+
+async def all_records(store):
+    """Every record, by pages of 1,000 (--before cursors)."""
+    recs, cursor = [], ""
     while True:
         code, out, err = await agoarq("--json", "history", "--history", store, "--limit", "1000",
                                       *(["--before", cursor] if cursor else []))
         assert code == 0, err
         page = json.loads(out)
-        total += len(page["records"])
+        recs += page["records"]
         cursor = page["next"]
         if not cursor:
-            return total
+            return recs
 
 
 async def test_text_search_finds_a_fragment_among_more_records_than_the_newest_page(arq_redis, store, recorders):
@@ -207,31 +217,112 @@ async def test_recorder_killed_and_restarted_neither_loses_nor_duplicates(arq_re
     assert {r["result"] for r in recs} == {str(i + 1) for i in range(400)}
 
 
-async def test_recorder_yields_to_a_burst_and_records_every_result_once(arq_redis, store, recorders):
+@pytest.mark.parametrize("mode", ["stage", "yield", "share"])
+async def test_recorder_yields_to_a_burst_and_records_every_result_once(arq_redis, store, recorders, mode):
     """With --yield-above 100, a burst of Python and then Go workers makes
-    the recorder drop its tracking and read nothing; when the burst is over
-    it re-arms and catches up by SCAN: every result is recorded, once."""
+    the recorder stage the results raw (default: it keeps tracking and
+    reading, and promotes them into records when the burst is over) or,
+    with --stage=false, drop its tracking and read nothing, and when the
+    burst is over re-arm and catch up by SCAN; with --max-rate 200 (under
+    the burst's rate) it stages those of a share of the job ids (arq's
+    uuid4 hex, by their first digit), and when the burst is over tracks
+    every result again and reads the rest by SCAN: every result is
+    recorded, once."""
+    pool = arq_redis
+    flags = {"stage": [], "yield": ["--stage=false"], "share": ["--max-rate", "200"]}[mode]
+    rec = recorders(store, "--yield-above", "100", *flags)
+
+    async def armed():
+        return "recording results into" in rec.output
+    await wait_for(armed, timeout=10, interval=0.05)
+    await asyncio.sleep(0.3)  # tracking armed (its first SCAN finds nothing)
+    # bursts of some seconds: a short one may be over before the rate is
+    # measured, and read as a rush
+    n = 1500
+    ids = [(await pool.enqueue_job("add", i, 1)).job_id for i in range(n)]
+    await run_burst(pool, max_jobs=50)
+    ids += [(await pool.enqueue_job("add", i, 1)).job_id for i in range(n, 2 * n)]
+    await go_burst("--max-jobs", "50")
+
+    async def all_recorded():
+        return await count_records(store) >= 2 * n
+    await wait_for(all_recorded, timeout=60, interval=0.2)
+    out = rec.output
+    if mode == "yield":
+        assert "yielding to the workers" in out and "catching up" in out, out
+    else:
+        async def logged():
+            return "promoted" in rec.output
+        try:
+            await wait_for(logged, timeout=10, interval=0.05)
+        except AssertionError:
+            raise AssertionError(f"{len(await staged(store))} staged; {rec.output}")
+        out = rec.output
+        assert "staging them raw" in out and "yielding" not in out, out
+
+        async def none_staged():  # the last burst's rows may be promoted after an earlier's
+            return await staged(store) == set()
+        await wait_for(none_staged, timeout=10, interval=0.05)
+        narrowed = "of the job ids raw, the rest after the burst" in out
+        assert narrowed == (mode == "share"), out
+        if narrowed:
+            async def widened():
+                return "tracking every result again" in rec.output
+            await wait_for(widened, timeout=10, interval=0.05)
+    recs = await all_records(store)
+    assert len(recs) == 2 * n, out
+    assert sorted(r["job_id"] for r in recs) == sorted(ids)
+    assert {r["result"] for r in recs} == {str(i + 1) for i in range(2 * n)}
+
+
+async def staged(store):
+    """The job ids of the rows staged in the store (not yet promoted)."""
+    def read():
+        if store.startswith("postgres"):
+            p = subprocess.run(["psql", store, "-qAt", "-c", "SELECT job_id FROM staged"], check=True,
+                               capture_output=True, text=True)
+            return set(p.stdout.split())
+        import sqlite3
+        db = sqlite3.connect(store, timeout=10)
+        try:
+            return {r[0] for r in db.execute("SELECT job_id FROM staged")}
+        finally:
+            db.close()
+    return await asyncio.to_thread(read)
+
+
+async def test_recorder_killed_while_results_are_staged_loses_none(arq_redis, store, recorders):
+    """A recorder killed with kill -9 while a burst's results are staged
+    leaves them in the store; the next one promotes them when it starts,
+    even once the results are gone from Redis: each is recorded once."""
     pool = arq_redis
     rec = recorders(store, "--yield-above", "100")
 
     async def armed():
         return "recording results into" in rec.output
     await wait_for(armed, timeout=10, interval=0.05)
-    await asyncio.sleep(0.3)  # tracking armed (its first SCAN finds nothing)
-    ids = [(await pool.enqueue_job("add", i, 1)).job_id for i in range(500)]
-    await run_burst(pool, max_jobs=50)
-    ids += [(await pool.enqueue_job("add", i, 1)).job_id for i in range(500, 1000)]
-    await go_burst("--max-jobs", "50")
+    await asyncio.sleep(0.3)
+    ids = [(await pool.enqueue_job("add", i, 1)).job_id for i in range(5000)]
+    worker = asyncio.create_task(go_burst("--max-jobs", "50"))
 
-    async def all_recorded():
-        return await count_records(store) >= 1000
-    await wait_for(all_recorded, timeout=60, interval=0.2)
-    out = rec.output
-    assert "yielding to the workers" in out and "catching up" in out, out
-    recs = await history(store)
-    assert len(recs) == 1000 and await count_records(store) == 1000, out
-    assert sorted(r["job_id"] for r in recs) == sorted(ids)
-    assert {r["result"] for r in recs} == {str(i + 1) for i in range(1000)}
+    async def some_staged():
+        return len(await staged(store)) >= 50
+    await wait_for(some_staged, timeout=30, interval=0.02)
+    rec.kill9()
+    await worker
+    held = await staged(store)
+    recorded_before = set(await all_job_ids(store))
+    assert held
+    await pool.delete(*[f"arq:result:{i}" for i in ids])  # only the store holds them now
+    rec2 = recorders(store)
+    want = held | recorded_before
+
+    async def promoted():
+        return not await staged(store) and await count_records(store) >= len(want)
+    await wait_for(promoted, timeout=60, interval=0.2)
+    got = await all_job_ids(store)
+    assert len(got) == len(want), rec2.output  # each once
+    assert set(got) == want
 
 
 async def test_retry_failed_is_a_dry_run_until_yes_and_links_both_ways(arq_redis, store, recorders):

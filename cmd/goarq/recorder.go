@@ -18,14 +18,18 @@ import (
 // unless $GOMEMLIMIT sets one (SQLite's page caches, 2×8 MiB, are outside it).
 const recorderMemLimit = 40 << 20
 
-// defaultMaxRate paces goarq recorder: a burst's results wait in Redis
-// while the recorder stores 12,000 a second, leaving the rest of the CPU
-// to workers on the same machine (README "History", "Scale").
+// defaultMaxRate paces goarq recorder: during a burst it stages about
+// 12,000 results a second (a share of the job ids) and leaves the rest in
+// Redis until the burst ends, and the rest of the CPU and of Redis to
+// workers on the same machine (README "History", "Scale").
 const defaultMaxRate = 12_000
 
 // defaultYieldAbove is the write rate (results a second) above which goarq
-// recorder yields to the workers: it stops tracking and reading until the
-// burst ends (or --max-lag passes), then catches up with one SCAN pass.
+// recorder treats the writes as a burst: it stages their raw bytes in the
+// store (cheap: no decode, no index) and promotes them when the burst
+// ends; with --stage=false it yields to the workers instead: it stops
+// tracking and reading until the burst ends (or --max-lag passes), then
+// catches up with one SCAN pass.
 const defaultYieldAbove = 10_000
 
 func recorderFlags() []cli.Flag {
@@ -34,17 +38,21 @@ func recorderFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "history-max-rows", Usage: "keep at most this many records, the newest (default: no bound)"},
 		&cli.DurationFlag{Name: "scan-interval", Value: time.Minute, Usage: "how often the SCAN backstop walks the kept results"},
 		&cli.Float64Flag{Name: "max-rate", Value: defaultMaxRate, Usage: "store at most this many results per second while less than --max-lag behind, " +
-			"so that workers on the same machine keep the CPU during a burst (the results wait in Redis); 0: no pacing"},
+			"so that workers on the same machine keep the CPU during a burst (the results wait in Redis); a burst faster than this is staged " +
+			"through a share of the job ids (their first hex digit) sized to it, the rest read after the burst; 0: no pacing"},
 		&cli.DurationFlag{Name: "max-lag", Value: time.Minute, Usage: "past this lag the recorder stores at full speed; keep it well under keep_result"},
-		&cli.Float64Flag{Name: "yield-above", Value: defaultYieldAbove, Usage: "while workers write more results a second than this, stop tracking and reading " +
-			"(the results wait in Redis) and catch up with one SCAN pass when the rate falls or --max-lag passes; 0: never yield"},
+		&cli.Float64Flag{Name: "yield-above", Value: defaultYieldAbove, Usage: "while workers write more results a second than this (a burst), stage them raw " +
+			"and promote them into records when the rate falls (or, with --stage=false, stop tracking and reading and catch up with one SCAN pass " +
+			"when the rate falls or --max-lag passes); 0: treat no rate as a burst"},
+		&cli.BoolFlag{Name: "stage", Value: true, Usage: "during a burst, keep reading and stage the raw results (durable, not visible to queries " +
+			"until promoted); false: yield to the burst instead (the results wait in Redis)"},
 	}
 }
 
 func recorderOptions(c *cli.Context, log *slog.Logger) (history.RecorderOptions, error) {
 	o := history.RecorderOptions{Serializer: nil, ScanInterval: c.Duration("scan-interval"), Logger: log,
 		Retention: history.Retention{MaxRows: c.Int64("history-max-rows")}, MaxRate: c.Float64("max-rate"), MaxLag: c.Duration("max-lag"),
-		YieldAbove: c.Float64("yield-above")}
+		YieldAbove: c.Float64("yield-above"), NoStage: !c.Bool("stage")}
 	if o.MaxRate < 0 || o.MaxLag < 0 || o.YieldAbove < 0 {
 		return o, fail(exitUsage, "--max-rate, --max-lag and --yield-above must not be negative")
 	}
@@ -130,7 +138,7 @@ func startHistory(c *cli.Context) (*dashHistory, func(), error) {
 // record starts the recorder on the dashboard's client.
 func (h *dashHistory) record(cl *client.Client) {
 	log := slog.New(slog.NewTextHandler(h.c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	// goarq recorder's defaults: paced, and yielding to a burst
+	// goarq recorder's defaults: paced, and staging a burst
 	rec := history.NewRecorder(cl, h.store, history.RecorderOptions{Serializer: cl.Serializer(), Logger: log,
 		MaxRate: defaultMaxRate, MaxLag: time.Minute, YieldAbove: defaultYieldAbove})
 	ctx, cancel := context.WithCancel(h.c.Context)

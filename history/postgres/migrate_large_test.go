@@ -45,7 +45,7 @@ func TestLargeStoreMigration(t *testing.T) {
 		res["fill_seconds"] = time.Since(start).Seconds()
 	} else {
 		// back to version 4 (what MigrateTo(4) made), the probes' rows gone
-		for _, q := range []string{`DROP INDEX IF EXISTS records_args_bytes_trgm`, `DROP FUNCTION IF EXISTS goarq_args_bytes(text)`,
+		for _, q := range []string{`DROP TABLE IF EXISTS staged`, `DROP INDEX IF EXISTS records_args_bytes_trgm`, `DROP FUNCTION IF EXISTS goarq_args_bytes(text)`,
 			`DELETE FROM schema_version WHERE version > 4`, `DELETE FROM records WHERE job_id LIKE 'probe%'`, `VACUUM ANALYZE records`} {
 			if _, err := db.ExecContext(ctx, q); err != nil {
 				t.Fatal(err)

@@ -49,7 +49,7 @@ func TestMigratesAnOlderSchema(t *testing.T) {
 	if dsn == "" {
 		t.Skip("GOARQ_TEST_POSTGRES not set (scripts/test.sh starts a PostgreSQL server and sets it)")
 	}
-	for _, from := range []int{1, 4} {
+	for _, from := range []int{1, 4, 5} {
 		t.Run(fmt.Sprintf("FromVersion%d", from), func(t *testing.T) {
 			db, err := sql.Open("pgx", dsn)
 			if err != nil {

@@ -74,7 +74,7 @@ func BenchmarkAdd(b *testing.B) {
 // (before any text index), version 3 (the word index only) and version 4
 // (the trigram index without its tail).
 func TestMigratesAnOlderSchema(t *testing.T) {
-	for _, from := range []int{1, 3, 4} {
+	for _, from := range []int{1, 3, 4, 5} {
 		t.Run(fmt.Sprintf("FromVersion%d", from), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "h.db")
 			db, err := sql.Open("sqlite", "file:"+path)
@@ -192,5 +192,35 @@ func TestTextWithNoWholeWordUsesTheTrigramIndex(t *testing.T) {
 	}
 	if got := jobs("2@"); got != "[j2]" {
 		t.Errorf("Text 2@ = %s; want [j2]", got)
+	}
+}
+
+// BenchmarkStage is the store's part of staging a burst: batches of raw
+// results appended undecoded (compare BenchmarkAdd).
+func BenchmarkStage(b *testing.B) {
+	// 5,000: a SCAN-sized batch; 1,099: what tracking reports in 100 ms
+	// of a burst, not a multiple of the INSERTs' rows
+	for _, size := range []int{5000, 1099} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			ctx := context.Background()
+			hs, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "h.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer hs.Close()
+			s := hs.(history.Stager)
+			batch := make([]history.Staged, size)
+			data := make([]byte, 300)
+			b.ResetTimer()
+			for i := 0; i < b.N; i += len(batch) {
+				for j := range batch {
+					n := int64(i + j)
+					batch[j] = history.Staged{JobID: fmt.Sprintf("%032x", n*7919), Data: data, StagedMS: 1_700_000_000_000 + n}
+				}
+				if err := s.Stage(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

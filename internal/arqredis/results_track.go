@@ -25,18 +25,25 @@ type ResultWatchOptions struct {
 	OnIDs        func(ids []string)
 	Logger       *slog.Logger
 	PingInterval time.Duration
+	// IDPrefixes, when set, narrow the capture to the job ids starting
+	// with one of them (e.g. "0"–"3" of a uuid4 hex, a quarter of arq's
+	// and goarq's own ids): Redis tells nothing of the other results, and
+	// costs nothing for them. Nil: every result.
+	IDPrefixes []string
+	// Coalesce: see WatchOptions.Coalesce.
+	Coalesce time.Duration
 }
 
 // WatchResults starts a Watcher on the result keys (CLIENT TRACKING ON
-// REDIRECT <own id> BCAST PREFIX arq:result:, then SUBSCRIBE
-// __redis__:invalidate on that connection). Errors as RDB.Watch:
+// REDIRECT <own id> BCAST PREFIX arq:result:, or one PREFIX per
+// IDPrefixes, then SUBSCRIBE __redis__:invalidate on that connection). Errors as RDB.Watch:
 // ErrTrackingUnsupported when the server refuses tracking.
 func (r *RDB) WatchResults(ctx context.Context, o ResultWatchOptions) (*Watcher, error) {
 	on := o.OnIDs
 	return r.Watch(ctx, WatchOptions{
 		Prefix: arqcompat.ResultKeyPrefix,
 		Name:   "history capture of " + arqcompat.ResultKeyPrefix + "*",
-		Logger: o.Logger, PingInterval: o.PingInterval,
+		Logger: o.Logger, PingInterval: o.PingInterval, Subprefixes: o.IDPrefixes, Coalesce: o.Coalesce,
 		OnInvalidate: func(keys []string) {
 			if keys == nil {
 				on(nil)

@@ -42,6 +42,19 @@ type WatchOptions struct {
 	// PingInterval bounds how long a silently dead connection (a cut
 	// network, a frozen server) goes unnoticed; default 5 s.
 	PingInterval time.Duration
+	// Subprefixes, when set, narrow the tracking to the keys starting with
+	// Prefix followed by one of them (one BCAST PREFIX each): Redis then
+	// builds and sends no message for the other keys under Prefix.
+	Subprefixes []string
+	// Coalesce, when set, lets messages gather: once the Watcher has
+	// waited for a message (nothing was queued), it reports it and sleeps
+	// Coalesce before reading on, so that the messages Redis sends
+	// meanwhile (one per pass of its event loop that changed a tracked
+	// key) are read in one go. A Watcher in a process of its own beside a
+	// busy Redis then wakes about 1/Coalesce times a second instead of
+	// once per pass; a key is reported at most Coalesce late. Zero: each
+	// message is reported as it comes (the push wake-up).
+	Coalesce time.Duration
 }
 
 // Watcher reports changes to the keys under one prefix, from Redis's
@@ -95,7 +108,13 @@ func (r *RDB) Watch(ctx context.Context, o WatchOptions) (*Watcher, error) {
 	opt.PoolSize = 1
 	opt.MinIdleConns, opt.MaxIdleConns, opt.MaxActiveConns = 0, 0, 0
 	userOnConnect := opt.OnConnect
-	prefix := o.Prefix
+	prefixes := []any{"PREFIX", o.Prefix}
+	if len(o.Subprefixes) > 0 {
+		prefixes = prefixes[:0]
+		for _, sp := range o.Subprefixes {
+			prefixes = append(prefixes, "PREFIX", o.Prefix+sp)
+		}
+	}
 	opt.OnConnect = func(ctx context.Context, cn *redis.Conn) error {
 		if userOnConnect != nil {
 			if err := userOnConnect(ctx, cn); err != nil {
@@ -106,7 +125,7 @@ func (r *RDB) Watch(ctx context.Context, o WatchOptions) (*Watcher, error) {
 		if err != nil {
 			return refused(err)
 		}
-		err = cn.Do(ctx, "CLIENT", "TRACKING", "ON", "REDIRECT", id, "BCAST", "PREFIX", prefix).Err()
+		err = cn.Do(ctx, append([]any{"CLIENT", "TRACKING", "ON", "REDIRECT", id, "BCAST"}, prefixes...)...).Err()
 		return refused(err)
 	}
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -287,10 +306,14 @@ func (w *Watcher) arm(ctx context.Context) (*redis.PubSub, error) {
 func (w *Watcher) read(ctx context.Context, ps *redis.PubSub) error {
 	pinged := false
 	for {
+		t0 := time.Now()
 		msg, err := ps.ReceiveTimeout(ctx, w.opts.PingInterval)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		// the message was not queued already (a queued one is parsed in a
+		// few µs): the ones that follow it gather for Coalesce
+		gather := w.opts.Coalesce > 0 && err == nil && time.Since(t0) > queuedRead
 		if err != nil {
 			var ne net.Error
 			switch {
@@ -328,8 +351,15 @@ func (w *Watcher) read(ctx context.Context, ps *redis.PubSub) error {
 				return errors.New("unsubscribed")
 			}
 		}
+		if gather && !sleepCtx(ctx, w.opts.Coalesce) {
+			return ctx.Err()
+		}
 	}
 }
+
+// queuedRead is longer than a Receive of a message already queued takes:
+// a longer Receive waited for it.
+const queuedRead = 100 * time.Microsecond
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)

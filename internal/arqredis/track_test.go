@@ -3,6 +3,7 @@ package arqredis_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -177,4 +178,109 @@ func TestWatchArmsOnceRedisComesUp(t *testing.T) {
 	awaitRearmed(t, got)
 	c.ZAdd(context.Background(), "q", redis.Z{Score: 1, Member: "a"})
 	awaitKey(t, got, "q")
+}
+
+// stamped is a report of a Watcher and when it came.
+type stamped struct {
+	ids []string
+	at  time.Time
+}
+
+// watchResults starts WatchResults with o; its reports arrive on the
+// returned channel (nil ids, "anything may have changed", dropped).
+func watchResults(t *testing.T, c *redis.Client, o arqredis.ResultWatchOptions) <-chan stamped {
+	t.Helper()
+	got := make(chan stamped, 1000)
+	o.OnIDs = func(ids []string) {
+		if ids != nil {
+			got <- stamped{ids, time.Now()}
+		}
+	}
+	w, err := arqredis.New(c, nil).WatchResults(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Close() })
+	return got
+}
+
+// collect reads reports until last is among them, and returns every id
+// reported, with the time of the report that named each.
+func collect(t *testing.T, got <-chan stamped, last string) map[string]time.Time {
+	t.Helper()
+	seen := map[string]time.Time{}
+	for {
+		select {
+		case s := <-got:
+			for _, id := range s.ids {
+				seen[id] = s.at
+			}
+			if _, ok := seen[last]; ok {
+				return seen
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s not reported within 10 s (got %v)", last, seen)
+		}
+	}
+}
+
+// A recorder that tracks some id prefixes only (a burst's share) is told
+// of those results, and of none of the others.
+func TestWatchResultsOfSomeIDPrefixesOnly(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t, nil)
+	ctx := context.Background()
+	got := watchResults(t, c, arqredis.ResultWatchOptions{IDPrefixes: []string{"0", "1"}})
+	for _, id := range []string{"f00", "2a", "0b", "a0", "1c", "10", "e1"} {
+		c.Set(ctx, "arq:result:"+id, "x", 0)
+	}
+	c.Set(ctx, "arq:job:0z", "x", 0) // not a result
+	c.Set(ctx, "arq:result:1-last", "x", 0)
+	seen := collect(t, got, "1-last")
+	var ids []string
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	if want := []string{"0b", "1-last", "10", "1c"}; !slices.Equal(ids, want) {
+		t.Fatalf("reported %v, want %v", ids, want)
+	}
+}
+
+// With Coalesce, the messages that follow a report gather while the
+// Watcher sleeps, and are then read in one go: a capture in its own
+// process wakes a few times a second, not once per write.
+func TestWatchResultsCoalesce(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t, nil)
+	ctx := context.Background()
+	const coalesce = time.Second
+	got := watchResults(t, c, arqredis.ResultWatchOptions{Coalesce: coalesce})
+	c.Set(ctx, "arq:result:first", "x", 0)
+	first := collect(t, got, "first")["first"]
+	// 20 writes, each its own command and message, 2 ms apart, all
+	// within the sleep that followed the first report
+	for i := range 20 {
+		time.Sleep(2 * time.Millisecond)
+		c.Set(ctx, fmt.Sprintf("arq:result:%02d", i), "x", 0)
+	}
+	seen := collect(t, got, "19")
+	if len(seen) != 20 {
+		t.Fatalf("reported %d of 20 writes: %v", len(seen), seen)
+	}
+	var lo, hi time.Time
+	for _, at := range seen {
+		if lo.IsZero() || at.Before(lo) {
+			lo = at
+		}
+		if at.After(hi) {
+			hi = at
+		}
+	}
+	if lo.Sub(first) < coalesce-10*time.Millisecond {
+		t.Fatalf("the next report came %s after the first: it did not wait %s", lo.Sub(first), coalesce)
+	}
+	if hi.Sub(lo) > 50*time.Millisecond {
+		t.Fatalf("the 20 writes were reported over %s: not read in one go", hi.Sub(lo))
+	}
 }
