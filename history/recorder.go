@@ -798,8 +798,7 @@ func (r *Recorder) scan(ctx context.Context) error {
 // the store's INSERT OR IGNORE.
 func (r *Recorder) read(ctx context.Context, ids []string, known bool) error {
 	t0 := time.Now()
-	recs, err := r.rdb.Results(ctx, ids)
-	r.cmds.Add(int64((len(ids) + 999) / 1000))
+	recs, err := r.results(ctx, ids)
 	if err != nil {
 		return err
 	}
@@ -884,13 +883,19 @@ func (r *Recorder) records(ds []decoded, stored map[string][]int64, now time.Tim
 	return out
 }
 
+// results reads the results of ids (MGET, 1,000 keys each), counted in
+// Commands.
+func (r *Recorder) results(ctx context.Context, ids []string) ([]arqredis.Record, error) {
+	r.cmds.Add(int64((len(ids) + 999) / 1000))
+	return r.rdb.Results(ctx, ids)
+}
+
 // stageRead reads the results of ids with MGET and stages their raw
 // bytes, undecoded (a burst: see RecorderOptions.NoStage), paced at
-// MaxRate.
+// MaxRate unless tracking follows a share of the ids (sized to MaxRate).
 func (r *Recorder) stageRead(ctx context.Context, ids []string, _ bool) error {
 	t0 := time.Now()
-	recs, err := r.rdb.Results(ctx, ids)
-	r.cmds.Add(int64((len(ids) + 999) / 1000))
+	recs, err := r.results(ctx, ids)
 	if err != nil {
 		return err
 	}
