@@ -398,9 +398,10 @@ func (r *Recorder) track(ctx context.Context, share int) (*arqredis.Watcher, err
 // and the recorder reads and stages, that share only, and the rest wait in
 // Redis for the SCAN pass that follows the burst (widen). A burst measured
 // again at a rate that puts the share's over 5/4 or under 1/2 of MaxRate
-// re-sizes it (a share sized early in a burst, as it grows, is too large). It tracks every result when
-// MaxRate is 0, and when results are kept too briefly to wait (shortKept);
-// and MaxLag after it narrowed, it widens, to catch up.
+// re-sizes it (a share sized early in a burst is too large once the burst
+// has grown). It tracks every result when MaxRate is 0, and when results
+// are kept too briefly to wait (shortKept); and MaxLag after it narrowed,
+// it widens, to catch up.
 func (r *Recorder) narrow(ctx context.Context) {
 	rate := math.Float64frombits(r.burstRate.Load())
 	if r.o.MaxRate <= 0 || rate <= 0 {
@@ -434,8 +435,8 @@ func (r *Recorder) narrow(ctx context.Context) {
 		r.narrows.Add(1)
 		r.log.InfoContext(ctx, fmt.Sprintf("history: results written at about %.0f/s: staging those of %d/16 of the job ids raw, the rest after the burst", rate, share))
 	}
-	// the new Watcher is armed before the old one goes: no gap. Its arm
-	// asked for a full scan, which waits for the burst's end.
+	// the new Watcher is armed before the old one goes: no gap (and a gap
+	// it reports is read by the SCAN after widen; see onShareIDs)
 	if old := r.watcher.Swap(w); old != nil {
 		_ = old.Close()
 	}
@@ -798,8 +799,7 @@ func (r *Recorder) scan(ctx context.Context) error {
 // the store's INSERT OR IGNORE.
 func (r *Recorder) read(ctx context.Context, ids []string, known bool) error {
 	t0 := time.Now()
-	recs, err := r.rdb.Results(ctx, ids)
-	r.cmds.Add(int64((len(ids) + 999) / 1000))
+	recs, err := r.results(ctx, ids)
 	if err != nil {
 		return err
 	}
@@ -884,13 +884,19 @@ func (r *Recorder) records(ds []decoded, stored map[string][]int64, now time.Tim
 	return out
 }
 
+// results reads the results of ids (MGET, 1,000 keys each), counted in
+// Commands.
+func (r *Recorder) results(ctx context.Context, ids []string) ([]arqredis.Record, error) {
+	r.cmds.Add(int64((len(ids) + 999) / 1000))
+	return r.rdb.Results(ctx, ids)
+}
+
 // stageRead reads the results of ids with MGET and stages their raw
 // bytes, undecoded (a burst: see RecorderOptions.NoStage), paced at
-// MaxRate.
+// MaxRate unless tracking follows a share of the ids (sized to MaxRate).
 func (r *Recorder) stageRead(ctx context.Context, ids []string, _ bool) error {
 	t0 := time.Now()
-	recs, err := r.rdb.Results(ctx, ids)
-	r.cmds.Add(int64((len(ids) + 999) / 1000))
+	recs, err := r.results(ctx, ids)
 	if err != nil {
 		return err
 	}

@@ -122,8 +122,17 @@ func exprString(e ast.Expr) string {
 	return ""
 }
 
-// literalArgs are the leading string literals of args, upper-cased.
+// literalArgs are the leading string literals of args, upper-cased; args
+// of the form append([]any{"CLIENT", ...}, more...)... are read from the
+// slice's literal.
 func literalArgs(args []ast.Expr) []string {
+	if len(args) == 1 {
+		if call, ok := args[0].(*ast.CallExpr); ok && exprString(call.Fun) == "append" && len(call.Args) > 0 {
+			if lit, ok := call.Args[0].(*ast.CompositeLit); ok {
+				args = lit.Elts
+			}
+		}
+	}
 	var out []string
 	for _, a := range args {
 		lit, ok := a.(*ast.BasicLit)
