@@ -704,7 +704,14 @@ func (r *Recorder) drain(ctx context.Context) error {
 		if r.stage && r.bursting() {
 			return nil // Run sizes the share of the ids to track (narrow)
 		}
-		hot := r.bursting() || r.hot.Load() || r.share < idDigits
+		// a backlog of more ids than YieldAbove brings in a BatchWait is a
+		// burst's too, staged, when the detector has not told it yet (the
+		// first tick of a burst, or a tick whose coalesced read came late)
+		r.mu.Lock()
+		backlog := len(r.pending)
+		r.mu.Unlock()
+		rush := r.stage && r.o.YieldAbove > 0 && float64(backlog) > r.o.YieldAbove*r.o.BatchWait.Seconds()
+		hot := r.bursting() || r.hot.Load() || r.share < idDigits || rush
 		if hot && !r.stage && !r.noYield.Load() {
 			return nil // Run may yield; what is pending waits (watchRate wakes drain again)
 		}

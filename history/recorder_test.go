@@ -699,8 +699,9 @@ func TestRecorderStagesAShareOfAFastBurst(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- rec.Run(ctx) }()
 	await(t, "tracking is armed", func() bool { return rec.Stats().Tracking })
-	// ids spread over the 16 first digits, as uuid4 hex ids are
-	stop := burstIDs(t, ctx, srv, func(n int) string { return fmt.Sprintf("%x-%d", n%16, n) }, 5000, time.Hour)
+	// ids spread over the 16 first digits, as uuid4 hex ids are; at
+	// 4,000/s the share is 4/16, re-sized only past 5,000/s or under 2,000
+	stop := burstIDs(t, ctx, srv, func(n int) string { return fmt.Sprintf("%x-%d", n%16, n) }, 4000, time.Hour)
 	await(t, "the recorder tracks a share of the ids", func() bool { return rec.Stats().Share < 16 })
 	share := rec.Stats().Share
 	// staged rows by whether their id is in the share
