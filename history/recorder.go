@@ -433,8 +433,8 @@ func (r *Recorder) narrow(ctx context.Context) {
 	if r.share == idDigits {
 		r.narrowedAt = time.Now()
 		r.narrows.Add(1)
-		r.log.InfoContext(ctx, fmt.Sprintf("history: results written at about %.0f/s: staging those of %d/16 of the job ids raw, the rest after the burst", rate, share))
 	}
+	r.log.InfoContext(ctx, fmt.Sprintf("history: results written at about %.0f/s: staging those of %d/16 of the job ids raw, the rest after the burst", rate, share))
 	// the new Watcher is armed before the old one goes: no gap (and a gap
 	// it reports is read by the SCAN after widen; see onShareIDs)
 	if old := r.watcher.Swap(w); old != nil {
@@ -542,9 +542,13 @@ func (r *Recorder) watchRate(ctx context.Context) {
 		}
 		if span := now.Sub(at[0]); span >= burstWindow {
 			if rate := float64(n-seen[0]) / 1000 / span.Seconds(); rate > r.o.YieldAbove {
-				// the share is sized on the last ticks' rate: the window's
-				// includes the ticks before the burst began
-				r.burstRate.Store(math.Float64bits(recent))
+				// a share is sized on the last ticks' rate (the window's
+				// includes the ticks before the burst began) and re-sized
+				// on the window's (two ticks' vary with the coalesced reads)
+				if !r.narrowed.Load() {
+					rate = recent
+				}
+				r.burstRate.Store(math.Float64bits(rate))
 				notify(r.burst)
 				at, seen = at[:0], seen[:0]
 			}
