@@ -397,9 +397,9 @@ func (r *Recorder) track(ctx context.Context, share int) (*arqredis.Watcher, err
 // that tracking reports about MaxRate results a second: Redis then sends,
 // and the recorder reads and stages, that share only, and the rest wait in
 // Redis for the SCAN pass that follows the burst (widen). A burst measured
-// again at a rate that puts the share's over 5/4 or under 1/2 of MaxRate
-// re-sizes it (a share sized early in a burst is too large once the burst
-// has grown). It tracks every result when MaxRate is 0, and when results
+// again at a rate that puts the share's over 5/4 or under 4/5 of MaxRate
+// re-sizes it (a share sized on the burst's first ticks may be off; the
+// band is wider than a sixteenth's step at the rates that need a share). It tracks every result when MaxRate is 0, and when results
 // are kept too briefly to wait (shortKept); and MaxLag after it narrowed,
 // it widens, to catch up.
 func (r *Recorder) narrow(ctx context.Context) {
@@ -411,7 +411,7 @@ func (r *Recorder) narrow(ctx context.Context) {
 		r.widen(ctx)
 		return
 	}
-	if cur := rate * float64(r.share) / idDigits; r.share < idDigits && cur >= r.o.MaxRate/2 && cur <= r.o.MaxRate*5/4 {
+	if cur := rate * float64(r.share) / idDigits; r.share < idDigits && cur >= r.o.MaxRate*4/5 && cur <= r.o.MaxRate*5/4 {
 		return // near enough: a re-size would track some ids twice over
 	}
 	share := min(max(int(math.Round(idDigits*r.o.MaxRate/rate)), 1), idDigits)
