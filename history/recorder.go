@@ -397,9 +397,9 @@ func (r *Recorder) track(ctx context.Context, share int) (*arqredis.Watcher, err
 // that tracking reports about MaxRate results a second: Redis then sends,
 // and the recorder reads and stages, that share only, and the rest wait in
 // Redis for the SCAN pass that follows the burst (widen). A burst measured
-// again at a rate that puts the share's over 5/4 or under 1/2 of MaxRate
-// re-sizes it (a share sized early in a burst is too large once the burst
-// has grown). It tracks every result when MaxRate is 0, and when results
+// again at a rate that puts the share's over 5/4 or under 4/5 of MaxRate
+// re-sizes it (a share sized on the burst's first ticks may be off; the
+// band is wider than a sixteenth's step at the rates that need a share). It tracks every result when MaxRate is 0, and when results
 // are kept too briefly to wait (shortKept); and MaxLag after it narrowed,
 // it widens, to catch up.
 func (r *Recorder) narrow(ctx context.Context) {
@@ -411,7 +411,7 @@ func (r *Recorder) narrow(ctx context.Context) {
 		r.widen(ctx)
 		return
 	}
-	if cur := rate * float64(r.share) / idDigits; r.share < idDigits && cur >= r.o.MaxRate/2 && cur <= r.o.MaxRate*5/4 {
+	if cur := rate * float64(r.share) / idDigits; r.share < idDigits && cur >= r.o.MaxRate*4/5 && cur <= r.o.MaxRate*5/4 {
 		return // near enough: a re-size would track some ids twice over
 	}
 	share := min(max(int(math.Round(idDigits*r.o.MaxRate/rate)), 1), idDigits)
@@ -433,8 +433,8 @@ func (r *Recorder) narrow(ctx context.Context) {
 	if r.share == idDigits {
 		r.narrowedAt = time.Now()
 		r.narrows.Add(1)
-		r.log.InfoContext(ctx, fmt.Sprintf("history: results written at about %.0f/s: staging those of %d/16 of the job ids raw, the rest after the burst", rate, share))
 	}
+	r.log.InfoContext(ctx, fmt.Sprintf("history: results written at about %.0f/s: staging those of %d/16 of the job ids raw, the rest after the burst", rate, share))
 	// the new Watcher is armed before the old one goes: no gap (and a gap
 	// it reports is read by the SCAN after widen; see onShareIDs)
 	if old := r.watcher.Swap(w); old != nil {
@@ -542,9 +542,13 @@ func (r *Recorder) watchRate(ctx context.Context) {
 		}
 		if span := now.Sub(at[0]); span >= burstWindow {
 			if rate := float64(n-seen[0]) / 1000 / span.Seconds(); rate > r.o.YieldAbove {
-				// the share is sized on the last ticks' rate: the window's
-				// includes the ticks before the burst began
-				r.burstRate.Store(math.Float64bits(recent))
+				// a share is sized on the last ticks' rate (the window's
+				// includes the ticks before the burst began) and re-sized
+				// on the window's (two ticks' vary with the coalesced reads)
+				if !r.narrowed.Load() {
+					rate = recent
+				}
+				r.burstRate.Store(math.Float64bits(rate))
 				notify(r.burst)
 				at, seen = at[:0], seen[:0]
 			}
@@ -704,7 +708,14 @@ func (r *Recorder) drain(ctx context.Context) error {
 		if r.stage && r.bursting() {
 			return nil // Run sizes the share of the ids to track (narrow)
 		}
-		hot := r.bursting() || r.hot.Load() || r.share < idDigits
+		// a backlog of more ids than YieldAbove brings in a BatchWait is a
+		// burst's too, staged, when the detector has not told it yet (the
+		// first tick of a burst, or a tick whose coalesced read came late)
+		r.mu.Lock()
+		backlog := len(r.pending)
+		r.mu.Unlock()
+		rush := r.stage && r.o.YieldAbove > 0 && float64(backlog) > r.o.YieldAbove*r.o.BatchWait.Seconds()
+		hot := r.bursting() || r.hot.Load() || r.share < idDigits || rush
 		if hot && !r.stage && !r.noYield.Load() {
 			return nil // Run may yield; what is pending waits (watchRate wakes drain again)
 		}

@@ -29,9 +29,7 @@ func TestStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		if _, err := db.Exec(`DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
-			t.Fatal(err)
-		}
+		emptySchema(t, db)
 		s, err := postgres.Open(context.Background(), dsn)
 		if err != nil {
 			t.Fatal(err)
@@ -55,9 +53,7 @@ func TestMigratesAnOlderSchema(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.Exec(`DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
-				t.Fatal(err)
-			}
+			emptySchema(t, db)
 			storetest.Migration(t, db, sqlstore.Postgres, from, func(t *testing.T) history.Store {
 				s, err := postgres.Open(context.Background(), dsn)
 				if err != nil {
@@ -120,9 +116,7 @@ func TestBytesIndexBuiltAfterOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec(`DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
-		t.Fatal(err)
-	}
+	emptySchema(t, db)
 	if err := sqlstore.MigrateTo(ctx, db, sqlstore.Postgres, 4); err != nil {
 		t.Fatal(err)
 	}
@@ -200,4 +194,29 @@ func TestBytesIndexBuiltAfterOpen(t *testing.T) {
 		t.Fatal("the invalid index was not built again")
 	}
 	search("with the index built again")
+}
+
+// emptySchema drops and re-creates the public schema, once no other
+// session of the database runs a statement: a store closed just before
+// may leave its index build (CREATE INDEX CONCURRENTLY, cancelled) running
+// on the server for a moment, and a DROP beside it fails with "tuple
+// concurrently updated".
+func emptySchema(t *testing.T, db *sql.DB) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var busy int
+		if err := db.QueryRow(`SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'`).Scan(&busy); err != nil {
+			t.Fatal(err)
+		}
+		if busy == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d other sessions still run a statement after 10 s", busy)
+		}
+	}
+	if _, err := db.Exec(`DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
+		t.Fatal(err)
+	}
 }
