@@ -171,16 +171,13 @@ type Recorder struct {
 
 	// share is how many of the 16 first hex digits of a job id tracking
 	// follows (16: every result); below 16 while a burst is staged through
-	// a share of the ids (narrow), since narrowedAt (both Run's
-	// goroutine's). narrowed mirrors share < 16 for watchRate, which
-	// signals calm when the rate has stayed under YieldAbove for
-	// burstWindow, and for promote; burstRate is the rate the last burst
-	// signal measured (float64 bits).
-	share                int
+	// a share of the ids (narrow), since narrowedAt. Run's goroutine sets
+	// it; watchRate (which signals calm when the rate has stayed under
+	// YieldAbove for burstWindow), promote and Stats read it too.
+	// burstRate is the rate the last burst signal measured (float64 bits).
+	share                atomic.Int32
 	noNarrow             bool // the last narrow was declined (shortKept)
 	narrowedAt           time.Time
-	narrowed             atomic.Bool
-	shareNow             atomic.Int32 // share, for Stats
 	calm                 chan struct{}
 	burstRate            atomic.Uint64
 	narrows, narrowedFor atomic.Int64
@@ -242,8 +239,8 @@ func NewRecorder(c *client.Client, store Store, o RecorderOptions) *Recorder {
 	}
 	r := &Recorder{rdb: arqredis.New(c.Redis(), o.Logger), store: store, o: o, log: o.Logger,
 		pending: map[string]struct{}{}, wake: make(chan struct{}, 1), burst: make(chan struct{}, 1),
-		calm: make(chan struct{}, 1), share: idDigits}
-	r.shareNow.Store(idDigits)
+		calm: make(chan struct{}, 1)}
+	r.share.Store(idDigits)
 	if st, ok := store.(Stager); ok {
 		r.stager, r.stage = st, !o.NoStage
 		r.unpromoted.Store(true) // what a previous recorder staged
@@ -257,7 +254,7 @@ func (r *Recorder) Stats() RecorderStats {
 	return RecorderStats{Recorded: r.recorded.Load(), Duplicates: r.dups.Load(), Aged: r.aged.Load(), Commands: r.cmds.Load(),
 		Scans: r.scans.Load(), Paced: time.Duration(r.paced.Load()), Tracking: w != nil && w.Armed(),
 		Yields: r.yields.Load(), Yielded: time.Duration(r.yielded.Load()), Staged: r.staged.Load(), Promoted: r.promotedN.Load(),
-		Narrows: r.narrows.Load(), Narrowed: time.Duration(r.narrowedFor.Load()), Share: int(r.shareNow.Load())}
+		Narrows: r.narrows.Load(), Narrowed: time.Duration(r.narrowedFor.Load()), Share: int(r.share.Load())}
 }
 
 func (r *Recorder) onIDs(ids []string) { r.onShareIDs(ids, idDigits) }
@@ -407,18 +404,19 @@ func (r *Recorder) narrow(ctx context.Context) {
 	if r.o.MaxRate <= 0 || rate <= 0 {
 		return
 	}
-	if r.share < idDigits && time.Since(r.narrowedAt) >= r.o.MaxLag {
+	cur := int(r.share.Load())
+	if cur < idDigits && time.Since(r.narrowedAt) >= r.o.MaxLag {
 		r.widen(ctx)
 		return
 	}
-	if cur := rate * float64(r.share) / idDigits; r.share < idDigits && cur >= r.o.MaxRate*4/5 && cur <= r.o.MaxRate*5/4 {
+	if got := rate * float64(cur) / idDigits; cur < idDigits && got >= r.o.MaxRate*4/5 && got <= r.o.MaxRate*5/4 {
 		return // near enough: a re-size would track some ids twice over
 	}
 	share := min(max(int(math.Round(idDigits*r.o.MaxRate/rate)), 1), idDigits)
-	if share == r.share || share == idDigits {
+	if share == cur || share == idDigits {
 		return
 	}
-	if r.share == idDigits {
+	if cur == idDigits {
 		if r.noNarrow = r.shortKept(ctx, "tracking every result through a burst"); r.noNarrow {
 			return
 		}
@@ -430,7 +428,7 @@ func (r *Recorder) narrow(ctx context.Context) {
 		}
 		return // tracking every result still
 	}
-	if r.share == idDigits {
+	if cur == idDigits {
 		r.narrowedAt = time.Now()
 		r.narrows.Add(1)
 	}
@@ -440,9 +438,7 @@ func (r *Recorder) narrow(ctx context.Context) {
 	if old := r.watcher.Swap(w); old != nil {
 		_ = old.Close()
 	}
-	r.share = share
-	r.shareNow.Store(int32(share))
-	r.narrowed.Store(true)
+	r.share.Store(int32(share))
 	// what is pending outside the share waits for the SCAN too
 	r.mu.Lock()
 	for id := range r.pending {
@@ -453,6 +449,9 @@ func (r *Recorder) narrow(ctx context.Context) {
 	r.mu.Unlock()
 }
 
+// narrowed reports whether tracking follows a share of the job ids only.
+func (r *Recorder) narrowed() bool { return r.share.Load() < idDigits }
+
 // inShare reports whether tracking a share of the job ids follows id.
 func inShare(id string, share int) bool {
 	return id != "" && strings.IndexByte(hexDigits[:share], id[0]) >= 0
@@ -461,7 +460,7 @@ func inShare(id string, share int) bool {
 // widen tracks every result again once a narrowed burst is over (or MaxLag
 // after it began); the re-arm's full scan then reads the rest, unpaced.
 func (r *Recorder) widen(ctx context.Context) {
-	if r.share == idDigits {
+	if !r.narrowed() {
 		return
 	}
 	w, err := r.track(ctx, idDigits)
@@ -476,9 +475,7 @@ func (r *Recorder) widen(ctx context.Context) {
 	if old := r.watcher.Swap(w); old != nil {
 		_ = old.Close()
 	}
-	r.share = idDigits
-	r.shareNow.Store(idDigits)
-	r.narrowed.Store(false)
+	r.share.Store(idDigits)
 	r.narrowedFor.Add(int64(time.Since(r.narrowedAt)))
 	r.catchUp.Store(true)
 	r.onIDs(nil)
@@ -526,14 +523,14 @@ func (r *Recorder) watchRate(ctx context.Context) {
 		if cold = cold + 1; hot {
 			cold = 0
 		}
-		if r.narrowed.Load() && time.Duration(cold)*burstTick >= burstWindow {
+		if r.narrowed() && time.Duration(cold)*burstTick >= burstWindow {
 			notify(r.calm)
 			cold = 0
 		}
 		// a rate twice MaxRate (and over YieldAbove) is staged through a
 		// share at once: the window would track every result for half a
 		// second more
-		if hot && r.stage && !r.narrowed.Load() && r.o.MaxRate > 0 && recent > max(2*r.o.MaxRate, r.o.YieldAbove) {
+		if hot && r.stage && !r.narrowed() && r.o.MaxRate > 0 && recent > max(2*r.o.MaxRate, r.o.YieldAbove) {
 			r.burstRate.Store(math.Float64bits(recent))
 			notify(r.burst)
 		}
@@ -545,7 +542,7 @@ func (r *Recorder) watchRate(ctx context.Context) {
 				// a share is sized on the last ticks' rate (the window's
 				// includes the ticks before the burst began) and re-sized
 				// on the window's (two ticks' vary with the coalesced reads)
-				if !r.narrowed.Load() {
+				if !r.narrowed() {
 					rate = recent
 				}
 				r.burstRate.Store(math.Float64bits(rate))
@@ -715,7 +712,7 @@ func (r *Recorder) drain(ctx context.Context) error {
 		backlog := len(r.pending)
 		r.mu.Unlock()
 		rush := r.stage && r.o.YieldAbove > 0 && float64(backlog) > r.o.YieldAbove*r.o.BatchWait.Seconds()
-		hot := r.bursting() || r.hot.Load() || r.share < idDigits || rush
+		hot := r.bursting() || r.hot.Load() || r.narrowed() || rush
 		if hot && !r.stage && !r.noYield.Load() {
 			return nil // Run may yield; what is pending waits (watchRate wakes drain again)
 		}
@@ -936,7 +933,7 @@ func (r *Recorder) stageRead(ctx context.Context, ids []string, _ bool) error {
 	if backlog >= r.o.MaxPending/10*9 {
 		lag = r.o.MaxLag
 	}
-	if r.share < idDigits {
+	if r.narrowed() {
 		return nil // the share tracked is sized to MaxRate already
 	}
 	r.pace(ctx, t0, len(rows), lag)
@@ -960,7 +957,7 @@ func (r *Recorder) promote(ctx context.Context, all bool) error {
 	if r.promoting == 0 {
 		r.promoteT0 = time.Now()
 	}
-	for all || (!r.bursting() && !r.hot.Load() && !r.narrowed.Load()) {
+	for all || (!r.bursting() && !r.hot.Load() && !r.narrowed()) {
 		rows, err := r.stager.StagedBatch(ctx, storeBatch)
 		if err != nil {
 			return storeError{err}
@@ -1015,7 +1012,7 @@ func (r *Recorder) pace(ctx context.Context, t0 time.Time, n int, lag time.Durat
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	burst := r.burst
-	if r.stage && (r.share < idDigits || r.noNarrow) {
+	if r.stage && (r.narrowed() || r.noNarrow) {
 		burst = nil // staged through at MaxRate: nothing for Run to do
 	}
 	select {
