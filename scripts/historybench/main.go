@@ -468,11 +468,9 @@ func queries(ctx context.Context, path string, n, reps int) map[string]any {
 // postgresQueries is the query benchmark on the PostgreSQL server of dsn
 // (a throwaway one: its public schema is dropped first).
 func postgresQueries(ctx context.Context, dsn string, n, reps int) map[string]any {
+	emptyPostgres(ctx, dsn)
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
-		log.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, `DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
 		log.Fatal(err)
 	}
 	s, err := postgres.Open(ctx, dsn)
